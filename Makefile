@@ -1,0 +1,102 @@
+# dcqbench - build, test and reproduce. See README.md.
+#
+# Every public target first runs `make deps` (harness/deps.sh), which installs missing Debian
+# packages as root or names them otherwise. Sources are globbed: a new head is one new .c file.
+
+CC      ?= cc
+# -ffp-contract=off: no silent FMA contraction, so numbers do not depend on the compiler's mood
+# (STYLE.md 2.7). No -ffast-math anywhere.
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Wshadow \
+           -ffp-contract=off -pthread
+# Recursive (=) so pkg-config runs after `deps` installed it, not when make reads this file.
+OPENBLAS_CFLAGS = $(shell pkg-config --cflags openblas 2>/dev/null)
+OPENBLAS_LIBS   = $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+CPPFLAGS += -Iinclude -Ialgorithms -Idatasets -Iharness -I$(BUILD) $(OPENBLAS_CFLAGS)
+# -lgsl but never -lgslcblas: with it first, cblas_sgemm silently binds to GSL's reference BLAS
+# (4.8 instead of ~85 GFLOP/s here). tests/test_blas.c checks which BLAS answers.
+LDLIBS  = -lgsl $(OPENBLAS_LIBS) -linih -lz -lm -lpthread
+
+LIB_SRC  := $(wildcard algorithms/*.c algorithms/heads/*.c datasets/*.c) \
+            $(filter-out harness/main.c,$(wildcard harness/*.c))
+# BUILD and BINDIR move so that `make check-san` builds beside, not over, the normal build.
+BUILD    ?= build
+BINDIR   ?= bin
+DCQBENCH := $(BINDIR)/dcqbench
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(wildcard tests/bench_*.c)
+
+.PHONY: all deps test check-san bench reproduce plots golden clean help
+all: $(DCQBENCH)
+
+help:
+	@echo "make            build bin/dcqbench"
+	@echo "make test       build and run every test (what CI runs)"
+	@echo "make reproduce  run the reproduction sweeps, write results/REPORT.md and plots"
+	@echo "                (PROFILE=smoke|default|paper)"
+	@echo "make bench      head cost benchmark (results/bench/)"
+	@echo "make plots      rebuild every figure from results/ alone"
+	@echo "make check-san  tests under AddressSanitizer + UBSan"
+	@echo "make deps       install missing Debian packages (root) or name them"
+
+deps:
+	@sh harness/deps.sh
+
+# $(BUILD)/version.h is rewritten only when its content changes, so it does not force rebuilds.
+$(BUILD)/version.h: FORCE | deps
+	@mkdir -p $(BUILD)
+	@rev=$$(git describe --always --dirty 2>/dev/null || echo unknown); \
+	 cc=$$($(CC) --version | head -n 1); \
+	 printf '#define DCQB_GIT_REV "%s"\n#define DCQB_CC "%s"\n#define DCQB_CFLAGS "%s"\n' \
+	   "$$rev" "$$cc" "$(strip $(CFLAGS))" > $(BUILD)/version.h.tmp; \
+	 cmp -s $(BUILD)/version.h.tmp $(BUILD)/version.h || mv $(BUILD)/version.h.tmp $(BUILD)/version.h; \
+	 rm -f $(BUILD)/version.h.tmp
+FORCE:
+
+$(BUILD)/%.o: %.c $(BUILD)/version.h | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libdcqb.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(DCQBENCH): $(BUILD)/harness/main.o $(BUILD)/libdcqb.a
+	@mkdir -p $(BINDIR)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/test_util.h $(BUILD)/libdcqb.a | deps
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libdcqb.a -lcmocka $(LDLIBS)
+
+# One thread for tests: golden numbers and digests are defined at one BLAS thread.
+# Tests that drive the CLI find it through $DCQBENCH.
+test: $(DCQBENCH) $(TEST_BIN)
+	@OPENBLAS_NUM_THREADS=1 DCQBENCH=$(DCQBENCH) sh tests/run.sh $(TEST_BIN)
+
+# Same tests under AddressSanitizer + UBSan, built into build-san/ so the normal build stays.
+check-san:
+	$(MAKE) BUILD=build-san BINDIR=build-san/bin \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    test
+
+bench: $(DCQBENCH)
+	$(DCQBENCH) bench
+
+reproduce: $(DCQBENCH)
+	$(DCQBENCH) sweep --profile $(or $(PROFILE),default)
+	$(DCQBENCH) report --profile $(or $(PROFILE),default)
+	$(MAKE) plots
+
+plots: $(DCQBENCH)
+	sh plots/make_plots.sh
+
+golden: $(DCQBENCH)
+	OPENBLAS_NUM_THREADS=1 sh tests/make_golden.sh
+
+clean:
+	rm -rf build build-san bin
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/harness/main.d

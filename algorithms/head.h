@@ -1,0 +1,114 @@
+/* head.h - the classifier-head interface every head implements, and the registry.
+ *
+ * A head is one static const `struct head_ops` (GSL rng-type style descriptor) in
+ * algorithms/heads/<name>.c plus one line in head.c's registry. The training loop, data and
+ * evaluation never name a particular head: they talk to this interface only.
+ *
+ * Per step the loop calls, in order:
+ *   forward_backward(emb, key, labels)  emb: (B,D) unit rows from the online backbone;
+ *                                       key: (B,D) unit rows from the EMA backbone on a second
+ *                                       image of the same identity (only when the head asks,
+ *                                       req.pairs), else NULL. Writes the loss, ACCUMULATES
+ *                                       d loss / d emb into demb (B,D).
+ *   step(lr, t)                         the head's own optimiser step / queue update, after the
+ *                                       backbone update.
+ * Dims: B batch, D embedding, C classes, K active classes this step.
+ */
+#ifndef DCQB_HEAD_H
+#define DCQB_HEAD_H
+
+#include "dcqb.h"
+#include "optim.h"
+
+#define HEAD_ABI_VERSION 1
+
+enum margin_type { MARGIN_COSFACE = 0, MARGIN_ARCFACE, MARGIN_COMBINED, MARGIN_NONE };
+
+/* Target logit z_y = s * (cos(m1 * theta_y + m2) - m3); others s * cos_j (REFERENCE.md sec. 4).
+ * CosFace: (1, 0, m3); ArcFace: (1, m2, 0) with the threshold guard. */
+struct margin_cfg {
+    int type;              /* enum margin_type */
+    float s;               /* scale */
+    float m1, m2, m3;      /* combined-margin parameters; set from `m` for cosface/arcface */
+    int straight_through;  /* ArcFace: insightface >= 657ae30e gradient (margin under no-grad) */
+    int easy_margin;       /* ArcFace: guard at cos > 0 instead of cos > cos(pi - m) */
+};
+
+/* Everything a head may be configured with. Common knobs are fields; head-specific keys are
+ * read through `param`, so a new head with new knobs needs no harness change. */
+struct head_cfg {
+    int64_t C;                 /* number of classes */
+    int D;                     /* embedding dimension */
+    int max_batch;             /* B upper bound: allocate per-step buffers for this */
+    double ratio;              /* partial heads: fraction of classes per step / queue (0.1) */
+    float init_std;            /* class-weight init N(0, init_std^2) (0.01) */
+    struct optim_cfg optim;    /* the head's own SGD (momentum, weight decay) */
+    uint64_t seed;             /* head stream (DCQB_STREAM_HEAD): init and sampling */
+    const int32_t *class_counts; /* (C) training images per class, or NULL */
+    /* Head-specific keys: returns the value string of `key` (marking it used) or NULL. */
+    const char *(*param)(void *ctx, const char *key);
+    void *param_ctx;
+};
+
+/* What a head asks of the loop, filled by init. */
+struct head_req {
+    int pairs;          /* needs a key image of the same identity per sample (DCQ) */
+    int ema;            /* loop keeps an EMA copy of the backbone (the weight generator) */
+    float ema_mu;       /* its momentum */
+    int ema_bn;         /* EMA the BN running stats too */
+    int kshot;          /* key = normalised mean of kshot reference embeddings */
+    int eval_ema;       /* evaluate with the EMA network (DCQ's default, REFERENCE.md 2) */
+};
+
+/* Cost figures of one step with batch B (for the summary and the benchmark). */
+struct head_cost {
+    double per_class_bytes;  /* bytes that grow with C: weights + optimiser state */
+    double fixed_bytes;      /* bytes independent of C: queue, per-step buffers */
+    double flops;            /* FLOPs of forward + backward + update of the head */
+    int64_t active_classes;  /* K: columns of the logit matrix */
+};
+
+struct head_ops {
+    const char *name;
+    int abi_version;    /* HEAD_ABI_VERSION */
+    size_t state_size;  /* the loop callocs this; the head casts `void *st` */
+    const char *help;   /* one paragraph: what it is, its keys and defaults */
+    const char *const *keys; /* NULL-terminated head-specific keys it reads via param */
+
+    int (*init)(void *st, const struct head_cfg *cfg, struct head_req *req,
+                struct dcqb_err *err);
+    int (*forward_backward)(void *st, float *loss, float *demb, const float *emb,
+                            const float *key, const int32_t *labels, int B,
+                            struct dcqb_err *err);
+    int (*step)(void *st, float lr, int64_t t, struct dcqb_err *err);
+    void (*free)(void *st); /* safe on a zeroed state */
+    void (*cost)(const void *st, int B, struct head_cost *out);
+    uint32_t (*digest)(const void *st);
+    /* checkpoint: all mutable state (weights, momentum, queue, pointer, RNG) as bytes */
+    size_t (*state_bytes)(const void *st);
+    int (*save)(const void *st, void *buf);
+    int (*load)(void *st, const void *buf, size_t n, struct dcqb_err *err);
+
+    /* optional, NULL = not available */
+    const float *(*class_weights)(const void *st); /* (C,D) learned weights, tail diagnostics */
+};
+
+const struct head_ops *head_find(const char *name);
+/* NULL-terminated list of every registered head. */
+const struct head_ops *const *head_list(void);
+
+/* Helpers for head init: read a head-specific key through cfg->param with validation. */
+int head_param_double(const struct head_cfg *cfg, const char *key, double def, double lo,
+                      double hi, double *out, struct dcqb_err *err);
+int head_param_int(const struct head_cfg *cfg, const char *key, long long def, long long lo,
+                   long long hi, long long *out, struct dcqb_err *err);
+int head_param_choice(const struct head_cfg *cfg, const char *key, const char *def,
+                      const char *const *choices, int *out, struct dcqb_err *err);
+/* Read the shared margin keys through cfg->param: margin (cosface|arcface|combined|none), s, m
+ * (m3 for cosface, m2 for arcface), m1, m2, m3 (combined), straight_through, easy_margin.
+ * Absent keys take the head's defaults given here (each head has the reference defaults of
+ * its own code base: full s=64 cosface m=0.4, dcq s=50 cosface m=0.3, ...). */
+int head_margin_params(const struct head_cfg *cfg, struct margin_cfg *out, int def_type,
+                       float def_s, float def_m, struct dcqb_err *err);
+
+#endif

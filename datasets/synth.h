@@ -1,0 +1,110 @@
+/* synth.h - synthetic face-identity data: a model of face images, not random blobs.
+ *
+ * An identity is a latent code z on the unit sphere (id_dim); identities come in look-alike
+ * groups (group centre + within-group spread, so there are hard negatives). A sample combines z
+ * with nuisance factors u (nuis_dim: pose, illumination, expression, occlusion-like) made of a
+ * per-identity bias (people photographed in typical conditions) plus per-sample variation. A
+ * fixed, seeded two-layer tanh "renderer" maps [id_scale*z ; u] to x in R^x_dim plus noise:
+ *     x = tanh(A2 tanh(A1 [id_scale z ; u] + b1)) + noise * N(0, 1)       (CALIBRATION.md)
+ * "Flip" (pose mirrored) negates u[0]; flipping twice is the identity.
+ *
+ * Random access, no storage: sample j of class c is computed from (seed, namespace, c, j) alone
+ * by a counter-based generator, so a 10M-identity set costs only its class-size table, and a
+ * sequential pass equals random access byte for byte.
+ *
+ * Identity namespaces keep splits disjoint: training classes, probe identities (FaceScrub-like),
+ * distractor identities (MegaFace-like, one image each, nested prefixes 10, 100, 1K, ...) and
+ * verification-pair identities (LFW-like) never share an identity. Evaluation identities are
+ * drawn from the same group process as each other, so probes have look-alikes among distractors.
+ */
+#ifndef DCQB_SYNTH_H
+#define DCQB_SYNTH_H
+
+#include "dcqb.h"
+
+enum synth_profile {
+    SYNTH_MS1M = 0, /* deep classes, lognormal sizes like MS1MV2 (mean ~68 per id)        */
+    SYNTH_MF2,      /* long tail like MegaFace Ch.2: >= 88 % of ids under 10 images       */
+    SYNTH_UNIFORM,  /* every class the same size (uniform_n)                              */
+    SYNTH_ZIPF,     /* power law P(n) ~ n^-zipf_alpha on [zipf_min, zipf_max]              */
+    SYNTH_LOGNORMAL /* lognormal with lognorm_mean and lognorm_sigma                       */
+};
+
+struct synth_cfg {
+    uint64_t seed;
+    int profile;            /* enum synth_profile */
+    int64_t ids;            /* training identities C */
+    /* profile parameters (defaults per profile filled by synth_cfg_defaults) */
+    double lognorm_mean, lognorm_sigma; /* ms1m / lognormal: mean images per id, sigma of log */
+    double zipf_alpha;                  /* mf2 / zipf exponent */
+    int zipf_min, zipf_max;             /* mf2 / zipf support */
+    int uniform_n;                      /* uniform: images per id */
+    /* geometry and difficulty knobs */
+    int id_dim;             /* identity code dimension (32) */
+    int nuis_dim;           /* nuisance dimension (16) */
+    int x_dim;              /* observed dimension D (128) */
+    int hidden;             /* renderer hidden width (256) */
+    int group_size;         /* look-alike group size (8) */
+    double group_spread;    /* within-group spread (0.5): N(0, spread^2/id_dim) per coordinate */
+    double id_scale;        /* weight of z against u in the renderer input (2.0) */
+    double nuis_bias;       /* std of the per-identity nuisance bias (0.3) */
+    double nuis_var;        /* std of the per-sample nuisance (1.0) */
+    double noise;           /* std of the pixel noise (0.1) */
+    /* "in the wild" faults, off by default */
+    double label_noise;     /* fraction of training samples rendered from another identity */
+    double dup_ids;         /* fraction of training classes that are a second label of another */
+    /* evaluation sets */
+    int probe_ids;          /* FaceScrub-like probe identities (80) */
+    int probe_imgs;         /* images per probe identity (44 -> ~3.5K) */
+    int64_t distractors;    /* MegaFace-like distractors, one image per identity */
+    int lfw_pairs;          /* LFW-like pairs, multiple of 20 (6000 = 10 folds x 600) */
+    int holdout;            /* 1: hold out the last image of every class with >= 2 images */
+};
+
+/* Fill every field with the documented defaults for `profile` (ids, seed left as given). */
+void synth_cfg_defaults(struct synth_cfg *cfg, int profile);
+/* "ms1m", "mf2", "uniform", "zipf", "lognormal" -> enum, or -1. */
+int synth_profile_from_name(const char *name);
+const char *synth_profile_name(int profile);
+
+struct synth; /* opaque: renderer weights, class sizes and offsets */
+
+int synth_create(struct synth **s, const struct synth_cfg *cfg, struct dcqb_err *err);
+void synth_free(struct synth *s); /* NULL is a no-op */
+const struct synth_cfg *synth_config(const struct synth *s);
+
+/* Training split. Class sizes are the full sizes; with holdout on, class c has
+ * synth_train_size(c) = size - 1 training images (when size >= 2) and one held-out image. */
+int64_t synth_num_classes(const struct synth *s);
+int32_t synth_class_size(const struct synth *s, int64_t c);   /* all images of class c */
+int32_t synth_train_size(const struct synth *s, int64_t c);   /* training images of class c */
+int64_t synth_num_train(const struct synth *s);               /* sum of train sizes */
+/* n-th training image in [0, num_train) -> (class, image index within class). O(log C). */
+void synth_train_locate(const struct synth *s, int64_t n, int64_t *c, int32_t *j);
+
+/* Render image j of training class c into x (x_dim floats). flip: 0/1. Deterministic, thread
+ * safe, independent of call order. Label noise, when on, changes the identity rendered, never
+ * the label. */
+void synth_render_train(const struct synth *s, float *x, int64_t c, int32_t j, int flip);
+/* The held-out image of class c (only when holdout is on and size >= 2); returns 0, or -1 if
+ * class c has none. */
+int synth_render_holdout(const struct synth *s, float *x, int64_t c, int flip);
+
+/* Evaluation sets (identities disjoint from training and from each other's roles). */
+int64_t synth_num_probe_images(const struct synth *s);   /* probe_ids * probe_imgs */
+void synth_render_probe(const struct synth *s, float *x, int32_t *label, int64_t i, int flip);
+void synth_render_distractor(const struct synth *s, float *x, int64_t i, int flip);
+/* LFW-like pair i: renders both images; *same = 1 for genuine. Pair i is in fold i / (n/10). */
+void synth_render_pair(const struct synth *s, float *xa, float *xb, int *same, int64_t i,
+                       int flip);
+
+/* Class-size statistics of the training split (all images, before holdout). */
+struct synth_stats {
+    int64_t identities, images;
+    int32_t min, max;
+    double median, mean;
+    double share_under_10;  /* fraction of ids with < 10 images */
+};
+void synth_stats(const struct synth *s, struct synth_stats *st);
+
+#endif
