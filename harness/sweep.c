@@ -102,6 +102,11 @@ int sweep_canon_value(char *out, size_t n, const char *val)
     errno = 0;
     double d = strtod(val, &end);
     if (end != val && *end == '\0' && errno == 0 && isfinite(d)) {
+        /* integral values print as integers, so "1e6" and "1000000" hash alike */
+        if (d == floor(d) && fabs(d) < 1e21) {
+            int w = snprintf(out, n, "%.0f", d == 0 ? 0.0 : d);
+            return w < 0 || (size_t)w >= n ? DCQB_EINVAL : DCQB_OK;
+        }
         /* shortest %.<p>g that reads back to the same double: same classes as %.17g */
         for (int prec = 1; prec <= 17; prec++) {
             char buf[64];
