@@ -2,7 +2,8 @@
  * (resume, shards, failing and crashing children, runs.tsv shape, header refusal, merge).
  * The runner tests drive a fake "dcqbench" shell script written to build/tmp-tests/, which
  * behaves by the run's `eval.fake` key: ok, fail (summary with status fail, exit 1), crash
- * (SIGSEGV), nosummary (exit 2, no summary.json), evalfail (eval exits 3). */
+ * (SIGSEGV), nosummary (exit 2, no summary.json), evalfail (eval exits 3), hang (sleeps 5 s
+ * unless interrupted by SIGINT, then exits 1 without summary). */
 #include "test_util.h"
 
 #include <signal.h>
@@ -80,6 +81,7 @@ static const char fake_script[] =
     "  echo x >> \"$out/attempts\"\n"
     "  case \"$mode\" in\n"
     "  crash) kill -SEGV $$ ;;\n"
+    "  hang) trap 'echo got INT; exit 1' INT; sleep 5 & wait $!; echo done; exit 0 ;;\n"
     "  nosummary) echo 'bad value for lr' >&2; exit 2 ;;\n"
     "  fail) printf '{\"status\": \"fail\", \"err_msg\": \"loss diverged\\\\tat step 7\", "
     "\"steps\": 7, \"final_loss\": null}\\n' > \"$out/summary.json\"; exit 1 ;;\n"
@@ -471,6 +473,40 @@ static void test_cli_exit_status(void **state)
     assert_int_equal(WEXITSTATUS(st), 2);
 }
 
+/* ^C: running children get SIGINT, nothing new starts, no row for interrupted runs, exit 130,
+ * and all of it well before the children's 5 s sleep would end. */
+static void test_cli_sigint(void **state)
+{
+    (void)state;
+    const char *bin = getenv("DCQBENCH");
+    if (!bin) bin = "bin/dcqbench";
+    const char *exec = fake_exec(), *res = tpath("res_int");
+    rm_rf(res);
+    const char *conf = tpath("int.conf");
+    write_file(conf, "[base]\nseed = 1, 2, 3\n[head.full]\neval.fake = hang\n");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "start=$(date +%%s); %s sweep %s --exec %s --results %s --jobs 2 2>/dev/null & "
+             "pid=$!; sleep 0.5; kill -INT $pid; wait $pid; rc=$?; "
+             "[ $(( $(date +%%s) - start )) -lt 4 ] && exit $rc; exit 99",
+             bin, conf, exec, res);
+    int st = system(cmd);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 130);
+    char p[600];
+    snprintf(p, sizeof p, "%s/int/runs.tsv", res);
+    char *text = slurp(p);
+    assert_non_null(text);
+    assert_int_equal(count_lines(text), 1); /* header only */
+    free(text);
+    snprintf(cmd, sizeof cmd, "cat %s/int/*/train.log | grep -c 'got INT'", res);
+    FILE *f = popen(cmd, "r");
+    int n = -1;
+    assert_int_equal(fscanf(f, "%d", &n), 1);
+    pclose(f);
+    assert_int_equal(n, 2); /* two were running, the third never started */
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -484,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_shards_partition_and_merge),
         cmocka_unit_test(test_header_mismatch_refused),
         cmocka_unit_test(test_cli_exit_status),
+        cmocka_unit_test(test_cli_sigint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
