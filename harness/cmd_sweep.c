@@ -91,6 +91,7 @@ struct progress_ctx {
 static void fmt_time(char *out, size_t n, double s)
 {
     if (s < 0) snprintf(out, n, "?");
+    else if (s < 10) snprintf(out, n, "%.1fs", s);
     else if (s < 120) snprintf(out, n, "%.0fs", s);
     else if (s < 7200) snprintf(out, n, "%.0fm%02.0fs", floor(s / 60), fmod(s, 60));
     else snprintf(out, n, "%.0fh%02.0fm", floor(s / 3600), floor(fmod(s, 3600) / 60));
@@ -249,6 +250,16 @@ int cmd_sweep(int argc, char **argv)
             .progress = on_progress,
             .progress_ctx = &pc,
         };
+        long cores = sysconf(_SC_NPROCESSORS_ONLN), threads = 1;
+        for (int r = 0; r < sw[i].n_runs; r++)
+            for (int k = 0; k < sw[i].runs[r].n_kv; k++)
+                if (!strcmp(sw[i].runs[r].key[k], "threads") &&
+                    atol(sw[i].runs[r].val[k]) > threads)
+                    threads = atol(sw[i].runs[r].val[k]);
+        if (cores > 0 && o.jobs * threads > cores)
+            fprintf(stderr, "dcqbench sweep: warning: %d jobs x %ld threads > %ld cores: runs "
+                            "will compete for CPUs and their timings will suffer\n",
+                    o.jobs, threads, cores);
         struct sweep_result res;
         int rc = sweep_execute(&sw[i], &o, &res, &err);
         if (tty && res.ok + res.failed) fputc('\n', stderr);
