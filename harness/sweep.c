@@ -424,7 +424,11 @@ int sweep_load(struct sweep *s, const char *path, struct dcqb_err *err)
         if (strcmp(sec[i].name, "base") == 0) {
             sec_group[i] = 0;
         } else if (strncmp(sec[i].name, "head.", 5) == 0) {
-            const char *h = sec[i].name + 5;
+            /* [head.<name>] or [head.<name>.<label>]: a label lets one head appear in several
+             * tables of one sweep (e.g. a momentum ablation next to the main comparison) */
+            char h[CFG_KEY_MAX];
+            snprintf(h, sizeof h, "%s", sec[i].name + 5);
+            h[strcspn(h, ".")] = '\0';
             if (!sweep_head_known(h)) {
                 rc = DCQB_FAIL(err, DCQB_EINVAL, "%s:%d: unknown head '%s' (known: full, "
                                "random, dcq, sampled)", path, sec[i].line, h);
@@ -528,12 +532,22 @@ int sweep_load(struct sweep *s, const char *path, struct dcqb_err *err)
     for (int i = 1; i < n_g; i++)
         if ((rc = expand_group(s, &g[0], &g[i], &cap, err))) goto fail;
     qsort(s->runs, (size_t)s->n_runs, sizeof *s->runs, cmp_run);
-    for (int i = 1; i < s->n_runs; i++)
-        if (strcmp(s->runs[i].run_id, s->runs[i - 1].run_id) == 0) {
-            rc = DCQB_FAIL(err, DCQB_EINVAL, "%s: two runs share run_id %s:\n%s", path,
-                           s->runs[i].run_id, s->runs[i].conf);
-            goto fail;
+    /* The same configuration reached from two sections is one run (same run_id, same
+     * canonical text): keep it once, so tables that share a cell share its runs. */
+    int kept = s->n_runs ? 1 : 0;
+    for (int i = 1; i < s->n_runs; i++) {
+        if (strcmp(s->runs[i].run_id, s->runs[kept - 1].run_id) == 0) {
+            if (strcmp(s->runs[i].conf, s->runs[kept - 1].conf) != 0) {
+                rc = DCQB_FAIL(err, DCQB_EINVAL, "%s: two different runs share run_id %s "
+                               "(hash collision):\n%s", path, s->runs[i].run_id, s->runs[i].conf);
+                goto fail;
+            }
+            free((void *)s->runs[i].key);
+            continue;
         }
+        s->runs[kept++] = s->runs[i];
+    }
+    s->n_runs = kept;
 
     /* sorted union of keys */
     int tot = 0;
