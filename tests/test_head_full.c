@@ -304,6 +304,7 @@ static void test_errors_cost_registry(void **state)
     assert_int_equal(head_param_double(&hc, "x", 1.5, 0, 2, &dv, NULL), DCQB_OK);
     assert_close(dv, 1.5, 0, 0);
     /* labels out of range; cost figures */
+    free(st);
     hc.param = kv_get;
     struct kv none = {.n = 0};
     hc.param_ctx = &none;
