@@ -86,23 +86,24 @@ static double ref_loss(const struct backbone_cfg *c, const double *P, const doub
     return s;
 }
 
-static void gradcheck(int residual, int depth)
+static void gradcheck(int residual, int depth, int in)
 {
     struct backbone_cfg c;
     tiny_cfg(&c, residual);
     c.depth = depth;
+    c.in_dim = in; /* in = hidden = 8: the first block is residual too */
     struct backbone net = {0};
     assert_int_equal(backbone_init(&net, &c, B, 7, NULL), DCQB_OK);
     uint64_t s = 99;
     /* perturb gamma/beta/slopes away from their init so every term matters */
     for (size_t i = 0; i < net.n_params; i++) net.params[i] += 0.1f * urand(&s);
-    float x[B * 6], r[B * 5], emb[B * 5], dx[B * 6] = {0};
-    for (int i = 0; i < B * 6; i++) x[i] = 2.0f * urand(&s);
+    float x[B * 8], r[B * 5], emb[B * 5], dx[B * 8] = {0};
+    for (int i = 0; i < B * in; i++) x[i] = 2.0f * urand(&s);
     for (int i = 0; i < B * 5; i++) r[i] = urand(&s);
-    double *P = malloc(sizeof(double) * net.n_params), xd[B * 6], embd[B * 5];
+    double *P = malloc(sizeof(double) * net.n_params), xd[B * 8], embd[B * 5];
     assert_non_null(P);
     for (size_t i = 0; i < net.n_params; i++) P[i] = net.params[i];
-    for (int i = 0; i < B * 6; i++) xd[i] = x[i];
+    for (int i = 0; i < B * in; i++) xd[i] = x[i];
 
     backbone_zero_grad(&net);
     backbone_forward(&net, emb, x, B, 1);
@@ -123,7 +124,7 @@ static void gradcheck(int residual, int depth)
             print_error("param %zu: analytic %.8g numeric %.8g\n", i, (double)net.grads[i], num);
         assert_close(net.grads[i], num, 1e-4, 2e-3);
     }
-    for (int i = 0; i < B * 6; i++) {
+    for (int i = 0; i < B * in; i++) {
         double keep = xd[i];
         xd[i] = keep + eps;
         double fp = ref_loss(&c, P, xd, r);
@@ -140,9 +141,10 @@ static void gradcheck(int residual, int depth)
     backbone_free(&net);
 }
 
-static void test_gradcheck_residual(void **state) { (void)state; gradcheck(1, 2); }
-static void test_gradcheck_plain(void **state) { (void)state; gradcheck(0, 3); }
-static void test_gradcheck_depth0(void **state) { (void)state; gradcheck(1, 0); }
+static void test_gradcheck_residual(void **state) { (void)state; gradcheck(1, 2, 6); }
+static void test_gradcheck_plain(void **state) { (void)state; gradcheck(0, 3, 6); }
+static void test_gradcheck_depth0(void **state) { (void)state; gradcheck(1, 0, 6); }
+static void test_gradcheck_residual_input(void **state) { (void)state; gradcheck(1, 2, 8); }
 
 static void test_running_stats_and_eval_chunks(void **state)
 {
@@ -247,6 +249,7 @@ int main(void)
         cmocka_unit_test(test_gradcheck_residual),
         cmocka_unit_test(test_gradcheck_plain),
         cmocka_unit_test(test_gradcheck_depth0),
+        cmocka_unit_test(test_gradcheck_residual_input),
         cmocka_unit_test(test_running_stats_and_eval_chunks),
         cmocka_unit_test(test_copy_ema_digest),
         cmocka_unit_test(test_defaults_and_errors),
