@@ -48,6 +48,8 @@ void backbone_free(struct backbone *net); /* NULL or zeroed: no-op */
 void backbone_forward(struct backbone *net, float *emb, const float *x, int B, int train);
 /* grads += d loss / d params given demb (B,d), for the last train-mode forward. */
 void backbone_backward(struct backbone *net, const float *demb, int B);
+/* Same, and also dx (B,Din) += d loss / d x when dx is not NULL (input gradient checks). */
+void backbone_backward_dx(struct backbone *net, float *dx, const float *demb, int B);
 void backbone_zero_grad(struct backbone *net);
 
 /* dst <- src (params and running stats). Same cfg required; DCQB_EINVAL otherwise. */

@@ -1,0 +1,63 @@
+/* ops.h - dense kernels shared by the backbone and the heads: three GEMM shapes over OpenBLAS
+ * cblas_sgemm (each with a naive `_ref` twin for tests), row L2 normalisation forward/backward,
+ * and a fused, numerically stable log-softmax cross entropy over one row of logits
+ * (REFERENCE.md sections 2 and 4; STYLE.md 2.6).
+ *
+ * Dim letters, fixed here once for the whole project:
+ *   B batch rows, D embedding (or a layer's input width), C total classes,
+ *   K active columns this step (a layer's output width, sampled subset, queue length, or C),
+ *   N dataset size.
+ * Every matrix is row-major and dense (leading dimension = its column count).
+ */
+#ifndef DCQB_OPS_H
+#define DCQB_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* out (B,K) = alpha * a (B,D) x w (K,D)^T + beta * out.   2BKD FLOPs.
+ * Logits from embeddings and class weights; a Linear layer y = x W^T. */
+void matmul_bd_kd_to_bk(float *out, const float *a, const float *w, int B, int K, int D,
+                        float alpha, float beta);
+void matmul_bd_kd_to_bk_ref(float *out, const float *a, const float *w, int B, int K, int D,
+                            float alpha, float beta);
+
+/* out (B,D) = alpha * g (B,K) x w (K,D) + beta * out.   2BKD FLOPs.
+ * d emb from d logits; dx of a Linear layer. */
+void matmul_bk_kd_to_bd(float *out, const float *g, const float *w, int B, int K, int D,
+                        float alpha, float beta);
+void matmul_bk_kd_to_bd_ref(float *out, const float *g, const float *w, int B, int K, int D,
+                            float alpha, float beta);
+
+/* out (K,D) = alpha * g (B,K)^T x a (B,D) + beta * out.   2BKD FLOPs.
+ * d W from d logits; dW of a Linear layer (beta = 1 accumulates). */
+void matmul_bk_bd_to_kd(float *out, const float *g, const float *a, int B, int K, int D,
+                        float alpha, float beta);
+void matmul_bk_bd_to_kd_ref(float *out, const float *g, const float *a, int B, int K, int D,
+                            float alpha, float beta);
+
+/* y (B,D) = x / max(|x|, 1e-12) per row (F.normalize); norms (B) <- |x| (unclamped).
+ * y may alias x.  3BD FLOPs. */
+void l2norm_forward(float *y, float *norms, const float *x, int B, int D);
+/* dx (B,D) += (g - (g.y) y) / max(|x|, 1e-12), with y the forward output and norms from it.
+ * 4BD FLOPs. */
+void l2norm_backward(float *dx, const float *g, const float *y, const float *norms, int B, int D);
+
+/* Fused cross entropy of one row of K logits z with target column `target` (0 <= target < K).
+ * Columns with skip[j] != 0 are left out of the softmax (skip may be NULL); the target must
+ * not be skipped. Passes over the row: max (from -INFINITY), sum of exp(z - max) in double
+ * with exp(z - max) stored in dz, then dz[j] = (p_j - onehot_j) * scale in place (0 on skipped
+ * columns), times colscale[j] when colscale is not NULL (a head folds 1/|w_j| in here).
+ * dz may alias z (the logits buffer is reused for dZ). Returns -log p_target in
+ * double. ~(4 + exp) FLOPs per column; reads z once, writes dz twice. */
+double xent_row_fused(float *dz, const float *z, int K, int target, const uint8_t *skip,
+                      float scale, const float *colscale);
+/* Same with the row maximum over unskipped columns already known (a head that scales its
+ * logits finds it in that pass and saves one read of the row). mx must be that maximum. */
+double xent_row_fused_max(float *dz, const float *z, int K, int target, const uint8_t *skip,
+                          float scale, const float *colscale, float mx);
+/* Reference: direct log-sum-exp in double, no aliasing; dz written as above. */
+double xent_row_ref(float *dz, const float *z, int K, int target, const uint8_t *skip,
+                    float scale, const float *colscale);
+
+#endif
