@@ -80,7 +80,8 @@ int dsfile_writer_open(struct dsfile_writer **wp, const char *path, int64_t rows
         return DCQB_FAIL(err, DCQB_ENOMEM, "%s: out of memory for %lld labels", path,
                          (long long)rows);
     }
-    if (deflateInit(&w->zs, 6) != Z_OK) {
+    /* level 1: float noise barely compresses (level 6 saved ~1 % more at 4x the time) */
+    if (deflateInit(&w->zs, 1) != Z_OK) {
         dsfile_writer_abort(w);
         return DCQB_FAIL(err, DCQB_ENOMEM, "%s: deflateInit failed", path);
     }

@@ -1,5 +1,7 @@
 /* bench_synth.c - single-thread render throughput of the synthetic generator (images/s).
- * Build: make && cc $(CPPFLAGS) -O2 ... (see the report); run: build/tests/bench_synth [ids].
+ * Not built by `make` (timing is not a unit test). Build and run after `make`:
+ *   cc -Iinclude -Idatasets -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -g -ffp-contract=off \
+ *      -o build/bench_synth tests/bench_synth.c build/libdcqb.a -lm && build/bench_synth [ids]
  * Measures synth_render_train_n over a random-access batch pattern (uniform n, B = 512 rows),
  * wall clock CLOCK_MONOTONIC, 1 s warm-up excluded, median of 5 repeats of ~2 s. */
 #include <stdio.h>
