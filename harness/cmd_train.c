@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cblas.h>
+
 #include "cli.h"
 #include "jsonw.h"
 #include "provenance.h"
@@ -134,6 +136,7 @@ static int write_summary(const char *dir, const char *status, const char *msg,
         jsonw_num(&w, "backbone_flops_per_step",
                   bf * B * (3.0 + (tr->req.pairs ? tr->req.kshot : 0)));
         jsonw_int(&w, "threads", tr->o.threads);
+        jsonw_str(&w, "blas_core", openblas_get_corename());
         jsonw_int(&w, "seed", (long long)tr->o.seed);
         jsonw_int(&w, "eval_ema_default", tr->req.eval_ema);
     }

@@ -64,6 +64,8 @@ void provenance_write(struct jsonw *w, int threads, unsigned long long seed)
     const char *e1 = getenv("OPENBLAS_NUM_THREADS"), *e2 = getenv("OMP_NUM_THREADS");
     jsonw_str(w, "env_OPENBLAS_NUM_THREADS", e1 ? e1 : "");
     jsonw_str(w, "env_OMP_NUM_THREADS", e2 ? e2 : "");
+    const char *e3 = getenv("OPENBLAS_CORETYPE");
+    jsonw_str(w, "env_OPENBLAS_CORETYPE", e3 ? e3 : "");
     jsonw_int(w, "seed", (long long)seed);
     if (uname(&u) == 0) {
         jsonw_str(w, "host", u.nodename);
