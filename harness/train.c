@@ -103,6 +103,13 @@ static const char *head_param_cb(void *ctx, const char *key)
     return cfg_find(c, key)->val;
 }
 
+static void head_default_cb(void *ctx, const char *key, const char *val)
+{
+    struct cfg *c = ctx;
+    if (cfg_find(c, key)) return;
+    if (cfg_set(c, key, val, "default", -1, NULL) == DCQB_OK) cfg_has(c, key);
+}
+
 /* Keys that name where and how a run is executed but not what it computes. */
 static const char *const non_defining_keys[] = {"out", "resume", "log_every", "ckpt_every",
                                                 "progress", NULL};
@@ -248,6 +255,7 @@ int trainer_setup(struct trainer *tr, struct cfg *cfg, struct dcqb_err *err)
     hc->seed = dcqb_stream_seed(o->seed, DCQB_STREAM_HEAD);
     hc->class_counts = tr->ts.sizes;
     hc->param = head_param_cb;
+    hc->note_default = head_default_cb;
     hc->param_ctx = cfg;
     if (tr->head->abi_version != HEAD_ABI_VERSION) {
         rc = DCQB_FAIL(err, DCQB_EINVAL, "head '%s' was built for head ABI %d, harness has %d",
