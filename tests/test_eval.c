@@ -569,7 +569,7 @@ static void test_cli_npy(void **state)
     fill_gauss_unit(p, P, D, &s);
     fill_gauss_unit(dis, N, D, &s);
     for (int i = 0; i < P; i++) lab[i] = i / 3;
-    char f1[300], f2[300], f3[300], f4[300], cmd[2000], path[400];
+    char f1[300], f2[300], f3[300], f4[300], cmd[8192], path[400];
     const char *t = test_tmpdir();
     snprintf(f1, sizeof f1, "%s/cli_p.npy", t);
     snprintf(f2, sizeof f2, "%s/cli_pl.npy", t);
@@ -579,15 +579,42 @@ static void test_cli_npy(void **state)
     assert_int_equal(npy_write_i32(f2, lab, P, NULL), DCQB_OK);
     assert_int_equal(npy_write_f32(f3, dis, N, D, NULL), DCQB_OK);
     assert_int_equal(npy_write_f32(f4, dis, N, D - 1, NULL), DCQB_OK);
+    /* pairs: 20 pairs from probe rows; tail: probes as held-out of 4 classes, means and
+     * weights from distractor rows */
+    int32_t same[20], sizes[4] = {1, 4, 9, 60};
+    for (int i = 0; i < 20; i++) same[i] = i % 2;
+    char g[6][300];
+    const char *gn[6] = {"cli_pa", "cli_pb", "cli_ps", "cli_cm", "cli_cs", "cli_cw"};
+    for (int i = 0; i < 6; i++) snprintf(g[i], sizeof g[i], "%s/%s.npy", t, gn[i]);
+    assert_int_equal(npy_write_f32(g[0], dis, 20, D, NULL), DCQB_OK);
+    assert_int_equal(npy_write_f32(g[1], dis + 10 * D, 20, D, NULL), DCQB_OK);
+    assert_int_equal(npy_write_i32(g[2], same, 20, NULL), DCQB_OK);
+    assert_int_equal(npy_write_f32(g[3], dis, 4, D, NULL), DCQB_OK);
+    assert_int_equal(npy_write_i32(g[4], sizes, 4, NULL), DCQB_OK);
+    assert_int_equal(npy_write_f32(g[5], dis + 4 * D, 4, D, NULL), DCQB_OK);
     snprintf(cmd, sizeof cmd,
              "%s eval --probe %s --probe-labels %s --distractors %s --out %s/cli_out "
-             "--tie loose >/dev/null",
-             bin, f1, f2, f3, t);
+             "--tie loose --pairs-a %s --pairs-b %s --pairs-same %s --holdout %s "
+             "--holdout-labels %s --class-means %s --class-sizes %s --class-weights %s "
+             "--devkit cli >%s/cli_out.txt",
+             bin, f1, f2, f3, t, g[0], g[1], g[2], f1, f2, g[3], g[4], g[5], t);
     assert_int_equal(system(cmd), 0);
     snprintf(path, sizeof path, "%s/cli_out/metrics.json", t);
     char *js = slurp(path);
     assert_non_null(js);
     assert_non_null(strstr(js, "\"tie_loose\": 1"));
+    assert_non_null(strstr(js, "\"lfw_n_pairs\": 20"));
+    assert_non_null(strstr(js, "\"tail_n_classes_b51_plus\": 1"));
+    snprintf(path, sizeof path, "%s/cli_out/tail.tsv", t);
+    assert_non_null(slurp(path));
+    snprintf(path, sizeof path, "%s/cli_out/cmc_facescrub_megaface_cli_30_1.json", t);
+    assert_non_null(slurp(path));
+    snprintf(path, sizeof path, "%s/cli_out.txt", t);
+    js = slurp(path);
+    assert_non_null(js);
+    assert_non_null(strstr(js, "rank-1"));
+    assert_non_null(strstr(js, "LFW-style"));
+    assert_non_null(strstr(js, "Tail"));
     snprintf(cmd, sizeof cmd,
              "%s eval --probe %s --probe-labels %s --distractors %s --out %s/cli_out2 "
              "2>/dev/null",
