@@ -43,9 +43,11 @@ static void usage(void)
         "  --block-probe N, --block-distractor N   sgemm tile (default 256 x 2048)\n"
         "  --devkit ALG           also write devkit cmc_facescrub_megaface_ALG_<size>_1.json\n"
         "  --devkit-features      with --devkit: devkit .bin feature files + feature lists\n"
-        "LFW-style 10-fold verification (pair i is in fold i / (n/10)):\n"
+        "LFW-style 10-fold verification:\n"
         "  --pairs-a A.npy, --pairs-b B.npy   (M, D) the two images of each pair\n"
-        "  --pairs-same S.npy     (M) 1 = same identity, 0 = different\n"
+        "  --pairs-same S.npy     (M) 1 = same identity, 0 = different (int32/int64)\n"
+        "  --pairs-fold F.npy     (M) fold 0..9 of each pair (default: pair i in fold i*10/M,\n"
+        "                         i.e. i / (M/10), the order the data generator writes)\n"
         "Tail diagnostics on held-out images of training identities:\n"
         "  --holdout H.npy        (H, D) embeddings; --holdout-labels HL.npy (H) class in [0, C)\n"
         "  --class-means M.npy    (C, D) mean training embedding per class\n"
@@ -132,8 +134,10 @@ static void print_summary(const struct eval_summary *s, const char *out, double 
         for (int i = 0; i < 4; i++) {
             char k[64];
             snprintf(k, sizeof k, "tar_at_far_%s", fa[i]);
-            if (isfinite(V(k))) printf("  %s %.4f", fa[i], V(k));
-            else printf("  %s n/a", fa[i]);
+            if (isfinite(V(k)))
+                printf("  %s %.4f", fa[i], V(k));
+            else
+                printf("  %s n/a", fa[i]);
         }
         printf("   (%.3g impostor pairs, bin width %.1e)\n", V("megaface_n_impostor"),
                V("impostor_bin_width"));
@@ -141,8 +145,10 @@ static void print_summary(const struct eval_summary *s, const char *out, double 
     if (s->has_lfw) {
         printf("  LFW-style %.0f pairs: acc %.4f +- %.4f, TAR@FAR 1e-3 ", V("lfw_n_pairs"),
                V("lfw_acc_mean"), V("lfw_acc_std"));
-        if (isfinite(V("lfw_tar_at_far_1e-3"))) printf("%.4f\n", V("lfw_tar_at_far_1e-3"));
-        else printf("n/a\n");
+        if (isfinite(V("lfw_tar_at_far_1e-3")))
+            printf("%.4f\n", V("lfw_tar_at_far_1e-3"));
+        else
+            printf("n/a\n");
     }
     if (s->has_tail) {
         printf("  Tail      %.0f held-out, %.0f classes: top-1 vs means %.4f, vs weights %.4f\n",
@@ -226,6 +232,7 @@ int cmd_eval(int argc, char **argv)
         load_mat(&ld, &c, "pairs_a", &in.pairs_a, &err) ||
         load_mat(&ld, &c, "pairs_b", &in.pairs_b, &err) ||
         load_vec(&ld, &c, "pairs_same", &in.pairs_same, &err) ||
+        load_vec(&ld, &c, "pairs_fold", &in.pairs_fold, &err) ||
         load_mat(&ld, &c, "holdout", &in.holdout, &err) ||
         load_vec(&ld, &c, "holdout_labels", &in.holdout_labels, &err) ||
         load_mat(&ld, &c, "class_means", &in.class_means, &err) ||
@@ -238,12 +245,12 @@ int cmd_eval(int argc, char **argv)
         DCQB_FAIL(&err, DCQB_EINVAL, "--probe-labels/--distractors given without --probe");
         goto fail;
     }
-    if (!in.pairs_a.x && (in.pairs_b.x || in.pairs_same.x)) {
-        DCQB_FAIL(&err, DCQB_EINVAL, "--pairs-b/--pairs-same given without --pairs-a");
+    if (!in.pairs_a.x && (in.pairs_b.x || in.pairs_same.x || in.pairs_fold.x)) {
+        DCQB_FAIL(&err, DCQB_EINVAL, "--pairs-b/--pairs-same/--pairs-fold given without --pairs-a");
         goto fail;
     }
-    if (!in.holdout.x && (in.holdout_labels.x || in.class_means.x || in.class_sizes.x ||
-                          in.class_weights.x)) {
+    if (!in.holdout.x &&
+        (in.holdout_labels.x || in.class_means.x || in.class_sizes.x || in.class_weights.x)) {
         DCQB_FAIL(&err, DCQB_EINVAL, "tail inputs given without --holdout");
         goto fail;
     }
@@ -260,8 +267,10 @@ int cmd_eval(int argc, char **argv)
 fail:
     cli_error("eval", &err);
 done:
-    for (int i = 0; i < ld.nf; i++) free(ld.f[i]);
-    for (int i = 0; i < ld.ni; i++) free(ld.i[i]);
+    for (int i = 0; i < ld.nf; i++)
+        free(ld.f[i]);
+    for (int i = 0; i < ld.ni; i++)
+        free(ld.i[i]);
     cfg_free(&c);
     return status;
 }

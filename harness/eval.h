@@ -37,10 +37,10 @@
 
 enum eval_tie { EVAL_TIE_STRICT = 0, EVAL_TIE_LOOSE = 1 };
 
-#define EVAL_MAX_RANK 10    /* CMC ranks 1..10 */
-#define EVAL_MAX_LADDER 20  /* 10 .. 1e18 */
+#define EVAL_MAX_RANK 10   /* CMC ranks 1..10 */
+#define EVAL_MAX_LADDER 20 /* 10 .. 1e18 */
 #define EVAL_N_BUCKETS 5
-#define EVAL_N_FAR 4        /* MegaFace targets 1e-3 .. 1e-6 */
+#define EVAL_N_FAR 4 /* MegaFace targets 1e-3 .. 1e-6 */
 
 /* A matrix or vector input; x == NULL means "not given". */
 struct eval_mat {
@@ -118,13 +118,13 @@ struct eval_megaface {
     double cmc[EVAL_MAX_LADDER][EVAL_MAX_RANK]; /* cmc[s][r-1]: rate of rank <= r at sizes[s] */
     int64_t trials;                             /* sum n(n-1) over probe identities */
     int64_t n_ids;
-    int64_t n_genuine;        /* same-identity pairs i < j */
-    float *genuine;           /* (n_genuine) exact scores */
+    int64_t n_genuine; /* same-identity pairs i < j */
+    float *genuine;    /* (n_genuine) exact scores */
     int64_t n_bins;
-    uint64_t *imp_hist;       /* (n_sizes, n_bins): impostor counts at each ladder size */
+    uint64_t *imp_hist; /* (n_sizes, n_bins): impostor counts at each ladder size */
     uint64_t n_impostor[EVAL_MAX_LADDER];
-    float *probe_n;           /* (P, D) normalised probes (kept for devkit features) */
-    void *mem;                /* the one allocation behind the pointers above */
+    float *probe_n; /* (P, D) normalised probes (kept for devkit features) */
+    void *mem;      /* the one allocation behind the pointers above */
 };
 
 /* Identification and verification in one streamed pass over the distractors:
@@ -149,8 +149,8 @@ static inline int64_t eval_bin(float s, int64_t n_bins)
 /* ---- ROC from exact genuine scores and binned impostors (eval_megaface.c) ------------------- */
 
 struct eval_roc {
-    int64_t n;                /* points, ordered by threshold descending (FAR ascending) */
-    double *far, *tar, *thr;  /* (n) each; thr = bin edge, accept iff bin(s) >= edge's k */
+    int64_t n;               /* points, ordered by threshold descending (FAR ascending) */
+    double *far, *tar, *thr; /* (n) each; thr = bin edge, accept iff bin(s) >= edge's k */
     uint64_t n_impostor;
     int64_t n_genuine;
 };
@@ -170,14 +170,14 @@ struct eval_lfw {
     double tar_at_far_1e3, tar_at_far_1e2; /* NaN if not resolvable */
     struct eval_roc roc;
 };
-int eval_lfw_compute(struct eval_lfw *lfw, const struct eval_inputs *in,
-                     const struct eval_cfg *cfg, struct dcqb_err *err);
+int eval_lfw_compute(struct eval_lfw *lfw, const struct eval_inputs *in, const struct eval_cfg *cfg,
+                     struct dcqb_err *err);
 void eval_lfw_free(struct eval_lfw *lfw);
 
 /* ---- Tail diagnostics (eval_tail.c) ---------------------------------------------------------- */
 
 extern const char *const eval_bucket_names[EVAL_N_BUCKETS]; /* "b1_2" ... "b51_plus" */
-int eval_bucket_of(int64_t class_size);                      /* -1 for size < 1 */
+int eval_bucket_of(int64_t class_size);                     /* -1 for size < 1 */
 
 struct eval_tail {
     int has_weights;

@@ -24,18 +24,17 @@ const char *const eval_metric_keys[] = {
     "megaface_cmc_rank5", "megaface_cmc_rank6", "megaface_cmc_rank7", "megaface_cmc_rank8",
     "megaface_cmc_rank9", "megaface_cmc_rank10",
     /* MegaFace verification at the largest size */
-    "megaface_n_genuine", "megaface_n_impostor",
-    "tar_at_far_1e-3", "tar_at_far_1e-4", "tar_at_far_1e-5", "tar_at_far_1e-6",
-    "thr_at_far_1e-3", "thr_at_far_1e-4", "thr_at_far_1e-5", "thr_at_far_1e-6",
-    "far_1e-3_resolvable", "far_1e-4_resolvable", "far_1e-5_resolvable", "far_1e-6_resolvable",
+    "megaface_n_genuine", "megaface_n_impostor", "tar_at_far_1e-3", "tar_at_far_1e-4",
+    "tar_at_far_1e-5", "tar_at_far_1e-6", "thr_at_far_1e-3", "thr_at_far_1e-4", "thr_at_far_1e-5",
+    "thr_at_far_1e-6", "far_1e-3_resolvable", "far_1e-4_resolvable", "far_1e-5_resolvable",
+    "far_1e-6_resolvable",
     /* LFW-style */
     "lfw_n_pairs", "lfw_acc_mean", "lfw_acc_std", "lfw_threshold_mean", "lfw_tar_at_far_1e-3",
     "lfw_tar_at_far_1e-2", "lfw_far_1e-3_resolvable", "lfw_far_1e-2_resolvable",
     /* tail */
     "tail_n_holdout", "tail_n_classes", "tail_acc_mean_all", "tail_acc_weight_all", "tail_cos_all",
     B5("tail_acc_mean_"), B5("tail_acc_weight_"), B5("tail_cos_"), B5("tail_n_classes_"),
-    B5("tail_n_holdout_"),
-    NULL};
+    B5("tail_n_holdout_"), NULL};
 
 static const double far_targets[EVAL_N_FAR] = {1e-3, 1e-4, 1e-5, 1e-6};
 static const char *const far_names[EVAL_N_FAR] = {"1e-3", "1e-4", "1e-5", "1e-6"};
@@ -72,12 +71,14 @@ void eval_normalize_rows(float *dst, const float *src, int64_t rows, int64_t d, 
         const float *s = src + (size_t)i * d;
         float *o = dst + (size_t)i * d;
         double ss = 0;
-        for (int64_t k = 0; k < d; k++) ss += (double)s[k] * s[k];
+        for (int64_t k = 0; k < d; k++)
+            ss += (double)s[k] * s[k];
         if (fabs(ss - 1.0) <= 1e-6) {
             if (o != s) memcpy(o, s, sizeof(float) * (size_t)d);
         } else if (ss > 0) {
             const double inv = 1.0 / sqrt(ss);
-            for (int64_t k = 0; k < d; k++) o[k] = (float)(s[k] * inv);
+            for (int64_t k = 0; k < d; k++)
+                o[k] = (float)(s[k] * inv);
         } else {
             memset(o, 0, sizeof(float) * (size_t)d);
             (*n_zero)++;
@@ -95,15 +96,15 @@ static int check_mat(const struct eval_mat *m, const char *name, int64_t rows, i
         return DCQB_FAIL(err, DCQB_EINVAL, "%s: empty (%lld x %lld)", name, (long long)m->rows,
                          (long long)m->cols);
     if (rows >= 0 && m->rows != rows)
-        return DCQB_FAIL(err, DCQB_EINVAL, "%s: %lld rows, expected %lld", name,
-                         (long long)m->rows, (long long)rows);
+        return DCQB_FAIL(err, DCQB_EINVAL, "%s: %lld rows, expected %lld", name, (long long)m->rows,
+                         (long long)rows);
     if (cols >= 0 && m->cols != cols)
         return DCQB_FAIL(err, DCQB_EINVAL, "%s: dimension %lld, expected %lld (as the %s)", name,
                          (long long)m->cols, (long long)cols,
                          "first embedding matrix of this part");
     if (m->cols > INT32_MAX || m->rows > INT32_MAX * 64LL)
-        return DCQB_FAIL(err, DCQB_EINVAL, "%s: too large (%lld x %lld)", name,
-                         (long long)m->rows, (long long)m->cols);
+        return DCQB_FAIL(err, DCQB_EINVAL, "%s: too large (%lld x %lld)", name, (long long)m->rows,
+                         (long long)m->cols);
     for (int64_t i = 0; i < m->rows; i++) {
         const float *r = m->x + (size_t)i * m->cols;
         int nonzero = 0;
@@ -120,8 +121,8 @@ static int check_mat(const struct eval_mat *m, const char *name, int64_t rows, i
     return DCQB_OK;
 }
 
-static int check_vec(const struct eval_vec *v, const char *name, int64_t n, int32_t lo,
-                     int32_t hi, struct dcqb_err *err)
+static int check_vec(const struct eval_vec *v, const char *name, int64_t n, int32_t lo, int32_t hi,
+                     struct dcqb_err *err)
 {
     if (!v->x) return DCQB_FAIL(err, DCQB_EINVAL, "%s: missing", name);
     if (v->n != n)
@@ -158,7 +159,8 @@ int eval_inputs_check(const struct eval_inputs *in, struct dcqb_err *err)
         if (in->pairs_fold.x) {
             if ((rc = check_vec(&in->pairs_fold, "pairs-fold", M, 0, 9, err))) return rc;
             int64_t cnt[10] = {0};
-            for (int64_t i = 0; i < M; i++) cnt[in->pairs_fold.x[i]]++;
+            for (int64_t i = 0; i < M; i++)
+                cnt[in->pairs_fold.x[i]]++;
             for (int f = 0; f < 10; f++)
                 if (!cnt[f]) return DCQB_FAIL(err, DCQB_EINVAL, "pairs-fold: fold %d empty", f);
         }
@@ -200,8 +202,7 @@ static int mkdir_p(const char *dir, struct dcqb_err *err)
     return DCQB_OK;
 }
 
-static FILE *open_out(const char *dir, const char *name, char *path, size_t n,
-                      struct dcqb_err *err)
+static FILE *open_out(const char *dir, const char *name, char *path, size_t n, struct dcqb_err *err)
 {
     if (snprintf(path, n, "%s/%s", dir, name) >= (int)n) {
         DCQB_FAIL(err, DCQB_EINVAL, "output path too long: %s/%s", dir, name);
@@ -215,8 +216,7 @@ static FILE *open_out(const char *dir, const char *name, char *path, size_t n,
 static int close_out(FILE *f, const char *path, struct dcqb_err *err)
 {
     int bad = ferror(f);
-    if (fclose(f) != 0 || bad)
-        return DCQB_FAIL(err, DCQB_EIO, "%s: write failed", path);
+    if (fclose(f) != 0 || bad) return DCQB_FAIL(err, DCQB_EIO, "%s: write failed", path);
     return DCQB_OK;
 }
 
@@ -225,15 +225,16 @@ int eval_devkit_write_bin(const char *path, const float *x, int n, struct dcqb_e
     unsigned char hdr[16];
     const int32_t h[4] = {n, 1, 4, 5};
     for (int i = 0; i < 4; i++)
-        for (int b = 0; b < 4; b++) hdr[4 * i + b] = (unsigned char)((uint32_t)h[i] >> (8 * b));
+        for (int b = 0; b < 4; b++)
+            hdr[4 * i + b] = (unsigned char)((uint32_t)h[i] >> (8 * b));
     FILE *f = fopen(path, "wb");
     if (!f) return DCQB_FAIL(err, DCQB_EIO, "%s: cannot write: %s", path, strerror(errno));
     fwrite(hdr, 1, sizeof hdr, f);
     for (int i = 0; i < n; i++) { /* explicit little endian, whatever the host */
         uint32_t u;
         memcpy(&u, &x[i], 4);
-        unsigned char b[4] = {(unsigned char)u, (unsigned char)(u >> 8),
-                              (unsigned char)(u >> 16), (unsigned char)(u >> 24)};
+        unsigned char b[4] = {(unsigned char)u, (unsigned char)(u >> 8), (unsigned char)(u >> 16),
+                              (unsigned char)(u >> 24)};
         fwrite(b, 1, 4, f);
     }
     return close_out(f, path, err);
@@ -266,7 +267,8 @@ static int write_roc_tsv(const char *dir, const char *name, const struct eval_ro
     if (!f) return err ? err->code : DCQB_EIO;
     roc_grid(roc, far, tar, thr, &n);
     fprintf(f, "far\ttar\tthreshold\n");
-    for (int i = 0; i < n; i++) fprintf(f, "%.6e\t%.8f\t%.6f\n", far[i], tar[i], thr[i]);
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%.6e\t%.8f\t%.6f\n", far[i], tar[i], thr[i]);
     return close_out(f, path, err);
 }
 
@@ -281,15 +283,19 @@ static int write_devkit(const char *dir, const char *alg, const struct eval_mega
         FILE *f = open_out(dir, name, path, sizeof path, err);
         if (!f) return err ? err->code : DCQB_EIO;
         fprintf(f, "{\"cmc\": [[");
-        for (int r = 0; r < EVAL_MAX_RANK; r++) fprintf(f, "%s%d", r ? ", " : "", r);
+        for (int r = 0; r < EVAL_MAX_RANK; r++)
+            fprintf(f, "%s%d", r ? ", " : "", r);
         fprintf(f, "], [");
-        for (int r = 0; r < EVAL_MAX_RANK; r++) fprintf(f, "%s%.10g", r ? ", " : "", mf->cmc[s][r]);
+        for (int r = 0; r < EVAL_MAX_RANK; r++)
+            fprintf(f, "%s%.10g", r ? ", " : "", mf->cmc[s][r]);
         int n;
         roc_grid(&rocs[s], far, tar, thr, &n);
         fprintf(f, "]],\n \"roc\": [[");
-        for (int i = 0; i < n; i++) fprintf(f, "%s%.10g", i ? ", " : "", far[i]);
+        for (int i = 0; i < n; i++)
+            fprintf(f, "%s%.10g", i ? ", " : "", far[i]);
         fprintf(f, "], [");
-        for (int i = 0; i < n; i++) fprintf(f, "%s%.10g", i ? ", " : "", isfinite(tar[i]) ? tar[i] : 0.0);
+        for (int i = 0; i < n; i++)
+            fprintf(f, "%s%.10g", i ? ", " : "", isfinite(tar[i]) ? tar[i] : 0.0);
         fprintf(f, "]]}\n");
         int rc = close_out(f, path, err);
         if (rc) return rc;
@@ -371,7 +377,8 @@ int eval_run(const struct eval_inputs *in, const struct eval_cfg *cfg, const cha
     memset(&lfw, 0, sizeof lfw);
     memset(rocs, 0, sizeof rocs);
     memset(&sum, 0, sizeof sum);
-    while (eval_metric_keys[sum.n_keys]) sum.v[sum.n_keys++] = NAN;
+    while (eval_metric_keys[sum.n_keys])
+        sum.v[sum.n_keys++] = NAN;
     assert(sum.n_keys <= EVAL_MAX_KEYS);
 
     char path[1100], key[64];
@@ -458,7 +465,8 @@ int eval_run(const struct eval_inputs *in, const struct eval_cfg *cfg, const cha
         sum_set(&sum, "lfw_far_1e-2_resolvable", isfinite(lfw.tar_at_far_1e2) ? 1 : 0);
         if (!(f = open_out(outdir, "lfw_folds.tsv", path, sizeof path, err))) goto fail_open;
         fprintf(f, "fold\tthreshold\taccuracy\n");
-        for (int k = 0; k < 10; k++) fprintf(f, "%d\t%.8f\t%.8f\n", k, lfw.fold_thr[k], lfw.fold_acc[k]);
+        for (int k = 0; k < 10; k++)
+            fprintf(f, "%d\t%.8f\t%.8f\n", k, lfw.fold_thr[k], lfw.fold_acc[k]);
         if ((rc = close_out(f, path, err))) goto done;
         if (lfw.roc.n && (rc = write_roc_tsv(outdir, "lfw_roc.tsv", &lfw.roc, err))) goto done;
     }
@@ -492,7 +500,8 @@ int eval_run(const struct eval_inputs *in, const struct eval_cfg *cfg, const cha
     if (!(f = open_out(outdir, "metrics.json", path, sizeof path, err))) goto fail_open;
     struct jsonw w;
     jsonw_begin(&w, f);
-    for (int i = 0; i < sum.n_keys; i++) jsonw_num(&w, eval_metric_keys[i], sum.v[i]);
+    for (int i = 0; i < sum.n_keys; i++)
+        jsonw_num(&w, eval_metric_keys[i], sum.v[i]);
     jsonw_end(&w);
     if ((rc = close_out(f, path, err))) goto done;
     if (sum_out) *sum_out = sum;
@@ -501,7 +510,8 @@ int eval_run(const struct eval_inputs *in, const struct eval_cfg *cfg, const cha
 fail_open:
     rc = err ? err->code : DCQB_EIO;
 done:
-    for (int s = 0; s < EVAL_MAX_LADDER; s++) eval_roc_free(&rocs[s]);
+    for (int s = 0; s < EVAL_MAX_LADDER; s++)
+        eval_roc_free(&rocs[s]);
     eval_megaface_free(&mf);
     eval_lfw_free(&lfw);
     return rc;

@@ -37,20 +37,23 @@ static double dot_unit(const float *a, const float *b, int64_t d)
 static double best_threshold(const struct scored *v, int64_t n)
 {
     int64_t n_same = 0;
-    for (int64_t i = 0; i < n; i++) n_same += v[i].same != 0;
+    for (int64_t i = 0; i < n; i++)
+        n_same += v[i].same != 0;
     /* threshold below v[i]: rejected = v[0..i) -> correct = diff below + same at/above */
     int64_t diff_below = 0, same_below = 0, best = -1;
     double best_thr = -INFINITY;
     for (int64_t i = 0; i <= n; i++) {
         if (i > 0) {
-            if (v[i - 1].same) same_below++;
-            else diff_below++;
+            if (v[i - 1].same)
+                same_below++;
+            else
+                diff_below++;
         }
         if (i > 0 && i < n && v[i - 1].s == v[i].s) continue; /* not a distinct cut */
         int64_t correct = diff_below + (n_same - same_below);
         if (correct > best) {
             best = correct;
-            best_thr = i == 0 ? -INFINITY
+            best_thr = i == 0   ? -INFINITY
                        : i == n ? INFINITY
                                 : 0.5 * ((double)v[i - 1].s + (double)v[i].s);
         }
@@ -64,20 +67,20 @@ void eval_lfw_free(struct eval_lfw *lfw)
     eval_roc_free(&lfw->roc);
 }
 
-int eval_lfw_compute(struct eval_lfw *lfw, const struct eval_inputs *in,
-                     const struct eval_cfg *cfg, struct dcqb_err *err)
+int eval_lfw_compute(struct eval_lfw *lfw, const struct eval_inputs *in, const struct eval_cfg *cfg,
+                     struct dcqb_err *err)
 {
     memset(lfw, 0, sizeof *lfw);
     const int64_t M = in->pairs_a.rows, D = in->pairs_a.cols;
-    if (M < 10) return DCQB_FAIL(err, DCQB_EINVAL, "pairs: %lld pairs, need >= 10 for 10 folds",
-                                 (long long)M);
+    if (M < 10)
+        return DCQB_FAIL(err, DCQB_EINVAL, "pairs: %lld pairs, need >= 10 for 10 folds",
+                         (long long)M);
     lfw->n_pairs = M;
     /* one block: scores (M), fold scratch (M), genuine (M), impostor histogram */
     const size_t bytes = sizeof(struct scored) * 2 * (size_t)M + sizeof(float) * (size_t)M +
                          sizeof(uint64_t) * (size_t)cfg->n_bins + 64;
     char *mem = calloc(1, bytes);
-    if (!mem) return DCQB_FAIL(err, DCQB_ENOMEM, "pairs: out of memory (%lld pairs)",
-                               (long long)M);
+    if (!mem) return DCQB_FAIL(err, DCQB_ENOMEM, "pairs: out of memory (%lld pairs)", (long long)M);
     struct scored *all = (struct scored *)mem, *tr = all + M;
     uint64_t *hist = (uint64_t *)(tr + M);
     float *gen = (float *)(hist + cfg->n_bins);
@@ -85,8 +88,10 @@ int eval_lfw_compute(struct eval_lfw *lfw, const struct eval_inputs *in,
     for (int64_t i = 0; i < M; i++) {
         all[i].s = (float)dot_unit(in->pairs_a.x + (size_t)i * D, in->pairs_b.x + (size_t)i * D, D);
         all[i].same = in->pairs_same.x[i] != 0;
-        if (all[i].same) gen[n_gen++] = all[i].s;
-        else hist[eval_bin(all[i].s, cfg->n_bins)]++;
+        if (all[i].same)
+            gen[n_gen++] = all[i].s;
+        else
+            hist[eval_bin(all[i].s, cfg->n_bins)]++;
     }
     double sum = 0, sum_thr = 0;
     for (int f = 0; f < 10; f++) {
@@ -112,8 +117,8 @@ int eval_lfw_compute(struct eval_lfw *lfw, const struct eval_inputs *in,
     lfw->acc_mean = sum / 10.0;
     lfw->thr_mean = sum_thr / 10.0;
     double var = 0;
-    for (int f = 0; f < 10; f++) var += (lfw->fold_acc[f] - lfw->acc_mean) *
-                                        (lfw->fold_acc[f] - lfw->acc_mean);
+    for (int f = 0; f < 10; f++)
+        var += (lfw->fold_acc[f] - lfw->acc_mean) * (lfw->fold_acc[f] - lfw->acc_mean);
     lfw->acc_std = sqrt(var / 10.0);
     lfw->tar_at_far_1e3 = lfw->tar_at_far_1e2 = NAN;
     int rc = DCQB_OK;

@@ -26,7 +26,8 @@ void eval_megaface_free(struct eval_megaface *mf)
 int eval_ladder(int64_t sizes[EVAL_MAX_LADDER], int64_t n)
 {
     int k = 0;
-    for (int64_t s = 10; s < n && k < EVAL_MAX_LADDER - 1; s *= 10) sizes[k++] = s;
+    for (int64_t s = 10; s < n && k < EVAL_MAX_LADDER - 1; s *= 10)
+        sizes[k++] = s;
     if (n > 0) sizes[k++] = n;
     return k;
 }
@@ -50,9 +51,11 @@ static inline int n_beating(const float *top, float s, int tie)
 {
     int k = 0;
     if (tie == EVAL_TIE_STRICT)
-        while (k < EVAL_MAX_RANK && top[k] >= s) k++;
+        while (k < EVAL_MAX_RANK && top[k] >= s)
+            k++;
     else
-        while (k < EVAL_MAX_RANK && top[k] > s) k++;
+        while (k < EVAL_MAX_RANK && top[k] > s)
+            k++;
     return k;
 }
 
@@ -99,13 +102,14 @@ int eval_megaface_compute(struct eval_megaface *mf, const struct eval_inputs *in
 
     /* identity sizes from sorted labels: trials and genuine-pair counts */
     int32_t *sorted = malloc(sizeof(int32_t) * (size_t)P);
-    if (!sorted) return DCQB_FAIL(err, DCQB_ENOMEM, "megaface: out of memory (%lld labels)",
-                                  (long long)P);
+    if (!sorted)
+        return DCQB_FAIL(err, DCQB_ENOMEM, "megaface: out of memory (%lld labels)", (long long)P);
     memcpy(sorted, lab, sizeof(int32_t) * (size_t)P);
     qsort(sorted, (size_t)P, sizeof(int32_t), cmp_i32);
     for (int64_t i = 0; i < P;) {
         int64_t j = i;
-        while (j < P && sorted[j] == sorted[i]) j++;
+        while (j < P && sorted[j] == sorted[i])
+            j++;
         int64_t n = j - i;
         if (n < 2) {
             int32_t id = sorted[i];
@@ -151,7 +155,8 @@ int eval_megaface_compute(struct eval_megaface *mf, const struct eval_inputs *in
 
     int64_t n_zero = 0;
     eval_normalize_rows(probe_n, in->probe.x, P, D, &n_zero);
-    for (int64_t i = 0; i < P * EVAL_MAX_RANK; i++) top[i] = -INFINITY;
+    for (int64_t i = 0; i < P * EVAL_MAX_RANK; i++)
+        top[i] = -INFINITY;
 
     /* stream distractors: Bd rows at a time, clipped at ladder sizes (FLOPs 2*P*N*D) */
     int li = 0;
@@ -237,16 +242,18 @@ int eval_roc_build(struct eval_roc *roc, const float *genuine, int64_t n_genuine
     /* one block: far, tar, thr (n_bins + 1 each) and genuine bin counts */
     const size_t m = (size_t)n_bins + 1;
     double *mem = malloc(sizeof(double) * 3 * m + sizeof(uint64_t) * (size_t)n_bins);
-    if (!mem) return DCQB_FAIL(err, DCQB_ENOMEM, "roc: out of memory (%lld bins)",
-                               (long long)n_bins);
+    if (!mem)
+        return DCQB_FAIL(err, DCQB_ENOMEM, "roc: out of memory (%lld bins)", (long long)n_bins);
     roc->far = mem;
     roc->tar = mem + m;
     roc->thr = mem + 2 * m;
     uint64_t *gh = (uint64_t *)(mem + 3 * m);
     memset(gh, 0, sizeof(uint64_t) * (size_t)n_bins);
-    for (int64_t i = 0; i < n_genuine; i++) gh[eval_bin(genuine[i], n_bins)]++;
+    for (int64_t i = 0; i < n_genuine; i++)
+        gh[eval_bin(genuine[i], n_bins)]++;
     uint64_t n_imp = 0;
-    for (int64_t b = 0; b < n_bins; b++) n_imp += imp_hist[b];
+    for (int64_t b = 0; b < n_bins; b++)
+        n_imp += imp_hist[b];
     roc->n_impostor = n_imp;
     roc->n_genuine = n_genuine;
     /* threshold edge k = n_bins .. 0: accept iff bin >= k. Emit a point when a count changes. */
@@ -274,7 +281,8 @@ double eval_roc_tar_at_far(const struct eval_roc *roc, double far, double *thr)
         return NAN;
     /* first point with FAR > far; the one before has FAR <= far and the largest TAR there */
     int64_t j = 0;
-    while (j < roc->n && roc->far[j] <= far) j++;
+    while (j < roc->n && roc->far[j] <= far)
+        j++;
     const int64_t a = j - 1;
     if (j == roc->n || roc->far[a] == far) {
         if (thr) *thr = roc->thr[a];

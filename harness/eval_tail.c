@@ -32,9 +32,9 @@ static int top1(int32_t *pred, const struct eval_mat *hold, const struct eval_ma
                 struct dcqb_err *err)
 {
     const int64_t H = hold->rows, C = cls->rows, D = hold->cols;
-    const size_t bytes = sizeof(float) * ((size_t)(TAIL_BH + TAIL_BC) * D +
-                                          (size_t)TAIL_BH * TAIL_BC + (size_t)H) +
-                         (size_t)TAIL_BC;
+    const size_t bytes =
+        sizeof(float) * ((size_t)(TAIL_BH + TAIL_BC) * D + (size_t)TAIL_BH * TAIL_BC + (size_t)H) +
+        (size_t)TAIL_BC;
     char *mem = malloc(bytes);
     if (!mem) return DCQB_FAIL(err, DCQB_ENOMEM, "tail: out of memory (%.1f MB)", bytes / 1e6);
     float *hbuf = (float *)mem, *cbuf = hbuf + (size_t)TAIL_BH * D,
@@ -60,8 +60,8 @@ static int top1(int32_t *pred, const struct eval_mat *hold, const struct eval_ma
         for (int64_t h0 = 0; h0 < H; h0 += TAIL_BH) {
             const int bh = (int)(H - h0 < TAIL_BH ? H - h0 : TAIL_BH);
             eval_normalize_rows(hbuf, hold->x + (size_t)h0 * D, bh, D, &nz);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bh, bc, (int)D, 1.0f, hbuf,
-                        (int)D, cbuf, (int)D, 0.0f, sbuf, bc);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bh, bc, (int)D, 1.0f, hbuf, (int)D,
+                        cbuf, (int)D, 0.0f, sbuf, bc);
             for (int i = 0; i < bh; i++) {
                 const float *row = sbuf + (size_t)i * bc;
                 float b = best[h0 + i];
@@ -89,8 +89,8 @@ int eval_tail_compute(struct eval_tail *t, const struct eval_inputs *in, struct 
     t->n_classes = C;
     t->has_weights = in->class_weights.x != NULL;
     int32_t *pred = malloc(sizeof(int32_t) * (size_t)H);
-    if (!pred) return DCQB_FAIL(err, DCQB_ENOMEM, "tail: out of memory (%lld held-out)",
-                                (long long)H);
+    if (!pred)
+        return DCQB_FAIL(err, DCQB_ENOMEM, "tail: out of memory (%lld held-out)", (long long)H);
     int64_t hit_m[EVAL_N_BUCKETS] = {0}, hit_w[EVAL_N_BUCKETS] = {0};
     int64_t all_m = 0, all_w = 0, all_n = 0;
     int rc = top1(pred, &in->holdout, &in->class_means, err);
@@ -124,7 +124,8 @@ int eval_tail_compute(struct eval_tail *t, const struct eval_inputs *in, struct 
         if (b < 0) continue;
         t->b_classes[b]++;
         if (!t->has_weights) continue;
-        const float *w = in->class_weights.x + (size_t)c * D, *m = in->class_means.x + (size_t)c * D;
+        const float *w = in->class_weights.x + (size_t)c * D,
+                    *m = in->class_means.x + (size_t)c * D;
         double wm = 0, ww = 0, mm = 0;
         for (int64_t k = 0; k < D; k++) {
             wm += (double)w[k] * m[k];
@@ -181,7 +182,8 @@ int eval_class_accum_add(struct eval_class_accum *a, const float *emb, const int
     for (int64_t i = 0; i < n; i++) {
         double *s = a->sum + (size_t)labels[i] * a->d;
         const float *e = emb + (size_t)i * a->d;
-        for (int k = 0; k < a->d; k++) s[k] += e[k];
+        for (int k = 0; k < a->d; k++)
+            s[k] += e[k];
         a->count[labels[i]]++;
     }
     return DCQB_OK;
@@ -197,7 +199,8 @@ int eval_class_accum_finish(const struct eval_class_accum *a, float *means, int3
         if (n > INT32_MAX)
             return DCQB_FAIL(err, DCQB_EINVAL, "class means: class %lld has %lld rows",
                              (long long)c, (long long)n);
-        for (int k = 0; k < a->d; k++) m[k] = n ? (float)(s[k] / (double)n) : 0.0f;
+        for (int k = 0; k < a->d; k++)
+            m[k] = n ? (float)(s[k] / (double)n) : 0.0f;
         if (sizes) sizes[c] = (int32_t)n;
     }
     return DCQB_OK;

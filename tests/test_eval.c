@@ -13,7 +13,10 @@
 
 /* ---- tiny deterministic generators ---------------------------------------------------------- */
 
-static double unif(uint64_t *s) { return (dcqb_splitmix64(s) >> 11) * (1.0 / 9007199254740992.0); }
+static double unif(uint64_t *s)
+{
+    return (dcqb_splitmix64(s) >> 11) * (1.0 / 9007199254740992.0);
+}
 
 static double gauss(uint64_t *s)
 {
@@ -30,7 +33,8 @@ static void fill_gauss_unit(float *x, int64_t rows, int d, uint64_t *s)
             x[i * d + k] = (float)gauss(s);
             n += (double)x[i * d + k] * x[i * d + k];
         }
-        for (int k = 0; k < d; k++) x[i * d + k] = (float)(x[i * d + k] / sqrt(n));
+        for (int k = 0; k < d; k++)
+            x[i * d + k] = (float)(x[i * d + k] / sqrt(n));
     }
 }
 
@@ -38,7 +42,8 @@ static void fill_gauss_unit(float *x, int64_t rows, int d, uint64_t *s)
  * summation order, and ties are frequent. */
 static void fill_dyadic(float *x, int64_t rows, uint64_t *s)
 {
-    for (int64_t i = 0; i < rows * 16; i++) x[i] = (dcqb_splitmix64(s) & 1) ? 0.25f : -0.25f;
+    for (int64_t i = 0; i < rows * 16; i++)
+        x[i] = (dcqb_splitmix64(s) & 1) ? 0.25f : -0.25f;
 }
 
 static struct eval_cfg cfg_small(void)
@@ -87,10 +92,12 @@ static void test_perfect_separation(void **state)
     for (int i = 0; i < P; i++) {
         lab[i] = 100 + i / IMG;
         p[i * D + i / IMG] = 1.0f; /* identity direction e_k, k < 8 */
-        for (int k = 8; k < D; k++) p[i * D + k] = (float)(0.05 * gauss(&s));
+        for (int k = 8; k < D; k++)
+            p[i * D + k] = (float)(0.05 * gauss(&s));
     }
     for (int j = 0; j < N; j++) /* distractors live in dims 8..15 only */
-        for (int k = 8; k < D; k++) dis[j * D + k] = (float)gauss(&s);
+        for (int k = 8; k < D; k++)
+            dis[j * D + k] = (float)gauss(&s);
     struct eval_inputs in = mf_inputs(p, lab, P, dis, N, D);
     struct eval_cfg c = cfg_small();
     struct eval_megaface mf;
@@ -99,7 +106,8 @@ static void test_perfect_separation(void **state)
     assert_int_equal(mf.n_sizes, 3);
     assert_int_equal(mf.trials, IDS * IMG * (IMG - 1));
     for (int k = 0; k < mf.n_sizes; k++)
-        for (int r = 0; r < EVAL_MAX_RANK; r++) assert_close(mf.cmc[k][r], 1.0, 0, 0);
+        for (int r = 0; r < EVAL_MAX_RANK; r++)
+            assert_close(mf.cmc[k][r], 1.0, 0, 0);
     eval_megaface_free(&mf);
     free(p);
     free(dis);
@@ -117,7 +125,8 @@ static void test_random_rank1(void **state)
     uint64_t s = 12345;
     fill_gauss_unit(p, P, D, &s);
     fill_gauss_unit(dis, N, D, &s);
-    for (int i = 0; i < P; i++) lab[i] = i % IDS; /* interleaved identities */
+    for (int i = 0; i < P; i++)
+        lab[i] = i % IDS; /* interleaved identities */
     struct eval_inputs in = mf_inputs(p, lab, P, dis, N, D);
     struct eval_cfg c = cfg_small();
     struct eval_megaface mf;
@@ -145,24 +154,29 @@ static void brute_cmc(double cmc[EVAL_MAX_LADDER][EVAL_MAX_RANK], uint64_t *hist
             if (a == g || lab[a] != lab[g]) continue;
             trials++;
             double sg = 0;
-            for (int k = 0; k < D; k++) sg += (double)p[a * D + k] * p[g * D + k];
+            for (int k = 0; k < D; k++)
+                sg += (double)p[a * D + k] * p[g * D + k];
             for (int l = 0; l < L; l++) {
                 int64_t beat = 0;
                 for (int64_t j = 0; j < sizes[l]; j++) {
                     double sd = 0;
-                    for (int k = 0; k < D; k++) sd += (double)p[a * D + k] * dis[j * D + k];
+                    for (int k = 0; k < D; k++)
+                        sd += (double)p[a * D + k] * dis[j * D + k];
                     beat += tie == EVAL_TIE_STRICT ? sd >= sg : sd > sg;
                 }
-                for (int r = 1; r <= EVAL_MAX_RANK; r++) hits[l][r - 1] += beat < r;
+                for (int r = 1; r <= EVAL_MAX_RANK; r++)
+                    hits[l][r - 1] += beat < r;
             }
         }
     for (int l = 0; l < L; l++)
-        for (int r = 0; r < EVAL_MAX_RANK; r++) cmc[l][r] = (double)hits[l][r] / trials;
+        for (int r = 0; r < EVAL_MAX_RANK; r++)
+            cmc[l][r] = (double)hits[l][r] / trials;
     memset(hist_top, 0, sizeof(uint64_t) * n_bins);
     for (int a = 0; a < P; a++)
         for (int64_t j = 0; j < sizes[L - 1]; j++) {
             double sd = 0;
-            for (int k = 0; k < D; k++) sd += (double)p[a * D + k] * dis[j * D + k];
+            for (int k = 0; k < D; k++)
+                sd += (double)p[a * D + k] * dis[j * D + k];
             hist_top[eval_bin((float)sd, n_bins)]++;
         }
 }
@@ -252,7 +266,8 @@ static void test_tie_rule_constructed(void **state)
     eval_megaface_free(&mf);
 }
 
-/* ---- ROC / TAR@FAR ---------------------------------------------------------------------------- */
+/* ---- ROC / TAR@FAR ----------------------------------------------------------------------------
+ */
 
 /* 10000 impostors: 2 at 0.8, 9998 at -0.5. 100 genuine: 10 at 0.9, 10 at 0.8, 80 at -0.9.
  * ROC points: (0,0) (0,.1) (2e-4,.2) (1,.2) (1,1). TAR@1e-4 = .15 (interpolated, threshold
@@ -266,14 +281,16 @@ static void test_tar_at_far_constructed(void **state)
     float gen[100];
     h[eval_bin(0.8f, nb)] += 2;
     h[eval_bin(-0.5f, nb)] += 9998;
-    for (int i = 0; i < 100; i++) gen[i] = i < 10 ? 0.9f : i < 20 ? 0.8f : -0.9f;
+    for (int i = 0; i < 100; i++)
+        gen[i] = i < 10 ? 0.9f : i < 20 ? 0.8f : -0.9f;
     struct eval_roc roc;
     assert_int_equal(eval_roc_build(&roc, gen, 100, h, nb, NULL), DCQB_OK);
     assert_true(roc.n_impostor == 10000);
     assert_int_equal(roc.n, 5);
     double thr;
     assert_close(eval_roc_tar_at_far(&roc, 1e-4, &thr), 0.15, 1e-12, 0);
-    const double e9 = -1.0 + 2.0 * eval_bin(0.9f, nb) / nb, e8 = -1.0 + 2.0 * eval_bin(0.8f, nb) / nb;
+    const double e9 = -1.0 + 2.0 * eval_bin(0.9f, nb) / nb,
+                 e8 = -1.0 + 2.0 * eval_bin(0.8f, nb) / nb;
     assert_close(thr, 0.5 * (e9 + e8), 1e-12, 0);
     assert_close(eval_roc_tar_at_far(&roc, 1e-3, NULL), 0.2, 1e-12, 0);
     assert_close(eval_roc_tar_at_far(&roc, 2e-4, NULL), 0.2, 1e-12, 0);
@@ -285,7 +302,8 @@ static void test_tar_at_far_constructed(void **state)
     free(h);
 }
 
-/* ---- LFW --------------------------------------------------------------------------------------- */
+/* ---- LFW ---------------------------------------------------------------------------------------
+ */
 
 /* 200 pairs, 20 per fold: 10 genuine at cos 0.9, 10 impostor at cos 0.1; pair 0 (fold 0,
  * genuine) at cos -0.5. Every training split picks threshold 0.5; fold 0 scores 19/20, the rest
@@ -315,8 +333,10 @@ static void test_lfw_constructed(void **state)
     struct eval_lfw lfw;
     assert_int_equal(eval_lfw_compute(&lfw, &in, &c, NULL), DCQB_OK);
     assert_close(lfw.fold_acc[0], 0.95, 1e-12, 0);
-    for (int f = 1; f < 10; f++) assert_close(lfw.fold_acc[f], 1.0, 1e-12, 0);
-    for (int f = 0; f < 10; f++) assert_close(lfw.fold_thr[f], 0.5, 1e-6, 0);
+    for (int f = 1; f < 10; f++)
+        assert_close(lfw.fold_acc[f], 1.0, 1e-12, 0);
+    for (int f = 0; f < 10; f++)
+        assert_close(lfw.fold_thr[f], 0.5, 1e-6, 0);
     assert_close(lfw.acc_mean, 0.995, 1e-12, 0);
     assert_close(lfw.acc_std, 0.015, 1e-12, 0);
     assert_close(lfw.tar_at_far_1e2, 0.99, 1e-12, 0);
@@ -326,7 +346,8 @@ static void test_lfw_constructed(void **state)
     free(b);
 }
 
-/* ---- tail ------------------------------------------------------------------------------------- */
+/* ---- tail -------------------------------------------------------------------------------------
+ */
 
 /* 7 classes, sizes 1 2 4 8 20 100 0; means e_c (class 6: zero row); weights e_c except w_1 = e_0
  * and w_3 = (e_3 + e_6)/sqrt2; class 6 weight zero. Held-out: one per class 0..5, e_c + 0.1 e_7,
@@ -360,8 +381,7 @@ static void test_tail_constructed(void **state)
     assert_int_equal(eval_inputs_check(&in, NULL), DCQB_OK);
     struct eval_tail t;
     assert_int_equal(eval_tail_compute(&t, &in, NULL), DCQB_OK);
-    const double am[] = {1, 1, 1, 0, 1}, aw[] = {.5, 1, 1, 0, 1},
-                 cs[] = {.5, 1, 0.70710678, 1, 1};
+    const double am[] = {1, 1, 1, 0, 1}, aw[] = {.5, 1, 1, 0, 1}, cs[] = {.5, 1, 0.70710678, 1, 1};
     const int64_t nc[] = {2, 1, 1, 1, 1};
     for (int b = 0; b < EVAL_N_BUCKETS; b++) {
         assert_close(t.acc_mean[b], am[b], 1e-12, 0);
@@ -399,7 +419,8 @@ static void test_class_accum(void **state)
     eval_class_accum_free(&a); /* safe twice */
 }
 
-/* ---- refused inputs ---------------------------------------------------------------------------- */
+/* ---- refused inputs ----------------------------------------------------------------------------
+ */
 
 static void expect_refused(const struct eval_inputs *in, const char *needle)
 {
@@ -458,7 +479,8 @@ static void test_refuses_bad_inputs(void **state)
     expect_refused(&none, "nothing to evaluate");
 }
 
-/* ---- devkit .bin and the whole run -------------------------------------------------------------- */
+/* ---- devkit .bin and the whole run --------------------------------------------------------------
+ */
 
 static void test_devkit_bin_header(void **state)
 {
@@ -502,8 +524,10 @@ static void test_eval_run_outputs(void **state)
     fill_gauss_unit(dis, N, D, &s);
     fill_gauss_unit(pa, M, D, &s);
     fill_gauss_unit(pb, M, D, &s);
-    for (int i = 0; i < P; i++) lab[i] = i / IMG;
-    for (int i = 0; i < M; i++) same[i] = i % 2;
+    for (int i = 0; i < P; i++)
+        lab[i] = i / IMG;
+    for (int i = 0; i < M; i++)
+        same[i] = i % 2;
     struct eval_inputs in = mf_inputs(p, lab, P, dis, N, D);
     in.pairs_a = (struct eval_mat){pa, M, D};
     in.pairs_b = (struct eval_mat){pb, M, D};
@@ -517,7 +541,8 @@ static void test_eval_run_outputs(void **state)
     struct dcqb_err err = {0};
     assert_int_equal(eval_run(&in, &c, dir, &sum, &err), DCQB_OK);
     int nk = 0;
-    while (eval_metric_keys[nk]) nk++;
+    while (eval_metric_keys[nk])
+        nk++;
     assert_int_equal(sum.n_keys, nk);
     assert_true(sum.has_megaface && sum.has_lfw && !sum.has_tail);
     /* 3000 impostor pairs: 1e-3 resolvable, 1e-4 .. 1e-6 not */
@@ -539,10 +564,15 @@ static void test_eval_run_outputs(void **state)
         snprintf(q, sizeof q, "\"%s\":", eval_metric_keys[i]);
         assert_non_null(strstr(js, q));
     }
-    const char *files[] = {"cmc.tsv", "roc.tsv", "rank1_vs_size.tsv", "lfw_folds.tsv",
+    const char *files[] = {"cmc.tsv",
+                           "roc.tsv",
+                           "rank1_vs_size.tsv",
+                           "lfw_folds.tsv",
                            "cmc_facescrub_megaface_t_10_1.json",
-                           "cmc_facescrub_megaface_t_150_1.json", "devkit/facescrub/19_t.bin",
-                           "devkit/megaface/149_t.bin", "devkit/facescrub_features_list.json",
+                           "cmc_facescrub_megaface_t_150_1.json",
+                           "devkit/facescrub/19_t.bin",
+                           "devkit/megaface/149_t.bin",
+                           "devkit/facescrub_features_list.json",
                            "devkit/megaface_features_list.json_100_1"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         struct stat st;
@@ -568,7 +598,8 @@ static void test_cli_npy(void **state)
     uint64_t s = 4;
     fill_gauss_unit(p, P, D, &s);
     fill_gauss_unit(dis, N, D, &s);
-    for (int i = 0; i < P; i++) lab[i] = i / 3;
+    for (int i = 0; i < P; i++)
+        lab[i] = i / 3;
     char f1[300], f2[300], f3[300], f4[300], cmd[8192], path[400];
     const char *t = test_tmpdir();
     snprintf(f1, sizeof f1, "%s/cli_p.npy", t);
@@ -582,10 +613,12 @@ static void test_cli_npy(void **state)
     /* pairs: 20 pairs from probe rows; tail: probes as held-out of 4 classes, means and
      * weights from distractor rows */
     int32_t same[20], sizes[4] = {1, 4, 9, 60};
-    for (int i = 0; i < 20; i++) same[i] = i % 2;
+    for (int i = 0; i < 20; i++)
+        same[i] = i % 2;
     char g[6][300];
     const char *gn[6] = {"cli_pa", "cli_pb", "cli_ps", "cli_cm", "cli_cs", "cli_cw"};
-    for (int i = 0; i < 6; i++) snprintf(g[i], sizeof g[i], "%s/%s.npy", t, gn[i]);
+    for (int i = 0; i < 6; i++)
+        snprintf(g[i], sizeof g[i], "%s/%s.npy", t, gn[i]);
     assert_int_equal(npy_write_f32(g[0], dis, 20, D, NULL), DCQB_OK);
     assert_int_equal(npy_write_f32(g[1], dis + 10 * D, 20, D, NULL), DCQB_OK);
     assert_int_equal(npy_write_i32(g[2], same, 20, NULL), DCQB_OK);
