@@ -108,6 +108,19 @@ static void test_perfect_separation(void **state)
     for (int k = 0; k < mf.n_sizes; k++)
         for (int r = 0; r < EVAL_MAX_RANK; r++)
             assert_close(mf.cmc[k][r], 1.0, 0, 0);
+    assert_true(mf.n_genuine == IDS * IMG * (IMG - 1) / 2);
+    assert_true(mf.n_impostor[0] == (uint64_t)P * 10 && mf.n_impostor[2] == (uint64_t)P * N);
+    eval_megaface_free(&mf);
+    /* different-identity probe pairs as impostors: + P(P-1)/2 - n_genuine at every size */
+    c.probe_pairs_as_impostors = 1;
+    assert_int_equal(eval_megaface_compute(&mf, &in, &c, &err), DCQB_OK);
+    const uint64_t extra = P * (P - 1) / 2 - IDS * IMG * (IMG - 1) / 2;
+    for (int k = 0; k < mf.n_sizes; k++) {
+        uint64_t tot = 0;
+        for (int64_t b = 0; b < mf.n_bins; b++) tot += mf.imp_hist[(size_t)k * mf.n_bins + b];
+        assert_true(mf.n_impostor[k] == (uint64_t)P * mf.sizes[k] + extra);
+        assert_true(tot == mf.n_impostor[k]);
+    }
     eval_megaface_free(&mf);
     free(p);
     free(dis);
