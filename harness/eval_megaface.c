@@ -280,9 +280,15 @@ double eval_roc_tar_at_far(const struct eval_roc *roc, double far, double *thr)
     if (roc->n_impostor == 0 || roc->n < 1 || far < 1.0 / (double)roc->n_impostor || far > 1.0)
         return NAN;
     /* first point with FAR > far; the one before has FAR <= far and the largest TAR there */
-    int64_t j = 0;
-    while (j < roc->n && roc->far[j] <= far)
-        j++;
+    int64_t lo = 0, hi = roc->n; /* far[] is non-decreasing: binary search, O(log n) */
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (roc->far[mid] <= far)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    const int64_t j = lo;
     const int64_t a = j - 1;
     if (j == roc->n || roc->far[a] == far) {
         if (thr) *thr = roc->thr[a];
