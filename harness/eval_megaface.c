@@ -1,0 +1,300 @@
+/* eval_megaface.c - MegaFace Challenge 1 identification (CMC over the distractor ladder) and
+ * verification (ROC, TAR at FAR) on embedding matrices, REFERENCE.md section 6.
+ *
+ * One streamed pass over the distractors: the (P, N) score matrix (14 GB at 3.5K x 1M) is never
+ * formed. Per distractor block, sgemm gives a (Bp, Bd) score tile; the scan keeps each probe's
+ * running top-10 distractor scores and counts every score into the impostor histogram. Blocks
+ * never straddle a ladder size, so at each size the top-10 and the histogram are snapshotted:
+ * the sizes are nested prefixes, so the snapshot is exactly the state for that size.
+ * Then probe x probe scores give the trials (p, g): rank of g = number of distractors beating
+ * sim(p, g), known exactly up to 10 from the snapshot. Tie rule and binning: see eval.h.
+ */
+#include "eval.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include <cblas.h>
+
+void eval_megaface_free(struct eval_megaface *mf)
+{
+    if (!mf) return;
+    free(mf->mem);
+    memset(mf, 0, sizeof *mf);
+}
+
+int eval_ladder(int64_t sizes[EVAL_MAX_LADDER], int64_t n)
+{
+    int k = 0;
+    for (int64_t s = 10; s < n && k < EVAL_MAX_LADDER - 1; s *= 10)
+        sizes[k++] = s;
+    if (n > 0) sizes[k++] = n;
+    return k;
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Carve `bytes` from the arena at *off, 64-byte aligned. */
+static void *carve(char *base, size_t *off, size_t bytes)
+{
+    size_t o = (*off + 63) & ~(size_t)63;
+    *off = o + bytes;
+    return base ? base + o : NULL;
+}
+
+/* Number of the top-10 (sorted descending, -inf padded) that beat a gallery score s. */
+static inline int n_beating(const float *top, float s, int tie)
+{
+    int k = 0;
+    if (tie == EVAL_TIE_STRICT)
+        while (k < EVAL_MAX_RANK && top[k] >= s)
+            k++;
+    else
+        while (k < EVAL_MAX_RANK && top[k] > s)
+            k++;
+    return k;
+}
+
+/* Scan one (bp, bn) score tile: running top-10 per probe row and impostor counts.
+ * Cost: bp*bn compares + bin computations; insertions are rare after the first blocks. */
+static void scan_tile(float *top, uint64_t *hist, int64_t n_bins, const float *s, int bp, int bn)
+{
+    for (int i = 0; i < bp; i++) {
+        const float *row = s + (size_t)i * bn;
+        float *t = top + (size_t)i * EVAL_MAX_RANK;
+        float tmin = t[EVAL_MAX_RANK - 1];
+        for (int j = 0; j < bn; j++) {
+            float v = row[j];
+            hist[eval_bin(v, n_bins)]++;
+            if (v > tmin) {
+                int k = EVAL_MAX_RANK - 1;
+                while (k > 0 && t[k - 1] < v) {
+                    t[k] = t[k - 1];
+                    k--;
+                }
+                t[k] = v;
+                tmin = t[EVAL_MAX_RANK - 1];
+            }
+        }
+    }
+}
+
+int eval_megaface_compute(struct eval_megaface *mf, const struct eval_inputs *in,
+                          const struct eval_cfg *cfg, struct dcqb_err *err)
+{
+    memset(mf, 0, sizeof *mf);
+    const int64_t P = in->probe.rows, D = in->probe.cols;
+    int64_t N = in->distractors.rows;
+    if (cfg->max_distractors > 0 && cfg->max_distractors < N) N = cfg->max_distractors;
+    if (P < 2 || N < 1 || D < 1)
+        return DCQB_FAIL(err, DCQB_EINVAL, "megaface: need >= 2 probes and >= 1 distractor");
+    const int64_t n_bins = cfg->n_bins;
+    const int Bp = cfg->block_probe > 0 ? cfg->block_probe : 256;
+    const int Bd = cfg->block_distractor > 0 ? cfg->block_distractor : 2048;
+    const int L = eval_ladder(mf->sizes, N);
+    mf->n_sizes = L;
+    mf->n_bins = n_bins;
+    const int32_t *lab = in->probe_labels.x;
+
+    /* identity sizes from sorted labels: trials and genuine-pair counts */
+    int32_t *sorted = malloc(sizeof(int32_t) * (size_t)P);
+    if (!sorted)
+        return DCQB_FAIL(err, DCQB_ENOMEM, "megaface: out of memory (%lld labels)", (long long)P);
+    memcpy(sorted, lab, sizeof(int32_t) * (size_t)P);
+    qsort(sorted, (size_t)P, sizeof(int32_t), cmp_i32);
+    for (int64_t i = 0; i < P;) {
+        int64_t j = i;
+        while (j < P && sorted[j] == sorted[i])
+            j++;
+        int64_t n = j - i;
+        if (n < 2) {
+            int32_t id = sorted[i];
+            free(sorted);
+            return DCQB_FAIL(err, DCQB_EINVAL,
+                             "probe-labels: identity %d has 1 image; MegaFace needs >= 2 per id",
+                             (int)id);
+        }
+        mf->n_ids++;
+        mf->trials += n * (n - 1);
+        mf->n_genuine += n * (n - 1) / 2;
+        i = j;
+    }
+    free(sorted);
+
+    /* one arena: sizes first (base NULL), then carve for real */
+    const int64_t sw = Bd > P ? Bd : P;
+    size_t off = 0;
+    char *base = NULL;
+    float *probe_n, *dbuf, *sbuf, *top, *snap, *genuine;
+    uint64_t *hist, *imp_hist;
+    for (int pass = 0; pass < 2; pass++) {
+        off = 0;
+        probe_n = carve(base, &off, sizeof(float) * (size_t)(P * D));
+        dbuf = carve(base, &off, sizeof(float) * (size_t)Bd * (size_t)D);
+        sbuf = carve(base, &off, sizeof(float) * (size_t)Bp * (size_t)sw);
+        top = carve(base, &off, sizeof(float) * (size_t)P * EVAL_MAX_RANK);
+        snap = carve(base, &off, sizeof(float) * (size_t)L * (size_t)P * EVAL_MAX_RANK);
+        hist = carve(base, &off, sizeof(uint64_t) * (size_t)n_bins);
+        imp_hist = carve(base, &off, sizeof(uint64_t) * (size_t)L * (size_t)n_bins);
+        genuine = carve(base, &off, sizeof(float) * (size_t)(mf->n_genuine + 1));
+        if (pass == 0) {
+            base = calloc(1, off + 64);
+            if (!base)
+                return DCQB_FAIL(err, DCQB_ENOMEM, "megaface: out of memory (%.1f MB work space)",
+                                 off / 1e6);
+        }
+    }
+    mf->mem = base;
+    mf->probe_n = probe_n;
+    mf->genuine = genuine;
+    mf->imp_hist = imp_hist;
+
+    int64_t n_zero = 0;
+    eval_normalize_rows(probe_n, in->probe.x, P, D, &n_zero);
+    for (int64_t i = 0; i < P * EVAL_MAX_RANK; i++)
+        top[i] = -INFINITY;
+
+    /* stream distractors: Bd rows at a time, clipped at ladder sizes (FLOPs 2*P*N*D) */
+    int li = 0;
+    for (int64_t j0 = 0; j0 < N;) {
+        int64_t j1 = j0 + Bd;
+        if (j1 > mf->sizes[li]) j1 = mf->sizes[li];
+        const int bn = (int)(j1 - j0);
+        eval_normalize_rows(dbuf, in->distractors.x + (size_t)j0 * D, bn, D, &n_zero);
+        for (int64_t i0 = 0; i0 < P; i0 += Bp) {
+            const int bp = (int)(P - i0 < Bp ? P - i0 : Bp);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bp, bn, (int)D, 1.0f,
+                        probe_n + (size_t)i0 * D, (int)D, dbuf, (int)D, 0.0f, sbuf, bn);
+            scan_tile(top + (size_t)i0 * EVAL_MAX_RANK, hist, n_bins, sbuf, bp, bn);
+        }
+        j0 = j1;
+        if (j1 == mf->sizes[li]) {
+            memcpy(snap + (size_t)li * P * EVAL_MAX_RANK, top, sizeof(float) * P * EVAL_MAX_RANK);
+            memcpy(imp_hist + (size_t)li * n_bins, hist, sizeof(uint64_t) * n_bins);
+            mf->n_impostor[li] = (uint64_t)P * (uint64_t)mf->sizes[li];
+            li++;
+        }
+    }
+
+    /* probe x probe: trials (p, g) use score S[p][g]; genuine pairs i < j use S[i][j] */
+    int64_t hits[EVAL_MAX_LADDER][EVAL_MAX_RANK + 1];
+    memset(hits, 0, sizeof hits);
+    int64_t ng = 0;
+    for (int64_t i0 = 0; i0 < P; i0 += Bp) {
+        const int bp = (int)(P - i0 < Bp ? P - i0 : Bp);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bp, (int)P, (int)D, 1.0f,
+                    probe_n + (size_t)i0 * D, (int)D, probe_n, (int)D, 0.0f, sbuf, (int)P);
+        for (int ii = 0; ii < bp; ii++) {
+            const int64_t p = i0 + ii;
+            const float *row = sbuf + (size_t)ii * P;
+            for (int64_t g = 0; g < P; g++) {
+                if (g == p) continue;
+                const float s = row[g];
+                if (lab[g] == lab[p]) {
+                    for (int k = 0; k < L; k++) {
+                        /* count < r for r = count+1 .. 10: record the count */
+                        int c = n_beating(snap + ((size_t)k * P + p) * EVAL_MAX_RANK, s, cfg->tie);
+                        hits[k][c]++;
+                    }
+                    if (g > p) genuine[ng++] = s;
+                } else if (g > p && cfg->probe_pairs_as_impostors) {
+                    const int64_t b = eval_bin(s, n_bins);
+                    for (int k = 0; k < L; k++) {
+                        imp_hist[(size_t)k * n_bins + b]++;
+                        mf->n_impostor[k]++;
+                    }
+                }
+            }
+        }
+    }
+    if (ng != mf->n_genuine)
+        return DCQB_FAIL(err, DCQB_EINVAL, "megaface: internal genuine count %lld != %lld",
+                         (long long)ng, (long long)mf->n_genuine);
+    for (int k = 0; k < L; k++) {
+        int64_t cum = 0;
+        for (int r = 1; r <= EVAL_MAX_RANK; r++) {
+            cum += hits[k][r - 1]; /* rank-r hit iff count < r, i.e. count <= r-1 */
+            mf->cmc[k][r - 1] = (double)cum / (double)mf->trials;
+        }
+    }
+    return DCQB_OK;
+}
+
+/* ---- ROC ------------------------------------------------------------------------------------ */
+
+void eval_roc_free(struct eval_roc *roc)
+{
+    if (!roc) return;
+    free(roc->far);
+    memset(roc, 0, sizeof *roc);
+}
+
+int eval_roc_build(struct eval_roc *roc, const float *genuine, int64_t n_genuine,
+                   const uint64_t *imp_hist, int64_t n_bins, struct dcqb_err *err)
+{
+    memset(roc, 0, sizeof *roc);
+    if (n_bins < 1 || n_genuine < 1)
+        return DCQB_FAIL(err, DCQB_EINVAL, "roc: need >= 1 genuine score and >= 1 bin");
+    /* one block: far, tar, thr (n_bins + 1 each) and genuine bin counts */
+    const size_t m = (size_t)n_bins + 1;
+    double *mem = malloc(sizeof(double) * 3 * m + sizeof(uint64_t) * (size_t)n_bins);
+    if (!mem)
+        return DCQB_FAIL(err, DCQB_ENOMEM, "roc: out of memory (%lld bins)", (long long)n_bins);
+    roc->far = mem;
+    roc->tar = mem + m;
+    roc->thr = mem + 2 * m;
+    uint64_t *gh = (uint64_t *)(mem + 3 * m);
+    memset(gh, 0, sizeof(uint64_t) * (size_t)n_bins);
+    for (int64_t i = 0; i < n_genuine; i++)
+        gh[eval_bin(genuine[i], n_bins)]++;
+    uint64_t n_imp = 0;
+    for (int64_t b = 0; b < n_bins; b++)
+        n_imp += imp_hist[b];
+    roc->n_impostor = n_imp;
+    roc->n_genuine = n_genuine;
+    /* threshold edge k = n_bins .. 0: accept iff bin >= k. Emit a point when a count changes. */
+    uint64_t ci = 0, cg = 0;
+    int64_t n = 0;
+    for (int64_t k = n_bins; k >= 0; k--) {
+        if (k < n_bins) {
+            ci += imp_hist[k];
+            cg += gh[k];
+            if (imp_hist[k] == 0 && gh[k] == 0) continue;
+        }
+        roc->far[n] = n_imp ? (double)ci / (double)n_imp : 0.0;
+        roc->tar[n] = (double)cg / (double)n_genuine;
+        roc->thr[n] = -1.0 + 2.0 * (double)k / (double)n_bins;
+        n++;
+    }
+    roc->n = n;
+    return DCQB_OK;
+}
+
+double eval_roc_tar_at_far(const struct eval_roc *roc, double far, double *thr)
+{
+    if (thr) *thr = NAN;
+    if (roc->n_impostor == 0 || roc->n < 1 || far < 1.0 / (double)roc->n_impostor || far > 1.0)
+        return NAN;
+    /* first point with FAR > far; the one before has FAR <= far and the largest TAR there */
+    int64_t lo = 0, hi = roc->n; /* far[] is non-decreasing: binary search, O(log n) */
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (roc->far[mid] <= far)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    const int64_t j = lo;
+    const int64_t a = j - 1;
+    if (j == roc->n || roc->far[a] == far) {
+        if (thr) *thr = roc->thr[a];
+        return roc->tar[a];
+    }
+    const double w = (far - roc->far[a]) / (roc->far[j] - roc->far[a]);
+    if (thr) *thr = roc->thr[a] + w * (roc->thr[j] - roc->thr[a]);
+    return roc->tar[a] + w * (roc->tar[j] - roc->tar[a]);
+}
