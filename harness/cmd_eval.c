@@ -1,19 +1,21 @@
 /* cmd_eval.c - 'dcqbench eval': MegaFace identification/verification, LFW-style 10-fold and tail
  * diagnostics on embedding matrices given as .npy files (REFERENCE.md section 6; the work is in
  * harness/eval_*.c, this file loads inputs, calls eval_run and prints a summary).
- * `--run DIR` (embed the synthetic evaluation sets with a trained run's model) is not wired yet:
- * see the marked place below.
+ * `--run DIR` embeds a trained run's synthetic evaluation sets with its network
+ * (harness/eval_rundir.c) and evaluates them the same way.
  */
 #include "cli.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cblas.h>
 
 #include "cfg.h"
 #include "eval.h"
+#include "eval_rundir.h"
 #include "npy.h"
 
 static void usage(void)
@@ -24,7 +26,9 @@ static void usage(void)
         "                     [--holdout H.npy --holdout-labels HL.npy --class-means M.npy\n"
         "                      --class-sizes N.npy [--class-weights W.npy]]\n"
         "                     --out DIR [options]\n"
-        "       dcqbench eval --run DIR ...     (not yet: embeds a trained run's eval sets)\n"
+        "       dcqbench eval --run DIR [--out DIR/eval] [--net default|ema|online]\n"
+        "                     [--flip-sum 1] [--distractors N] [--tie strict|loose]\n"
+        "                     [--mean-cap 50] [--tail 1] [--lfw 1] [--bins N] [--devkit ALG]\n"
         "\n"
         "Evaluates embeddings from anywhere (float32/float64 .npy, one row per image; labels\n"
         "int32/int64). Each group is computed when its inputs are given; at least one group.\n"
@@ -169,6 +173,63 @@ static void print_summary(const struct eval_summary *s, const char *out, double 
 #undef V
 }
 
+static void on_eval_progress(void *ctx, const char *stage, int64_t done, int64_t total)
+{
+    int *tty = ctx;
+    if (*tty)
+        fprintf(stderr, "\r[eval] %-12s %lld/%lld   ", stage, (long long)done, (long long)total);
+    else if (done == total)
+        fprintf(stderr, "[eval] %s: %lld done\n", stage, (long long)total);
+}
+
+/* `--run DIR [--out DIR2] [--net ema|online] [--flip-sum 0|1] [--distractors N] ...`: every
+ * option but run/out/threads is an eval.<key> of eval_rundir.h. */
+static int eval_run_mode(struct cfg *c, const char *run)
+{
+    struct dcqb_err err = {0};
+    struct cfg ev = {0};
+    struct eval_summary sum;
+    const char *out;
+    char outbuf[4096];
+    long long thr;
+    int tty = isatty(2), rc;
+    cfg_get_str(c, "out", NULL, &out, &err);
+    if (!out) {
+        snprintf(outbuf, sizeof outbuf, "%s/eval", run);
+        out = outbuf;
+    }
+    if (cfg_get_int(c, "threads", 0, 0, 1024, &thr, &err)) goto fail;
+    for (int i = 0; i < c->n; i++) {
+        struct cfg_entry *e = &c->e[i];
+        if (e->used) continue;
+        int known = 0;
+        for (int k = 0; eval_rundir_keys[k]; k++) known |= !strcmp(e->key, eval_rundir_keys[k]);
+        if (!known) {
+            DCQB_FAIL(&err, DCQB_EINVAL, "unknown option '--%s' with --run (see --help)", e->key);
+            goto fail;
+        }
+        char key[CFG_KEY_MAX + 8];
+        snprintf(key, sizeof key, "eval.%s", e->key);
+        if (cfg_set(&ev, key, e->val, e->src, e->line, &err)) goto fail;
+        e->used = 1;
+    }
+    double t0 = now();
+    rc = eval_rundir(run, &ev, out, &sum, on_eval_progress, &tty, &err);
+    if (tty) fprintf(stderr, "\n");
+    if (rc) {
+        cfg_free(&ev);
+        cli_error("eval", &err);
+        return rc == DCQB_EINVAL || rc == DCQB_EFORMAT || rc == DCQB_EIO ? 2 : 1;
+    }
+    (void)thr;
+    print_summary(&sum, out, now() - t0);
+    cfg_free(&ev);
+    return 0;
+fail:
+    cfg_free(&ev);
+    return cli_error("eval", &err);
+}
+
 int cmd_eval(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
@@ -195,12 +256,9 @@ int cmd_eval(int argc, char **argv)
     }
     if (cfg_get_str(&c, "run", NULL, &run, &err)) goto fail;
     if (run) {
-        /* ---- LEAD: `--run DIR` goes here. Embed the run's synthetic evaluation sets (probes,
-         * distractors, pairs, held-out of training ids, class means from the training set via
-         * eval_class_accum_*, head weights if any), fill `in` exactly like the .npy path below
-         * (flip-sum features as an option), then fall through to eval_run. ---- */
-        DCQB_FAIL(&err, DCQB_EINVAL, "--run %s: not yet implemented (use the .npy inputs)", run);
-        goto fail;
+        status = eval_run_mode(&c, run);
+        cfg_free(&c);
+        return status;
     }
     if (cfg_get_str(&c, "out", NULL, &out, &err)) goto fail;
     if (!out) {

@@ -96,6 +96,27 @@ static const char train_help_text[] =
 
 const char *train_help(void) { return train_help_text; }
 
+/* Every key trainer_setup reads itself; data knobs and head keys are looked up in their own
+ * tables (data_knobs[], each head's `keys`), so a new head or knob needs no edit here. */
+static const char *const train_keys[] = {
+    "head", "seed", "steps", "epochs", "batch", "threads", "class_balanced", "flip_aug",
+    "ema_key_train", "ckpt_every", "log_every", "lr", "lr_schedule", "warmup", "momentum",
+    "weight_decay", "dim", "hidden", "depth", "residual", "ratio", "init_std", "train_x",
+    "train_y", "profile", "ids", "data_seed", NULL};
+
+int train_key_known(const char *key)
+{
+    if (strncmp(key, "eval.", 5) == 0 && key[5]) return 1;
+    for (int i = 0; train_keys[i]; i++)
+        if (strcmp(train_keys[i], key) == 0) return 1;
+    for (const struct data_knob *k = data_knobs; k->key; k++)
+        if (strcmp(k->key, key) == 0) return 1;
+    for (const struct head_ops *const *h = head_list(); *h; h++)
+        for (const char *const *k = (*h)->keys; k && *k; k++)
+            if (strcmp(*k, key) == 0) return 1;
+    return 0;
+}
+
 static const char *head_param_cb(void *ctx, const char *key)
 {
     struct cfg *c = ctx;
@@ -114,16 +135,6 @@ static void head_default_cb(void *ctx, const char *key, const char *val)
 static const char *const non_defining_keys[] = {"out", "resume", "log_every", "ckpt_every",
                                                 "progress", NULL};
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 static int config_hash(struct cfg *cfg, uint64_t *out, struct dcqb_err *err)
 {
     char *buf = NULL;
@@ -132,7 +143,20 @@ static int config_hash(struct cfg *cfg, uint64_t *out, struct dcqb_err *err)
     if (!m) return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory hashing the config");
     cfg_write_except(cfg, m, non_defining_keys);
     fclose(m);
-    *out = fnv1a(buf, len);
+    /* eval.* keys say how a run is evaluated, not what it trained: leave them out */
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (char *line = buf; line && *line;) {
+        char *nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line + 1) : strlen(line);
+        if (strncmp(line, "eval.", 5) != 0)
+            for (size_t i = 0; i < n; i++) {
+                h ^= (unsigned char)line[i];
+                h *= 0x100000001b3ULL;
+            }
+        line = nl ? nl + 1 : NULL;
+    }
+    (void)len;
+    *out = h;
     free(buf);
     return DCQB_OK;
 }

@@ -92,6 +92,10 @@ uint32_t trainer_digest(const struct trainer *tr);
  * out (n,d) unnormalised. Uses the trainer's buffers in chunks of `batch`. */
 void trainer_embed(struct trainer *tr, float *out, const float *x, int64_t n, int use_ema);
 
+/* Non-zero if `key` is a config key some part of training reads (train keys, data knobs, any
+ * registered head's keys, eval.*): what a sweep file may set. */
+int train_key_known(const char *key);
+
 /* Text of every training key with its default, for --help. */
 const char *train_help(void);
 

@@ -1,0 +1,293 @@
+/* eval_rundir.c - see eval_rundir.h. Evaluation sets are regenerated from the run's data config
+ * (the generator is random access, so nothing is stored), embedded in chunks with BN in eval
+ * mode, and passed to eval_run. */
+#include "eval_rundir.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "train.h"
+
+#define EMB_CHUNK 4096
+
+struct embedder {
+    struct trainer *tr;
+    int use_ema, flip_sum;
+    float *x, *xf, *e, *ef; /* (EMB_CHUNK, Din) x2, (EMB_CHUNK, d) x2 */
+};
+
+/* out (n,d) = normalize(f(x)) or normalize(f(x) + f(flip x)) for n <= EMB_CHUNK rendered rows
+ * already in em->x / em->xf. */
+static void embed_rows(struct embedder *em, float *out, int64_t n)
+{
+    int d = em->tr->net.cfg.emb_dim;
+    trainer_embed(em->tr, out, em->x, n, em->use_ema);
+    if (em->flip_sum) {
+        trainer_embed(em->tr, em->ef, em->xf, n, em->use_ema);
+        for (int64_t i = 0; i < n * d; i++) out[i] += em->ef[i];
+    }
+    for (int64_t i = 0; i < n; i++) {
+        float *r = out + i * d;
+        double s = 0;
+        for (int k = 0; k < d; k++) s += (double)r[k] * r[k];
+        float inv = s > 0 ? (float)(1.0 / sqrt(s)) : 0.0f;
+        for (int k = 0; k < d; k++) r[k] *= inv;
+    }
+}
+
+static void report(eval_progress_fn p, void *ctx, const char *stage, int64_t done, int64_t tot)
+{
+    if (p) p(ctx, stage, done, tot);
+}
+
+const char *const eval_rundir_keys[] = {"net", "flip_sum", "distractors", "tie", "mean_cap",
+                                         "tail", "lfw", "bins", "probe_pairs_as_impostors",
+                                         "devkit", "devkit_features", NULL};
+
+int eval_rundir(const char *rundir, struct cfg *opts, const char *outdir,
+                struct eval_summary *sum, eval_progress_fn progress, void *pctx,
+                struct dcqb_err *err)
+{
+    struct cfg cfg = {0};
+    struct trainer tr;
+    struct embedder em = {0};
+    struct eval_class_accum acc = {0};
+    float *discard = NULL, *probe = NULL, *dist = NULL, *pa = NULL, *pb = NULL, *hold = NULL, *means = NULL;
+    int32_t *plab = NULL, *same = NULL, *hlab = NULL, *sizes = NULL, *lab_chunk = NULL;
+    char path[4096];
+    int rc;
+    memset(&tr, 0, sizeof tr);
+
+    snprintf(path, sizeof path, "%s/config.ini", rundir);
+    if ((rc = cfg_load_ini(&cfg, path, NULL, err))) goto out;
+    /* the caller's eval.* options win over the run's */
+    for (int i = 0; opts && i < opts->n; i++)
+        if (strncmp(opts->e[i].key, "eval.", 5) == 0) {
+            if ((rc = cfg_set(&cfg, opts->e[i].key, opts->e[i].val, opts->e[i].src,
+                              opts->e[i].line, err)))
+                goto out;
+            opts->e[i].used = 1;
+        }
+    /* a misspelt eval.* key in the run's config would be ignored by training: refuse it here */
+    for (int i = 0; i < cfg.n; i++) {
+        if (strncmp(cfg.e[i].key, "eval.", 5) != 0) continue;
+        int known = 0;
+        for (int k = 0; eval_rundir_keys[k]; k++) known |= !strcmp(cfg.e[i].key + 5, eval_rundir_keys[k]);
+        if (!known) {
+            rc = DCQB_FAIL(err, DCQB_EINVAL, "%s:%d: unknown evaluation key '%s'", cfg.e[i].src,
+                           cfg.e[i].line, cfg.e[i].key);
+            goto out;
+        }
+    }
+    /* read eval.* before trainer_setup marks them used-and-ignored */
+    static const char *const nets[] = {"default", "ema", "online", NULL};
+    static const char *const ties[] = {"strict", "loose", NULL};
+    int net_choice, tie, do_tail, do_lfw;
+    long long mean_cap, n_dist_req;
+    if ((rc = cfg_get_choice(&cfg, "eval.net", "default", nets, &net_choice, err))) goto out;
+    if ((rc = cfg_get_bool(&cfg, "eval.flip_sum", 1, &em.flip_sum, err))) goto out;
+    if ((rc = cfg_get_int(&cfg, "eval.distractors", 0, 0, (long long)1e9, &n_dist_req, err)))
+        goto out;
+    if ((rc = cfg_get_choice(&cfg, "eval.tie", "strict", ties, &tie, err))) goto out;
+    if ((rc = cfg_get_int(&cfg, "eval.mean_cap", 50, 0, (long long)1e9, &mean_cap, err)))
+        goto out;
+    if ((rc = cfg_get_bool(&cfg, "eval.tail", 1, &do_tail, err))) goto out;
+    if ((rc = cfg_get_bool(&cfg, "eval.lfw", 1, &do_lfw, err))) goto out;
+    struct eval_cfg ecfg;
+    eval_cfg_default(&ecfg);
+    ecfg.tie = tie;
+    long long bins;
+    const char *devkit;
+    if ((rc = cfg_get_int(&cfg, "eval.bins", ecfg.n_bins, 100000, 1LL << 30, &bins, err)) ||
+        (rc = cfg_get_bool(&cfg, "eval.probe_pairs_as_impostors", 0,
+                           &ecfg.probe_pairs_as_impostors, err)) ||
+        (rc = cfg_get_str(&cfg, "eval.devkit", NULL, &devkit, err)) ||
+        (rc = cfg_get_bool(&cfg, "eval.devkit_features", 0, &ecfg.devkit_features, err)))
+        goto out;
+    ecfg.n_bins = bins;
+    ecfg.devkit_alg = devkit;
+    /* the run's own progress/out keys are not needed to rebuild it */
+    if ((rc = trainer_setup(&tr, &cfg, err))) goto out;
+    snprintf(path, sizeof path, "%s/checkpoint.bin", rundir);
+    if ((rc = trainer_load(&tr, path, err))) goto out;
+    if (tr.t < tr.o.steps) {
+        rc = DCQB_FAIL(err, DCQB_EINVAL, "%s: training stopped at step %lld of %lld; finish it "
+                       "with 'dcqbench train --out %s --resume' first", rundir, (long long)tr.t,
+                       (long long)tr.o.steps, rundir);
+        goto out;
+    }
+    if (!tr.ts.syn) {
+        rc = DCQB_FAIL(err, DCQB_EINVAL, "%s was trained on .npy data: export embeddings and use "
+                       "'dcqbench eval --probe ...' instead", rundir);
+        goto out;
+    }
+    em.tr = &tr;
+    em.use_ema = net_choice == 0 ? tr.req.eval_ema : net_choice == 1;
+    if (em.use_ema && !tr.has_ema) {
+        rc = DCQB_FAIL(err, DCQB_EINVAL, "eval.net = ema, but head '%s' keeps no EMA network",
+                       tr.head->name);
+        goto out;
+    }
+    const struct synth *syn = tr.ts.syn;
+    const struct synth_cfg *sc = synth_config(syn);
+    int Din = tr.ts.D, d = tr.net.cfg.emb_dim;
+    em.x = malloc(sizeof(float) * EMB_CHUNK * Din);
+    em.xf = malloc(sizeof(float) * EMB_CHUNK * Din);
+    em.e = malloc(sizeof(float) * EMB_CHUNK * d);
+    em.ef = malloc(sizeof(float) * EMB_CHUNK * d);
+    lab_chunk = malloc(sizeof(int32_t) * EMB_CHUNK);
+    discard = malloc(sizeof(float) * Din);
+    if (!em.x || !em.xf || !em.e || !em.ef || !lab_chunk || !discard) goto oom;
+
+    /* ---- probes */
+    int64_t P = synth_num_probe_images(syn);
+    probe = malloc(sizeof(float) * (size_t)P * d);
+    plab = malloc(sizeof(int32_t) * (size_t)P);
+    if (!probe || !plab) goto oom;
+    for (int64_t i = 0; i < P; i += EMB_CHUNK) {
+        int64_t n = P - i < EMB_CHUNK ? P - i : EMB_CHUNK;
+        for (int64_t r = 0; r < n; r++) {
+            synth_render_probe(syn, em.x + r * Din, plab + i + r, i + r, 0);
+            if (em.flip_sum) synth_render_probe(syn, em.xf + r * Din, plab + i + r, i + r, 1);
+        }
+        embed_rows(&em, probe + i * d, n);
+    }
+    report(progress, pctx, "probes", P, P);
+
+    /* ---- distractors */
+    int64_t N = sc->distractors;
+    if (n_dist_req > 0 && n_dist_req < N) N = n_dist_req;
+    dist = malloc(sizeof(float) * (size_t)N * d);
+    if (!dist) goto oom;
+    for (int64_t i = 0; i < N; i += EMB_CHUNK) {
+        int64_t n = N - i < EMB_CHUNK ? N - i : EMB_CHUNK;
+        for (int64_t r = 0; r < n; r++) {
+            synth_render_distractor(syn, em.x + r * Din, i + r, 0);
+            if (em.flip_sum) synth_render_distractor(syn, em.xf + r * Din, i + r, 1);
+        }
+        embed_rows(&em, dist + i * d, n);
+        report(progress, pctx, "distractors", i + n, N);
+    }
+
+    struct eval_inputs in;
+    memset(&in, 0, sizeof in);
+    in.probe = (struct eval_mat){probe, P, d};
+    in.probe_labels = (struct eval_vec){plab, P};
+    in.distractors = (struct eval_mat){dist, N, d};
+
+    /* ---- LFW-like pairs */
+    int64_t M = do_lfw ? sc->lfw_pairs : 0;
+    if (M > 0) {
+        pa = malloc(sizeof(float) * (size_t)M * d);
+        pb = malloc(sizeof(float) * (size_t)M * d);
+        same = malloc(sizeof(int32_t) * (size_t)M);
+        if (!pa || !pb || !same) goto oom;
+        /* side a in one pass, side b in a second: rendering is cheap next to the GEMMs, and
+         * the chunk buffers stay two (x and its flip) */
+        for (int pass = 0; pass < 2; pass++)
+            for (int64_t i = 0; i < M; i += EMB_CHUNK) {
+                int64_t n = M - i < EMB_CHUNK ? M - i : EMB_CHUNK;
+                for (int64_t r = 0; r < n; r++) {
+                    int s;
+                    float *keep = em.x + r * Din, *keepf = em.xf + r * Din;
+                    if (pass == 0) synth_render_pair(syn, keep, discard, &s, i + r, 0);
+                    else synth_render_pair(syn, discard, keep, &s, i + r, 0);
+                    if (em.flip_sum) {
+                        if (pass == 0) synth_render_pair(syn, keepf, discard, &s, i + r, 1);
+                        else synth_render_pair(syn, discard, keepf, &s, i + r, 1);
+                    }
+                    same[i + r] = s;
+                }
+                embed_rows(&em, (pass == 0 ? pa : pb) + i * d, n);
+            }
+        in.pairs_a = (struct eval_mat){pa, M, d};
+        in.pairs_b = (struct eval_mat){pb, M, d};
+        in.pairs_same = (struct eval_vec){same, M};
+        report(progress, pctx, "pairs", M, M);
+    }
+
+    /* ---- tail: held-out images and class means of training embeddings */
+    int64_t C = tr.ts.C;
+    if (do_tail && sc->holdout) {
+        int64_t H = 0;
+        for (int64_t c = 0; c < C; c++) H += synth_class_size(syn, c) >= 2;
+        hold = malloc(sizeof(float) * (size_t)(H ? H : 1) * d);
+        hlab = malloc(sizeof(int32_t) * (size_t)(H ? H : 1));
+        means = malloc(sizeof(float) * (size_t)C * d);
+        sizes = malloc(sizeof(int32_t) * (size_t)C);
+        if (!hold || !hlab || !means || !sizes) goto oom;
+        int64_t h = 0, n = 0;
+        for (int64_t c = 0; c < C; c++) {
+            if (synth_render_holdout(syn, em.x + n * Din, c, 0) != 0) continue;
+            if (em.flip_sum) synth_render_holdout(syn, em.xf + n * Din, c, 1);
+            hlab[h + n] = (int32_t)c;
+            if (++n == EMB_CHUNK) {
+                embed_rows(&em, hold + h * d, n);
+                h += n;
+                n = 0;
+            }
+        }
+        if (n) embed_rows(&em, hold + h * d, n);
+        h += n;
+        if ((rc = eval_class_accum_init(&acc, C, d, err))) goto out;
+        n = 0;
+        int64_t done = 0, total = tr.ts.N;
+        for (int64_t c = 0; c < C; c++) {
+            int32_t m = tr.ts.sizes[c];
+            if (mean_cap > 0 && m > mean_cap) m = (int32_t)mean_cap;
+            for (int32_t j = 0; j < m; j++) {
+                synth_render_train(syn, em.x + n * Din, c, j, 0);
+                if (em.flip_sum) synth_render_train(syn, em.xf + n * Din, c, j, 1);
+                lab_chunk[n] = (int32_t)c;
+                if (++n == EMB_CHUNK) {
+                    embed_rows(&em, em.e, n);
+                    if ((rc = eval_class_accum_add(&acc, em.e, lab_chunk, n, err))) goto out;
+                    done += n;
+                    n = 0;
+                    report(progress, pctx, "class means", done, total);
+                }
+            }
+        }
+        if (n) {
+            embed_rows(&em, em.e, n);
+            if ((rc = eval_class_accum_add(&acc, em.e, lab_chunk, n, err))) goto out;
+        }
+        if ((rc = eval_class_accum_finish(&acc, means, NULL, err))) goto out;
+        for (int64_t c = 0; c < C; c++) sizes[c] = tr.ts.sizes[c];
+        in.holdout = (struct eval_mat){hold, h, d};
+        in.holdout_labels = (struct eval_vec){hlab, h};
+        in.class_sizes = (struct eval_vec){sizes, C};
+        in.class_means = (struct eval_mat){means, C, d};
+        const float *w = tr.head->class_weights ? tr.head->class_weights(tr.hst) : NULL;
+        if (w) in.class_weights = (struct eval_mat){w, C, d};
+    }
+
+    report(progress, pctx, "scoring", 0, 1);
+    rc = eval_run(&in, &ecfg, outdir, sum, err);
+    goto out;
+oom:
+    rc = DCQB_FAIL(err, DCQB_ENOMEM, "out of memory embedding the evaluation sets of %s",
+                   rundir);
+out:
+    eval_class_accum_free(&acc);
+    free(em.x);
+    free(em.xf);
+    free(em.e);
+    free(em.ef);
+    free(lab_chunk);
+    free(discard);
+    free(probe);
+    free(plab);
+    free(dist);
+    free(pa);
+    free(pb);
+    free(same);
+    free(hold);
+    free(hlab);
+    free(means);
+    free(sizes);
+    trainer_free(&tr);
+    cfg_free(&cfg);
+    return rc;
+}
