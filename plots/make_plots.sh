@@ -1,0 +1,103 @@
+#!/bin/sh
+# make_plots.sh - every figure from results alone (never trains). For each results/<sweep>/ with
+# a runs.tsv whose name is reproduce_<profile>, runs `dcqbench report` (REPORT.md beside the
+# runs, derived TSVs in results/<sweep>/derived/), then gnuplot: PNG + SVG into plots/ as
+# <profile>_<figure>.{png,svg}. A figure whose data is missing is skipped with a message. Exits 0
+# only when every figure that had data was produced.
+# Environment: RESULTS (results), PLOTS (plots), DCQBENCH (bin/dcqbench), GNUPLOT (gnuplot).
+set -u
+R=${RESULTS:-results}
+P=${PLOTS:-plots}
+BIN=${DCQBENCH:-bin/dcqbench}
+GP=${GNUPLOT:-gnuplot}
+HERE=$(dirname "$0")
+cd "$HERE/.." || exit 2   # the .gp files load plots/common.gp relative to the repo root
+mkdir -p "$P"
+
+if ! command -v "$GP" >/dev/null 2>&1; then
+    echo "make_plots: gnuplot not found (apt-get install gnuplot-nox)"; exit 1
+fi
+if "$GP" -e 'set terminal' 2>&1 | grep -q pngcairo; then
+    PNG="pngcairo size 1200,800 font ',14' enhanced"
+else
+    echo "make_plots: no pngcairo terminal, falling back to png"
+    PNG="png size 1200,800 font 'sans,14' enhanced"
+fi
+SVG="svg size 1200,800 font 'sans,14' enhanced"
+made=0; failed=0; skipped=0
+
+# fig NAME SCRIPT VARS: render SCRIPT to $P/NAME.png and .svg with the gnuplot -e VARS
+fig() {
+    name=$1; script=$2; vars=$3
+    ok=1
+    for t in png svg; do
+        if [ $t = png ]; then term=$PNG; else term=$SVG; fi
+        if ! "$GP" -e "term=\"$term\"; out='$P/$name.$t'; $vars" "plots/$script" 2>"$P/.$name.err"; then
+            ok=0
+        fi
+    done
+    if [ $ok = 1 ]; then
+        made=$((made + 1)); rm -f "$P/.$name.err"
+    else
+        failed=$((failed + 1)); echo "make_plots: FAILED $name (see $P/.$name.err)"
+    fi
+}
+skip() { skipped=$((skipped + 1)); echo "make_plots: skip $1: $2"; }
+# rows FILE: data rows (not the header), 0 when the file is missing
+rows() { if [ -f "$1" ]; then echo $(( $(wc -l < "$1") - 1 )); else echo 0; fi; }
+# heads_with PATTERN: the heads (in table order) whose file PATTERN (with %h) has data rows
+heads_with() {
+    hs=""
+    for h in full random sampled dcq; do
+        f=$(printf '%s' "$1" | sed "s/%h/$h/")
+        [ "$(rows "$f")" -gt 0 ] && hs="$hs $h"
+    done
+    echo $hs
+}
+
+found=0
+for runs in "$R"/reproduce_*/runs.tsv; do
+    [ -f "$runs" ] || continue
+    found=1
+    sw=$(basename "$(dirname "$runs")"); prof=${sw#reproduce_}
+    D="$R/$sw/derived"
+    echo "make_plots: $sw"
+    if ! "$BIN" report --sweep "$sw" --profile "$prof" --results "$R" --out "$R/$sw/REPORT.md"; then
+        echo "make_plots: report failed for $sw"; failed=$((failed + 1)); continue
+    fi
+    V="D='$D'"
+    if [ "$(rows "$D/t1_ratio.tsv")" -gt 0 ] && [ "$(rows "$D/t1_full_band.tsv")" -gt 0 ]; then
+        fig "${prof}_acc_vs_ratio" ratio.gp "$V"
+    else skip "${prof}_acc_vs_ratio" "no ms1m ratio runs (t1_ratio.tsv / t1_full_band.tsv)"; fi
+    for sp in mf2 ms1m; do
+        for kind in rank1_size:rank1_vs_size roc:roc cmc:cmc loss:curve; do
+            gpn=${kind%%:*}; pre=${kind#*:}
+            hs=$(heads_with "$D/${pre}_${sp}_%h.tsv")
+            if [ -n "$hs" ]; then fig "${prof}_${gpn}_${sp}" "$gpn.gp" "$V; split='$sp'; heads='$hs'"
+            else skip "${prof}_${gpn}_${sp}" "no $D/${pre}_${sp}_<head>.tsv"; fi
+        done
+        if [ "$(rows "$D/tail_$sp.tsv")" -gt 0 ]; then fig "${prof}_tail_$sp" tail.gp "$V; split='$sp'"
+        else skip "${prof}_tail_$sp" "no $D/tail_$sp.tsv"; fi
+    done
+    hs=$(heads_with "$D/cost_%h.tsv")
+    if [ -n "$hs" ]; then fig "${prof}_cost_vs_classes" cost.gp "$V; heads='$hs'"
+    else skip "${prof}_cost_vs_classes" "no bench results (run make bench)"; fi
+    # class-size histograms of the splits the runs used (ids from derived/splits.tsv)
+    files=""; labels=""
+    if [ -f "$D/splits.tsv" ]; then
+        while IFS="$(printf '\t')" read -r p ids; do
+            [ "$p" = profile ] && continue
+            h="$D/hist_${p}_${ids}.tsv"
+            if "$BIN" data describe --profile "$p" --ids "$ids" --hist "$h" >/dev/null; then
+                files="$files $h"; labels="$labels ${p}-like:${ids}-ids"
+            else
+                echo "make_plots: data describe failed for $p $ids"; failed=$((failed + 1))
+            fi
+        done < "$D/splits.tsv"
+    fi
+    if [ -n "$files" ]; then fig "${prof}_class_sizes" hist.gp "$V; files='$files'; labels='$labels'"
+    else skip "${prof}_class_sizes" "no splits in runs.tsv"; fi
+done
+[ $found = 1 ] || echo "make_plots: no $R/reproduce_*/runs.tsv (run make reproduce first)"
+echo "make_plots: $made figures (PNG + SVG) in $P/, $skipped skipped for missing data, $failed failed"
+[ $failed = 0 ]

@@ -1,0 +1,445 @@
+/* test_report.c - 'dcqbench report' on fixture results: verdict rules (REFERENCE.md section 9)
+ * on hand-made paired differences, and a synthetic runs.tsv designed so that every verdict branch
+ * is hit (parity held, parity failed, better, reversed, inconclusive, fewer than 3 seeds),
+ * with failed rows, a retried run whose last row wins, and a duplicate configuration reached
+ * from two sweep sections. No training: everything here runs in milliseconds. */
+#include "test_util.h"
+
+#include <string.h>
+#include <sys/stat.h>
+
+#include "report.h"
+
+#define FX_ROOT "build/tmp-tests/report_fx"
+
+/* ---- verdict rules on hand-made numbers ------------------------------------------------------ */
+
+static void set_pairs(struct report_paired *p, const double *a, const double *b, int n)
+{
+    memset(p, 0, sizeof *p);
+    p->n = n;
+    for (int i = 0; i < n; i++) {
+        p->seed[i] = i + 1;
+        p->a[i] = a[i];
+        p->b[i] = b[i];
+    }
+    report_paired_stats(p);
+}
+
+static void test_rules(void **state)
+{
+    (void)state;
+    struct report_paired p;
+    char why[200];
+    /* baseline std 1 (values 9, 10, 11): a mean diff of 2 is parity, 2.1 is not */
+    const double b[3] = {9, 10, 11}, a_ok[3] = {11, 12, 13}, a_far[3] = {11.1, 12.1, 13.1};
+    set_pairs(&p, a_ok, b, 3);
+    assert_close(p.mean, 2.0, 1e-12, 0);
+    assert_close(p.base_std, 1.0, 1e-12, 0);
+    assert_int_equal(report_rule_parity(&p, why, sizeof why), REPORT_REPRODUCED);
+    assert_string_equal(why, "reproduced");
+    set_pairs(&p, a_far, b, 3);
+    assert_int_equal(report_rule_parity(&p, why, sizeof why), REPORT_NOT_REPRODUCED);
+    assert_non_null(strstr(why, "higher by 2.10"));
+    /* better: all positive, mean > 2 se */
+    assert_int_equal(report_rule_better(&p, why, sizeof why), REPORT_REPRODUCED);
+    /* constant differences: se = 0, still better */
+    const double c0[3] = {1, 2, 3}, c1[3] = {2, 3, 4};
+    set_pairs(&p, c1, c0, 3);
+    assert_int_equal(report_rule_better(&p, why, sizeof why), REPORT_REPRODUCED);
+    set_pairs(&p, c0, c1, 3);
+    assert_int_equal(report_rule_better(&p, why, sizeof why), REPORT_NOT_REPRODUCED);
+    assert_string_equal(why, "not reproduced (reversed)");
+    /* positive in every seed but mean < 2 se: d = 0.1, 0.1, 3 -> mean 1.067, se 0.967 */
+    const double w0[3] = {0, 0, 0}, w1[3] = {0.1, 0.1, 3};
+    set_pairs(&p, w1, w0, 3);
+    assert_int_equal(report_rule_better(&p, why, sizeof why), REPORT_INCONCLUSIVE);
+    assert_string_equal(why, "inconclusive at this scale");
+    /* mixed signs */
+    const double m1[3] = {1, -1, 5};
+    set_pairs(&p, m1, w0, 3);
+    assert_int_equal(report_rule_better(&p, why, sizeof why), REPORT_INCONCLUSIVE);
+    /* two seeds: inconclusive whatever the numbers */
+    set_pairs(&p, c1, c0, 2);
+    assert_int_equal(report_rule_better(&p, why, sizeof why), REPORT_FEW_SEEDS);
+    assert_string_equal(why, "inconclusive: only 2 seeds");
+    assert_int_equal(report_rule_parity(&p, why, sizeof why), REPORT_FEW_SEEDS);
+    set_pairs(&p, c1, c0, 0);
+    assert_int_equal(report_rule_parity(&p, why, sizeof why), REPORT_NOT_RUN);
+}
+
+/* ---- fixture runs.tsv -------------------------------------------------------------------------- */
+
+static const char *const fx_header =
+    "schema\trun_id\tsweep\tgit_rev\tstatus\tbatch\teval.distractors\teval.net\thead\tids\tkshot\t"
+    "m\tmargin\tmu\tprofile\tratio\ts\tseed\tcfg.steps\tsteps\twall_s\tsamples_per_s\t"
+    "head_mem_mb\tpeak_rss_mb\tfinal_loss\tdigest\tmegaface_rank1\ttar_at_far_1e-3\t"
+    "tar_at_far_1e-4\ttar_at_far_1e-6\tlfw_acc_mean\ttail_acc_mean_b1_2\ttail_acc_mean_b3_5\t"
+    "tail_acc_mean_b6_10\ttail_acc_mean_b11_50\ttail_acc_mean_b51_plus\ttail_acc_mean_all\t"
+    "tail_acc_weight_b1_2\ttail_cos_b1_2\terr_msg\n";
+
+struct fx {
+    const char *head, *profile, *ratio, *mu, *kshot, *net, *s, *m;
+};
+
+static int fx_counter;
+
+/* One row; id NULL = next counter id. r1 < 0 = a failed row with NA metrics. */
+static void fx_row(FILE *f, const char *id, const struct fx *x, int seed, double r1,
+                   const char *err)
+{
+    char idb[32];
+    if (!id) {
+        snprintf(idb, sizeof idb, "%016x", 0x1000 + fx_counter++);
+        id = idb;
+    }
+    int ok = r1 >= 0;
+    fprintf(f, "1\t%s\tfx\tabc123\t%s\t64\t2000\t%s\t%s\t%s\t%s\t%s\tcosface\t%s\t%s\t%s\t%s\t%d\t"
+               "80\t",
+            id, ok ? "ok" : "fail", x->net ? x->net : "NA", x->head,
+            strcmp(x->profile, "ms1m") ? "1000" : "300", x->kshot ? x->kshot : "NA",
+            x->m ? x->m : "0.3", x->mu ? x->mu : "NA", x->profile, x->ratio ? x->ratio : "NA",
+            x->s ? x->s : "50", seed);
+    if (!ok) {
+        fprintf(f, "NA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA"
+                   "\t%s\n", err);
+        return;
+    }
+    int dcq = strcmp(x->head, "dcq") == 0;
+    fprintf(f, "80\t12.5\t%d\t%.3f\t150\t3.25\tdeadbeef\t%.6f\t%.6f\t%.6f\tNA\t%.6f\t%.6f\t%.6f\t"
+               "%.6f\t%.6f\t%.6f\t%.6f\t%s\t%s\tNA\n",
+            1000 + seed, dcq ? 0.5 : 2.0, r1, r1 + 0.2, r1 + 0.1, 0.9 + r1 / 10, r1 - 0.2,
+            r1 - 0.1, r1, r1 + 0.05, r1 + 0.1, r1, dcq ? "NA" : "0.4", dcq ? "NA" : "0.7");
+}
+
+/* Writes FX_ROOT/<sweep>/runs.tsv. rank-1 values (fractions) chosen for these verdicts:
+ *  1 parity dcq 10 % vs full on ms1m: diffs +0.5, baseline std 2         -> reproduced
+ *  3 better dcq vs full on mf2: diffs 3, 3, 4                              -> reproduced
+ *  4 tail-specific = (3,3,4) - (0.5,0.5,0.5)                               -> reproduced
+ *  5 mu 0.9 vs mu 0: mu 0 has 2 seeds                                      -> only 2 seeds
+ *  6 dcq vs random on mf2: diffs -3, -2, -2                                -> reversed
+ *  7 parity random 10 % vs full on ms1m: diff -10                         -> not reproduced
+ *  8 EMA vs online: diffs +1, -1, 0                                        -> inconclusive
+ *  9 kshot 2 vs 1: +1 in each seed (seed 3 retried: its last row is ok)    -> multi-shot better
+ * plus a failed run (kshot 4 seed 1: ok first, then a failing retry) and a duplicate of the base
+ * dcq run reached with an explicit kshot = 1 and a larger run_id (must not be used). */
+static void write_fixture(const char *sweep)
+{
+    char path[256];
+    snprintf(path, sizeof path, FX_ROOT "/%s", sweep);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", path, path);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof path, FX_ROOT "/%s/runs.tsv", sweep);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(fx_header, f);
+    fx_counter = 0;
+    const struct fx full_b = {"full", "ms1m", NULL, NULL, NULL, NULL, NULL, NULL},
+                    full_own = {"full", "ms1m", NULL, NULL, NULL, NULL, "64", "0.4"},
+                    rnd_b = {"random", "ms1m", "0.1", NULL, NULL, NULL, NULL, NULL},
+                    rnd_b5 = {"random", "ms1m", "0.5", NULL, NULL, NULL, NULL, NULL},
+                    smp_b = {"sampled", "ms1m", "0.1", NULL, NULL, NULL, NULL, NULL},
+                    dcq_b = {"dcq", "ms1m", "0.1", "0.9", NULL, NULL, NULL, NULL},
+                    dcq_b5 = {"dcq", "ms1m", "0.5", "0.9", NULL, NULL, NULL, NULL},
+                    full_t = {"full", "mf2", NULL, NULL, NULL, NULL, NULL, NULL},
+                    rnd_t = {"random", "mf2", "0.1", NULL, NULL, NULL, NULL, NULL},
+                    smp_t = {"sampled", "mf2", "0.1", NULL, NULL, NULL, NULL, NULL},
+                    dcq_t = {"dcq", "mf2", "0.1", "0.9", NULL, NULL, NULL, NULL},
+                    dcq_k1 = {"dcq", "mf2", "0.1", "0.9", "1", NULL, NULL, NULL},
+                    dcq_k2 = {"dcq", "mf2", "0.1", "0.9", "2", NULL, NULL, NULL},
+                    dcq_k4 = {"dcq", "mf2", "0.1", "0.9", "4", NULL, NULL, NULL},
+                    dcq_m0 = {"dcq", "mf2", "0.1", "0", NULL, NULL, NULL, NULL},
+                    dcq_m99 = {"dcq", "mf2", "0.1", "0.99", NULL, NULL, NULL, NULL},
+                    dcq_on = {"dcq", "mf2", "0.1", "0.9", NULL, "online", NULL, NULL};
+    /* the duplicate first in the file, but with the larger run_id */
+    for (int s = 1; s <= 3; s++) {
+        char id[32];
+        snprintf(id, sizeof id, "ffff%012x", s);
+        fx_row(f, id, &dcq_k1, s, 0.99, NULL);
+    }
+    const double full_ms[3] = {0.60, 0.62, 0.64}, full_mf[3] = {0.50, 0.55, 0.60};
+    const double dcq_mf[3] = {0.53, 0.58, 0.64};
+    for (int s = 1; s <= 3; s++) {
+        int i = s - 1;
+        fx_row(f, NULL, &full_b, s, full_ms[i], NULL);
+        fx_row(f, NULL, &full_own, s, full_ms[i] + 0.01, NULL);
+        fx_row(f, NULL, &rnd_b, s, full_ms[i] - 0.10, NULL);
+        fx_row(f, NULL, &rnd_b5, s, full_ms[i] - 0.01, NULL);
+        fx_row(f, NULL, &smp_b, s, full_ms[i] - 0.02, NULL);
+        fx_row(f, NULL, &dcq_b, s, full_ms[i] + 0.005, NULL);
+        fx_row(f, NULL, &dcq_b5, s, full_ms[i] + 0.001, NULL);
+        fx_row(f, NULL, &full_t, s, full_mf[i], NULL);
+        fx_row(f, NULL, &dcq_t, s, dcq_mf[i], NULL);
+        fx_row(f, NULL, &rnd_t, s, dcq_mf[i] + (s == 1 ? 0.03 : 0.02), NULL);
+        fx_row(f, NULL, &smp_t, s, dcq_mf[i] - 0.05, NULL);
+        fx_row(f, NULL, &dcq_m99, s, dcq_mf[i] - 0.001, NULL);
+        fx_row(f, NULL, &dcq_on, s, dcq_mf[i] + (s == 1 ? -0.01 : s == 2 ? 0.01 : 0.0), NULL);
+        if (s <= 2) fx_row(f, NULL, &dcq_m0, s, dcq_mf[i] - 0.1, NULL);
+    }
+    fx_row(f, "0000000000000k21", &dcq_k2, 1, dcq_mf[0] + 0.01, NULL);
+    fx_row(f, "0000000000000k22", &dcq_k2, 2, dcq_mf[1] + 0.01, NULL);
+    fx_row(f, "0000000000000k23", &dcq_k2, 3, -1, "train failed (exit 1): out of memory");
+    fx_row(f, "0000000000000k41", &dcq_k4, 1, dcq_mf[0] + 0.02, NULL);
+    fx_row(f, "0000000000000k23", &dcq_k2, 3, dcq_mf[2] + 0.01, NULL); /* retry: ok */
+    fx_row(f, "0000000000000k41", &dcq_k4, 1, -1, "eval failed | NaN loss"); /* retry: fails */
+    assert_int_equal(fclose(f), 0);
+}
+
+static void write_bench(const char *path, int dcq_per_class)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "head\tC\td\tB\tthreads\tratio\tstep_ms\tgflops\tgemm_bound_ratio\tper_class_bytes"
+               "\tfixed_bytes\tpeak_rss_mb\tstatus\n");
+    const char *heads[3] = {"full", "random", "dcq"};
+    for (int h = 0; h < 3; h++)
+        for (int C = 1000; C <= 10000; C *= 10) {
+            int dcq = h == 2;
+            fprintf(f, "%s\t%d\t128\t256\t2\t0.1\t%.3f\t50\t1.5\t%d\t%d\t100\tok\n", heads[h], C,
+                    dcq ? 0.001 * C : 0.004 * C, dcq ? dcq_per_class : 1024,
+                    dcq ? 512 * C / 10 : 4096);
+        }
+    assert_int_equal(fclose(f), 0);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *p = malloc((size_t)n + 1);
+    assert_non_null(p);
+    assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
+    p[n] = '\0';
+    fclose(f);
+    return p;
+}
+
+static void has(const char *text, const char *needle)
+{
+    if (!strstr(text, needle)) {
+        print_error("REPORT.md lacks \"%s\"\n", needle);
+        fail();
+    }
+}
+
+/* The section of `text` from `start` up to the next "### " (or the end), malloc'd. */
+static char *section(const char *text, const char *start)
+{
+    const char *a = strstr(text, start);
+    assert_non_null(a);
+    const char *e = strstr(a + strlen(start), "### ");
+    size_t n = e ? (size_t)(e - a) : strlen(a);
+    char *s = malloc(n + 1);
+    assert_non_null(s);
+    memcpy(s, a, n);
+    s[n] = '\0';
+    return s;
+}
+
+static void test_fixture_verdicts(void **state)
+{
+    (void)state;
+    write_fixture("reproduce_fx");
+    write_bench(FX_ROOT "/bench.tsv", 0);
+    struct report_opts o = {.results_dir = FX_ROOT, .profile = "smoke", .sweep = "reproduce_fx",
+                            .out = FX_ROOT "/REPORT.md", .bench_tsv = FX_ROOT "/bench.tsv"};
+    struct report_summary s;
+    struct dcqb_err err = {0};
+    int rc = report_write(&o, &s, &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, DCQB_OK);
+    /* 3 dup + 14 x 3 - 1 (mu 0 seed 3) + 3 kshot 2 + 1 kshot 4 distinct runs */
+    assert_int_equal(s.runs, 3 + 41 + 3 + 1);
+    assert_int_equal(s.failed, 1);
+    assert_int_equal(s.retried, 2);
+    assert_int_equal(s.rows, s.runs + 2);
+    assert_int_equal(s.bench_rows, 6);
+    const enum report_verdict want[REPORT_N_CLAIMS] = {
+        REPORT_REPRODUCED, REPORT_REPRODUCED, REPORT_REPRODUCED, REPORT_REPRODUCED,
+        REPORT_FEW_SEEDS, REPORT_NOT_REPRODUCED, REPORT_NOT_REPRODUCED, REPORT_INCONCLUSIVE,
+        REPORT_NOT_REPRODUCED};
+    for (int i = 0; i < REPORT_N_CLAIMS; i++) {
+        if (s.verdict[i] != want[i]) print_error("claim %d\n", i + 1);
+        assert_int_equal(s.verdict[i], want[i]);
+    }
+    char *t = slurp(FX_ROOT "/REPORT.md");
+    assert_non_null(t);
+    /* structure */
+    has(t, "# dcqbench reproduction report: profile smoke");
+    has(t, "toy scale");
+    has(t, "Git revisions in runs.tsv: `abc123`");
+    has(t, "ms1m-like ids 300; mf2-like ids 1000; steps 80; batch 64; distractors 2000");
+    has(t, "Common loss (every head unless marked \"own loss\"): cosface s=50 m=0.3");
+    has(t, "DCQ main momentum mu: 0.9");
+    static const char *const heads[] = {"## Table 1", "## Table 2", "## Table 3", "## Table 4",
+                                        "## Table 5", "## Claims", "## Failed runs"};
+    const char *prev = t;
+    for (int i = 0; i < 7; i++) { /* present and in order */
+        const char *p = strstr(prev, heads[i]);
+        if (!p) print_error("missing or out of order: %s\n", heads[i]);
+        assert_non_null(p);
+        prev = p;
+    }
+    for (int i = 1; i <= 9; i++) {
+        char h[32];
+        snprintf(h, sizeof h, "### Claim %d:", i);
+        has(t, h);
+    }
+    has(t, "dropped in this profile: 1 %, 2 %, 5 %, 20 %.");
+    has(t, "| full | 96.20 ± 0.20 | 82.00 ± 2.00 | 72.00 ± 2.00 | 62.00 ± 2.00 | 2.00 ± 0.00 "
+           "| 1002 ± 1 | 3 |");
+    has(t, "| full (own loss: cosface s=64 m=0.4) |");
+    has(t, "| dcq 50 % |");
+    /* Table 2: TAR@1e-6 is NA everywhere: n/a, not a number */
+    has(t, "| dcq 10 % | 58.33 ± 5.51 | 68.33 ± 5.51 | n/a |");
+    /* Table 4: mu 0 has two seeds; kshot 2 three (retry); kshot 4 none (its last row failed) */
+    has(t, "| 10 % | 0 | 1 | ema | 45.50 ± 3.54 (n=2) |");
+    has(t, "| 10 % | 0.9 | 2 | ema | 59.33 ± 5.51 |");
+    has(t, "| 10 % | 0.9 | 4 | ema | failed |");
+    has(t, "| 10 % | 0.9 | 1 | ema | 58.33 ± 5.51 | 68.33 ± 5.51 |");
+    /* Table 3: dcq has no weights */
+    has(t, "| mf2 | dcq | n/a |");
+    /* claims: per-seed paired rows and verdict strings */
+    char *c1 = section(t, "### Claim 1:");
+    has(c1, "| 1 | 60.50 | 60.00 | +0.50 |");
+    has(c1, "**Verdict: reproduced.**");
+    has(c1, "Against the second baseline: reproduced.");
+    free(c1);
+    char *c2 = section(t, "### Claim 2:");
+    has(c2, "ratio dcq/full = 0.250");
+    has(c2, "**Verdict: reproduced (memory).**");
+    free(c2);
+    char *c3 = section(t, "### Claim 3:");
+    has(c3, "| 3 | 64.00 | 60.00 | +4.00 |"); /* the duplicate (99 %) was not used */
+    has(c3, "**Verdict: reproduced.**");
+    free(c3);
+    char *c4 = section(t, "### Claim 4:");
+    has(c4, "| 3 | +4.00 | +0.50 | +3.50 |");
+    has(c4, "**Verdict: reproduced.**");
+    free(c4);
+    char *c5 = section(t, "### Claim 5:");
+    has(c5, "**Verdict: inconclusive: only 2 seeds.**");
+    free(c5);
+    char *c6 = section(t, "### Claim 6:");
+    has(c6, "**Verdict (mf2): not reproduced (reversed).**");
+    free(c6);
+    char *c7 = section(t, "### Claim 7:");
+    has(c7, "**Verdict: not reproduced (the compared setting is lower by 10.00");
+    free(c7);
+    char *c8 = section(t, "### Claim 8:");
+    has(c8, "**Verdict: inconclusive at this scale.**");
+    free(c8);
+    char *c9 = section(t, "### Claim 9:");
+    has(c9, "**kshot 2 better than kshot 1: reproduced.**");
+    has(c9, "**kshot 4 better than kshot 1: not run in this profile");
+    has(c9, "**Verdict: not reproduced (multi-shot is better).**");
+    free(c9);
+    /* failed runs: the last row of k41, with its '|' escaped; the k23 failure is superseded */
+    has(t, "| 0000000000000k41 | dcq | mf2 | 1 | eval failed \\| NaN loss |");
+    assert_null(strstr(t, "out of memory"));
+    free(t);
+    /* derived TSVs */
+    char *d = slurp(FX_ROOT "/reproduce_fx/derived/t1_ratio.tsv");
+    assert_non_null(d);
+    has(d, "head\tratio_pct\tn\trank1_mean\trank1_std");
+    has(d, "dcq\t10\t3\t62.5\t2\t");
+    free(d);
+    d = slurp(FX_ROOT "/reproduce_fx/derived/cost_dcq.tsv");
+    assert_non_null(d);
+    has(d, "C\tstep_ms\tmem_mb\tB\tthreads\n1000\t1\t");
+    free(d);
+}
+
+/* Same runs.tsv -> same bytes; no bench -> claim 2 "not run"; a failed run never crashes. */
+static void test_deterministic_and_no_bench(void **state)
+{
+    (void)state;
+    write_fixture("reproduce_fx2");
+    struct report_opts o = {.results_dir = FX_ROOT, .profile = "default", .sweep = "reproduce_fx2",
+                            .out = FX_ROOT "/R1.md", .bench_tsv = FX_ROOT "/none.tsv"};
+    struct report_summary s;
+    struct dcqb_err err = {0};
+    assert_int_equal(report_write(&o, &s, &err), DCQB_OK);
+    o.out = FX_ROOT "/R2.md";
+    assert_int_equal(report_write(&o, &s, &err), DCQB_OK);
+    char *a = slurp(FX_ROOT "/R1.md"), *b = slurp(FX_ROOT "/R2.md");
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_string_equal(a, b);
+    assert_int_equal(s.verdict[1], REPORT_NOT_RUN);
+    assert_int_equal(s.bench_rows, -1);
+    has(a, "No bench results: run `make bench`.");
+    has(a, "**Verdict: not run.**");
+    assert_null(strstr(a, "toy scale"));
+    assert_null(strstr(a, "Generated:"));
+    free(a);
+    free(b);
+    /* dcq with per-class memory: claim 2 not reproduced */
+    write_bench(FX_ROOT "/bench_bad.tsv", 8);
+    o.bench_tsv = FX_ROOT "/bench_bad.tsv";
+    o.timestamp = "2024-01-01 00:00:00 UTC";
+    assert_int_equal(report_write(&o, &s, &err), DCQB_OK);
+    assert_int_equal(s.verdict[1], REPORT_NOT_REPRODUCED);
+    a = slurp(FX_ROOT "/R2.md");
+    has(a, "Generated: 2024-01-01 00:00:00 UTC");
+    free(a);
+}
+
+/* Per-run eval files are averaged over seeds into the derived curves. */
+static void test_derived_curves(void **state)
+{
+    (void)state;
+    write_fixture("reproduce_fx3");
+    /* the full-softmax mf2 runs are ids 0x1007, 0x1015, 0x1023 (14 rows per seed, s=1 has 14) */
+    const char *ids[2] = {"0000000000001007", "0000000000001015"};
+    for (int k = 0; k < 2; k++) {
+        char path[256];
+        snprintf(path, sizeof path, "mkdir -p " FX_ROOT "/reproduce_fx3/%s/eval", ids[k]);
+        assert_int_equal(system(path), 0);
+        snprintf(path, sizeof path, FX_ROOT "/reproduce_fx3/%s/eval/rank1_vs_size.tsv", ids[k]);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fprintf(f, "size\trank1\ttrials\n10\t%.2f\t100\n2000\t%.2f\t100\n", 0.9 + 0.02 * k,
+                0.5 + 0.1 * k);
+        fclose(f);
+        snprintf(path, sizeof path, FX_ROOT "/reproduce_fx3/%s/eval/roc.tsv", ids[k]);
+        f = fopen(path, "w");
+        assert_non_null(f);
+        fprintf(f, "far\ttar\tthreshold\n0\t0.1\t0.9\n1e-4\t0.5\t0.5\n1\t1\t-1\n");
+        fclose(f);
+    }
+    struct report_opts o = {.results_dir = FX_ROOT, .profile = "default", .sweep = "reproduce_fx3",
+                            .out = FX_ROOT "/R3.md", .bench_tsv = FX_ROOT "/none.tsv"};
+    struct report_summary s;
+    struct dcqb_err err = {0};
+    assert_int_equal(report_write(&o, &s, &err), DCQB_OK);
+    char *d = slurp(FX_ROOT "/reproduce_fx3/derived/rank1_vs_size_mf2_full.tsv");
+    assert_non_null(d);
+    has(d, "size\tn\trank1_mean\trank1_std\n10\t2\t91\t");
+    has(d, "2000\t2\t55\t7.07107\n");
+    free(d);
+    d = slurp(FX_ROOT "/reproduce_fx3/derived/roc_mf2_full.tsv");
+    assert_non_null(d);
+    has(d, "0.0001\t2\t50\t0\n");
+    assert_null(strstr(d, "1e-05\t")); /* below the smallest positive FAR: not resolvable */
+    free(d);
+    /* missing runs.tsv is an I/O error naming the file */
+    o.sweep = "reproduce_missing";
+    assert_int_equal(report_write(&o, &s, &err), DCQB_EIO);
+    assert_non_null(strstr(err.msg, "runs.tsv"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rules),
+        cmocka_unit_test(test_fixture_verdicts),
+        cmocka_unit_test(test_deterministic_and_no_bench),
+        cmocka_unit_test(test_derived_curves),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
