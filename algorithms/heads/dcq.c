@@ -22,6 +22,7 @@
 #include <zlib.h>
 
 #include "head.h"
+#include "heads/dcq.h"
 #include "margin.h"
 #include "ops.h"
 #include "rng.h"
@@ -287,6 +288,15 @@ static int dcq_set_queue(void *st, const float *Q, const int32_t *labels, int64_
     memcpy(s->Qlab, labels, sizeof(int32_t) * (size_t)L);
     s->ptr = 0;
     return DCQB_OK;
+}
+
+const float *head_dcq_queue(const void *st, const int32_t **labels, int *ptr, int *L)
+{
+    const struct dcq_state *s = st;
+    if (labels) *labels = s->Qlab;
+    if (ptr) *ptr = s->ptr;
+    if (L) *L = s->L;
+    return s->Q;
 }
 
 static int cmp_i32(const void *a, const void *b)
