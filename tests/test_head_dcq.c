@@ -140,17 +140,21 @@ static void test_gradcheck(void **state)
 {
     (void)state;
     static const struct kv kv[] = {{"queue_len", "11"}, {"s", "8"}, {NULL, NULL}};
-    struct head_cfg cfg = fx_cfg(C, D, B, 0.1, 3, kv, NULL);
-    void *st = fx_init(&head_dcq, &cfg, NULL);
-    float q[B * D], k[B * D], Q[11 * D];
-    int32_t ql[11] = {3, 1, 2, 17, 4, 5, 6, 7, 8, 9, 42};
-    fx_rows(q, B, D, 4, 1);
-    fx_rows(k, B, D, 5, 1);
-    fx_rows(Q, 11, D, 6, 1);
-    struct dcqb_err err = {0};
-    assert_int_equal(head_dcq.set_queue(st, Q, ql, 11, &err), DCQB_OK);
-    assert_true(fx_gradcheck(&head_dcq, st, q, k, Y, B, D, NULL, C, 0) <= 1.0);
-    fx_free(&head_dcq, st);
+    static const struct kv kva[] = {{"queue_len", "11"}, {"s", "8"}, {"margin", "arcface"},
+                                    {NULL, NULL}};
+    for (int arc = 0; arc < 2; arc++) { /* arcface: the positive's slope is not s */
+        struct head_cfg cfg = fx_cfg(C, D, B, 0.1, 3, arc ? kva : kv, NULL);
+        void *st = fx_init(&head_dcq, &cfg, NULL);
+        float q[B * D], k[B * D], Q[11 * D];
+        int32_t ql[11] = {3, 1, 2, 17, 4, 5, 6, 7, 8, 9, 42};
+        fx_rows(q, B, D, 4, 1);
+        fx_rows(k, B, D, 5, 1);
+        fx_rows(Q, 11, D, 6, 1);
+        struct dcqb_err err = {0};
+        assert_int_equal(head_dcq.set_queue(st, Q, ql, 11, &err), DCQB_OK);
+        assert_true(fx_gradcheck(&head_dcq, st, q, k, Y, B, D, NULL, C, 0) <= 1.0);
+        fx_free(&head_dcq, st);
+    }
 }
 
 /* L = 7, B = 3: slots fill 0-2, 3-5, then 6, 0, 1 (wrap), ptr 2. forward_backward leaves the

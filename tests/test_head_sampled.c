@@ -179,13 +179,17 @@ static void test_gradcheck(void **state)
 {
     (void)state;
     static const struct kv kv[] = {{"sampler", "log_uniform"}, {"s", "8"}, {NULL, NULL}};
-    struct head_cfg cfg = fx_cfg(C, D, B, 0.2, 4, kv, counts);
-    void *st = fx_init(&head_sampled, &cfg, NULL);
-    float emb[B * D], W[C * D];
-    fx_rows(emb, B, D, 5, 1);
-    fx_rows(W, C, D, 6, 0);
-    assert_true(fx_gradcheck(&head_sampled, st, emb, NULL, Y, B, D, W, C, 200) <= 1.0);
-    fx_free(&head_sampled, st);
+    static const struct kv kva[] = {{"sampler", "frequency"}, {"margin", "arcface"},
+                                    {"s", "8"}, {NULL, NULL}};
+    for (int arc = 0; arc < 2; arc++) { /* arcface: the target slope is not s */
+        struct head_cfg cfg = fx_cfg(C, D, B, 0.2, 4, arc ? kva : kv, counts);
+        void *st = fx_init(&head_sampled, &cfg, NULL);
+        float emb[B * D], W[C * D];
+        fx_rows(emb, B, D, 5 + arc, 1);
+        fx_rows(W, C, D, 6 + arc, 0);
+        assert_true(fx_gradcheck(&head_sampled, st, emb, NULL, Y, B, D, W, C, 200) <= 1.0);
+        fx_free(&head_sampled, st);
+    }
 }
 
 /* ratio = 1, uniform: every class is sampled (in draw order), and the correction is the same
