@@ -114,41 +114,68 @@ void l2norm_backward(float *dx, const float *g, const float *y, const float *nor
 
 /* ---- fused cross entropy ------------------------------------------------------------------ */
 
+/* Max over unskipped columns with four independent lanes (the compiler does not vectorise a
+ * float max reduction without fast-math; four chains hide the compare latency). */
+static float row_max(const float *z, int K, const uint8_t *skip)
+{
+    float m0 = -INFINITY, m1 = -INFINITY, m2 = -INFINITY, m3 = -INFINITY;
+    int j = 0;
+    if (!skip) {
+        for (; j + 4 <= K; j += 4) {
+            m0 = z[j] > m0 ? z[j] : m0;
+            m1 = z[j + 1] > m1 ? z[j + 1] : m1;
+            m2 = z[j + 2] > m2 ? z[j + 2] : m2;
+            m3 = z[j + 3] > m3 ? z[j + 3] : m3;
+        }
+    }
+    for (; j < K; j++)
+        if (!(skip && skip[j]) && z[j] > m0) m0 = z[j];
+    m0 = m1 > m0 ? m1 : m0;
+    m2 = m3 > m2 ? m3 : m2;
+    return m2 > m0 ? m2 : m0;
+}
+
 double xent_row_fused(float *dz, const float *z, int K, int target, const uint8_t *skip,
                       float scale, const float *colscale)
 {
-    /* z, dz (K), may alias. Pass 1: max over unskipped columns. */
-    float mx = -INFINITY;
-    if (skip) {
-        for (int j = 0; j < K; j++)
-            if (!skip[j] && z[j] > mx) mx = z[j];
-    } else {
-        for (int j = 0; j < K; j++)
-            if (z[j] > mx) mx = z[j];
-    }
+    return xent_row_fused_max(dz, z, K, target, skip, scale, colscale, row_max(z, K, skip));
+}
+
+double xent_row_fused_max(float *dz, const float *z, int K, int target, const uint8_t *skip,
+                          float scale, const float *colscale, float mx)
+{
     float zt = z[target]; /* read before dz (maybe z) is overwritten */
-    /* Pass 2: e_j = exp(z_j - max) into dz, sum in double. */
-    double sum = 0;
+    /* Pass 2: e_j = exp(z_j - max) into dz, sum in double over four fixed lanes (same order
+     * every call: deterministic), merged (0 + 1) + (2 + 3). */
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int j = 0;
     if (skip) {
-        for (int j = 0; j < K; j++) {
+        for (; j < K; j++) {
             float e = skip[j] ? 0.0f : expf(z[j] - mx);
             dz[j] = e;
-            sum += e;
+            s0 += e;
         }
     } else {
-        for (int j = 0; j < K; j++) {
+        for (; j + 4 <= K; j += 4) {
+            float e0 = expf(z[j] - mx), e1 = expf(z[j + 1] - mx), e2 = expf(z[j + 2] - mx),
+                  e3 = expf(z[j + 3] - mx);
+            dz[j] = e0, dz[j + 1] = e1, dz[j + 2] = e2, dz[j + 3] = e3;
+            s0 += e0, s1 += e1, s2 += e2, s3 += e3;
+        }
+        for (; j < K; j++) {
             float e = expf(z[j] - mx);
             dz[j] = e;
-            sum += e;
+            s0 += e;
         }
     }
-    /* Pass 3: dz = (p - onehot) * scale; skipped columns stay 0. */
+    double sum = (s0 + s1) + (s2 + s3);
+    /* Pass 3: dz = (p - onehot) * scale (* colscale); skipped columns stay 0. */
     float f = (float)(scale / sum);
     if (colscale) {
-        for (int j = 0; j < K; j++) dz[j] *= f * colscale[j];
+        for (j = 0; j < K; j++) dz[j] *= f * colscale[j];
         dz[target] -= scale * colscale[target];
     } else {
-        for (int j = 0; j < K; j++) dz[j] *= f;
+        for (j = 0; j < K; j++) dz[j] *= f;
         dz[target] -= scale;
     }
     return log(sum) + (double)mx - (double)zt;

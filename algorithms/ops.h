@@ -52,6 +52,10 @@ void l2norm_backward(float *dx, const float *g, const float *y, const float *nor
  * double. ~(4 + exp) FLOPs per column; reads z once, writes dz twice. */
 double xent_row_fused(float *dz, const float *z, int K, int target, const uint8_t *skip,
                       float scale, const float *colscale);
+/* Same with the row maximum over unskipped columns already known (a head that scales its
+ * logits finds it in that pass and saves one read of the row). mx must be that maximum. */
+double xent_row_fused_max(float *dz, const float *z, int K, int target, const uint8_t *skip,
+                          float scale, const float *colscale, float mx);
 /* Reference: direct log-sum-exp in double, no aliasing; dz written as above. */
 double xent_row_ref(float *dz, const float *z, int K, int target, const uint8_t *skip,
                     float scale, const float *colscale);

@@ -5,6 +5,8 @@
 
 #include "head.h"
 
+extern const struct head_ops head_full;
+
 /* dW (C,D) <- d loss / d W of the last forward_backward (through the 1/|w_j| normalisation). */
 void head_full_grad_w(const void *st, float *dW);
 

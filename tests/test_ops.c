@@ -1,0 +1,181 @@
+/* test_ops.c - GEMM helpers vs their naive twins, L2 normalisation forward/backward (finite
+ * differences in double), fused cross entropy vs a direct log-sum-exp (large logits, masked
+ * columns, column scales, in place), and the seeded init fills. */
+#include "test_util.h"
+
+#include "ops.h"
+#include "rng.h"
+#include "dcqb.h"
+
+static float urand(uint64_t *s) /* U[-1, 1) */
+{
+    return (float)((dcqb_splitmix64(s) >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
+}
+
+static void fill(float *a, size_t n, uint64_t seed)
+{
+    for (size_t i = 0; i < n; i++) a[i] = urand(&seed);
+}
+
+enum { B = 4, K = 50, D = 8 };
+
+static void test_gemm_vs_ref(void **state)
+{
+    (void)state;
+    float a[B * D], w[K * D], g[B * K], o1[K * D], o2[K * D];
+    fill(a, B * D, 1);
+    fill(w, K * D, 2);
+    fill(g, B * K, 3);
+    /* (B,D) x (K,D)^T -> (B,K) with alpha, beta */
+    fill(o1, B * K, 4);
+    memcpy(o2, o1, sizeof(float) * B * K);
+    matmul_bd_kd_to_bk(o1, a, w, B, K, D, 0.7f, 0.3f);
+    matmul_bd_kd_to_bk_ref(o2, a, w, B, K, D, 0.7f, 0.3f);
+    assert_close_array(o1, o2, B * K, 1e-5, 1e-5);
+    /* (B,K) x (K,D) -> (B,D) */
+    fill(o1, B * D, 5);
+    memcpy(o2, o1, sizeof(float) * B * D);
+    matmul_bk_kd_to_bd(o1, g, w, B, K, D, 1.3f, 1.0f);
+    matmul_bk_kd_to_bd_ref(o2, g, w, B, K, D, 1.3f, 1.0f);
+    assert_close_array(o1, o2, B * D, 1e-5, 1e-5);
+    /* (B,K)^T x (B,D) -> (K,D), beta = 0 ignores garbage in out */
+    fill(o1, K * D, 6);
+    for (int i = 0; i < K * D; i++) o2[i] = NAN;
+    matmul_bk_bd_to_kd(o1, g, a, B, K, D, 1.0f, 0.0f);
+    matmul_bk_bd_to_kd_ref(o2, g, a, B, K, D, 1.0f, 0.0f);
+    assert_close_array(o1, o2, K * D, 1e-5, 1e-5);
+    /* the reference itself against a hand sum */
+    double s = 0;
+    for (int i = 0; i < B; i++) s += (double)g[i * K + 7] * a[i * D + 3];
+    assert_close(o2[7 * D + 3], s, 1e-6, 1e-6);
+}
+
+static void norm_d(double *y, const double *x, int n)
+{
+    double ss = 0;
+    for (int d = 0; d < n; d++) ss += x[d] * x[d];
+    for (int d = 0; d < n; d++) y[d] = x[d] / sqrt(ss);
+}
+
+static void test_l2norm_forward_backward(void **state)
+{
+    (void)state;
+    float x[B * D], y[B * D], nrm[B], g[B * D], dx[B * D];
+    fill(x, B * D, 11);
+    fill(g, B * D, 12);
+    for (int i = 0; i < B * D; i++) x[i] *= 3.0f;
+    l2norm_forward(y, nrm, x, B, D);
+    for (int i = 0; i < B; i++) {
+        double ss = 0;
+        for (int d = 0; d < D; d++) ss += (double)y[i * D + d] * y[i * D + d];
+        assert_close(ss, 1.0, 1e-6, 0);
+    }
+    for (int i = 0; i < B * D; i++) dx[i] = 0.5f; /* accumulates */
+    l2norm_backward(dx, g, y, nrm, B, D);
+    /* f(x) = sum g . normalize(x), central differences in double */
+    for (int i = 0; i < B; i++)
+        for (int d = 0; d < D; d++) {
+            double xp[D], yp[D], fp = 0, fm = 0, eps = 1e-6;
+            for (int k = 0; k < D; k++) xp[k] = x[i * D + k];
+            xp[d] += eps;
+            norm_d(yp, xp, D);
+            for (int k = 0; k < D; k++) fp += g[i * D + k] * yp[k];
+            xp[d] -= 2 * eps;
+            norm_d(yp, xp, D);
+            for (int k = 0; k < D; k++) fm += g[i * D + k] * yp[k];
+            assert_close(dx[i * D + d] - 0.5f, (fp - fm) / (2 * eps), 1e-5, 1e-3);
+        }
+}
+
+/* direct log-sum-exp in double, written independently of ops.c */
+static double direct_ce(const float *z, int n, int t, const uint8_t *skip)
+{
+    double mx = -INFINITY, s = 0;
+    for (int j = 0; j < n; j++)
+        if (!(skip && skip[j]) && z[j] > mx) mx = z[j];
+    for (int j = 0; j < n; j++)
+        if (!(skip && skip[j])) s += exp((double)z[j] - mx);
+    return mx + log(s) - z[t];
+}
+
+static void test_xent_fused_vs_direct(void **state)
+{
+    (void)state;
+    float z[K], dz[K], dr[K], zc[K], cs[K];
+    uint8_t skip[K];
+    uint64_t r = 21;
+    for (int rep = 0; rep < 20; rep++) {
+        float scale = rep < 10 ? 64.0f : 1.0f; /* s = 64: exp overflows without the max */
+        for (int j = 0; j < K; j++) {
+            z[j] = scale * urand(&r);
+            skip[j] = (dcqb_splitmix64(&r) & 3) == 0;
+            cs[j] = 0.5f + 0.5f * (urand(&r) + 1.0f);
+        }
+        int t = rep % K;
+        skip[t] = 0;
+        const uint8_t *sk = (rep & 1) ? skip : NULL;
+        const float *c = (rep & 2) ? cs : NULL;
+        double lf = xent_row_fused(dz, z, K, t, sk, 0.25f, c);
+        double lr = xent_row_ref(dr, z, K, t, sk, 0.25f, c);
+        double ld = direct_ce(z, K, t, sk);
+        assert_true(isfinite(lf));
+        assert_close(lf, ld, 1e-5, 1e-5);
+        assert_close(lr, ld, 1e-9, 1e-9);
+        assert_close_array(dz, dr, K, 1e-6, 1e-5);
+        double sum = 0; /* without column scales the gradient row sums to 0 */
+        for (int j = 0; j < K; j++) {
+            if (sk && sk[j]) assert_true(dz[j] == 0.0f);
+            sum += dz[j];
+        }
+        if (!c) assert_close(sum, 0.0, 1e-6, 0);
+        /* in place: dz aliases z */
+        memcpy(zc, z, sizeof z);
+        double li = xent_row_fused(zc, zc, K, t, sk, 0.25f, c);
+        assert_true(li == lf);
+        assert_true(memcmp(zc, dz, sizeof zc) == 0);
+    }
+    /* gradient = d loss / d z (scale 1): central differences of the direct CE in double */
+    for (int j = 0; j < K; j++) z[j] = 5.0f * urand(&r);
+    xent_row_fused(dz, z, K, 3, NULL, 1.0f, NULL);
+    for (int j = 0; j < K; j++) {
+        float zp[K];
+        memcpy(zp, z, sizeof zp);
+        float e = 1e-2f;
+        zp[j] = z[j] + e;
+        double fp = direct_ce(zp, K, 3, NULL);
+        zp[j] = z[j] - e;
+        double fm = direct_ce(zp, K, 3, NULL);
+        assert_close(dz[j], (fp - fm) / (2.0 * e), 1e-4, 1e-2);
+    }
+}
+
+static void test_rng_fill_deterministic(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    static float a[N], b[N];
+    assert_int_equal(rng_fill_normal(a, N, 0.5, 42, NULL), DCQB_OK);
+    assert_int_equal(rng_fill_normal(b, N, 0.5, 42, NULL), DCQB_OK);
+    assert_true(memcmp(a, b, sizeof a) == 0);
+    double m = 0, v = 0;
+    for (int i = 0; i < N; i++) m += a[i];
+    m /= N;
+    for (int i = 0; i < N; i++) v += (a[i] - m) * (a[i] - m);
+    assert_close(m, 0.0, 0.02, 0);
+    assert_close(sqrt(v / N), 0.5, 0.02, 0);
+    assert_int_equal(rng_fill_normal(b, N, 0.5, 43, NULL), DCQB_OK);
+    assert_false(memcmp(a, b, sizeof a) == 0);
+    assert_int_equal(rng_fill_uniform(a, N, -2, 3, 7, NULL), DCQB_OK);
+    for (int i = 0; i < N; i++) assert_true(a[i] >= -2.0f && a[i] <= 3.0f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gemm_vs_ref),
+        cmocka_unit_test(test_l2norm_forward_backward),
+        cmocka_unit_test(test_xent_fused_vs_direct),
+        cmocka_unit_test(test_rng_fill_deterministic),
+    };
+    return cmocka_run_group_tests_name("ops", tests, NULL, NULL);
+}
