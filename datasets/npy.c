@@ -142,6 +142,12 @@ int npy_read_info(struct npy_info *info, const char *path, struct dcqb_err *err)
     info->rows = dims[0];
     info->cols = nd == 2 ? dims[1] : 1;
     info->data_off = off + hlen;
+    /* rows * cols * 8 must not wrap around (a wrapped size would pass the length check) */
+    if (info->cols > 0 && info->rows > (INT64_MAX / 8) / info->cols) {
+        rc = DCQB_FAIL(err, DCQB_EFORMAT, "%s: implausible 'shape' (%lld, %lld) in .npy header",
+                       path, (long long)info->rows, (long long)info->cols);
+        goto out;
+    }
     /* The file must hold exactly the data the header promises. */
     if (fseek(f, 0, SEEK_END) != 0) {
         rc = DCQB_FAIL(err, DCQB_EIO, "%s: cannot seek", path);

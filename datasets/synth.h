@@ -30,33 +30,43 @@ enum synth_profile {
     SYNTH_LOGNORMAL /* lognormal with lognorm_mean and lognorm_sigma                       */
 };
 
+/* Every field is a knob of `dcqbench data` (--field-name value) and a config key of the same
+ * name (harness/data_cfg.c). Defaults come from CALIBRATION.md. */
 struct synth_cfg {
-    uint64_t seed;
+    uint64_t seed;          /* data seed; the generator keys everything on it */
     int profile;            /* enum synth_profile */
-    int64_t ids;            /* training identities C */
+    int64_t ids;            /* training identities C (class sizes drawn iid, so the shape of the
+                             * profile is kept at any C) */
     /* profile parameters (defaults per profile filled by synth_cfg_defaults) */
-    double lognorm_mean, lognorm_sigma; /* ms1m / lognormal: mean images per id, sigma of log */
-    double zipf_alpha;                  /* mf2 / zipf exponent */
-    int zipf_min, zipf_max;             /* mf2 / zipf support */
+    double lognorm_mean, lognorm_sigma; /* ms1m / lognormal: mean images per id, sigma of log n;
+                                         * sizes are round(lognormal), at least 2 */
+    double zipf_alpha;                  /* mf2 / zipf: P(n) ~ n^-alpha ... */
+    int zipf_min, zipf_max;             /* ... on the integers [zipf_min, zipf_max] */
     int uniform_n;                      /* uniform: images per id */
     /* geometry and difficulty knobs */
-    int id_dim;             /* identity code dimension (32) */
-    int nuis_dim;           /* nuisance dimension (16) */
+    int id_dim;             /* identity code dimension (32); codes live on the unit sphere */
+    int nuis_dim;           /* nuisance dimension (16): pose (u[0], mirrored by flip), light,... */
     int x_dim;              /* observed dimension D (128) */
     int hidden;             /* renderer hidden width (256) */
-    int group_size;         /* look-alike group size (8) */
-    double group_spread;    /* within-group spread (0.5): N(0, spread^2/id_dim) per coordinate */
-    double id_scale;        /* weight of z against u in the renderer input (2.0) */
-    double nuis_bias;       /* std of the per-identity nuisance bias (0.3) */
-    double nuis_var;        /* std of the per-sample nuisance (1.0) */
-    double noise;           /* std of the pixel noise (0.1) */
+    int group_size;         /* look-alike group size (8); 1 = no look-alikes */
+    double group_spread;    /* within-group spread (0.5): member = normalize(centre +
+                             * N(0, spread^2/id_dim) per coordinate); smaller = harder negatives
+                             * (0.5 gives group-mate cosine ~0.8) */
+    double id_scale;        /* weight of z against u in the renderer input (2.0); smaller = the
+                             * identity is a weaker part of the image = harder */
+    double nuis_bias;       /* std of the per-identity nuisance bias (0.3); larger = a tail
+                             * identity's few images summarise it worse */
+    double nuis_var;        /* std of the per-sample nuisance (1.0); larger = harder */
+    double noise;           /* std of the additive pixel noise on x (0.1); larger = harder */
     /* "in the wild" faults, off by default */
-    double label_noise;     /* fraction of training samples rendered from another identity */
-    double dup_ids;         /* fraction of training classes that are a second label of another */
+    double label_noise;     /* fraction of training samples rendered from another (uniformly
+                             * chosen) identity; the label stays */
+    double dup_ids;         /* fraction of training classes that are a second label of another
+                             * class's person (same identity code and nuisance bias) */
     /* evaluation sets */
     int probe_ids;          /* FaceScrub-like probe identities (80) */
-    int probe_imgs;         /* images per probe identity (44 -> ~3.5K) */
-    int64_t distractors;    /* MegaFace-like distractors, one image per identity */
+    int probe_imgs;         /* images per probe identity (44 -> 3,520) */
+    int64_t distractors;    /* MegaFace-like distractors, one image per identity (20000) */
     int lfw_pairs;          /* LFW-like pairs, multiple of 20 (6000 = 10 folds x 600) */
     int holdout;            /* 1: hold out the last image of every class with >= 2 images */
 };
@@ -98,6 +108,29 @@ void synth_render_distractor(const struct synth *s, float *x, int64_t i, int fli
 void synth_render_pair(const struct synth *s, float *xa, float *xb, int *same, int64_t i,
                        int flip);
 
+/* n-th training image -> label and rendered x: synth_train_locate + synth_render_train. */
+void synth_render_train_n(const struct synth *s, float *x, int32_t *label, int64_t n, int flip);
+
+/* Lower level: the latent factors of one sample, for tests and diagnostics.
+ * role/i/j: SYNTH_ROLE_TRAIN (i = class, j = image, label noise applied), _PROBE (i = probe
+ * image index), _DISTRACTOR (i), _PAIR_A / _PAIR_B (i = pair index). z: id_dim doubles (unit
+ * norm), u: nuis_dim doubles (unflipped), *noise_key: the key of the pixel noise. Returns the
+ * identity's global index: training identities k in [0, C) as k, evaluation identities e as
+ * -1 - e (so the two sets cannot collide). */
+enum synth_role { SYNTH_ROLE_TRAIN = 0, SYNTH_ROLE_PROBE, SYNTH_ROLE_DISTRACTOR, SYNTH_ROLE_PAIR_A,
+                  SYNTH_ROLE_PAIR_B };
+int64_t synth_latent(const struct synth *s, int role, int64_t i, int32_t j, double *z, double *u,
+                     uint64_t *noise_key);
+/* Flip (pose mirrored): negate u[0]. Applying it twice is the identity. */
+void synth_flip_latent(double *u);
+/* Render from latents: x = tanh(A2 tanh(A1 [id_scale z ; u] + b1)) + noise * N(0,1) with the
+ * pixel noise drawn from noise_key. ~2 (in*hidden + hidden*D) FLOPs (90K at the defaults). */
+void synth_render_latent(const struct synth *s, float *x, const double *z, const double *u,
+                         uint64_t noise_key);
+
+/* The renderer's tanh (a rational approximation, libm-independent); exposed for its test. */
+float synth_tanh(float x);
+
 /* Class-size statistics of the training split (all images, before holdout). */
 struct synth_stats {
     int64_t identities, images;
@@ -106,5 +139,8 @@ struct synth_stats {
     double share_under_10;  /* fraction of ids with < 10 images */
 };
 void synth_stats(const struct synth *s, struct synth_stats *st);
+/* Class-size histogram: hist[n] = number of classes with n images, n in [0, st.max]; the caller
+ * passes an array of st.max + 1 entries. */
+void synth_size_hist(const struct synth *s, int64_t *hist);
 
 #endif

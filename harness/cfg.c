@@ -146,7 +146,9 @@ int cfg_parse_args(struct cfg *c, int argc, char **argv, const char *const *bool
 
 static const char *where(const struct cfg_entry *e, char *buf, size_t n)
 {
-    if (e->line > 0)
+    if (e->line < 0)
+        snprintf(buf, n, "default");
+    else if (e->line > 0)
         snprintf(buf, n, "%s:%d", e->src, e->line);
     else
         snprintf(buf, n, "%s", e->src);
@@ -160,14 +162,25 @@ int cfg_has(struct cfg *c, const char *key)
     return e != NULL;
 }
 
+/* An absent key takes its default, which is recorded (source "default") so that the resolved
+ * config written with a run lists every effective value, not only the ones the user typed. */
+static int record_default(struct cfg *c, const char *key, const char *val)
+{
+    int rc = cfg_set(c, key, val, "default", -1, NULL);
+    if (rc == DCQB_OK) find_mut(c, key)->used = 1;
+    return rc;
+}
+
 int cfg_get_int(struct cfg *c, const char *key, long long def, long long lo, long long hi,
                 long long *out, struct dcqb_err *err)
 {
     struct cfg_entry *e = find_mut(c, key);
     char w[CFG_SRC_MAX + 16];
     if (!e) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%lld", def);
         *out = def;
-        return DCQB_OK;
+        return record_default(c, key, buf);
     }
     e->used = 1;
     char *end;
@@ -191,8 +204,10 @@ int cfg_get_double(struct cfg *c, const char *key, double def, double lo, double
     struct cfg_entry *e = find_mut(c, key);
     char w[CFG_SRC_MAX + 16];
     if (!e) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%.17g", def);
         *out = def;
-        return DCQB_OK;
+        return record_default(c, key, buf);
     }
     e->used = 1;
     char *end;
@@ -226,7 +241,10 @@ int cfg_get_str(struct cfg *c, const char *key, const char *def, const char **ou
     struct cfg_entry *e = find_mut(c, key);
     if (!e) {
         *out = def;
-        return DCQB_OK;
+        if (!def) return DCQB_OK;
+        int rc = record_default(c, key, def);
+        if (rc == DCQB_OK) *out = find_mut(c, key)->val;
+        return rc;
     }
     e->used = 1;
     *out = e->val;
@@ -245,7 +263,7 @@ int cfg_get_choice(struct cfg *c, const char *key, const char *def, const char *
     for (int i = 0; choices[i]; i++)
         if (strcmp(choices[i], v) == 0) {
             *out = i;
-            return DCQB_OK;
+            return e ? DCQB_OK : record_default(c, key, v);
         }
     char list[256] = "";
     for (int i = 0; choices[i]; i++) {
@@ -278,13 +296,19 @@ static int cmp_entry(const void *a, const void *b)
     return strcmp(((const struct cfg_entry *)a)->key, ((const struct cfg_entry *)b)->key);
 }
 
-int cfg_write(const struct cfg *c, FILE *f)
+int cfg_write(const struct cfg *c, FILE *f) { return cfg_write_except(c, f, NULL); }
+
+int cfg_write_except(const struct cfg *c, FILE *f, const char *const *exclude)
 {
     struct cfg_entry *tmp = malloc((size_t)(c->n ? c->n : 1) * sizeof *tmp);
     if (!tmp) return DCQB_ENOMEM;
     int m = 0;
-    for (int i = 0; i < c->n; i++)
-        if (c->e[i].used) tmp[m++] = c->e[i];
+    for (int i = 0; i < c->n; i++) {
+        int skip = !c->e[i].used;
+        for (const char *const *x = exclude; x && *x && !skip; x++)
+            skip = strcmp(*x, c->e[i].key) == 0;
+        if (!skip) tmp[m++] = c->e[i];
+    }
     qsort(tmp, (size_t)m, sizeof *tmp, cmp_entry);
     for (int i = 0; i < m; i++) fprintf(f, "%s = %s\n", tmp[i].key, tmp[i].val);
     free(tmp);

@@ -48,7 +48,8 @@ int cfg_parse_args(struct cfg *c, int argc, char **argv, const char *const *bool
 const struct cfg_entry *cfg_find(const struct cfg *c, const char *key);
 int cfg_has(struct cfg *c, const char *key); /* marks used */
 
-/* Typed getters: absent key -> *out = def, DCQB_OK. Present but malformed or out of
+/* Typed getters: absent key -> *out = def, DCQB_OK, and the default is recorded in the cfg
+ * (source "default", line -1) so that cfg_write lists it. Present but malformed or out of
  * [lo, hi] -> DCQB_EINVAL naming the key and its source. */
 int cfg_get_int(struct cfg *c, const char *key, long long def, long long lo, long long hi,
                 long long *out, struct dcqb_err *err);
@@ -65,7 +66,9 @@ int cfg_get_choice(struct cfg *c, const char *key, const char *def, const char *
 /* First key that was set but never read -> DCQB_EINVAL "unknown key 'x' (file:line)". */
 int cfg_check_unused(const struct cfg *c, struct dcqb_err *err);
 
-/* Write all used entries as "key = value" lines, sorted by key (the resolved config). */
+/* Write all used entries (defaults included: getters record them) as "key = value" lines,
+ * sorted by key: the resolved config. `exclude`: NULL-terminated keys to leave out, or NULL. */
 int cfg_write(const struct cfg *c, FILE *f);
+int cfg_write_except(const struct cfg *c, FILE *f, const char *const *exclude);
 
 #endif /* DCQB_CFG_H */

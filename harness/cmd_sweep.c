@@ -1,13 +1,289 @@
-/* cmd_sweep.c - 'dcqbench sweep': not implemented yet (issue 6). */
+/* cmd_sweep.c - 'dcqbench sweep': expand sweep files into runs and run each as child processes
+ * (`dcqbench train`, then `dcqbench eval`), resumable, shardable, one runs.tsv row per run
+ * (issue 6, STYLE.md 2.8). The mechanism is harness/sweep.c; this file parses options, prints
+ * progress, and owns the SIGINT handler (the one piece of process-global state it needs).
+ */
 #include "cli.h"
+
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "sweep.h"
+
+static const char sweep_help[] =
+    "usage: dcqbench sweep FILE... [--jobs N] [--shard i/n] [--force] [--dry-run]\n"
+    "                      [--results DIR]\n"
+    "       dcqbench sweep --merge OUT IN...\n"
+    "\n"
+    "Expand each sweep FILE into runs and run each one as child processes:\n"
+    "  dcqbench train --config <run>/run.conf --out <run>   then, if training succeeded,\n"
+    "  dcqbench eval --run <run>\n"
+    "A crashed, diverged or hung-then-killed child fails only its own run.\n"
+    "\n"
+    "Sweep file (INI; '#' or ';' starts a comment line, ' ;' an inline comment):\n"
+    "  [sweep]          optional: name = <folder name> (default: FILE's basename without\n"
+    "                   .conf), jobs = N, metrics = a, b, ... (metric columns of runs.tsv)\n"
+    "  [base]           keys for every run\n"
+    "  [head.<name>]    adds the runs of head <name> (full, random, dcq, sampled):\n"
+    "                   head = <name> plus this section's keys, which override [base]'s\n"
+    "  key = a, b, c    a list: runs cover the Cartesian product of all lists of [base] and\n"
+    "                   the head section. Keys are train's keys and any eval.<x> key;\n"
+    "                   an unknown key, section or head, a repeated key, an empty value or\n"
+    "                   a syntax error stops the sweep before any run starts (file:line).\n"
+    "\n"
+    "Runs: each run's config is canonicalised (keys sorted, numbers normalised) and hashed\n"
+    "(FNV-1a 64) into a 16-hex run_id; its folder is <results>/<sweep>/<run_id>/ with\n"
+    "run.conf, train.log, eval.log, summary.json and eval/. Runs execute in a fixed shuffled\n"
+    "order, so a partial sweep covers the grid evenly.\n"
+    "\n"
+    "options:\n"
+    "  --jobs N        run N runs at once (default: [sweep] jobs, else 1). Each child keeps\n"
+    "                  its own 'threads' key: keep jobs x threads <= CPU cores.\n"
+    "  --shard i/n     take only runs whose index in the canonical order is i mod n\n"
+    "                  (0 <= i < n); n processes with i = 0..n-1 cover every run once.\n"
+    "  --force         rerun runs that already have an ok row.\n"
+    "  --dry-run       list run_ids (marking finished ones) and configs, run nothing.\n"
+    "  --results DIR   results root (default: results).\n"
+    "  --merge OUT IN...  append the rows of runs.tsv files IN to OUT, keeping one header;\n"
+    "                  all headers must be equal (equivalent: tail -n +2 IN >> OUT).\n"
+    "\n"
+    "Resume: a run whose run_id has a row with status ok in runs.tsv is skipped (whatever\n"
+    "git_rev wrote it: use --force or a new --results DIR after changing code). Failed runs\n"
+    "are retried on every rerun and get a new row, so runs.tsv can hold several rows per\n"
+    "run_id: the last one is current (pandas: df.drop_duplicates('run_id', keep='last')).\n"
+    "\n"
+    "results/<sweep>/runs.tsv: tab-separated, header line, NA = missing, one row per finished\n"
+    "run appended by one write() + fsync (shards may share the file). Columns: schema run_id\n"
+    "sweep git_rev status, every config key of the sweep (sorted; a key named like a fixed\n"
+    "column is written cfg.<key>), steps wall_s samples_per_s head_mem_mb (MiB) peak_rss_mb\n"
+    "final_loss digest, the metric columns, err_msg. If runs.tsv exists with another header\n"
+    "(the sweep gained a key or metric), the sweep refuses: choose a new name or --results.\n"
+    "Read with pandas.read_csv(f, sep='\\t', na_values='NA') or gnuplot 'set datafile\n"
+    "separator tab'.\n"
+    "\n"
+    "Progress goes to stderr: runs done/total, failed, ETA (mean wall time of finished runs);\n"
+    "one line per finished run when stderr is not a terminal.\n"
+    "^C (SIGINT/SIGTERM): stop launching, forward SIGINT to running children (train\n"
+    "checkpoints), wait for them and record what finished; a second ^C kills them.\n"
+    "Interrupted runs get no row and run again next time.\n"
+    "\n"
+    "exit status: 0 all runs ok, 1 some run failed (every run was still attempted),\n"
+    "2 bad input, 130 interrupted.\n";
+
+/* Set by the handler, read by sweep_execute: 1 = stop launching + forward SIGINT, 2 = kill. */
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (g_stop < 2) g_stop++;
+}
+
+struct progress_ctx {
+    const char *sweep;
+    int tty;
+};
+
+static void fmt_time(char *out, size_t n, double s)
+{
+    if (s < 0) snprintf(out, n, "?");
+    else if (s < 10) snprintf(out, n, "%.1fs", s);
+    else if (s < 120) snprintf(out, n, "%.0fs", s);
+    else if (s < 7200) snprintf(out, n, "%.0fm%02.0fs", floor(s / 60), fmod(s, 60));
+    else snprintf(out, n, "%.0fh%02.0fm", floor(s / 3600), floor(fmod(s, 3600) / 60));
+}
+
+static void on_progress(void *ctx, const struct sweep_progress *p)
+{
+    const struct progress_ctx *c = ctx;
+    const char *head = "?";
+    for (int i = 0; i < p->run->n_kv; i++)
+        if (strcmp(p->run->key[i], "head") == 0) head = p->run->val[i];
+    char eta[32], wall[32];
+    fmt_time(eta, sizeof eta, p->eta_s);
+    fmt_time(wall, sizeof wall, p->wall_s);
+    if (c->tty) {
+        if (!p->ok)
+            fprintf(stderr, "\r\033[Ksweep %s: run %s (%s) failed: %s\n", c->sweep, p->run->run_id,
+                    head, p->err_msg);
+        fprintf(stderr, "\r\033[Ksweep %s: %d/%d done, %d failed, %d running, ETA %s", c->sweep,
+                p->done, p->total, p->failed, p->running, eta);
+    } else {
+        fprintf(stderr, "sweep %s: [%d/%d] %s %s %s in %s (failed %d, ETA %s)%s%s\n", c->sweep,
+                p->done, p->total, p->run->run_id, head, p->ok ? "ok" : "FAILED", wall, p->failed,
+                eta, p->ok ? "" : ": ", p->err_msg);
+    }
+}
+
+static int do_merge(struct cfg *c, const char *out)
+{
+    struct dcqb_err err = {0};
+    if (c->n_pos < 1) {
+        DCQB_FAIL(&err, DCQB_EINVAL, "--merge OUT needs at least one input runs.tsv");
+        return cli_error("sweep", &err);
+    }
+    if (sweep_merge(out, (const char *const *)c->pos, c->n_pos, &err))
+        return cli_error("sweep", &err);
+    return 0;
+}
+
+static void dry_run(const struct sweep *s, const char *results, int si, int sn)
+{
+    unsigned char *done = calloc((size_t)(s->n_runs ? s->n_runs : 1), 1);
+    struct dcqb_err err = {0};
+    if (done && sweep_done_mask(s, results, done, &err))
+        fprintf(stderr, "dcqbench sweep: %s (finished runs not marked)\n", err.msg);
+    int n = 0, nd = 0;
+    for (int i = 0; i < s->n_runs; i++) {
+        if (i % sn != si) continue;
+        n++;
+        nd += done && done[i];
+        printf("%s %s %s/%s/%s", s->runs[i].run_id, done && done[i] ? "done" : "todo", results,
+               s->name, s->runs[i].run_id);
+        for (int k = 0; k < s->runs[i].n_kv; k++)
+            printf(" %s=%s", s->runs[i].key[k], s->runs[i].val[k]);
+        printf("\n");
+    }
+    printf("# sweep %s: %d runs in this shard, %d done, %d to run (%d in the whole sweep)\n",
+           s->name, n, nd, n - nd, s->n_runs);
+    free(done);
+}
 
 int cmd_sweep(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
-        printf("usage: dcqbench sweep ...\n\nNot implemented yet (tracked in issue 6).\n");
+        fputs(sweep_help, stdout);
         return 0;
     }
+    static const char *const bools[] = {"force", "dry_run", NULL};
+    struct cfg c = {0};
     struct dcqb_err err = {0};
-    DCQB_FAIL(&err, DCQB_EINVAL, "not implemented yet (issue 6)");
-    return cli_error("sweep", &err);
+    long long jobs = 0;
+    int force = 0, dry = 0, si = 0, sn = 1, status = 0;
+    const char *shard = NULL, *results = "results", *exec = NULL, *merge = NULL;
+    char self[PATH_MAX];
+    if (cfg_parse_args(&c, argc, argv, bools, &err) ||
+        cfg_get_int(&c, "jobs", 0, 1, 1024, &jobs, &err) ||
+        cfg_get_bool(&c, "force", 0, &force, &err) ||
+        cfg_get_bool(&c, "dry_run", 0, &dry, &err) ||
+        cfg_get_str(&c, "shard", NULL, &shard, &err) ||
+        cfg_get_str(&c, "results", "results", &results, &err) ||
+        cfg_get_str(&c, "exec", NULL, &exec, &err) || /* hidden: a fake binary for tests */
+        cfg_get_str(&c, "merge", NULL, &merge, &err) || cfg_check_unused(&c, &err)) {
+        status = cli_error("sweep", &err);
+        goto out;
+    }
+    if (merge) {
+        status = do_merge(&c, merge);
+        goto out;
+    }
+    if (shard) {
+        char *end;
+        si = (int)strtol(shard, &end, 10);
+        if (*end == '/') sn = (int)strtol(end + 1, &end, 10);
+        if (*end || sn < 1 || si < 0 || si >= sn || !strchr(shard, '/')) {
+            DCQB_FAIL(&err, DCQB_EINVAL, "--shard wants i/n with 0 <= i < n, got '%s'", shard);
+            status = cli_error("sweep", &err);
+            goto out;
+        }
+    }
+    if (c.n_pos < 1) {
+        DCQB_FAIL(&err, DCQB_EINVAL, "no sweep file given (see dcqbench sweep --help)");
+        status = cli_error("sweep", &err);
+        goto out;
+    }
+    if (!exec) {
+        ssize_t l = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (l < 0) {
+            DCQB_FAIL(&err, DCQB_EIO, "cannot find my own executable (/proc/self/exe)");
+            status = cli_error("sweep", &err);
+            goto out;
+        }
+        self[l] = '\0';
+        exec = self;
+    }
+
+    /* every file is parsed before anything runs: a typo in the last one costs nothing */
+    struct sweep *sw = calloc((size_t)c.n_pos, sizeof *sw);
+    if (!sw) {
+        DCQB_FAIL(&err, DCQB_ENOMEM, "out of memory");
+        status = cli_error("sweep", &err);
+        goto out;
+    }
+    int n_loaded = 0;
+    for (; n_loaded < c.n_pos; n_loaded++) {
+        char *hdr = NULL;
+        if (sweep_load(&sw[n_loaded], c.pos[n_loaded], &err) ||
+            sweep_tsv_header(&sw[n_loaded], &hdr, &err)) {
+            n_loaded++; /* sweep_free is safe on a zeroed sweep */
+            status = cli_error("sweep", &err);
+            goto free_sweeps;
+        }
+        free(hdr);
+    }
+    if (dry) {
+        for (int i = 0; i < n_loaded; i++) dry_run(&sw[i], results, si, sn);
+        goto free_sweeps;
+    }
+
+    struct sigaction sa = {0}, old_int, old_term;
+    sa.sa_handler = on_signal; /* no SA_RESTART: sleeps and waits return early */
+    sigemptyset(&sa.sa_mask);
+    g_stop = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    int tty = isatty(STDERR_FILENO);
+    for (int i = 0; i < n_loaded && !g_stop; i++) {
+        struct progress_ctx pc = {sw[i].name, tty};
+        struct sweep_opts o = {
+            .exec = exec,
+            .results_dir = results,
+            .jobs = jobs ? (int)jobs : (sw[i].jobs ? sw[i].jobs : 1),
+            .shard_i = si,
+            .shard_n = sn,
+            .force = force,
+            .stop = &g_stop,
+            .progress = on_progress,
+            .progress_ctx = &pc,
+        };
+        long cores = sysconf(_SC_NPROCESSORS_ONLN), threads = 1;
+        for (int r = 0; r < sw[i].n_runs; r++)
+            for (int k = 0; k < sw[i].runs[r].n_kv; k++)
+                if (!strcmp(sw[i].runs[r].key[k], "threads") &&
+                    atol(sw[i].runs[r].val[k]) > threads)
+                    threads = atol(sw[i].runs[r].val[k]);
+        if (cores > 0 && o.jobs * threads > cores)
+            fprintf(stderr, "dcqbench sweep: warning: %d jobs x %ld threads > %ld cores: runs "
+                            "will compete for CPUs and their timings will suffer\n",
+                    o.jobs, threads, cores);
+        struct sweep_result res;
+        int rc = sweep_execute(&sw[i], &o, &res, &err);
+        if (tty && res.ok + res.failed) fputc('\n', stderr);
+        fprintf(stderr, "sweep %s: %d runs in this shard, %d already done, %d ok, %d failed, "
+                        "%d interrupted -> %s/%s/runs.tsv\n",
+                sw[i].name, res.total, res.skipped, res.ok, res.failed, res.interrupted, results,
+                sw[i].name);
+        if (rc == DCQB_EINTR) {
+            fprintf(stderr, "dcqbench sweep: %s; rerun the same command to resume\n", err.msg);
+            status = 130;
+        } else if (rc) {
+            status = cli_error("sweep", &err);
+            break;
+        } else if (res.failed && status == 0) {
+            status = 1;
+        }
+    }
+    if (g_stop && status != 2) status = 130;
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+free_sweeps:
+    for (int i = 0; i < n_loaded; i++) sweep_free(&sw[i]);
+    free(sw);
+out:
+    cfg_free(&c);
+    return status;
 }

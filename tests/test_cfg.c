@@ -1,0 +1,216 @@
+/* test_cfg.c - harness/cfg.c: INI keys remember file:line, flags win over the file, unknown
+ * keys fail naming where they were written, typed getters reject malformed and out-of-range
+ * values, `--key=value`, `--key value`, bool flags and positionals. */
+#include "test_util.h"
+
+#include <string.h>
+
+#include "cfg.h"
+
+static const char *write_ini(const char *leaf, const char *text)
+{
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", test_tmpdir(), leaf);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static void assert_contains(const char *msg, const char *want)
+{
+    if (!strstr(msg, want)) {
+        print_error("message '%s' does not contain '%s'\n", msg, want);
+        fail();
+    }
+}
+
+static void test_ini_lines_and_sections(void **state)
+{
+    (void)state;
+    struct cfg c = {0};
+    struct dcqb_err err = {0};
+    const char *p = write_ini("cfg_lines.ini", "# comment\n"
+                                               "top = 1\n"
+                                               "[train]\n"
+                                               "\n"
+                                               "lr = 0.1\n"
+                                               "[eval]\n"
+                                               "far = 1e-3\n");
+    assert_int_equal(cfg_load_ini(&c, p, "train", &err), DCQB_OK);
+    const struct cfg_entry *e = cfg_find(&c, "lr");
+    assert_non_null(e);
+    assert_int_equal(e->line, 5);
+    assert_string_equal(e->src, p);
+    assert_string_equal(e->val, "0.1");
+    assert_int_equal(cfg_find(&c, "top")->line, 2);
+    e = cfg_find(&c, "eval.far"); /* other sections are prefixed */
+    assert_non_null(e);
+    assert_int_equal(e->line, 7);
+    assert_null(cfg_find(&c, "far"));
+    cfg_free(&c);
+}
+
+static void test_ini_errors(void **state)
+{
+    (void)state;
+    struct cfg c = {0};
+    struct dcqb_err err = {0};
+    char want[600];
+    const char *p = write_ini("cfg_syntax.ini", "a = 1\nb = 2\nthis line has no equals\n");
+    assert_int_equal(cfg_load_ini(&c, p, NULL, &err), DCQB_EINVAL);
+    snprintf(want, sizeof want, "%s:3: syntax error", p);
+    assert_contains(err.msg, want);
+    cfg_free(&c);
+    p = write_ini("cfg_dup.ini", "a = 1\n\na = 2\n");
+    assert_int_equal(cfg_load_ini(&c, p, NULL, &err), DCQB_EINVAL);
+    snprintf(want, sizeof want, "%s:3: key 'a' is given twice", p);
+    assert_contains(err.msg, want);
+    cfg_free(&c);
+    assert_int_equal(cfg_load_ini(&c, "build/tmp-tests/does-not-exist.ini", NULL, &err),
+                     DCQB_EIO);
+    cfg_free(&c);
+}
+
+static void test_flags_win_and_forms(void **state)
+{
+    (void)state;
+    struct cfg c = {0};
+    struct dcqb_err err = {0};
+    const char *p = write_ini("cfg_flags.ini", "lr = 0.1\nsteps = 100\nqueue_len = 8\n");
+    assert_int_equal(cfg_load_ini(&c, p, NULL, &err), DCQB_OK);
+    char *argv[] = {"--lr", "0.5", "--steps=200", "file.conf", "--force", "other.conf",
+                    "--queue-len", "16", "--verbose", "--last"};
+    static const char *const bools[] = {"force", NULL};
+    assert_int_equal(cfg_parse_args(&c, 10, argv, bools, &err), DCQB_OK);
+    double lr;
+    long long steps, q;
+    int force;
+    const char *s;
+    assert_int_equal(cfg_get_double(&c, "lr", 0, 0, 10, &lr, &err), DCQB_OK);
+    assert_close(lr, 0.5, 0, 0); /* the flag wins over the file */
+    assert_int_equal(cfg_get_int(&c, "steps", 0, 0, 1000, &steps, &err), DCQB_OK);
+    assert_int_equal(steps, 200); /* --key=value */
+    assert_int_equal(cfg_get_int(&c, "queue_len", 0, 0, 1000, &q, &err), DCQB_OK);
+    assert_int_equal(q, 16); /* dashes become underscores */
+    assert_string_equal(cfg_find(&c, "queue_len")->src, "command line");
+    assert_int_equal(cfg_get_bool(&c, "force", 0, &force, &err), DCQB_OK);
+    assert_int_equal(force, 1); /* a bool flag does not eat the next word */
+    assert_int_equal(c.n_pos, 2);
+    assert_string_equal(c.pos[0], "file.conf");
+    assert_string_equal(c.pos[1], "other.conf");
+    assert_int_equal(cfg_get_str(&c, "verbose", NULL, &s, &err), DCQB_OK);
+    assert_string_equal(s, "1"); /* followed by another flag */
+    assert_int_equal(cfg_get_str(&c, "last", NULL, &s, &err), DCQB_OK);
+    assert_string_equal(s, "1"); /* nothing follows */
+    assert_int_equal(cfg_check_unused(&c, &err), DCQB_OK);
+    cfg_free(&c);
+}
+
+static void test_unknown_keys(void **state)
+{
+    (void)state;
+    struct cfg c = {0};
+    struct dcqb_err err = {0};
+    const char *p = write_ini("cfg_unknown.ini", "lr = 0.1\n\nlearning_rate = 0.2\n");
+    assert_int_equal(cfg_load_ini(&c, p, NULL, &err), DCQB_OK);
+    double lr;
+    assert_int_equal(cfg_get_double(&c, "lr", 0, 0, 1, &lr, &err), DCQB_OK);
+    assert_int_equal(cfg_check_unused(&c, &err), DCQB_EINVAL);
+    char want[600];
+    snprintf(want, sizeof want, "%s:3: unknown key 'learning_rate'", p);
+    assert_contains(err.msg, want);
+    cfg_free(&c);
+
+    char *argv[] = {"--stpes", "3"};
+    assert_int_equal(cfg_parse_args(&c, 2, argv, NULL, &err), DCQB_OK);
+    assert_int_equal(cfg_check_unused(&c, &err), DCQB_EINVAL);
+    assert_contains(err.msg, "unknown option '--stpes'");
+    cfg_free(&c);
+}
+
+static void test_typed_getters(void **state)
+{
+    (void)state;
+    struct cfg c = {0};
+    struct dcqb_err err = {0};
+    const char *p = write_ini("cfg_typed.ini", "ids = 1e6\n"
+                                               "batch = 1.5\n"
+                                               "steps = -3\n"
+                                               "lr = abc\n"
+                                               "mu = 2\n"
+                                               "margin = arcfce\n"
+                                               "residual = yes\n"
+                                               "flag = maybe\n");
+    assert_int_equal(cfg_load_ini(&c, p, NULL, &err), DCQB_OK);
+    long long v;
+    double d;
+    int b, ch;
+    char want[600];
+    assert_int_equal(cfg_get_int(&c, "ids", 0, 1, 10000000, &v, &err), DCQB_OK);
+    assert_int_equal(v, 1000000);
+    assert_int_equal(cfg_get_int(&c, "batch", 0, 1, 100, &v, &err), DCQB_EINVAL);
+    snprintf(want, sizeof want, "%s:2: 'batch' must be an integer", p);
+    assert_contains(err.msg, want);
+    assert_int_equal(cfg_get_int(&c, "steps", 0, 0, 100, &v, &err), DCQB_EINVAL);
+    snprintf(want, sizeof want, "%s:3: 'steps' = -3 is outside [0, 100]", p);
+    assert_contains(err.msg, want);
+    assert_int_equal(cfg_get_double(&c, "lr", 0, 0, 1, &d, &err), DCQB_EINVAL);
+    assert_contains(err.msg, ":4: 'lr' must be a number");
+    assert_int_equal(cfg_get_double(&c, "mu", 0, 0, 1, &d, &err), DCQB_EINVAL);
+    assert_contains(err.msg, ":5: 'mu' = 2 is outside");
+    static const char *const margins[] = {"cosface", "arcface", NULL};
+    assert_int_equal(cfg_get_choice(&c, "margin", "cosface", margins, &ch, &err), DCQB_EINVAL);
+    assert_contains(err.msg, ":6: 'margin' = 'arcfce' is not one of: cosface, arcface");
+    assert_int_equal(cfg_get_bool(&c, "residual", 0, &b, &err), DCQB_OK);
+    assert_int_equal(b, 1);
+    assert_int_equal(cfg_get_bool(&c, "flag", 0, &b, &err), DCQB_EINVAL);
+    assert_contains(err.msg, ":8: 'flag'");
+    /* absent keys take the default */
+    assert_int_equal(cfg_get_int(&c, "absent", 42, 0, 100, &v, &err), DCQB_OK);
+    assert_int_equal(v, 42);
+    assert_int_equal(cfg_get_choice(&c, "absent2", "arcface", margins, &ch, &err), DCQB_OK);
+    assert_int_equal(ch, 1);
+    cfg_free(&c);
+}
+
+static void test_write_sorted_used(void **state)
+{
+    (void)state;
+    struct cfg c = {0};
+    struct dcqb_err err = {0};
+    assert_int_equal(cfg_set(&c, "zeta", "1", "x", 1, &err), DCQB_OK);
+    assert_int_equal(cfg_set(&c, "alpha", "2", "x", 2, &err), DCQB_OK);
+    assert_int_equal(cfg_set(&c, "unused", "3", "x", 3, &err), DCQB_OK);
+    assert_true(cfg_has(&c, "zeta"));
+    assert_true(cfg_has(&c, "alpha"));
+    const char *p = "build/tmp-tests/cfg_write.txt";
+    FILE *f = fopen(p, "w");
+    assert_int_equal(cfg_write(&c, f), DCQB_OK);
+    fclose(f);
+    char buf[256] = {0};
+    f = fopen(p, "r");
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    assert_string_equal(buf, "alpha = 2\nzeta = 1\n");
+    char longkey[CFG_KEY_MAX + 8];
+    memset(longkey, 'k', sizeof longkey - 1);
+    longkey[sizeof longkey - 1] = '\0';
+    assert_int_equal(cfg_set(&c, longkey, "1", "x", 4, &err), DCQB_EINVAL);
+    cfg_free(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ini_lines_and_sections),
+        cmocka_unit_test(test_ini_errors),
+        cmocka_unit_test(test_flags_win_and_forms),
+        cmocka_unit_test(test_unknown_keys),
+        cmocka_unit_test(test_typed_getters),
+        cmocka_unit_test(test_write_sorted_used),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,526 @@
+/* test_sweep.c - sweep files (expansion, canonical hash, file:line errors) and the runner
+ * (resume, shards, failing and crashing children, runs.tsv shape, header refusal, merge).
+ * The runner tests drive a fake "dcqbench" shell script written to build/tmp-tests/, which
+ * behaves by the run's `eval.fake` key: ok, fail (summary with status fail, exit 1), crash
+ * (SIGSEGV), nosummary (exit 2, no summary.json), evalfail (eval exits 3), hang (sleeps 5 s
+ * unless interrupted by SIGINT, then exits 1 without summary). */
+#include "test_util.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "sweep.h"
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+static const char *tpath(const char *leaf)
+{
+    static char buf[8][512];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", test_tmpdir(), leaf);
+    return buf[k];
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = calloc(1, 1 << 20);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void rm_rf(const char *path)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    assert_int_equal(system(cmd), 0);
+}
+
+static int load_text(struct sweep *s, const char *name, const char *text, struct dcqb_err *err)
+{
+    const char *p = tpath(name);
+    write_file(p, text);
+    return sweep_load(s, p, err);
+}
+
+/* Assert that loading `text` fails and the message contains `want`. */
+static void expect_error(const char *text, const char *want)
+{
+    struct sweep s;
+    struct dcqb_err err = {0};
+    int rc = load_text(&s, "bad.conf", text, &err);
+    if (rc == DCQB_OK || !strstr(err.msg, want)) {
+        print_error("rc %d, message '%s', wanted '%s'\n", rc, err.msg, want);
+        if (rc == DCQB_OK) sweep_free(&s);
+        fail();
+    }
+}
+
+static const char fake_script[] =
+    "#!/bin/sh\n"
+    "# fake dcqbench for test_sweep: behaviour from eval.fake in run.conf\n"
+    "cmd=$1\n"
+    "if [ \"$cmd\" = train ]; then conf=$3; out=$5; else out=$3; conf=$3/run.conf; fi\n"
+    "mode=$(sed -n 's/^eval.fake = //p' \"$conf\")\n"
+    "echo \"fake $cmd $mode\"\n"
+    "if [ \"$cmd\" = train ]; then\n"
+    "  echo x >> \"$out/attempts\"\n"
+    "  case \"$mode\" in\n"
+    "  crash) kill -SEGV $$ ;;\n"
+    "  hang) trap 'echo got INT; exit 1' INT; sleep 5 & wait $!; echo done; exit 0 ;;\n"
+    "  nosummary) echo 'bad value for lr' >&2; exit 2 ;;\n"
+    "  fail) printf '{\"status\": \"fail\", \"err_msg\": \"loss diverged\\\\tat step 7\", "
+    "\"steps\": 7, \"final_loss\": null}\\n' > \"$out/summary.json\"; exit 1 ;;\n"
+    "  esac\n"
+    "  printf '{\"status\": \"ok\", \"err_msg\": \"\", \"steps\": 10, \"final_loss\": 1.5, "
+    "\"digest\": \"00c0ffee\", \"wall_s\": 0.25, \"samples_per_s\": 100, "
+    "\"head_mem_bytes\": 2097152, \"peak_rss_mb\": 12.5, \"extra\": 3}\\n' > \"$out/summary.json\"\n"
+    "  exit 0\n"
+    "fi\n"
+    "[ \"$mode\" = evalfail ] && { echo 'eval boom' >&2; exit 3; }\n"
+    "printf '{\"lfw_acc\": 0.875, \"mf_rank1\": null, \"other\": 1}\\n' > \"$out/eval/metrics.json\"\n";
+
+static const char *fake_exec(void)
+{
+    const char *p = tpath("fake_dcqbench.sh");
+    write_file(p, fake_script);
+    chmod(p, 0755);
+    return p;
+}
+
+static const char runner_conf[] =
+    "[sweep]\n"
+    "name = t\n"
+    "metrics = lfw_acc, mf_rank1\n"
+    "[base]\n"
+    "seed = 1, 2\n"
+    "steps = 10\n"
+    "[head.full]\n"
+    "eval.fake = ok, fail, crash\n"
+    "[head.dcq]\n"
+    "eval.fake = ok, nosummary, evalfail\n"
+    "queue_len = 8\n";
+
+static struct sweep_opts opts(const char *exec, const char *results)
+{
+    struct sweep_opts o = {.exec = exec, .results_dir = results, .jobs = 1, .shard_i = 0,
+                           .shard_n = 1};
+    return o;
+}
+
+static int count_lines(const char *text)
+{
+    int n = 0;
+    for (const char *p = text; *p; p++) n += *p == '\n';
+    return n;
+}
+
+/* The row (line) of run_id in text, copied, or NULL (the last one when there are several). */
+static char *find_row(const char *text, const char *run_id)
+{
+    const char *hit = NULL;
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        const char *t = strchr(l, '\t');
+        if (t && strncmp(t + 1, run_id, 16) == 0) hit = l;
+    }
+    if (!hit) return NULL;
+    size_t n = strcspn(hit, "\n");
+    char *r = calloc(1, n + 1);
+    memcpy(r, hit, n);
+    return r;
+}
+
+static const char *mode_of(const struct sweep_run *r)
+{
+    for (int i = 0; i < r->n_kv; i++)
+        if (!strcmp(r->key[i], "eval.fake")) return r->val[i];
+    return "";
+}
+
+static int attempts(const char *results, const struct sweep *s, int i)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s/%s/attempts", results, s->name, s->runs[i].run_id);
+    char *t = slurp(p);
+    int n = t ? count_lines(t) : 0;
+    free(t);
+    return n;
+}
+
+/* ---- parsing and hashing ------------------------------------------------------------------- */
+
+static void test_fnv_vectors(void **state)
+{
+    (void)state;
+    /* published FNV-1a 64 test vectors */
+    assert_true(sweep_fnv1a64("", 0) == 0xcbf29ce484222325ULL);
+    assert_true(sweep_fnv1a64("a", 1) == 0xaf63dc4c8601ec8cULL);
+    assert_true(sweep_fnv1a64("foobar", 6) == 0x85944171f73967e8ULL);
+}
+
+static void test_canon_value(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"0.1", "0.1"},  {"0.10", "0.1"},   {"1e-2", "0.01"},   {"1.0", "1"},
+        {"+7", "7"},     {"007", "7"},      {"-0", "0"},        {"1e6", "1000000"}, {"1e6.5", "1e6.5"}, {"-2.0", "-2"}, {"1e22", "1e+22"},
+        {"2.5e-07", "2.5e-07"},             {"18446744073709551615", "18446744073709551615"},
+        {"cosface", "cosface"},             {"1e", "1e"},       {"nan", "nan"},
+        {"0.30000000000000004", "0.30000000000000004"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[64];
+        assert_int_equal(sweep_canon_value(out, sizeof out, cases[i][0]), DCQB_OK);
+        if (strcmp(out, cases[i][1]) != 0) {
+            print_error("'%s' -> '%s', want '%s'\n", cases[i][0], out, cases[i][1]);
+            fail();
+        }
+    }
+}
+
+static void test_expand_counts(void **state)
+{
+    (void)state;
+    struct sweep s;
+    struct dcqb_err err = {0};
+    int rc = load_text(&s, "expand.conf",
+                       "# comment\n"
+                       "[base]\n"
+                       "seed = 1, 2, 3\n"
+                       "lr = 0.1, 0.01\n"
+                       "eval.lfw = 1\n"
+                       "[head.full]\n"
+                       "[head.dcq]\n"
+                       "queue_len = 512, 2048\n"
+                       "lr = 0.05 ; dcq's own rate overrides [base]\n", &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, DCQB_OK);
+    assert_string_equal(s.name, "expand");
+    assert_int_equal(s.n_runs, 3 * 2 + 3 * 2 * 1); /* full: seed x lr; dcq: seed x queue_len */
+    int n_full = 0, n_dcq_lr = 0;
+    for (int i = 0; i < s.n_runs; i++) {
+        const struct sweep_run *r = &s.runs[i];
+        for (int k = 1; k < r->n_kv; k++) assert_true(strcmp(r->key[k - 1], r->key[k]) < 0);
+        for (int k = 0; k < r->n_kv; k++) {
+            if (!strcmp(r->key[k], "head") && !strcmp(r->val[k], "full")) n_full++;
+            if (!strcmp(r->key[k], "lr") && !strcmp(r->val[k], "0.05")) n_dcq_lr++;
+        }
+    }
+    assert_int_equal(n_full, 6);
+    assert_int_equal(n_dcq_lr, 6);
+    /* sorted union of keys */
+    const char *want[] = {"eval.lfw", "head", "lr", "queue_len", "seed"};
+    assert_int_equal(s.n_keys, 5);
+    for (int i = 0; i < 5; i++) assert_string_equal(s.keys[i], want[i]);
+    assert_int_equal(s.n_metrics > 0, 1); /* built-in default list */
+    sweep_free(&s);
+}
+
+static void test_hash_independent_of_order(void **state)
+{
+    (void)state;
+    struct sweep a, b;
+    struct dcqb_err err = {0};
+    assert_int_equal(load_text(&a, "order_a.conf",
+                               "[base]\nseed = 1, 2\nlr = 0.1\n[head.dcq]\nmu = 0.9, 0.99\n",
+                               &err), DCQB_OK);
+    assert_int_equal(load_text(&b, "order_b.conf",
+                               "[head.dcq]\nmu = 0.990, 9e-1\n[base]\nlr = 1e-1\nseed = 2, 1\n",
+                               &err), DCQB_OK);
+    assert_int_equal(a.n_runs, 4);
+    assert_int_equal(b.n_runs, 4);
+    for (int i = 0; i < 4; i++) { /* same ids in the same canonical order */
+        assert_string_equal(a.runs[i].run_id, b.runs[i].run_id);
+        assert_string_equal(a.runs[i].conf, b.runs[i].conf);
+    }
+    /* run_id is FNV-1a 64 of the canonical text, which is run.conf */
+    char id[17];
+    snprintf(id, sizeof id, "%016llx",
+             (unsigned long long)sweep_fnv1a64(a.runs[0].conf, strlen(a.runs[0].conf)));
+    assert_string_equal(id, a.runs[0].run_id);
+    /* pinned: a change of the canonical form would orphan every finished result */
+    const char *canon = "head = dcq\nlr = 0.1\nmu = 0.9\nseed = 1\n";
+    snprintf(id, sizeof id, "%016llx", (unsigned long long)sweep_fnv1a64(canon, strlen(canon)));
+    int found = 0;
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(a.runs[i].conf, canon)) found = !strcmp(a.runs[i].run_id, id);
+    assert_true(found);
+    sweep_free(&a);
+    sweep_free(&b);
+}
+
+static void test_errors_name_file_and_line(void **state)
+{
+    (void)state;
+    char want[600];
+    snprintf(want, sizeof want, "%s:3: unknown key 'learning_rate'", tpath("bad.conf"));
+    expect_error("[base]\nseed = 1\nlearning_rate = 0.1\n[head.full]\n", want);
+    snprintf(want, sizeof want, "%s:3: unknown key 'qlen'", tpath("bad.conf"));
+    expect_error("\n[head.dcq]\nqlen = 1\n", want);
+    snprintf(want, sizeof want, "%s:2: syntax error", tpath("bad.conf"));
+    expect_error("[base]\nseed 1\n[head.full]\n", want);
+    snprintf(want, sizeof want, "%s:3: unknown head 'dqc'", tpath("bad.conf"));
+    expect_error("[base]\nseed = 1\n[head.dqc]\n", want);
+    expect_error("[base]\n[bsae]\nseed = 1\n[head.full]\n", ":2: unknown section [bsae]");
+    expect_error("[base]\nseed = 1\nseed = 2\n[head.full]\n", ":3: key 'seed' is given twice");
+    expect_error("[base]\nseed =\n[head.full]\n", ":2: 'seed' has an empty value");
+    expect_error("[base]\nseed = 1,,2\n[head.full]\n", ":2: empty item");
+    expect_error("[base]\nseed = 1, 1.0\n[head.full]\n", ":2: 'seed' lists the value 1 twice");
+    expect_error("[head.full]\nhead = dcq\n", ":2: 'head' is set by");
+    expect_error("[base]\nseed = 1 # one\n[head.full]\n", ":2: '#' in the value");
+    expect_error("[base]\nseed = 1\n", "no [head.<name>] section");
+    expect_error("[sweep]\nname = a/b\n[head.full]\n", ":2: sweep name");
+    expect_error("[sweep]\nfoo = 1\n[head.full]\n", ":2: unknown key 'foo' in [sweep]");
+    expect_error("[head.full]\n[head.full]\n", ":2: section [head.full] given twice");
+}
+
+/* ---- the runner ---------------------------------------------------------------------------- */
+
+static void test_runs_failures_and_resume(void **state)
+{
+    (void)state;
+    const char *exec = fake_exec(), *res = tpath("res_resume");
+    rm_rf(res);
+    struct sweep s;
+    struct dcqb_err err = {0};
+    assert_int_equal(load_text(&s, "runner.conf", runner_conf, &err), DCQB_OK);
+    assert_int_equal(s.n_runs, 12);
+    struct sweep_opts o = opts(exec, res);
+    struct sweep_result r;
+    int rc = sweep_execute(&s, &o, &r, &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, DCQB_OK);
+    assert_int_equal(r.total, 12);
+    assert_int_equal(r.skipped, 0);
+    assert_int_equal(r.ok, 4); /* full ok and dcq ok, two seeds */
+    assert_int_equal(r.failed, 8);
+
+    char tsv[600];
+    snprintf(tsv, sizeof tsv, "%s/t/runs.tsv", res);
+    char *text = slurp(tsv);
+    assert_non_null(text);
+    const char *hdr = "schema\trun_id\tsweep\tgit_rev\tstatus\teval.fake\thead\tqueue_len\tseed\t"
+                      "cfg.steps\tsteps\twall_s\tsamples_per_s\thead_mem_mb\tpeak_rss_mb\t"
+                      "final_loss\tdigest\tlfw_acc\tmf_rank1\terr_msg\n";
+    assert_memory_equal(text, hdr, strlen(hdr));
+    assert_int_equal(count_lines(text), 1 + 12);
+    /* every row has the header's column count */
+    int cols = 20;
+    for (const char *l = text; *l; l = strchr(l, '\n') + 1) {
+        int n = 1;
+        for (const char *p = l; *p != '\n'; p++) n += *p == '\t';
+        assert_int_equal(n, cols);
+    }
+    for (int i = 0; i < s.n_runs; i++) {
+        const char *m = mode_of(&s.runs[i]);
+        char *row = find_row(text, s.runs[i].run_id);
+        assert_non_null(row);
+        if (!strcmp(m, "ok")) {
+            assert_non_null(strstr(row, "\tok\t"));
+            /* steps 10, head_mem 2 MiB, lfw 0.875, mf_rank1 null -> NA, err_msg NA */
+            assert_non_null(strstr(row, "\t10\t0.25\t100\t2\t12.5\t1.5\t00c0ffee\t0.875\tNA\tNA"));
+        } else {
+            assert_non_null(strstr(row, "\tfail\t"));
+        }
+        if (!strcmp(m, "fail")) assert_non_null(strstr(row, "loss diverged at step 7"));
+        if (!strcmp(m, "crash")) assert_non_null(strstr(row, "signal 11"));
+        if (!strcmp(m, "nosummary")) {
+            assert_non_null(strstr(row, "status 2"));
+            assert_non_null(strstr(row, "no summary.json"));
+            assert_non_null(strstr(row, "bad value for lr"));
+        }
+        if (!strcmp(m, "evalfail")) assert_non_null(strstr(row, "eval exited with status 3"));
+        free(row);
+        char p[700];
+        snprintf(p, sizeof p, "%s/t/%s/run.conf", res, s.runs[i].run_id);
+        char *conf = slurp(p);
+        assert_non_null(conf);
+        assert_string_equal(conf, s.runs[i].conf);
+        free(conf);
+        snprintf(p, sizeof p, "%s/t/%s/train.log", res, s.runs[i].run_id);
+        struct stat st;
+        assert_int_equal(stat(p, &st), 0);
+    }
+    free(text);
+
+    /* rerun: ok runs skipped, failed runs retried (one more row each) */
+    rc = sweep_execute(&s, &o, &r, &err);
+    assert_int_equal(rc, DCQB_OK);
+    assert_int_equal(r.skipped, 4);
+    assert_int_equal(r.ok, 0);
+    assert_int_equal(r.failed, 8);
+    for (int i = 0; i < s.n_runs; i++)
+        assert_int_equal(attempts(res, &s, i), strcmp(mode_of(&s.runs[i]), "ok") ? 2 : 1);
+    text = slurp(tsv);
+    assert_int_equal(count_lines(text), 1 + 12 + 8);
+    free(text);
+
+    /* --force reruns everything */
+    o.force = 1;
+    assert_int_equal(sweep_execute(&s, &o, &r, &err), DCQB_OK);
+    assert_int_equal(r.skipped, 0);
+    assert_int_equal(r.ok + r.failed, 12);
+    sweep_free(&s);
+}
+
+static void test_shards_partition_and_merge(void **state)
+{
+    (void)state;
+    const char *exec = fake_exec();
+    struct sweep s;
+    struct dcqb_err err = {0};
+    assert_int_equal(load_text(&s, "runner.conf", runner_conf, &err), DCQB_OK);
+    const int n = 3;
+    char dirs[3][512], tsvs[3][600];
+    const char *in[3];
+    int total = 0;
+    for (int i = 0; i < n; i++) {
+        snprintf(dirs[i], sizeof dirs[i], "%s", tpath(i == 0 ? "res_sh0" : i == 1 ? "res_sh1"
+                                                                                  : "res_sh2"));
+        rm_rf(dirs[i]);
+        struct sweep_opts o = opts(exec, dirs[i]);
+        o.shard_i = i;
+        o.shard_n = n;
+        o.jobs = 2; /* and parallel children */
+        struct sweep_result r;
+        assert_int_equal(sweep_execute(&s, &o, &r, &err), DCQB_OK);
+        assert_int_equal(r.ok + r.failed, r.total);
+        total += r.total;
+        snprintf(tsvs[i], sizeof tsvs[i], "%s/t/runs.tsv", dirs[i]);
+        in[i] = tsvs[i];
+    }
+    assert_int_equal(total, s.n_runs);
+    const char *merged = tpath("merged.tsv");
+    remove(merged);
+    assert_int_equal(sweep_merge(merged, in, n, &err), DCQB_OK);
+    char *text = slurp(merged);
+    assert_int_equal(count_lines(text), 1 + s.n_runs);
+    for (int i = 0; i < s.n_runs; i++) { /* every run exactly once */
+        int hits = 0;
+        for (const char *p = text; (p = strstr(p, s.runs[i].run_id)); p++) hits++;
+        assert_int_equal(hits, 1);
+    }
+    assert_int_equal(strstr(text + 1, "schema\t") == NULL, 1); /* one header */
+    free(text);
+    sweep_free(&s);
+}
+
+static void test_header_mismatch_refused(void **state)
+{
+    (void)state;
+    const char *exec = fake_exec(), *res = tpath("res_hdr");
+    rm_rf(res);
+    struct sweep s;
+    struct dcqb_err err = {0};
+    struct sweep_result r;
+    assert_int_equal(load_text(&s, "hdr.conf", "[head.full]\neval.fake = ok\n", &err), DCQB_OK);
+    struct sweep_opts o = opts(exec, res);
+    assert_int_equal(sweep_execute(&s, &o, &r, &err), DCQB_OK);
+    assert_int_equal(r.ok, 1);
+    sweep_free(&s);
+    /* the same sweep gains a key */
+    assert_int_equal(load_text(&s, "hdr.conf", "[head.full]\neval.fake = ok\nseed = 3\n", &err),
+                     DCQB_OK);
+    int rc = sweep_execute(&s, &o, &r, &err);
+    assert_int_equal(rc, DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "different header"));
+    assert_non_null(strstr(err.msg, "--results"));
+    assert_int_equal(r.ok + r.failed, 0);
+    sweep_free(&s);
+}
+
+/* The CLI: exit 1 when a run failed, 2 for a bad file, dry-run lists runs. */
+static void test_cli_exit_status(void **state)
+{
+    (void)state;
+    const char *bin = getenv("DCQBENCH");
+    if (!bin) bin = "bin/dcqbench";
+    const char *exec = fake_exec(), *res = tpath("res_cli");
+    rm_rf(res);
+    const char *conf = tpath("cli.conf");
+    write_file(conf, "[head.full]\neval.fake = ok, crash\n");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s sweep %s --exec %s --results %s --jobs 2 2>/dev/null", bin,
+             conf, exec, res);
+    int st = system(cmd);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 1);
+    snprintf(cmd, sizeof cmd, "%s sweep %s --dry-run --results %s | grep -c ' done '", bin, conf,
+             res);
+    FILE *p = popen(cmd, "r");
+    int done = -1;
+    assert_int_equal(fscanf(p, "%d", &done), 1);
+    pclose(p);
+    assert_int_equal(done, 1);
+    write_file(tpath("cli_bad.conf"), "[head.full]\nbogus = 1\n");
+    snprintf(cmd, sizeof cmd, "%s sweep %s --exec %s --results %s 2>/dev/null", bin,
+             tpath("cli_bad.conf"), exec, res);
+    st = system(cmd);
+    assert_int_equal(WEXITSTATUS(st), 2);
+}
+
+/* ^C: running children get SIGINT, nothing new starts, no row for interrupted runs, exit 130,
+ * and all of it well before the children's 5 s sleep would end. */
+static void test_cli_sigint(void **state)
+{
+    (void)state;
+    const char *bin = getenv("DCQBENCH");
+    if (!bin) bin = "bin/dcqbench";
+    const char *exec = fake_exec(), *res = tpath("res_int");
+    rm_rf(res);
+    const char *conf = tpath("int.conf");
+    write_file(conf, "[base]\nseed = 1, 2, 3\n[head.full]\neval.fake = hang\n");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "start=$(date +%%s); %s sweep %s --exec %s --results %s --jobs 2 2>/dev/null & "
+             "pid=$!; sleep 0.5; kill -INT $pid; wait $pid; rc=$?; "
+             "[ $(( $(date +%%s) - start )) -lt 4 ] && exit $rc; exit 99",
+             bin, conf, exec, res);
+    int st = system(cmd);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 130);
+    char p[600];
+    snprintf(p, sizeof p, "%s/int/runs.tsv", res);
+    char *text = slurp(p);
+    assert_non_null(text);
+    assert_int_equal(count_lines(text), 1); /* header only */
+    free(text);
+    snprintf(cmd, sizeof cmd, "cat %s/int/*/train.log | grep -c 'got INT'", res);
+    FILE *f = popen(cmd, "r");
+    int n = -1;
+    assert_int_equal(fscanf(f, "%d", &n), 1);
+    pclose(f);
+    assert_int_equal(n, 2); /* two were running, the third never started */
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fnv_vectors),
+        cmocka_unit_test(test_canon_value),
+        cmocka_unit_test(test_expand_counts),
+        cmocka_unit_test(test_hash_independent_of_order),
+        cmocka_unit_test(test_errors_name_file_and_line),
+        cmocka_unit_test(test_runs_failures_and_resume),
+        cmocka_unit_test(test_shards_partition_and_merge),
+        cmocka_unit_test(test_header_mismatch_refused),
+        cmocka_unit_test(test_cli_exit_status),
+        cmocka_unit_test(test_cli_sigint),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
