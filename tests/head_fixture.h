@@ -15,14 +15,14 @@ struct kv {
 };
 
 /* NULL-terminated {key, value} list as cfg->param_ctx */
-static const char *fx_param(void *ctx, const char *key)
+static inline const char *fx_param(void *ctx, const char *key)
 {
     for (const struct kv *p = ctx; p && p->k; p++)
         if (strcmp(p->k, key) == 0) return p->v;
     return NULL;
 }
 
-static struct head_cfg fx_cfg(int64_t C, int D, int B, double ratio, uint64_t seed,
+static inline struct head_cfg fx_cfg(int64_t C, int D, int B, double ratio, uint64_t seed,
                               const struct kv *kv, const int32_t *counts)
 {
     struct head_cfg c;
@@ -42,7 +42,7 @@ static struct head_cfg fx_cfg(int64_t C, int D, int B, double ratio, uint64_t se
 }
 
 /* Gaussian-ish rows from splitmix64 (sum of 4 uniforms), normalised when unit != 0. */
-static void fx_rows(float *x, int n, int D, uint64_t seed, int unit)
+static inline void fx_rows(float *x, int n, int D, uint64_t seed, int unit)
 {
     for (int i = 0; i < n; i++) {
         double ss = 0;
@@ -57,7 +57,7 @@ static void fx_rows(float *x, int n, int D, uint64_t seed, int unit)
     }
 }
 
-static void *fx_init(const struct head_ops *h, const struct head_cfg *cfg, struct head_req *req)
+static inline void *fx_init(const struct head_ops *h, const struct head_cfg *cfg, struct head_req *req)
 {
     void *st = calloc(1, h->state_size);
     assert_non_null(st);
@@ -70,7 +70,7 @@ static void *fx_init(const struct head_ops *h, const struct head_cfg *cfg, struc
     return st;
 }
 
-static void fx_free(const struct head_ops *h, void *st)
+static inline void fx_free(const struct head_ops *h, void *st)
 {
     h->free(st);
     free(st);
@@ -81,7 +81,7 @@ struct fx_snap {
     size_t n;
 };
 
-static struct fx_snap fx_save(const struct head_ops *h, const void *st)
+static inline struct fx_snap fx_save(const struct head_ops *h, const void *st)
 {
     struct fx_snap s = {NULL, h->state_bytes(st)};
     s.buf = malloc(s.n);
@@ -90,7 +90,7 @@ static struct fx_snap fx_save(const struct head_ops *h, const void *st)
     return s;
 }
 
-static void fx_load(const struct head_ops *h, void *st, const struct fx_snap *s)
+static inline void fx_load(const struct head_ops *h, void *st, const struct fx_snap *s)
 {
     struct dcqb_err err = {0};
     int rc = h->load(st, s->buf, s->n, &err);
@@ -100,7 +100,7 @@ static void fx_load(const struct head_ops *h, void *st, const struct fx_snap *s)
 
 /* Loss of one forward_backward from snapshot `snap` (NULL: current state) with weights W
  * (NULL: as restored). demb (B,D) is zeroed first, then filled. */
-static double fx_loss(const struct head_ops *h, void *st, const struct fx_snap *snap,
+static inline double fx_loss(const struct head_ops *h, void *st, const struct fx_snap *snap,
                       const float *W, int64_t C, int D, const float *emb, const float *key,
                       const int32_t *y, int B, float *demb)
 {
@@ -120,7 +120,7 @@ static double fx_loss(const struct head_ops *h, void *st, const struct fx_snap *
  * arithmetic; pass if |analytic - numeric| <= 2e-3 * gscale + 1e-2 |numeric|, gscale = the
  * largest analytic entry (float32 loss, STYLE.md 2.9). Returns the worst |error| / tolerance
  * (<= 1 when it passes). */
-static double fx_gradcheck(const struct head_ops *h, void *st, float *emb, const float *key,
+static inline double fx_gradcheck(const struct head_ops *h, void *st, float *emb, const float *key,
                            const int32_t *y, int B, int D, float *W, int64_t C, int nw)
 {
     struct fx_snap snap = fx_save(h, st);
