@@ -35,11 +35,20 @@ static const char *param_get(const struct head_cfg *cfg, const char *key)
     return cfg->param ? cfg->param(cfg->param_ctx, key) : NULL;
 }
 
+/* Tell the harness which default a head used, so the run's resolved config lists it. */
+static void param_default(const struct head_cfg *cfg, const char *key, const char *val)
+{
+    if (cfg->note_default) cfg->note_default(cfg->param_ctx, key, val);
+}
+
 int head_param_double(const struct head_cfg *cfg, const char *key, double def, double lo,
                       double hi, double *out, struct dcqb_err *err)
 {
     const char *v = param_get(cfg, key);
     if (!v) {
+        char buf[32];
+        dcqb_fmt_double(buf, sizeof buf, def, 1); /* heads keep float knobs */
+        param_default(cfg, key, buf);
         *out = def;
         return DCQB_OK;
     }
@@ -62,6 +71,9 @@ int head_param_int(const struct head_cfg *cfg, const char *key, long long def, l
 {
     const char *v = param_get(cfg, key);
     if (!v) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%lld", def);
+        param_default(cfg, key, buf);
         *out = def;
         return DCQB_OK;
     }
@@ -83,7 +95,10 @@ int head_param_choice(const struct head_cfg *cfg, const char *key, const char *d
                       const char *const *choices, int *out, struct dcqb_err *err)
 {
     const char *v = param_get(cfg, key);
-    if (!v) v = def;
+    if (!v) {
+        v = def;
+        param_default(cfg, key, def);
+    }
     for (int i = 0; choices[i]; i++)
         if (strcmp(choices[i], v) == 0) {
             *out = i;

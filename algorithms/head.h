@@ -47,6 +47,8 @@ struct head_cfg {
     const int32_t *class_counts; /* (C) training images per class, or NULL */
     /* Head-specific keys: returns the value string of `key` (marking it used) or NULL. */
     const char *(*param)(void *ctx, const char *key);
+    /* Optional: told each default a head_param_* helper used (for the resolved config). */
+    void (*note_default)(void *ctx, const char *key, const char *val);
     void *param_ctx;
 };
 

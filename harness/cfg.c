@@ -205,7 +205,7 @@ int cfg_get_double(struct cfg *c, const char *key, double def, double lo, double
     char w[CFG_SRC_MAX + 16];
     if (!e) {
         char buf[32];
-        snprintf(buf, sizeof buf, "%.17g", def);
+        dcqb_fmt_double(buf, sizeof buf, def, 0);
         *out = def;
         return record_default(c, key, buf);
     }

@@ -2,7 +2,10 @@
  * files that may print or exit (STYLE.md 2.4). */
 #include "cli.h"
 
+#include <cblas.h>
 #include <stdlib.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include <gsl/gsl_errno.h>
 
@@ -48,8 +51,36 @@ int cli_wants_help(int argc, char **argv)
     return 0;
 }
 
+/* OpenBLAS 0.3.21 picks its kernel from the CPU model name; on virtual machines that report a
+ * generic "Intel Xeon Processor" it falls back to the Prescott (SSE3) kernel although the CPU
+ * has AVX-512: sgemm ran 4x slower here. The kernel is chosen when the library loads, so the
+ * only fix is to set OPENBLAS_CORETYPE from the CPU's feature flags and re-execute ourselves.
+ * A user's own OPENBLAS_CORETYPE (even empty) is never overridden. The kernel in use is part of
+ * provenance.json: results are bit-reproducible for a given seed, thread count and kernel. */
+static void blas_pick_core(char **argv)
+{
+    if (getenv("OPENBLAS_CORETYPE")) return;
+    const char *core = openblas_get_corename();
+    if (!core || (strcasecmp(core, "prescott") != 0 && strcasecmp(core, "core2") != 0 &&
+                  strcasecmp(core, "nehalem") != 0))
+        return;
+    const char *want = NULL;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512cd"))
+        want = "SkylakeX";
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        want = "Haswell";
+    if (!want) return;
+    setenv("OPENBLAS_CORETYPE", want, 1);
+    execv("/proc/self/exe", argv);
+    /* exec failed: carry on with the generic kernel (slower, still correct) */
+}
+
 int main(int argc, char **argv)
 {
+    blas_pick_core(argv);
     /* GSL's default handler aborts; every GSL return is checked instead (STYLE.md 2.4). */
     gsl_set_error_handler_off();
     if (argc < 2) {

@@ -49,11 +49,12 @@ int trainset_from_npy(struct trainset *ts, const char *x_path, const char *y_pat
                            (int)y[i], (long long)i);
             goto fail;
         }
-        if (!isfinite(ts->x[i * cols]) ) {
-            rc = DCQB_FAIL(err, DCQB_EINVAL, "%s: non-finite value in row %lld", x_path,
-                           (long long)i);
-            goto fail;
-        }
+        for (int64_t k = 0; k < cols; k++)
+            if (!isfinite(ts->x[i * cols + k])) {
+                rc = DCQB_FAIL(err, DCQB_EINVAL, "%s: non-finite value at row %lld, column %lld",
+                               x_path, (long long)i, (long long)k);
+                goto fail;
+            }
         if (y[i] > maxl) maxl = y[i];
     }
     ts->C = (int64_t)maxl + 1;

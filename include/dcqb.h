@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DCQB_VERSION "0.1.0"
@@ -71,6 +72,17 @@ static inline int dcqb_fail(struct dcqb_err *err, int code, const char *file, in
 static inline void dcqb_err_clear(struct dcqb_err *err)
 {
     if (err) memset(err, 0, sizeof *err);
+}
+
+/* Shortest "%.Ng" that reads back as the same double (as_float: the same float), so resolved
+ * configs say 0.1, not 0.10000000000000001. */
+static inline void dcqb_fmt_double(char *buf, size_t n, double x, int as_float)
+{
+    for (int p = 1; p <= 17; p++) {
+        snprintf(buf, n, "%.*g", p, x);
+        double y = strtod(buf, NULL);
+        if (as_float ? (float)y == (float)x : y == x) return;
+    }
 }
 
 /* splitmix64: the seed mixer for every derived stream (STYLE.md 2.7). */

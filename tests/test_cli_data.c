@@ -98,7 +98,7 @@ static void test_help_documents_every_knob(void **state)
     static char out[16384];
     const char *knobs[] = {"--profile", "--ids", "--seed", "--data-seed", "--lognorm-mean",
                            "--lognorm-sigma", "--zipf-alpha", "--zipf-min", "--zipf-max",
-                           "--uniform-n", "--id-dim", "--nuis-dim", "--x-dim", "--hidden",
+                           "--uniform-n", "--id-dim", "--nuis-dim", "--x-dim", "--render-hidden",
                            "--group-size", "--group-spread", "--id-scale", "--nuis-bias",
                            "--nuis-var", "--noise", "--label-noise", "--dup-ids", "--probe-ids",
                            "--probe-imgs", "--distractors", "--lfw-pairs", "--holdout", NULL};

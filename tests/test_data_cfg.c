@@ -13,7 +13,8 @@ static void test_defaults_and_seed(void **state)
     assert_int_equal(synth_cfg_from_cfg(&sc, &c, NULL), DCQB_OK);
     synth_cfg_defaults(&want, SYNTH_MS1M);
     assert_memory_equal(&sc, &want, sizeof sc);
-    /* seed feeds data_seed unless data_seed is given */
+    /* seed feeds data_seed unless data_seed is given (a fresh cfg: getters record defaults) */
+    cfg_free(&c);
     assert_int_equal(cfg_set(&c, "seed", "17", "test", 1, NULL), DCQB_OK);
     assert_int_equal(cfg_set(&c, "profile", "mf2", "test", 2, NULL), DCQB_OK);
     assert_int_equal(synth_cfg_from_cfg(&sc, &c, NULL), DCQB_OK);

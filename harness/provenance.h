@@ -1,0 +1,15 @@
+/* provenance.h - where a number came from: git revision, compiler, flags, library versions,
+ * BLAS threads, host, CPU, UTC time. Written with every run (STYLE.md 2.8). */
+#ifndef DCQB_PROVENANCE_H
+#define DCQB_PROVENANCE_H
+
+#include "jsonw.h"
+
+/* Write the provenance members into an open JSON object. */
+void provenance_write(struct jsonw *w, int threads, unsigned long long seed);
+/* Peak resident set size of this process in MiB. */
+double provenance_peak_rss_mb(void);
+/* Short git revision (with -dirty) this binary was built from. */
+const char *provenance_git_rev(void);
+
+#endif

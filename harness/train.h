@@ -1,0 +1,98 @@
+/* train.h - the one training loop every head plugs into (REFERENCE.md sec. 2 "one step", for
+ * the parts that are not head-specific).
+ *
+ * Per step t (B samples):
+ *   draw (class, image) pairs - instance-balanced (uniform over images) or class-balanced;
+ *   render x (B,Din) with an independent random flip per view;
+ *   if the head asks for pairs: EMA update theta_k <- mu theta_k + (1-mu) theta_q (before the
+ *     key forward), then k = normalize(mean_kshot normalize(f_k(x_ref))), no gradient;
+ *   q = normalize(f_q(x)); head forward+backward -> loss, dL/dq; back through the
+ *   normalisation and the backbone; SGD on the backbone; head step (its SGD / queue update).
+ * Streams DATA (generator), INIT (backbone), SHUFFLE (sampling), AUG (flips) and HEAD are seeded
+ * independently from `seed` (STYLE.md 2.7), so a head drawing more numbers never shifts data.
+ * No allocation inside the step loop: every buffer is sized at setup.
+ */
+#ifndef DCQB_TRAIN_H
+#define DCQB_TRAIN_H
+
+#include <signal.h>
+
+#include "backbone.h"
+#include "cfg.h"
+#include "head.h"
+#include "optim.h"
+#include "trainset.h"
+
+struct train_opts {
+    uint64_t seed;
+    int64_t steps;
+    int batch;
+    struct lr_cfg lr;
+    struct optim_cfg optim;    /* backbone SGD */
+    int threads;               /* BLAS threads */
+    int class_balanced;        /* 0: uniform over images (instance-balanced, the default) */
+    int flip_aug;              /* random horizontal flip of each view */
+    int ema_key_train;         /* key forward of the EMA net in train mode (BN batch stats) */
+    int64_t ckpt_every;        /* checkpoint every N steps (0: only at the end) */
+    int64_t log_every;         /* curve row every N steps */
+};
+
+struct trainer {
+    struct train_opts o;
+    struct trainset ts;
+    struct backbone net;       /* online encoder f_q */
+    struct backbone ema;       /* EMA copy f_k, when the head asks (req.ema) */
+    int has_ema;
+    const struct head_ops *head;
+    void *hst;
+    struct head_cfg hcfg;
+    struct head_req req;
+    uint64_t cfg_hash;         /* hash of the resolved config that defines the run */
+    int64_t t;                 /* next step to run */
+    float last_loss;
+    double loss_ema;           /* smoothed loss for progress display */
+    void *priv;                /* buffers and RNGs (one allocation + two gsl_rng) */
+};
+
+/* Progress callback: called every step from the loop; the CLI decides what to print. */
+typedef void (*train_progress_fn)(void *ctx, int64_t t, int64_t T, double loss, double lr,
+                                  double samples_per_s, double elapsed_s);
+
+struct train_result {
+    int64_t steps_done;
+    double final_loss;         /* mean loss of the last min(100, steps/10) steps */
+    double first_loss;         /* mean loss of the first min(100, steps/10) steps */
+    double wall_s;             /* training time of this invocation (excl. setup) */
+    double samples_per_s;
+    double head_s, backbone_s, data_s; /* time split of this invocation */
+    uint32_t digest;
+};
+
+/* Build everything from a config (keys documented by train_help). Unknown keys are errors.
+ * `eval.*` keys are accepted and ignored (they belong to `dcqbench eval`). */
+int trainer_setup(struct trainer *tr, struct cfg *cfg, struct dcqb_err *err);
+void trainer_free(struct trainer *tr);
+
+/* Run steps tr->t .. steps-1. Appends curve rows to `curve` (may be NULL) every log_every
+ * steps, checkpoints to `ckpt_path` every ckpt_every steps and at the end (NULL: never).
+ * Returns DCQB_EINTR (after checkpointing) when *stop becomes non-zero, DCQB_ENUMERIC naming
+ * the step on a non-finite loss or gradient. */
+int trainer_run(struct trainer *tr, FILE *curve, const char *ckpt_path,
+                volatile sig_atomic_t *stop, train_progress_fn progress, void *pctx,
+                struct train_result *res, struct dcqb_err *err);
+
+/* Checkpoint: zlib-compressed, CRC32-checked, config-hash-checked (REFERENCE: resumable). */
+int trainer_save(const struct trainer *tr, const char *path, struct dcqb_err *err);
+int trainer_load(struct trainer *tr, const char *path, struct dcqb_err *err);
+
+/* crc32 over backbone, EMA backbone and head state: bit-exact determinism checks. */
+uint32_t trainer_digest(const struct trainer *tr);
+
+/* Embed n inputs x (n,Din) with the online (use_ema = 0) or EMA network, eval-mode BN, into
+ * out (n,d) unnormalised. Uses the trainer's buffers in chunks of `batch`. */
+void trainer_embed(struct trainer *tr, float *out, const float *x, int64_t n, int use_ema);
+
+/* Text of every training key with its default, for --help. */
+const char *train_help(void);
+
+#endif

@@ -1,0 +1,219 @@
+/* test_train.c - the training loop: determinism, bit-exact resume, divergence detection,
+ * learning (loss falls, closed-set accuracy far above chance), config errors. */
+#include "test_util.h"
+
+#include <string.h>
+
+#include "train.h"
+
+/* A tiny run: 40 uniform classes of 12 images, small MLP, full head. */
+static void tiny_cfg(struct cfg *c, const char *head, long long steps)
+{
+    char buf[32];
+    cfg_set(c, "head", head, "test", 1, NULL);
+    cfg_set(c, "profile", "uniform", "test", 1, NULL);
+    cfg_set(c, "uniform_n", "12", "test", 1, NULL);
+    cfg_set(c, "ids", "40", "test", 1, NULL);
+    cfg_set(c, "batch", "32", "test", 1, NULL);
+    cfg_set(c, "hidden", "64", "test", 1, NULL);
+    cfg_set(c, "dim", "32", "test", 1, NULL);
+    cfg_set(c, "ckpt_every", "0", "test", 1, NULL);
+    cfg_set(c, "s", "16", "test", 1, NULL);
+    snprintf(buf, sizeof buf, "%lld", steps);
+    cfg_set(c, "steps", buf, "test", 1, NULL);
+}
+
+static int setup_tiny(struct trainer *tr, const char *head, long long steps, const char *extra_k,
+                      const char *extra_v, struct dcqb_err *err)
+{
+    struct cfg c = {0};
+    tiny_cfg(&c, head, steps);
+    if (extra_k) cfg_set(&c, extra_k, extra_v, "test", 2, NULL);
+    int rc = trainer_setup(tr, &c, err);
+    /* the trainer keeps pointers into cfg only during setup; head params are read in init */
+    cfg_free(&c);
+    return rc;
+}
+
+static void test_same_seed_same_digest(void **state)
+{
+    (void)state;
+    struct dcqb_err err = {0};
+    uint32_t dg[3];
+    for (int r = 0; r < 3; r++) {
+        struct trainer tr;
+        struct train_result res;
+        assert_int_equal(setup_tiny(&tr, "full", 30, "seed", r < 2 ? "7" : "8", &err), DCQB_OK);
+        assert_int_equal(trainer_run(&tr, NULL, NULL, NULL, NULL, NULL, &res, &err), DCQB_OK);
+        dg[r] = res.digest;
+        trainer_free(&tr);
+    }
+    assert_int_equal(dg[0], dg[1]);
+    assert_int_not_equal(dg[0], dg[2]);
+}
+
+struct stop_at {
+    volatile sig_atomic_t *stop;
+    int64_t at;
+};
+
+static void stop_progress(void *ctx, int64_t t, int64_t T, double loss, double lr, double sps,
+                          double el)
+{
+    (void)T, (void)loss, (void)lr, (void)sps, (void)el;
+    struct stop_at *s = ctx;
+    if (t == s->at) *s->stop = 1; /* as SIGINT would, after step t-1 finished */
+}
+
+static void test_resume_is_bit_exact(void **state)
+{
+    (void)state;
+    struct dcqb_err err = {0};
+    char path[512];
+    snprintf(path, sizeof path, "%s/train_resume.ckpt", test_tmpdir());
+    remove(path);
+    struct trainer a, b;
+    struct train_result ra, rb;
+    /* uninterrupted */
+    assert_int_equal(setup_tiny(&a, "full", 40, NULL, NULL, &err), DCQB_OK);
+    assert_int_equal(trainer_run(&a, NULL, NULL, NULL, NULL, NULL, &ra, &err), DCQB_OK);
+    /* interrupted after 17 steps by the stop flag, then resumed in a fresh trainer */
+    assert_int_equal(setup_tiny(&b, "full", 40, NULL, NULL, &err), DCQB_OK);
+    volatile sig_atomic_t stop = 0;
+    struct stop_at sa = {&stop, 17};
+    assert_int_equal(trainer_run(&b, NULL, path, &stop, stop_progress, &sa, &rb, &err),
+                     DCQB_EINTR);
+    trainer_free(&b);
+    assert_int_equal(setup_tiny(&b, "full", 40, NULL, NULL, &err), DCQB_OK);
+    assert_int_equal(trainer_load(&b, path, &err), DCQB_OK);
+    assert_int_equal(b.t, 17);
+    assert_int_equal(trainer_run(&b, NULL, NULL, NULL, NULL, NULL, &rb, &err), DCQB_OK);
+    assert_int_equal(ra.digest, rb.digest);
+    trainer_free(&a);
+    trainer_free(&b);
+}
+
+static void test_checkpoint_refuses_other_config_and_corruption(void **state)
+{
+    (void)state;
+    struct dcqb_err err = {0};
+    char path[512];
+    snprintf(path, sizeof path, "%s/train_cfg.ckpt", test_tmpdir());
+    struct trainer a, b;
+    struct train_result r;
+    assert_int_equal(setup_tiny(&a, "full", 5, NULL, NULL, &err), DCQB_OK);
+    assert_int_equal(trainer_run(&a, NULL, path, NULL, NULL, NULL, &r, &err), DCQB_OK);
+    trainer_free(&a);
+    assert_int_equal(setup_tiny(&b, "full", 5, "lr", "0.05", &err), DCQB_OK);
+    assert_int_equal(trainer_load(&b, path, &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "another configuration"));
+    trainer_free(&b);
+    /* flip one byte in the compressed payload */
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    fseek(f, 100, SEEK_SET);
+    int ch = fgetc(f);
+    fseek(f, 100, SEEK_SET);
+    fputc(ch ^ 0x40, f);
+    fclose(f);
+    assert_int_equal(setup_tiny(&b, "full", 5, NULL, NULL, &err), DCQB_OK);
+    assert_int_equal(trainer_load(&b, path, &err), DCQB_EFORMAT);
+    trainer_free(&b);
+}
+
+static void test_divergence_is_reported_with_step(void **state)
+{
+    (void)state;
+    struct dcqb_err err = {0};
+    struct trainer tr;
+    struct train_result r;
+    /* lr 1e4 with weight decay 5e-4 multiplies weights by |1 - 5| per step: overflow */
+    assert_int_equal(setup_tiny(&tr, "full", 200, "lr", "1e4", &err), DCQB_OK);
+    int rc = trainer_run(&tr, NULL, NULL, NULL, NULL, NULL, &r, &err);
+    assert_int_equal(rc, DCQB_ENUMERIC);
+    assert_non_null(strstr(err.msg, "at step"));
+    trainer_free(&tr);
+}
+
+static void test_unknown_key_and_bad_value(void **state)
+{
+    (void)state;
+    struct dcqb_err err = {0};
+    struct trainer tr;
+    assert_int_equal(setup_tiny(&tr, "full", 5, "no_such_key", "1", &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "no_such_key"));
+    assert_int_equal(setup_tiny(&tr, "full", 5, "batch", "many", &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "batch"));
+    assert_int_equal(setup_tiny(&tr, "nohead", 5, NULL, NULL, &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "nohead"));
+}
+
+/* Loss falls, and nearest-class-mean accuracy of held-out images is far above chance. */
+static void test_learns(void **state)
+{
+    (void)state;
+    struct dcqb_err err = {0};
+    struct trainer tr;
+    struct train_result r;
+    assert_int_equal(setup_tiny(&tr, "full", 1000, "lr", "0.1", &err), DCQB_OK);
+    assert_int_equal(trainer_run(&tr, NULL, NULL, NULL, NULL, NULL, &r, &err), DCQB_OK);
+    assert_true(r.final_loss < 0.5 * r.first_loss);
+    int64_t C = tr.ts.C;
+    int D = tr.ts.D, d = tr.net.cfg.emb_dim;
+    float *x = malloc(sizeof(float) * D), *e = malloc(sizeof(float) * d);
+    double *mean = calloc((size_t)(C * d), sizeof(double));
+    assert_non_null(x);
+    assert_non_null(e);
+    assert_non_null(mean);
+    for (int64_t c = 0; c < C; c++)
+        for (int32_t j = 0; j < tr.ts.sizes[c]; j++) {
+            trainset_render(&tr.ts, x, c, j, 0);
+            trainer_embed(&tr, e, x, 1, 0);
+            double n = 0;
+            for (int k = 0; k < d; k++) n += (double)e[k] * e[k];
+            for (int k = 0; k < d; k++) mean[c * d + k] += e[k] / sqrt(n);
+        }
+    int hit = 0, tot = 0;
+    for (int64_t c = 0; c < C; c++) {
+        if (synth_render_holdout(tr.ts.syn, x, c, 0) != 0) continue;
+        trainer_embed(&tr, e, x, 1, 0);
+        int64_t best = -1;
+        double bs = -1e30;
+        for (int64_t k = 0; k < C; k++) {
+            double s = 0, n = 0;
+            for (int q = 0; q < d; q++) {
+                s += mean[k * d + q] * e[q];
+                n += mean[k * d + q] * mean[k * d + q];
+            }
+            s /= sqrt(n);
+            if (s > bs) {
+                bs = s;
+                best = k;
+            }
+        }
+        hit += best == c;
+        tot++;
+    }
+    double acc = (double)hit / tot;
+    print_message("held-out nearest-mean accuracy %.3f over %d classes (chance %.3f)\n", acc, tot,
+                  1.0 / C);
+    assert_true(tot == C);
+    assert_true(acc > 10.0 / C);
+    free(x);
+    free(e);
+    free(mean);
+    trainer_free(&tr);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_seed_same_digest),
+        cmocka_unit_test(test_resume_is_bit_exact),
+        cmocka_unit_test(test_checkpoint_refuses_other_config_and_corruption),
+        cmocka_unit_test(test_divergence_is_reported_with_step),
+        cmocka_unit_test(test_unknown_key_and_bad_value),
+        cmocka_unit_test(test_learns),
+    };
+    return cmocka_run_group_tests_name("train", tests, NULL, NULL);
+}
