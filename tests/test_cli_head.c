@@ -1,6 +1,6 @@
 /* test_cli_head.c - 'dcqbench head check' end to end through the built binary ($DCQBENCH, set by
  * `make test`; bin/dcqbench otherwise): its loss.txt, d_emb.npy, d_weights.npy and classes.npy
- * equal an in-process forward_backward of the same head on the same inputs (full, random with
+ * equal (to float rounding: the binary may use another BLAS kernel) an in-process forward_backward of the same head on the same inputs (full, random with
  * fixed classes, sampled with fixed classes, dcq with a given queue), and bad inputs are
  * refused with a message naming the problem. */
 #include "head_fixture.h"
@@ -101,14 +101,15 @@ static void check_head(const struct head_ops *h, const char *extra, const struct
     double lf = 0;
     assert_int_equal(fscanf(f, "%lf", &lf), 1);
     fclose(f);
-    assert_close(lf, loss, 0, 1e-8);
+    /* the binary may pick another OpenBLAS kernel than this process (main.c): last bits */
+    assert_close(lf, loss, 0, 1e-6);
     float *x = NULL;
     int64_t r, k;
     snprintf(p, sizeof p, "%s/out_%s/d_emb.npy", dir, h->name);
     assert_int_equal(npy_read_f32(&x, &r, &k, p, &err), DCQB_OK);
     assert_int_equal(r, B);
     assert_int_equal(k, D);
-    assert_memory_equal(x, demb, sizeof demb);
+    assert_close_array(x, demb, B * D, 1e-6, 1e-4);
     free(x);
     snprintf(p, sizeof p, "%s/out_%s/d_weights.npy", dir, h->name);
     if (h->weight_grad) {
@@ -116,7 +117,7 @@ static void check_head(const struct head_ops *h, const char *extra, const struct
         h->weight_grad(st, dW);
         assert_int_equal(npy_read_f32(&x, &r, &k, p, &err), DCQB_OK);
         assert_int_equal(r, C);
-        assert_memory_equal(x, dW, sizeof dW);
+        assert_close_array(x, dW, C * D, 1e-6, 1e-4);
         free(x);
     } else {
         assert_null(fopen(p, "r"));
