@@ -67,7 +67,7 @@ $(DCQBENCH): $(BUILD)/harness/main.o $(BUILD)/libdcqb.a
 	@mkdir -p $(BINDIR)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/test_util.h $(BUILD)/libdcqb.a | deps
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libdcqb.a | deps
 	@mkdir -p $(BUILD)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libdcqb.a -lcmocka $(LDLIBS)
 

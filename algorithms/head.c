@@ -10,10 +10,13 @@
 
 #include "margin.h"
 
-extern const struct head_ops head_full;
+extern const struct head_ops head_full, head_random, head_dcq, head_sampled;
 
 static const struct head_ops *const registry[] = {
     &head_full,
+    &head_random,
+    &head_dcq,
+    &head_sampled,
     NULL,
 };
 

@@ -93,6 +93,26 @@ struct head_ops {
 
     /* optional, NULL = not available */
     const float *(*class_weights)(const void *st); /* (C,D) learned weights, tail diagnostics */
+
+    /* Optional cross-check hooks (`dcqbench head check`, tests); NULL = unsupported.
+     * set_weights: W (C,D) replaces the class weights (momentum untouched); C, D must match.
+     * weight_grad: dW (C,D) <- d loss / d W of the last forward_backward, dense, zero rows for
+     *   classes it did not touch (through the 1/|w| normalisation, before decay/momentum).
+     * set_classes: fix the active classes of the NEXT forward_backward instead of drawing them
+     *   (random: the whole subset, must contain the batch labels; sampled: the S shared sampled
+     *   classes, tries T = S). Consumes no random numbers. Unique, in [0, C).
+     * active_classes: the class of each logit column of the last forward_backward (random:
+     *   the subset; sampled: the S sampled classes). idx may be NULL; *K gets the count.
+     * set_queue: Q (L,D) unit rows and labels (L) (-1 = empty) replace the queue; write pointer
+     *   0. L must equal the head's queue length.
+     * queue_classes: number of distinct labels >= 0 currently in the queue. */
+    int (*set_weights)(void *st, const float *W, int64_t C, int D, struct dcqb_err *err);
+    void (*weight_grad)(const void *st, float *dW);
+    int (*set_classes)(void *st, const int32_t *idx, int64_t K, struct dcqb_err *err);
+    void (*active_classes)(const void *st, int32_t *idx, int64_t *K);
+    int (*set_queue)(void *st, const float *Q, const int32_t *labels, int64_t L,
+                     struct dcqb_err *err);
+    int64_t (*queue_classes)(const void *st);
 };
 
 const struct head_ops *head_find(const char *name);

@@ -282,6 +282,17 @@ static const float *full_class_weights(const void *st)
     return ((const struct full_state *)st)->W;
 }
 
+static int full_set_weights(void *st, const float *W, int64_t C, int D, struct dcqb_err *err)
+{
+    struct full_state *s = st;
+    if (C != s->C || D != s->D)
+        return DCQB_FAIL(err, DCQB_EINVAL, "full: weights are (%lld, %d), head has (%lld, %d)",
+                         (long long)C, D, (long long)s->C, s->D);
+    memcpy(s->W, W, sizeof(float) * (size_t)C * D);
+    full_norms(s);
+    return DCQB_OK;
+}
+
 static const char *const full_keys[] = {"margin", "s", "m", "m1", "m2", "m3",
                                         "straight_through", "easy_margin", NULL};
 
@@ -304,4 +315,6 @@ const struct head_ops head_full = {
     .save = full_save,
     .load = full_load,
     .class_weights = full_class_weights,
+    .set_weights = full_set_weights,
+    .weight_grad = head_full_grad_w,
 };

@@ -1,0 +1,346 @@
+/* dcq.c - the `dcq` head: Dynamic Class Queue (REFERENCE.md section 2; Li et al., CVPR 2021,
+ * bilylee/DCQ dcq.py). No class weights: the training loop's EMA copy of the backbone (the
+ * weight generator, requested through head_req) embeds a reference image of each sample's
+ * identity into the key k_i; a ring buffer of L past keys with their labels serves as negatives.
+ *
+ *   z_i0 = s g(q_i . k_i)            (cosface: s (q.k - m); margin on the positive only)
+ *   z_ij = s q_i . Q_j, j = 1..L     skipped where Qlab[j] == y_i (own label masked)
+ *   loss = mean_i CE(z_i, 0);  d q_i += (1/B) (dz_i0 k_i + sum_j dz_ij Q_j), dz with s (and the
+ *   margin slope on column 0) folded in. No gradient to keys or queue.
+ *   step(): enqueue this step's keys and labels at ptr, ptr = (ptr + 1) mod L per row, so L need
+ *   not be a multiple of B and the batch's own keys are never its negatives.
+ * Queue init: N(0,1) rows, L2-normalised, label -1 (never a class), ptr = 0.
+ *
+ * Arena: Q (L,D) | G (B,L) logits, then dZ | row (L+1) | dz0 (B) | keys (B,D) | Qlab (L) |
+ * labels (B) | scratch (L) | skip (L+1) bytes.  Nothing grows with C.
+ * FLOPs per step: 4BLD (logits + dq GEMMs) + 4BD (positive column, its gradient) + ~8B(L+1)
+ * (scale, mask, softmax) + BD (enqueue copy).
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <zlib.h>
+
+#include "head.h"
+#include "heads/dcq.h"
+#include "margin.h"
+#include "ops.h"
+#include "rng.h"
+
+#define DCQ_MAGIC 0x51514344u /* "DCQQ" */
+#define DCQ_VERSION 1u
+
+struct dcq_state {
+    int64_t C; /* label range only: a label must lie in [0, C) */
+    int D, max_batch;
+    int L;
+    struct margin_cfg mc;
+    char *arena;
+    float *Q, *G, *row, *dz0, *keys;
+    int32_t *Qlab, *labels, *scratch;
+    uint8_t *skip;
+    int ptr;       /* next slot to write */
+    int nkeys;     /* rows stashed by forward_backward for step() */
+    int pending;
+};
+
+struct dcq_header {
+    uint32_t magic, version;
+    int32_t L, D, ptr, pad;
+};
+
+static void dcq_free(void *st)
+{
+    struct dcq_state *s = st;
+    if (!s) return;
+    free(s->arena);
+    memset(s, 0, sizeof *s);
+}
+
+static int dcq_init(void *st, const struct head_cfg *cfg, struct head_req *req,
+                    struct dcqb_err *err)
+{
+    struct dcq_state *s = st;
+    memset(s, 0, sizeof *s);
+    if (cfg->C < 1 || cfg->C > INT_MAX)
+        return DCQB_FAIL(err, DCQB_EINVAL, "dcq: C = %lld out of range", (long long)cfg->C);
+    if (cfg->D < 1 || cfg->max_batch < 1)
+        return DCQB_FAIL(err, DCQB_EINVAL, "dcq: D = %d and max_batch = %d must be >= 1",
+                         cfg->D, cfg->max_batch);
+    double ratio = cfg->ratio > 0 ? cfg->ratio : 0.1;
+    if (!(ratio <= 1000.0))
+        return DCQB_FAIL(err, DCQB_EINVAL, "dcq: ratio = %g outside (0, 1000]", ratio);
+    long long qlen, ema_bn, kshot;
+    double mu;
+    int eval_net, rc;
+    static const char *const nets[] = {"ema", "online", NULL};
+    double def_l = floor(ratio * (double)cfg->C + 0.5); /* round(r*C) */
+    if (def_l < 1) def_l = 1;
+    if ((rc = head_param_int(cfg, "queue_len", (long long)def_l, 1, 1LL << 26, &qlen, err)))
+        return rc;
+    if ((rc = head_param_double(cfg, "mu", 0.999, 0.0, 1.0, &mu, err))) return rc;
+    if ((rc = head_param_int(cfg, "ema_bn", 1, 0, 1, &ema_bn, err))) return rc;
+    if ((rc = head_param_int(cfg, "kshot", 1, 1, 64, &kshot, err))) return rc;
+    if ((rc = head_param_choice(cfg, "eval_net", "ema", nets, &eval_net, err))) return rc;
+    if ((rc = head_margin_params(cfg, &s->mc, MARGIN_COSFACE, 50.0f, 0.3f, err))) return rc;
+    if (req) {
+        memset(req, 0, sizeof *req);
+        req->pairs = 1;
+        req->ema = 1;
+        req->ema_mu = (float)mu;
+        req->ema_bn = (int)ema_bn;
+        req->kshot = (int)kshot;
+        req->eval_ema = eval_net == 0;
+    }
+    s->C = cfg->C;
+    s->D = cfg->D;
+    s->max_batch = cfg->max_batch;
+    s->L = (int)qlen;
+    size_t L = (size_t)s->L, D = (size_t)s->D, B = (size_t)s->max_batch;
+    size_t nf = L * D + B * L + (L + 1) + B + B * D, ni = L + B + L;
+    size_t bytes = nf * sizeof(float) + ni * sizeof(int32_t) + (L + 1);
+    s->arena = calloc(1, bytes);
+    if (!s->arena)
+        return DCQB_FAIL(err, DCQB_ENOMEM, "dcq: cannot allocate %.1f MB for L = %d",
+                         bytes / 1e6, s->L);
+    float *f = (float *)s->arena;
+    s->Q = f, f += L * D;
+    s->G = f, f += B * L;
+    s->row = f, f += L + 1;
+    s->dz0 = f, f += B;
+    s->keys = f, f += B * D;
+    int32_t *p = (int32_t *)f;
+    s->Qlab = p, p += L;
+    s->labels = p, p += B;
+    s->scratch = p, p += L;
+    s->skip = (uint8_t *)p;
+    /* slots: normalised N(0,1) vectors, label -1 (REFERENCE.md 2, step 8) */
+    if ((rc = rng_fill_normal(s->Q, L * D, 1.0, cfg->seed, err))) {
+        dcq_free(s);
+        return rc;
+    }
+    l2norm_forward(s->Q, s->G, s->Q, s->L, s->D); /* G as scratch for the L norms (B*L >= L) */
+    for (size_t j = 0; j < L; j++) s->Qlab[j] = -1;
+    s->ptr = 0;
+    return DCQB_OK;
+}
+
+static int dcq_forward_backward(void *st, float *loss, float *demb, const float *emb,
+                                const float *key, const int32_t *labels, int B,
+                                struct dcqb_err *err)
+{
+    struct dcq_state *s = st;
+    const int L = s->L, D = s->D;
+    if (!key)
+        return DCQB_FAIL(err, DCQB_EINVAL, "dcq: no key embeddings (the loop must supply pairs)");
+    if (B < 1 || B > s->max_batch)
+        return DCQB_FAIL(err, DCQB_EINVAL, "dcq: batch %d outside [1, %d]", B, s->max_batch);
+    for (int i = 0; i < B; i++)
+        if (labels[i] < 0 || labels[i] >= s->C)
+            return DCQB_FAIL(err, DCQB_EINVAL, "dcq: label %d of row %d outside [0, %lld)",
+                             (int)labels[i], i, (long long)s->C);
+    /* stash for the enqueue in step(): BD copy */
+    memcpy(s->keys, key, sizeof(float) * (size_t)B * D);
+    memcpy(s->labels, labels, sizeof(int32_t) * (size_t)B);
+    s->nkeys = B;
+    /* G (B,L) = q (B,D) Q^T (L,D): 2BLD FLOPs */
+    matmul_bd_kd_to_bk(s->G, emb, s->Q, B, L, D, 1.0f, 0.0f);
+    const float sc = s->mc.s;
+    double total = 0;
+    float *z = s->row;
+    for (int i = 0; i < B; i++) {
+        const float *q = emb + (size_t)i * D, *k = key + (size_t)i * D;
+        float *g = s->G + (size_t)i * L;
+        /* column 0: the sample's own key, margin on it (2D FLOPs) */
+        double dot = 0;
+        for (int d = 0; d < D; d++) dot += (double)q[d] * k[d];
+        float c0 = (float)dot;
+        c0 = c0 > 1.0f ? 1.0f : (c0 < -1.0f ? -1.0f : c0);
+        z[0] = margin_forward(&s->mc, c0);
+        float slope = margin_backward(&s->mc, c0);
+        s->skip[0] = 0;
+        /* columns 1..L: queue, own label skipped */
+        for (int j = 0; j < L; j++) {
+            float c = g[j];
+            c = c > 1.0f ? 1.0f : (c < -1.0f ? -1.0f : c);
+            z[j + 1] = sc * c;
+            s->skip[j + 1] = s->Qlab[j] == labels[i];
+        }
+        total += xent_row_fused(z, z, L + 1, 0, s->skip, sc / (float)B, NULL);
+        s->dz0[i] = z[0] * (slope / sc);
+        memcpy(g, z + 1, sizeof(float) * (size_t)L); /* dZ of the queue columns, in place */
+    }
+    *loss = (float)(total / B);
+    if (!isfinite(*loss))
+        return DCQB_FAIL(err, DCQB_ENUMERIC, "dcq: non-finite loss %g", (double)*loss);
+    /* demb (B,D) += dZ (B,L) Q (L,D): 2BLD FLOPs; + dz0_i k_i: 2BD */
+    matmul_bk_kd_to_bd(demb, s->G, s->Q, B, L, D, 1.0f, 1.0f);
+    for (int i = 0; i < B; i++) {
+        float *o = demb + (size_t)i * D;
+        const float *k = key + (size_t)i * D, a = s->dz0[i];
+        for (int d = 0; d < D; d++) o[d] += a * k[d];
+    }
+    s->pending = 1;
+    return DCQB_OK;
+}
+
+/* Enqueue after the loss (REFERENCE.md 2, step 7): slot ptr <- k_i, y_i; ptr = (ptr+1) mod L. */
+static int dcq_step(void *st, float lr, int64_t t, struct dcqb_err *err)
+{
+    struct dcq_state *s = st;
+    (void)lr, (void)t;
+    if (!s->pending)
+        return DCQB_FAIL(err, DCQB_EINVAL, "dcq: step without a forward_backward");
+    for (int i = 0; i < s->nkeys; i++) {
+        memcpy(s->Q + (size_t)s->ptr * s->D, s->keys + (size_t)i * s->D, sizeof(float) * s->D);
+        s->Qlab[s->ptr] = s->labels[i];
+        s->ptr = s->ptr + 1 == s->L ? 0 : s->ptr + 1;
+    }
+    s->nkeys = 0;
+    s->pending = 0;
+    return DCQB_OK;
+}
+
+static void dcq_cost(const void *st, int B, struct head_cost *out)
+{
+    const struct dcq_state *s = st;
+    double L = s->L, D = s->D, MB = s->max_batch;
+    out->per_class_bytes = 0.0;
+    out->fixed_bytes = 4.0 * (L * D + MB * L + (L + 1) + MB + MB * D + 2 * L + MB) + (L + 1) +
+                       sizeof *s;
+    out->flops = 4.0 * B * L * D + 4.0 * B * D + 8.0 * B * (L + 1) + (double)B * D;
+    out->active_classes = s->L + 1;
+}
+
+static uint32_t dcq_digest(const void *st)
+{
+    const struct dcq_state *s = st;
+    uLong c = crc32(0L, Z_NULL, 0);
+    const Bytef *p = (const Bytef *)s->Q;
+    size_t n = (size_t)s->L * s->D * sizeof(float);
+    while (n) {
+        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        c = crc32(c, p, k);
+        p += k;
+        n -= k;
+    }
+    c = crc32(c, (const Bytef *)s->Qlab, (uInt)((size_t)s->L * sizeof(int32_t)));
+    int32_t ptr = s->ptr;
+    c = crc32(c, (const Bytef *)&ptr, sizeof ptr);
+    return (uint32_t)c;
+}
+
+static size_t dcq_state_bytes(const void *st)
+{
+    const struct dcq_state *s = st;
+    return sizeof(struct dcq_header) + (size_t)s->L * s->D * sizeof(float) +
+           (size_t)s->L * sizeof(int32_t);
+}
+
+static int dcq_save(const void *st, void *buf)
+{
+    const struct dcq_state *s = st;
+    struct dcq_header h = {DCQ_MAGIC, DCQ_VERSION, s->L, s->D, s->ptr, 0};
+    char *p = buf;
+    size_t nq = (size_t)s->L * s->D * sizeof(float);
+    memcpy(p, &h, sizeof h), p += sizeof h;
+    memcpy(p, s->Q, nq), p += nq;
+    memcpy(p, s->Qlab, (size_t)s->L * sizeof(int32_t));
+    return DCQB_OK;
+}
+
+static int dcq_load(void *st, const void *buf, size_t n, struct dcqb_err *err)
+{
+    struct dcq_state *s = st;
+    struct dcq_header h;
+    if (n < sizeof h) return DCQB_FAIL(err, DCQB_EFORMAT, "dcq: state of %zu bytes too short", n);
+    memcpy(&h, buf, sizeof h);
+    if (h.magic != DCQ_MAGIC || h.version != DCQ_VERSION)
+        return DCQB_FAIL(err, DCQB_EFORMAT,
+                         "dcq: bad state magic/version (%08x v%u; is it another head's?)",
+                         (unsigned)h.magic, (unsigned)h.version);
+    if (h.L != s->L || h.D != s->D || n != dcq_state_bytes(s) || h.ptr < 0 || h.ptr >= s->L)
+        return DCQB_FAIL(err, DCQB_EFORMAT,
+                         "dcq: state is L = %d, D = %d, ptr = %d; this head has L = %d, D = %d",
+                         (int)h.L, (int)h.D, (int)h.ptr, s->L, s->D);
+    const char *p = (const char *)buf + sizeof h;
+    size_t nq = (size_t)s->L * s->D * sizeof(float);
+    memcpy(s->Q, p, nq);
+    memcpy(s->Qlab, p + nq, (size_t)s->L * sizeof(int32_t));
+    s->ptr = h.ptr;
+    s->nkeys = 0;
+    s->pending = 0;
+    return DCQB_OK;
+}
+
+static int dcq_set_queue(void *st, const float *Q, const int32_t *labels, int64_t L,
+                         struct dcqb_err *err)
+{
+    struct dcq_state *s = st;
+    if (L != s->L)
+        return DCQB_FAIL(err, DCQB_EINVAL, "dcq: queue of %lld slots, head has queue_len = %d",
+                         (long long)L, s->L);
+    for (int64_t j = 0; j < L; j++)
+        if (labels[j] < -1 || labels[j] >= s->C)
+            return DCQB_FAIL(err, DCQB_EINVAL, "dcq: queue label %d at %lld outside [-1, %lld)",
+                             (int)labels[j], (long long)j, (long long)s->C);
+    memcpy(s->Q, Q, sizeof(float) * (size_t)L * s->D);
+    memcpy(s->Qlab, labels, sizeof(int32_t) * (size_t)L);
+    s->ptr = 0;
+    return DCQB_OK;
+}
+
+const float *head_dcq_queue(const void *st, const int32_t **labels, int *ptr, int *L)
+{
+    const struct dcq_state *s = st;
+    if (labels) *labels = s->Qlab;
+    if (ptr) *ptr = s->ptr;
+    if (L) *L = s->L;
+    return s->Q;
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Distinct real labels in the queue (REFERENCE.md 2: "log the distinct count"). Sorts a copy
+ * in the arena's scratch: O(L log L), for summaries, not per step. */
+static int64_t dcq_queue_classes(const void *st)
+{
+    const struct dcq_state *s = st;
+    memcpy(s->scratch, s->Qlab, sizeof(int32_t) * (size_t)s->L);
+    qsort(s->scratch, (size_t)s->L, sizeof(int32_t), cmp_i32);
+    int64_t n = 0;
+    for (int j = 0; j < s->L; j++)
+        if (s->scratch[j] >= 0 && (j == 0 || s->scratch[j] != s->scratch[j - 1])) n++;
+    return n;
+}
+
+static const char *const dcq_keys[] = {"queue_len", "mu", "ema_bn", "kshot", "eval_net",
+                                       "margin", "s", "m", "m1", "m2", "m3",
+                                       "straight_through", "easy_margin", NULL};
+
+const struct head_ops head_dcq = {
+    .name = "dcq",
+    .abi_version = HEAD_ABI_VERSION,
+    .state_size = sizeof(struct dcq_state),
+    .help = "Dynamic Class Queue (REFERENCE.md 2): keys from an EMA copy of the backbone on a "
+            "second image of each identity; logits s*[q.k - m | q.Queue, own label masked], "
+            "target column 0; keys enqueued after the loss into a ring of L slots. Keys: "
+            "ratio (0.1) or queue_len (round(ratio*C)), mu (0.999), ema_bn (1), kshot (1), "
+            "eval_net = ema|online (ema), margin keys (cosface s = 50, m = 0.3).",
+    .keys = dcq_keys,
+    .init = dcq_init,
+    .forward_backward = dcq_forward_backward,
+    .step = dcq_step,
+    .free = dcq_free,
+    .cost = dcq_cost,
+    .digest = dcq_digest,
+    .state_bytes = dcq_state_bytes,
+    .save = dcq_save,
+    .load = dcq_load,
+    .set_queue = dcq_set_queue,
+    .queue_classes = dcq_queue_classes,
+};

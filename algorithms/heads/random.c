@@ -1,0 +1,488 @@
+/* random.c - the `random` head: Partial FC (REFERENCE.md section 3; insightface arcface_torch
+ * partial_fc.py (v1) / partial_fc_v2.py (v2)). All C class weights and their momentum are stored;
+ * each step uses the batch's unique positives plus uniform negatives without replacement up to
+ * K = int(ratio * C) classes (K = #positives if that is larger), margin softmax over that subset
+ * only, no log-Q correction. r = 1 uses all classes in index order and is the `full` head.
+ *
+ *   cos_ik = e_i . w_{S_k} / |w_{S_k}|,  z_ik = s cos_ik,  z_i,pos(y_i) = s g(cos),  loss = mean CE
+ *   d e_i += sum_k G'_ik w_{S_k},  M'_k = sum_i G'_ik e_i  (G' = dZ / |w|, as in full.c)
+ *
+ * Sampling is O(K) per step: a persistent permutation `perm` of the C classes, partial
+ * Fisher-Yates over its prefix (any starting order gives a uniform subset), rejecting the
+ * positives, which `pos` (class -> column or -1, reset per step over the K used entries) marks.
+ * pfc_mode = v1: only the K sampled rows get SGD (decay, momentum); the others are frozen
+ * exactly. v2: every row gets decay and momentum every step (data gradient only on sampled rows).
+ *
+ * Arena: W (C,D) | V (C,D) | inv (C) | WS (Kx,D) | invS (Kx) | dWS (Kx,D) | logits (B,Kx) |
+ * emb (B,D) | perm (C) | pos (C) | cls (Kx) | fixed (Kx), Kx = max(K, min(B, C)).
+ * Per class: 4 (2D + 3) bytes.  FLOPs per step: 6BKD (3 GEMMs) + 6BK + KD (gather) + 13KD (v1
+ * update) or + 13KD + 6(C-K)D (v2).
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <zlib.h>
+
+#include "head.h"
+#include "hrand.h"
+#include "margin.h"
+#include "ops.h"
+#include "rng.h"
+
+#define RANDOM_MAGIC 0x52514344u /* "DCQR" */
+#define RANDOM_VERSION 1u
+
+enum pfc_mode { PFC_V1 = 0, PFC_V2 };
+
+struct random_state {
+    int64_t C;
+    int D, max_batch;
+    int K;      /* target subset size int(ratio * C) */
+    int Kx;     /* allocated columns */
+    int mode;   /* enum pfc_mode */
+    struct margin_cfg mc;
+    struct optim_cfg opt;
+    uint64_t rng;
+    char *arena;
+    float *W, *V, *inv, *WS, *invS, *dWS, *logits, *emb;
+    int32_t *perm, *pos, *cls, *fixed;
+    int Kc;         /* columns of the last forward_backward */
+    int identity;   /* last subset was all C classes in order (W used in place) */
+    int nfixed;     /* > 0: next forward_backward uses fixed[0..nfixed) */
+    int pending;
+};
+
+struct random_header {
+    uint32_t magic, version;
+    int64_t C;
+    int32_t D, mode;
+};
+
+static void random_free(void *st)
+{
+    struct random_state *s = st;
+    if (!s) return;
+    free(s->arena);
+    memset(s, 0, sizeof *s);
+}
+
+static float inv_norm(const float *w, int D)
+{
+    double ss = 0;
+    for (int d = 0; d < D; d++) ss += (double)w[d] * w[d];
+    double n = sqrt(ss);
+    return (float)(1.0 / (n > 1e-12 ? n : 1e-12));
+}
+
+static void random_norms(struct random_state *s)
+{
+    for (int64_t j = 0; j < s->C; j++) s->inv[j] = inv_norm(s->W + (size_t)j * s->D, s->D);
+}
+
+static int random_init(void *st, const struct head_cfg *cfg, struct head_req *req,
+                       struct dcqb_err *err)
+{
+    struct random_state *s = st;
+    memset(s, 0, sizeof *s);
+    if (req) {
+        int kshot = req->kshot;
+        memset(req, 0, sizeof *req);
+        req->kshot = kshot;
+    }
+    if (cfg->C < 1 || cfg->C > INT_MAX / 2)
+        return DCQB_FAIL(err, DCQB_EINVAL, "random: C = %lld out of range [1, %d]",
+                         (long long)cfg->C, INT_MAX / 2);
+    if (cfg->D < 1 || cfg->max_batch < 1)
+        return DCQB_FAIL(err, DCQB_EINVAL, "random: D = %d and max_batch = %d must be >= 1",
+                         cfg->D, cfg->max_batch);
+    if (cfg->init_std < 0 || !isfinite(cfg->init_std))
+        return DCQB_FAIL(err, DCQB_EINVAL, "random: init_std = %g must be >= 0",
+                         (double)cfg->init_std);
+    double ratio = cfg->ratio > 0 ? cfg->ratio : 0.1;
+    if (!(ratio <= 1.0))
+        return DCQB_FAIL(err, DCQB_EINVAL, "random: ratio = %g outside (0, 1]", ratio);
+    static const char *const modes[] = {"v1", "v2", NULL};
+    int rc = head_param_choice(cfg, "pfc_mode", "v1", modes, &s->mode, err);
+    if (rc) return rc;
+    /* defaults of the full head (Partial FC configs: s = 64, CosFace m = 0.4) */
+    if ((rc = head_margin_params(cfg, &s->mc, MARGIN_COSFACE, 64.0f, 0.4f, err))) return rc;
+    s->C = cfg->C;
+    s->D = cfg->D;
+    s->max_batch = cfg->max_batch;
+    s->opt = cfg->optim;
+    s->K = (int)(ratio * (double)s->C); /* int(r*C) as in partial_fc.py */
+    if (s->K > s->C) s->K = (int)s->C;
+    int bmin = s->max_batch < s->C ? s->max_batch : (int)s->C;
+    s->Kx = s->K > bmin ? s->K : bmin;
+    s->rng = dcqb_stream_seed(cfg->seed, 0x5043); /* sampling stream apart from the W init */
+
+    size_t C = (size_t)s->C, D = (size_t)s->D, Kx = (size_t)s->Kx, B = (size_t)s->max_batch;
+    size_t nf = 2 * C * D + C + Kx * D + Kx + Kx * D + B * Kx + B * D;
+    size_t ni = 2 * C + 2 * Kx;
+    s->arena = calloc(1, nf * sizeof(float) + ni * sizeof(int32_t));
+    if (!s->arena)
+        return DCQB_FAIL(err, DCQB_ENOMEM, "random: cannot allocate %.1f MB for C = %lld",
+                         (nf * 4.0 + ni * 4.0) / 1e6, (long long)s->C);
+    float *f = (float *)s->arena;
+    s->W = f, f += C * D;
+    s->V = f, f += C * D;
+    s->inv = f, f += C;
+    s->WS = f, f += Kx * D;
+    s->invS = f, f += Kx;
+    s->dWS = f, f += Kx * D;
+    s->logits = f, f += B * Kx;
+    s->emb = f, f += B * D;
+    int32_t *p = (int32_t *)f;
+    s->perm = p, p += C;
+    s->pos = p, p += C;
+    s->cls = p, p += Kx;
+    s->fixed = p;
+    for (size_t j = 0; j < C; j++) {
+        s->perm[j] = (int32_t)j;
+        s->pos[j] = -1;
+    }
+    /* same stream and draws as the full head, so r = 1 starts from the same W */
+    double std = cfg->init_std > 0 ? cfg->init_std : 0.01;
+    if ((rc = rng_fill_normal(s->W, C * D, std, cfg->seed, err))) {
+        random_free(s);
+        return rc;
+    }
+    random_norms(s);
+    return DCQB_OK;
+}
+
+/* Choose this step's classes into cls[0..Kc), pos[] marking them. O(K) unless K = C. */
+static int random_choose(struct random_state *s, const int32_t *labels, int B,
+                         struct dcqb_err *err)
+{
+    /* undo the previous step's marks: O(K) */
+    if (s->identity) {
+        for (int64_t j = 0; j < s->C; j++) s->pos[j] = -1;
+    } else {
+        for (int k = 0; k < s->Kc; k++) s->pos[s->cls[k]] = -1;
+    }
+    s->Kc = 0;
+    s->identity = 0;
+    if (s->nfixed > 0) { /* set_classes: no random numbers consumed */
+        int n = s->nfixed;
+        s->nfixed = 0;
+        for (int k = 0; k < n; k++) {
+            s->cls[k] = s->fixed[k];
+            s->pos[s->fixed[k]] = k;
+        }
+        s->Kc = n;
+        for (int i = 0; i < B; i++)
+            if (s->pos[labels[i]] < 0)
+                return DCQB_FAIL(err, DCQB_EINVAL,
+                                 "random: label %d of row %d is not among the %d fixed classes",
+                                 (int)labels[i], i, n);
+        return DCQB_OK;
+    }
+    if (s->K >= s->C) { /* r = 1: every class, in index order, exactly the full head */
+        for (int64_t j = 0; j < s->C; j++) {
+            s->cls[j] = (int32_t)j;
+            s->pos[j] = (int32_t)j;
+        }
+        s->Kc = (int)s->C;
+        s->identity = 1;
+        return DCQB_OK;
+    }
+    int n = 0;
+    for (int i = 0; i < B; i++) {
+        int32_t y = labels[i];
+        if (s->pos[y] < 0) {
+            s->pos[y] = n;
+            s->cls[n++] = y;
+        }
+    }
+    /* partial Fisher-Yates on the persistent permutation; at most P rejections, so the prefix
+     * never runs past C. Expected draws K. */
+    int64_t i = 0;
+    while (n < s->K) {
+        int64_t j = i + (int64_t)hrand_below(&s->rng, (uint64_t)(s->C - i));
+        int32_t c = s->perm[j];
+        s->perm[j] = s->perm[i];
+        s->perm[i] = c;
+        i++;
+        if (s->pos[c] < 0) {
+            s->pos[c] = n;
+            s->cls[n++] = c;
+        }
+    }
+    s->Kc = n;
+    return DCQB_OK;
+}
+
+static int random_forward_backward(void *st, float *loss, float *demb, const float *emb,
+                                   const float *key, const int32_t *labels, int B,
+                                   struct dcqb_err *err)
+{
+    struct random_state *s = st;
+    (void)key;
+    int D = s->D;
+    if (B < 1 || B > s->max_batch)
+        return DCQB_FAIL(err, DCQB_EINVAL, "random: batch %d outside [1, %d]", B, s->max_batch);
+    for (int i = 0; i < B; i++)
+        if (labels[i] < 0 || labels[i] >= s->C)
+            return DCQB_FAIL(err, DCQB_EINVAL, "random: label %d of row %d outside [0, %lld)",
+                             (int)labels[i], i, (long long)s->C);
+    int rc = random_choose(s, labels, B, err);
+    if (rc) return rc;
+    const int K = s->Kc;
+    const float *Ws = s->W, *invS = s->inv;
+    if (!s->identity) { /* gather W_S (K,D) and 1/|w|: KD reads + writes */
+        for (int k = 0; k < K; k++) {
+            memcpy(s->WS + (size_t)k * D, s->W + (size_t)s->cls[k] * D, sizeof(float) * D);
+            s->invS[k] = s->inv[s->cls[k]];
+        }
+        Ws = s->WS;
+        invS = s->invS;
+    }
+    memcpy(s->emb, emb, sizeof(float) * (size_t)B * D);
+    /* logits (B,K) = E (B,D) W_S^T: 2BKD FLOPs */
+    matmul_bd_kd_to_bk(s->logits, s->emb, Ws, B, K, D, 1.0f, 0.0f);
+    const float sc = s->mc.s;
+    double total = 0;
+    for (int i = 0; i < B; i++) {
+        float *z = s->logits + (size_t)i * K;
+        int y = s->pos[labels[i]];
+        for (int k = 0; k < K; k++) {
+            float c = z[k] * invS[k];
+            c = c > 1.0f ? 1.0f : (c < -1.0f ? -1.0f : c);
+            z[k] = sc * c;
+        }
+        float cy = z[y] / sc;
+        z[y] = margin_forward(&s->mc, cy);
+        float slope = margin_backward(&s->mc, cy);
+        total += xent_row_fused(z, z, K, y, NULL, sc / (float)B, invS);
+        z[y] *= slope / sc;
+    }
+    *loss = (float)(total / B);
+    if (!isfinite(*loss))
+        return DCQB_FAIL(err, DCQB_ENUMERIC, "random: non-finite loss %g", (double)*loss);
+    /* demb (B,D) += G' (B,K) W_S (K,D); M' (K,D) = G'^T E: 4BKD FLOPs */
+    matmul_bk_kd_to_bd(demb, s->logits, Ws, B, K, D, 1.0f, 1.0f);
+    matmul_bk_bd_to_kd(s->dWS, s->logits, s->emb, B, K, D, 1.0f, 0.0f);
+    s->pending = 1;
+    return DCQB_OK;
+}
+
+/* One row: g = M' - (M'.w)/|w|^2 w (+ wd w); v = mu v + g; w -= lr v; inv = 1/|w|.
+ * m == NULL: no data gradient (v2's unsampled rows). ~13 FLOPs per element. */
+static void random_sgd_row(float *w, float *v, float *inv, const float *m, int D, float lr,
+                           float mu, float wd)
+{
+    float k = 0;
+    if (m) {
+        double dot = 0;
+        for (int d = 0; d < D; d++) dot += (double)m[d] * w[d];
+        k = (float)(dot * *inv * *inv);
+    }
+    double ss = 0;
+    for (int d = 0; d < D; d++) {
+        float g = (m ? m[d] - k * w[d] : 0.0f) + wd * w[d];
+        v[d] = mu * v[d] + g;
+        w[d] -= lr * v[d];
+        ss += (double)w[d] * w[d];
+    }
+    double n = sqrt(ss);
+    *inv = (float)(1.0 / (n > 1e-12 ? n : 1e-12));
+}
+
+static int random_step(void *st, float lr, int64_t t, struct dcqb_err *err)
+{
+    struct random_state *s = st;
+    (void)t;
+    if (!s->pending)
+        return DCQB_FAIL(err, DCQB_EINVAL, "random: step without a forward_backward");
+    const float mu = s->opt.momentum, wd = s->opt.weight_decay;
+    const int D = s->D;
+    if (s->mode == PFC_V1) { /* sampled rows only; the rest frozen bit for bit */
+        for (int k = 0; k < s->Kc; k++) {
+            size_t c = (size_t)s->cls[k];
+            random_sgd_row(s->W + c * D, s->V + c * D, s->inv + c, s->dWS + (size_t)k * D, D, lr,
+                           mu, wd);
+        }
+    } else { /* v2: dense optimiser over every row */
+        for (int64_t c = 0; c < s->C; c++) {
+            int k = s->pos[c];
+            random_sgd_row(s->W + (size_t)c * D, s->V + (size_t)c * D, s->inv + c,
+                           k >= 0 ? s->dWS + (size_t)k * D : NULL, D, lr, mu, wd);
+        }
+    }
+    s->pending = 0;
+    return DCQB_OK;
+}
+
+static void random_cost(const void *st, int B, struct head_cost *out)
+{
+    const struct random_state *s = st;
+    double K = s->K > B ? s->K : B, D = s->D, C = (double)s->C, Kx = s->Kx;
+    if (K > C) K = C;
+    out->per_class_bytes = 4.0 * (2.0 * D + 3.0);
+    out->fixed_bytes = 4.0 * (Kx * (2.0 * D + 3.0) + (double)B * Kx + (double)B * D) + sizeof *s;
+    out->flops = 6.0 * B * K * D + 6.0 * B * K + K * D + 13.0 * K * D +
+                 (s->mode == PFC_V2 ? 6.0 * (C - K) * D : 0.0);
+    out->active_classes = (int64_t)K;
+}
+
+/* W, V, perm and the rng are what a resume needs; crc32 over them. */
+static uint32_t random_digest(const void *st)
+{
+    const struct random_state *s = st;
+    uLong c = crc32(0L, Z_NULL, 0);
+    const Bytef *p = (const Bytef *)s->W;
+    size_t n = 2 * (size_t)s->C * s->D * sizeof(float);
+    while (n) {
+        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        c = crc32(c, p, k);
+        p += k;
+        n -= k;
+    }
+    c = crc32(c, (const Bytef *)s->perm, (uInt)((size_t)s->C * sizeof(int32_t)));
+    c = crc32(c, (const Bytef *)&s->rng, sizeof s->rng);
+    return (uint32_t)c;
+}
+
+static size_t random_state_bytes(const void *st)
+{
+    const struct random_state *s = st;
+    return sizeof(struct random_header) + 2 * (size_t)s->C * s->D * sizeof(float) +
+           (size_t)s->C * sizeof(int32_t) + sizeof(uint64_t);
+}
+
+static int random_save(const void *st, void *buf)
+{
+    const struct random_state *s = st;
+    struct random_header h = {RANDOM_MAGIC, RANDOM_VERSION, s->C, s->D, s->mode};
+    char *p = buf;
+    size_t nw = 2 * (size_t)s->C * s->D * sizeof(float), np = (size_t)s->C * sizeof(int32_t);
+    memcpy(p, &h, sizeof h), p += sizeof h;
+    memcpy(p, s->W, nw), p += nw; /* W and V adjacent */
+    memcpy(p, s->perm, np), p += np;
+    memcpy(p, &s->rng, sizeof s->rng);
+    return DCQB_OK;
+}
+
+static int random_load(void *st, const void *buf, size_t n, struct dcqb_err *err)
+{
+    struct random_state *s = st;
+    struct random_header h;
+    if (n < sizeof h)
+        return DCQB_FAIL(err, DCQB_EFORMAT, "random: state of %zu bytes too short", n);
+    memcpy(&h, buf, sizeof h);
+    if (h.magic != RANDOM_MAGIC || h.version != RANDOM_VERSION)
+        return DCQB_FAIL(err, DCQB_EFORMAT,
+                         "random: bad state magic/version (%08x v%u; is it another head's?)",
+                         (unsigned)h.magic, (unsigned)h.version);
+    if (h.C != s->C || h.D != s->D || n != random_state_bytes(s))
+        return DCQB_FAIL(err, DCQB_EFORMAT,
+                         "random: state is C = %lld, D = %d; this head has C = %lld, D = %d",
+                         (long long)h.C, (int)h.D, (long long)s->C, s->D);
+    const char *p = (const char *)buf + sizeof h;
+    size_t nw = 2 * (size_t)s->C * s->D * sizeof(float), np = (size_t)s->C * sizeof(int32_t);
+    for (int64_t j = 0; j < s->C; j++) { /* validate before trusting: perm indexes arrays */
+        int32_t c;
+        memcpy(&c, p + nw + (size_t)j * sizeof c, sizeof c);
+        if (c < 0 || c >= s->C)
+            return DCQB_FAIL(err, DCQB_EFORMAT, "random: corrupt permutation entry %d", (int)c);
+    }
+    memcpy(s->W, p, nw), p += nw;
+    memcpy(s->perm, p, np), p += np;
+    memcpy(&s->rng, p, sizeof s->rng);
+    random_norms(s);
+    for (int64_t j = 0; j < s->C; j++) s->pos[j] = -1;
+    s->Kc = 0;
+    s->identity = 0;
+    s->nfixed = 0;
+    s->pending = 0;
+    return DCQB_OK;
+}
+
+static const float *random_class_weights(const void *st)
+{
+    return ((const struct random_state *)st)->W;
+}
+
+static int random_set_weights(void *st, const float *W, int64_t C, int D, struct dcqb_err *err)
+{
+    struct random_state *s = st;
+    if (C != s->C || D != s->D)
+        return DCQB_FAIL(err, DCQB_EINVAL, "random: weights are (%lld, %d), head has (%lld, %d)",
+                         (long long)C, D, (long long)s->C, s->D);
+    memcpy(s->W, W, sizeof(float) * (size_t)C * D);
+    random_norms(s);
+    return DCQB_OK;
+}
+
+static void random_weight_grad(const void *st, float *dW)
+{
+    const struct random_state *s = st;
+    const int D = s->D;
+    memset(dW, 0, sizeof(float) * (size_t)s->C * D);
+    for (int k = 0; k < s->Kc; k++) {
+        size_t c = (size_t)s->cls[k];
+        const float *w = s->W + c * D, *m = s->dWS + (size_t)k * D;
+        double t = 0;
+        for (int d = 0; d < D; d++) t += (double)m[d] * w[d];
+        float a = (float)(t * s->inv[c] * s->inv[c]);
+        for (int d = 0; d < D; d++) dW[c * D + d] = m[d] - a * w[d];
+    }
+}
+
+static int random_set_classes(void *st, const int32_t *idx, int64_t K, struct dcqb_err *err)
+{
+    struct random_state *s = st;
+    if (K < 1 || K > s->Kx)
+        return DCQB_FAIL(err, DCQB_EINVAL,
+                         "random: %lld fixed classes; this head holds 1..%d (raise ratio)",
+                         (long long)K, s->Kx);
+    /* O(K^2) uniqueness check: pos[] still belongs to a pending step, and callers (tests,
+     * head check) pass small K */
+    for (int64_t k = 0; k < K; k++) {
+        if (idx[k] < 0 || idx[k] >= s->C)
+            return DCQB_FAIL(err, DCQB_EINVAL, "random: class %d at %lld outside [0, %lld)",
+                             (int)idx[k], (long long)k, (long long)s->C);
+        for (int64_t l = 0; l < k; l++)
+            if (idx[l] == idx[k])
+                return DCQB_FAIL(err, DCQB_EINVAL, "random: class %d given twice", (int)idx[k]);
+    }
+    memcpy(s->fixed, idx, sizeof(int32_t) * (size_t)K);
+    s->nfixed = (int)K;
+    return DCQB_OK;
+}
+
+static void random_active_classes(const void *st, int32_t *idx, int64_t *K)
+{
+    const struct random_state *s = st;
+    if (idx) memcpy(idx, s->cls, sizeof(int32_t) * (size_t)s->Kc);
+    *K = s->Kc;
+}
+
+static const char *const random_keys[] = {"pfc_mode", "margin", "s", "m", "m1", "m2", "m3",
+                                          "straight_through", "easy_margin", NULL};
+
+const struct head_ops head_random = {
+    .name = "random",
+    .abi_version = HEAD_ABI_VERSION,
+    .state_size = sizeof(struct random_state),
+    .help = "Partial FC (REFERENCE.md 3): all C weights + momentum stored; per step the batch's "
+            "classes plus uniform negatives up to int(ratio*C), margin softmax over that subset. "
+            "Keys: ratio (0.1), pfc_mode = v1 (only sampled rows updated, others frozen) | v2 "
+            "(decay and momentum on every row), margin keys as full (cosface s = 64, m = 0.4).",
+    .keys = random_keys,
+    .init = random_init,
+    .forward_backward = random_forward_backward,
+    .step = random_step,
+    .free = random_free,
+    .cost = random_cost,
+    .digest = random_digest,
+    .state_bytes = random_state_bytes,
+    .save = random_save,
+    .load = random_load,
+    .class_weights = random_class_weights,
+    .set_weights = random_set_weights,
+    .weight_grad = random_weight_grad,
+    .set_classes = random_set_classes,
+    .active_classes = random_active_classes,
+};

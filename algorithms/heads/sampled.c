@@ -1,0 +1,560 @@
+/* sampled.c - the `sampled` head: sampled softmax as TensorFlow's sampled_softmax_loss /
+ * _compute_sampled_logits define it (REFERENCE.md section 5), with a face margin on the true
+ * column. All C weights + momentum are stored; per step one set of S = int(ratio * C) unique
+ * classes, shared by the batch, is drawn from a proposal P (sampler = uniform | log_uniform |
+ * frequency) until S distinct classes are held after T draws ("tries"). Expected counts
+ *   Q(c) = S P(c) if T == S, else -expm1(T log1p(-P(c)))   (true classes use the same T).
+ * Row i: column "true" = s g(cos_{i,y}) - ln Q(y); sampled j: s cos_{i,s_j} - ln Q(s_j);
+ * accidental hits (s_j == y_i) are the true column itself, not a second copy (TF removes them);
+ * other rows' true classes are negatives only if sampled. subtract_log_q = 0 drops -ln Q.
+ * Only touched rows (sampled + true) get gradients and SGD.
+ *
+ * Columns U = [sampled s_1..s_S | true classes not sampled], pos[] maps class -> column (reset
+ * per step over the used entries, O(S + B)). Proposals: uniform; log-uniform by closed form,
+ * classes ranked by decreasing class_counts (ties by index; `order` rank -> class and `rank`
+ * class -> rank stored); frequency by inverse CDF, binary search over the cumulative counts.
+ *
+ * Arena: W (C,D) | V (C,D) | inv (C) | WU (U,D) | invU (U) | offU (U) | dWU (U,D) | logits (B,U)
+ * | emb (B,D) | cum (C, double, frequency only) | order, rank, pos (C) | cls (U) | fixed (S) |
+ * skip (U) bytes, U = S + min(B, C).  Per class: 4 (2D + 4) (+ 8 for frequency) bytes.
+ * FLOPs per step: 6BUD + ~8BU + 14UD (gather, update), plus T proposal draws.
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <zlib.h>
+
+#include "head.h"
+#include "heads/sampled.h"
+#include "hrand.h"
+#include "margin.h"
+#include "ops.h"
+#include "rng.h"
+
+#define SAMPLED_MAGIC 0x53514344u /* "DCQS" */
+#define SAMPLED_VERSION 1u
+
+enum sampler { SAMPLER_UNIFORM = 0, SAMPLER_LOG_UNIFORM, SAMPLER_FREQUENCY };
+
+struct sampled_state {
+    int64_t C;
+    int D, max_batch;
+    int S, Ux;
+    int sampler, subtract_log_q;
+    struct margin_cfg mc;
+    struct optim_cfg opt;
+    uint64_t rng;
+    double total;   /* sum of class_counts (frequency) */
+    double log_c1;  /* ln(C + 1) (log-uniform) */
+    char *arena;
+    float *W, *V, *inv, *WU, *invU, *offU, *dWU, *logits, *emb;
+    double *cum;
+    int32_t *order, *rank, *pos, *cls, *fixed;
+    uint8_t *skip;
+    int Ssel, Uc;   /* sampled columns, all columns of the last step */
+    int64_t T;      /* tries of the last step */
+    int nfixed;
+    int pending;
+};
+
+struct sampled_header {
+    uint32_t magic, version;
+    int64_t C;
+    int32_t D, sampler;
+};
+
+static void sampled_free(void *st)
+{
+    struct sampled_state *s = st;
+    if (!s) return;
+    free(s->arena);
+    memset(s, 0, sizeof *s);
+}
+
+static float inv_norm(const float *w, int D)
+{
+    double ss = 0;
+    for (int d = 0; d < D; d++) ss += (double)w[d] * w[d];
+    double n = sqrt(ss);
+    return (float)(1.0 / (n > 1e-12 ? n : 1e-12));
+}
+
+static void sampled_norms(struct sampled_state *s)
+{
+    for (int64_t j = 0; j < s->C; j++) s->inv[j] = inv_norm(s->W + (size_t)j * s->D, s->D);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+double head_sampled_prob(const void *st, int32_t c)
+{
+    const struct sampled_state *s = st;
+    switch (s->sampler) {
+    case SAMPLER_LOG_UNIFORM: /* ln((k+2)/(k+1)) / ln(C+1) */
+        return log1p(1.0 / ((double)s->rank[c] + 1.0)) / s->log_c1;
+    case SAMPLER_FREQUENCY:
+        return (s->cum[c] - (c > 0 ? s->cum[c - 1] : 0.0)) / s->total;
+    default:
+        return 1.0 / (double)s->C;
+    }
+}
+
+int32_t head_sampled_draw(void *st)
+{
+    struct sampled_state *s = st;
+    double u = hrand_uniform(&s->rng);
+    switch (s->sampler) {
+    case SAMPLER_LOG_UNIFORM: { /* k = floor(exp(u ln(C+1))) - 1, mod C (TF range_sampler.cc) */
+        int64_t k = (int64_t)floor(exp(u * s->log_c1)) - 1;
+        k %= s->C;
+        if (k < 0) k += s->C;
+        return s->order[k];
+    }
+    case SAMPLER_FREQUENCY: { /* first c with cum[c] > u * total: O(log C) */
+        double x = u * s->total;
+        int64_t lo = 0, hi = s->C - 1;
+        while (lo < hi) {
+            int64_t mid = lo + (hi - lo) / 2;
+            if (s->cum[mid] > x) hi = mid;
+            else lo = mid + 1;
+        }
+        return (int32_t)lo;
+    }
+    default:
+        return (int32_t)hrand_below(&s->rng, (uint64_t)s->C);
+    }
+}
+
+double head_sampled_expected(const void *st, int32_t c)
+{
+    const struct sampled_state *s = st;
+    double p = head_sampled_prob(st, c);
+    if (s->T == s->Ssel) return (double)s->Ssel * p;
+    return -expm1((double)s->T * log1p(-p));
+}
+
+int64_t head_sampled_tries(const void *st) { return ((const struct sampled_state *)st)->T; }
+
+static int sampled_init(void *st, const struct head_cfg *cfg, struct head_req *req,
+                        struct dcqb_err *err)
+{
+    struct sampled_state *s = st;
+    memset(s, 0, sizeof *s);
+    if (req) {
+        int kshot = req->kshot;
+        memset(req, 0, sizeof *req);
+        req->kshot = kshot;
+    }
+    if (cfg->C < 1 || cfg->C > INT_MAX / 2)
+        return DCQB_FAIL(err, DCQB_EINVAL, "sampled: C = %lld out of range [1, %d]",
+                         (long long)cfg->C, INT_MAX / 2);
+    if (cfg->D < 1 || cfg->max_batch < 1)
+        return DCQB_FAIL(err, DCQB_EINVAL, "sampled: D = %d and max_batch = %d must be >= 1",
+                         cfg->D, cfg->max_batch);
+    if (cfg->init_std < 0 || !isfinite(cfg->init_std))
+        return DCQB_FAIL(err, DCQB_EINVAL, "sampled: init_std = %g must be >= 0",
+                         (double)cfg->init_std);
+    double ratio = cfg->ratio > 0 ? cfg->ratio : 0.1;
+    if (!(ratio <= 1.0))
+        return DCQB_FAIL(err, DCQB_EINVAL, "sampled: ratio = %g outside (0, 1]", ratio);
+    static const char *const samplers[] = {"uniform", "log_uniform", "frequency", NULL};
+    long long corr;
+    int rc;
+    if ((rc = head_param_choice(cfg, "sampler", "uniform", samplers, &s->sampler, err)))
+        return rc;
+    if ((rc = head_param_int(cfg, "subtract_log_q", 1, 0, 1, &corr, err))) return rc;
+    if ((rc = head_margin_params(cfg, &s->mc, MARGIN_COSFACE, 64.0f, 0.4f, err))) return rc;
+    s->subtract_log_q = (int)corr;
+    s->C = cfg->C;
+    s->D = cfg->D;
+    s->max_batch = cfg->max_batch;
+    s->opt = cfg->optim;
+    s->S = (int)(ratio * (double)s->C);
+    if (s->S < 1) s->S = 1;
+    if (s->S > s->C) s->S = (int)s->C;
+    s->log_c1 = log((double)s->C + 1.0);
+    if (s->sampler != SAMPLER_UNIFORM && !cfg->class_counts)
+        return DCQB_FAIL(err, DCQB_EINVAL, "sampled: sampler = %s needs class_counts",
+                         samplers[s->sampler]);
+    if (s->sampler == SAMPLER_FREQUENCY) { /* unique draws need S classes with P > 0 */
+        int64_t nz = 0;
+        for (int64_t c = 0; c < s->C; c++) {
+            if (cfg->class_counts[c] < 0)
+                return DCQB_FAIL(err, DCQB_EINVAL, "sampled: class_counts[%lld] = %d < 0",
+                                 (long long)c, (int)cfg->class_counts[c]);
+            nz += cfg->class_counts[c] > 0;
+        }
+        if (nz < s->S)
+            return DCQB_FAIL(err, DCQB_EINVAL,
+                             "sampled: S = %d but only %lld classes have images (frequency)",
+                             s->S, (long long)nz);
+    }
+    s->rng = dcqb_stream_seed(cfg->seed, 0x5053);
+    int bmin = s->max_batch < s->C ? s->max_batch : (int)s->C;
+    s->Ux = s->S + bmin;
+    size_t C = (size_t)s->C, D = (size_t)s->D, U = (size_t)s->Ux, B = (size_t)s->max_batch;
+    size_t ncum = s->sampler == SAMPLER_FREQUENCY ? C : 0;
+    size_t nf = 2 * C * D + C + U * D + 2 * U + U * D + B * U + B * D;
+    nf += nf & 1; /* keep the doubles 8-aligned */
+    size_t ni = 3 * C + U + (size_t)s->S;
+    size_t bytes = nf * sizeof(float) + ncum * sizeof(double) + ni * sizeof(int32_t) + U;
+    s->arena = calloc(1, bytes);
+    if (!s->arena)
+        return DCQB_FAIL(err, DCQB_ENOMEM, "sampled: cannot allocate %.1f MB for C = %lld",
+                         bytes / 1e6, (long long)s->C);
+    float *f = (float *)s->arena;
+    s->W = f, f += C * D;
+    s->V = f, f += C * D;
+    s->inv = f, f += C;
+    s->WU = f, f += U * D;
+    s->invU = f, f += U;
+    s->offU = f, f += U;
+    s->dWU = f, f += U * D;
+    s->logits = f, f += B * U;
+    s->emb = f;
+    s->cum = (double *)(s->arena + nf * sizeof(float));
+    int32_t *p = (int32_t *)(s->cum + ncum);
+    s->order = p, p += C;
+    s->rank = p, p += C;
+    s->pos = p, p += C;
+    s->cls = p, p += U;
+    s->fixed = p, p += s->S;
+    s->skip = (uint8_t *)p;
+    for (size_t c = 0; c < C; c++) {
+        s->pos[c] = -1;
+        s->order[c] = s->rank[c] = (int32_t)c;
+    }
+    if (s->sampler == SAMPLER_FREQUENCY) {
+        double acc = 0;
+        for (size_t c = 0; c < C; c++) s->cum[c] = acc += cfg->class_counts[c];
+        s->total = acc;
+    }
+    if (s->sampler == SAMPLER_LOG_UNIFORM) { /* rank by decreasing count, ties by index */
+        uint64_t *key = malloc(C * sizeof *key); /* init only, freed below */
+        if (!key) {
+            sampled_free(s);
+            return DCQB_FAIL(err, DCQB_ENOMEM, "sampled: out of memory ranking classes");
+        }
+        for (size_t c = 0; c < C; c++) {
+            int64_t cnt = cfg->class_counts[c] > 0 ? cfg->class_counts[c] : 0;
+            key[c] = ((uint64_t)(INT32_MAX - cnt) << 32) | (uint64_t)c;
+        }
+        qsort(key, C, sizeof *key, cmp_u64);
+        for (size_t k = 0; k < C; k++) {
+            s->order[k] = (int32_t)(key[k] & 0xffffffffu);
+            s->rank[s->order[k]] = (int32_t)k;
+        }
+        free(key);
+    }
+    double std = cfg->init_std > 0 ? cfg->init_std : 0.01;
+    if ((rc = rng_fill_normal(s->W, C * D, std, cfg->seed, err))) {
+        sampled_free(s);
+        return rc;
+    }
+    sampled_norms(s);
+    return DCQB_OK;
+}
+
+/* Columns: cls[0..Ssel) sampled, cls[Ssel..Uc) true classes not sampled; offsets ln Q. */
+static int sampled_choose(struct sampled_state *s, const int32_t *labels, int B,
+                          struct dcqb_err *err)
+{
+    for (int u = 0; u < s->Uc; u++) s->pos[s->cls[u]] = -1;
+    s->Uc = s->Ssel = 0;
+    int n = 0;
+    if (s->nfixed > 0) { /* set_classes: T = S, no random numbers consumed */
+        for (int k = 0; k < s->nfixed; k++) {
+            s->pos[s->fixed[k]] = k;
+            s->cls[k] = s->fixed[k];
+        }
+        n = s->nfixed;
+        s->T = n;
+        s->nfixed = 0;
+    } else { /* unique draws until S distinct (TF unique=True) */
+        int64_t T = 0;
+        while (n < s->S) {
+            int32_t c = head_sampled_draw(s);
+            T++;
+            if (s->pos[c] < 0) {
+                s->pos[c] = n;
+                s->cls[n++] = c;
+            }
+        }
+        s->T = T;
+    }
+    s->Ssel = n;
+    for (int i = 0; i < B; i++) {
+        int32_t y = labels[i];
+        if (s->pos[y] < 0) {
+            s->pos[y] = n;
+            s->cls[n++] = y;
+        }
+    }
+    s->Uc = n;
+    for (int u = 0; u < n; u++) {
+        if (!s->subtract_log_q) {
+            s->offU[u] = 0.0f;
+            continue;
+        }
+        double q = head_sampled_expected(s, s->cls[u]);
+        if (!(q > 0))
+            return DCQB_FAIL(err, DCQB_EINVAL,
+                             "sampled: class %d has proposal probability 0 (no images) but is a "
+                             "label of this batch", (int)s->cls[u]);
+        s->offU[u] = (float)log(q);
+    }
+    return DCQB_OK;
+}
+
+static int sampled_forward_backward(void *st, float *loss, float *demb, const float *emb,
+                                    const float *key, const int32_t *labels, int B,
+                                    struct dcqb_err *err)
+{
+    struct sampled_state *s = st;
+    (void)key;
+    const int D = s->D;
+    if (B < 1 || B > s->max_batch)
+        return DCQB_FAIL(err, DCQB_EINVAL, "sampled: batch %d outside [1, %d]", B, s->max_batch);
+    for (int i = 0; i < B; i++)
+        if (labels[i] < 0 || labels[i] >= s->C)
+            return DCQB_FAIL(err, DCQB_EINVAL, "sampled: label %d of row %d outside [0, %lld)",
+                             (int)labels[i], i, (long long)s->C);
+    int rc = sampled_choose(s, labels, B, err);
+    if (rc) return rc;
+    const int U = s->Uc, Ssel = s->Ssel;
+    for (int u = 0; u < U; u++) { /* gather: UD */
+        memcpy(s->WU + (size_t)u * D, s->W + (size_t)s->cls[u] * D, sizeof(float) * D);
+        s->invU[u] = s->inv[s->cls[u]];
+    }
+    memcpy(s->emb, emb, sizeof(float) * (size_t)B * D);
+    /* logits (B,U) = E (B,D) W_U^T: 2BUD FLOPs */
+    matmul_bd_kd_to_bk(s->logits, s->emb, s->WU, B, U, D, 1.0f, 0.0f);
+    const float sc = s->mc.s;
+    double total = 0;
+    for (int i = 0; i < B; i++) {
+        float *z = s->logits + (size_t)i * U;
+        int t = s->pos[labels[i]];
+        float cy = 0;
+        for (int u = 0; u < U; u++) {
+            float c = z[u] * s->invU[u];
+            c = c > 1.0f ? 1.0f : (c < -1.0f ? -1.0f : c);
+            if (u == t) cy = c;
+            z[u] = sc * c - s->offU[u];
+            s->skip[u] = u >= Ssel && u != t; /* other rows' unsampled true classes */
+        }
+        /* margin before the correction (REFERENCE.md 5, [ours]) */
+        z[t] = margin_forward(&s->mc, cy) - s->offU[t];
+        float slope = margin_backward(&s->mc, cy);
+        total += xent_row_fused(z, z, U, t, s->skip, sc / (float)B, s->invU);
+        z[t] *= slope / sc;
+    }
+    *loss = (float)(total / B);
+    if (!isfinite(*loss))
+        return DCQB_FAIL(err, DCQB_ENUMERIC, "sampled: non-finite loss %g", (double)*loss);
+    /* demb += G' W_U; M' (U,D) = G'^T E: 4BUD FLOPs */
+    matmul_bk_kd_to_bd(demb, s->logits, s->WU, B, U, D, 1.0f, 1.0f);
+    matmul_bk_bd_to_kd(s->dWU, s->logits, s->emb, B, U, D, 1.0f, 0.0f);
+    s->pending = 1;
+    return DCQB_OK;
+}
+
+/* Touched rows only: g = M' - (M'.w)/|w|^2 w + wd w; v = mu v + g; w -= lr v. 13 FLOPs/elem. */
+static int sampled_step(void *st, float lr, int64_t t, struct dcqb_err *err)
+{
+    struct sampled_state *s = st;
+    (void)t;
+    if (!s->pending)
+        return DCQB_FAIL(err, DCQB_EINVAL, "sampled: step without a forward_backward");
+    const float mu = s->opt.momentum, wd = s->opt.weight_decay;
+    const int D = s->D;
+    for (int u = 0; u < s->Uc; u++) {
+        size_t c = (size_t)s->cls[u];
+        float *w = s->W + c * D, *v = s->V + c * D;
+        const float *m = s->dWU + (size_t)u * D;
+        double dot = 0;
+        for (int d = 0; d < D; d++) dot += (double)m[d] * w[d];
+        float k = (float)(dot * s->inv[c] * s->inv[c]);
+        double ss = 0;
+        for (int d = 0; d < D; d++) {
+            float g = m[d] - k * w[d] + wd * w[d];
+            v[d] = mu * v[d] + g;
+            w[d] -= lr * v[d];
+            ss += (double)w[d] * w[d];
+        }
+        double nn = sqrt(ss);
+        s->inv[c] = (float)(1.0 / (nn > 1e-12 ? nn : 1e-12));
+    }
+    s->pending = 0;
+    return DCQB_OK;
+}
+
+static void sampled_cost(const void *st, int B, struct head_cost *out)
+{
+    const struct sampled_state *s = st;
+    double D = s->D, U = (double)s->S + (B < s->C ? B : (double)s->C), Ux = s->Ux;
+    out->per_class_bytes = 4.0 * (2.0 * D + 4.0) + (s->sampler == SAMPLER_FREQUENCY ? 8.0 : 0.0);
+    out->fixed_bytes = 4.0 * (Ux * (2.0 * D + 3.0) + (double)s->max_batch * (Ux + D) + s->S) +
+                       Ux + sizeof *s;
+    out->flops = 6.0 * B * U * D + 8.0 * B * U + 14.0 * U * D;
+    out->active_classes = (int64_t)s->S + 1;
+}
+
+static uint32_t sampled_digest(const void *st)
+{
+    const struct sampled_state *s = st;
+    uLong c = crc32(0L, Z_NULL, 0);
+    const Bytef *p = (const Bytef *)s->W;
+    size_t n = 2 * (size_t)s->C * s->D * sizeof(float);
+    while (n) {
+        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        c = crc32(c, p, k);
+        p += k;
+        n -= k;
+    }
+    c = crc32(c, (const Bytef *)&s->rng, sizeof s->rng);
+    return (uint32_t)c;
+}
+
+static size_t sampled_state_bytes(const void *st)
+{
+    const struct sampled_state *s = st;
+    return sizeof(struct sampled_header) + 2 * (size_t)s->C * s->D * sizeof(float) +
+           sizeof(uint64_t);
+}
+
+static int sampled_save(const void *st, void *buf)
+{
+    const struct sampled_state *s = st;
+    struct sampled_header h = {SAMPLED_MAGIC, SAMPLED_VERSION, s->C, s->D, s->sampler};
+    char *p = buf;
+    size_t nw = 2 * (size_t)s->C * s->D * sizeof(float);
+    memcpy(p, &h, sizeof h), p += sizeof h;
+    memcpy(p, s->W, nw), p += nw;
+    memcpy(p, &s->rng, sizeof s->rng);
+    return DCQB_OK;
+}
+
+static int sampled_load(void *st, const void *buf, size_t n, struct dcqb_err *err)
+{
+    struct sampled_state *s = st;
+    struct sampled_header h;
+    if (n < sizeof h)
+        return DCQB_FAIL(err, DCQB_EFORMAT, "sampled: state of %zu bytes too short", n);
+    memcpy(&h, buf, sizeof h);
+    if (h.magic != SAMPLED_MAGIC || h.version != SAMPLED_VERSION)
+        return DCQB_FAIL(err, DCQB_EFORMAT,
+                         "sampled: bad state magic/version (%08x v%u; is it another head's?)",
+                         (unsigned)h.magic, (unsigned)h.version);
+    if (h.C != s->C || h.D != s->D || h.sampler != s->sampler || n != sampled_state_bytes(s))
+        return DCQB_FAIL(err, DCQB_EFORMAT,
+                         "sampled: state is C = %lld, D = %d, sampler %d; this head has C = "
+                         "%lld, D = %d, sampler %d",
+                         (long long)h.C, (int)h.D, (int)h.sampler, (long long)s->C, s->D,
+                         s->sampler);
+    const char *p = (const char *)buf + sizeof h;
+    size_t nw = 2 * (size_t)s->C * s->D * sizeof(float);
+    memcpy(s->W, p, nw);
+    memcpy(&s->rng, p + nw, sizeof s->rng);
+    sampled_norms(s);
+    for (int u = 0; u < s->Uc; u++) s->pos[s->cls[u]] = -1;
+    s->Uc = s->Ssel = 0;
+    s->nfixed = 0;
+    s->pending = 0;
+    return DCQB_OK;
+}
+
+static const float *sampled_class_weights(const void *st)
+{
+    return ((const struct sampled_state *)st)->W;
+}
+
+static int sampled_set_weights(void *st, const float *W, int64_t C, int D, struct dcqb_err *err)
+{
+    struct sampled_state *s = st;
+    if (C != s->C || D != s->D)
+        return DCQB_FAIL(err, DCQB_EINVAL, "sampled: weights are (%lld, %d), head has (%lld, %d)",
+                         (long long)C, D, (long long)s->C, s->D);
+    memcpy(s->W, W, sizeof(float) * (size_t)C * D);
+    sampled_norms(s);
+    return DCQB_OK;
+}
+
+static void sampled_weight_grad(const void *st, float *dW)
+{
+    const struct sampled_state *s = st;
+    const int D = s->D;
+    memset(dW, 0, sizeof(float) * (size_t)s->C * D);
+    for (int u = 0; u < s->Uc; u++) {
+        size_t c = (size_t)s->cls[u];
+        const float *w = s->W + c * D, *m = s->dWU + (size_t)u * D;
+        double t = 0;
+        for (int d = 0; d < D; d++) t += (double)m[d] * w[d];
+        float a = (float)(t * s->inv[c] * s->inv[c]);
+        for (int d = 0; d < D; d++) dW[c * D + d] = m[d] - a * w[d];
+    }
+}
+
+static int sampled_set_classes(void *st, const int32_t *idx, int64_t K, struct dcqb_err *err)
+{
+    struct sampled_state *s = st;
+    if (K < 1 || K > s->S)
+        return DCQB_FAIL(err, DCQB_EINVAL,
+                         "sampled: %lld fixed classes; this head samples 1..%d (raise ratio)",
+                         (long long)K, s->S);
+    for (int64_t k = 0; k < K; k++) { /* O(K^2): callers are tests and head check */
+        if (idx[k] < 0 || idx[k] >= s->C)
+            return DCQB_FAIL(err, DCQB_EINVAL, "sampled: class %d at %lld outside [0, %lld)",
+                             (int)idx[k], (long long)k, (long long)s->C);
+        if (s->subtract_log_q && !(head_sampled_prob(s, idx[k]) > 0))
+            return DCQB_FAIL(err, DCQB_EINVAL, "sampled: class %d has proposal probability 0",
+                             (int)idx[k]);
+        for (int64_t l = 0; l < k; l++)
+            if (idx[l] == idx[k])
+                return DCQB_FAIL(err, DCQB_EINVAL, "sampled: class %d given twice", (int)idx[k]);
+    }
+    memcpy(s->fixed, idx, sizeof(int32_t) * (size_t)K);
+    s->nfixed = (int)K;
+    return DCQB_OK;
+}
+
+static void sampled_active_classes(const void *st, int32_t *idx, int64_t *K)
+{
+    const struct sampled_state *s = st;
+    if (idx) memcpy(idx, s->cls, sizeof(int32_t) * (size_t)s->Ssel);
+    *K = s->Ssel;
+}
+
+static const char *const sampled_keys[] = {"sampler", "subtract_log_q", "margin", "s", "m",
+                                           "m1", "m2", "m3", "straight_through", "easy_margin",
+                                           NULL};
+
+const struct head_ops head_sampled = {
+    .name = "sampled",
+    .abi_version = HEAD_ABI_VERSION,
+    .state_size = sizeof(struct sampled_state),
+    .help = "Sampled softmax as TensorFlow defines it (REFERENCE.md 5): S = int(ratio*C) unique "
+            "classes shared by the batch, logits s*cos - ln Q with the margin on the true "
+            "column, accidental hits removed, only touched rows updated. Keys: ratio (0.1), "
+            "sampler = uniform|log_uniform|frequency (uniform; log_uniform ranks classes by "
+            "decreasing image count), subtract_log_q (1), margin keys as full (cosface s = 64, "
+            "m = 0.4).",
+    .keys = sampled_keys,
+    .init = sampled_init,
+    .forward_backward = sampled_forward_backward,
+    .step = sampled_step,
+    .free = sampled_free,
+    .cost = sampled_cost,
+    .digest = sampled_digest,
+    .state_bytes = sampled_state_bytes,
+    .save = sampled_save,
+    .load = sampled_load,
+    .class_weights = sampled_class_weights,
+    .set_weights = sampled_set_weights,
+    .weight_grad = sampled_weight_grad,
+    .set_classes = sampled_set_classes,
+    .active_classes = sampled_active_classes,
+};
