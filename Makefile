@@ -85,10 +85,13 @@ check-san:
 bench: $(DCQBENCH)
 	$(DCQBENCH) bench
 
+# A failed run does not stop the job (the sweep exits 1 and the report lists it); bad input
+# (exit 2) or an interrupt (130) does. Finished runs are skipped on a rerun.
+PROFILE ?= default
 reproduce: $(DCQBENCH)
-	$(DCQBENCH) sweep --profile $(or $(PROFILE),default)
-	$(DCQBENCH) report --profile $(or $(PROFILE),default)
-	$(MAKE) plots
+	@$(DCQBENCH) sweep sweeps/reproduce_$(PROFILE).conf; st=$$?; [ $$st -le 1 ] || exit $$st
+	$(DCQBENCH) report --profile $(PROFILE)
+	@$(MAKE) --no-print-directory plots
 
 plots: $(DCQBENCH)
 	sh plots/make_plots.sh

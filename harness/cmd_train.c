@@ -128,7 +128,10 @@ static int write_summary(const char *dir, const char *status, const char *msg,
         jsonw_num(&w, "data_time_share", tot > 0 ? res->data_s / tot : NAN);
         jsonw_num(&w, "head_per_class_bytes", hc.per_class_bytes);
         jsonw_num(&w, "head_fixed_bytes", hc.fixed_bytes);
-        jsonw_num(&w, "head_mem_bytes", hc.per_class_bytes + hc.fixed_bytes);
+        /* per_class_bytes is per class: the head's memory is C of them plus the fixed part */
+        jsonw_num(&w, "head_mem_bytes", hc.per_class_bytes * (double)tr->ts.C + hc.fixed_bytes);
+        if (tr->head->queue_classes)
+            jsonw_int(&w, "queue_distinct_classes", tr->head->queue_classes(tr->hst));
         jsonw_num(&w, "head_flops_per_step", hc.flops);
         jsonw_int(&w, "head_active_classes", hc.active_classes);
         double bf = backbone_flops_per_sample(&tr->net);

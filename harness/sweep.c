@@ -9,6 +9,10 @@
  */
 #include "sweep.h"
 
+#include "eval.h"
+#include "head.h"
+#include "train.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -25,45 +29,21 @@
 
 /* ==== tables ================================================================================ */
 
-/* Every key a sweep may set besides eval.<x>. One table: add a key here when train learns it. */
-const char *const sweep_train_keys[] = {
-    "head",      "profile",      "ids",        "seed",       "data_seed", "steps",
-    "epochs",    "batch",        "dim",        "lr",         "lr_schedule", "warmup",
-    "momentum",  "weight_decay", "threads",    "margin",     "s",         "m",
-    "m1",        "m2",           "m3",         "ratio",      "queue_len", "mu",
-    "kshot",     "pfc_mode",     "sampler",    "subtract_log_q", "eval_net", "hidden",
-    "depth",     "residual",     "init_std",   "class_balanced", "label_noise", "dup_ids",
-    NULL};
-
-/* TODO(lead): replace with head_find() (algorithms/head.h) once head.c is merged. */
-static const char *const sweep_heads[] = {"full", "random", "dcq", "sampled", NULL};
-
-/* TODO(lead): reconcile with the evaluation's eval_metric_keys. */
-const char *const sweep_default_metrics[] = {"lfw_acc", "tar_at_far_1e-3", "tar_at_far_1e-4",
-                                             "mf_rank1", "mf_tar_at_far_1e-6", NULL};
-
 /* Columns taken from summary.json, in runs.tsv order (head_mem_mb is head_mem_bytes / 2^20). */
-static const char *const result_cols[] = {"steps",       "wall_s",     "samples_per_s",
-                                          "head_mem_mb", "peak_rss_mb", "final_loss",
-                                          "digest",      NULL};
+static const char *const result_cols[] = {
+    "steps", "wall_s", "samples_per_s", "head_mem_mb", "peak_rss_mb", "final_loss", "digest",
+    "first_loss", "classes", "train_images", "head_time_share", "backbone_time_share",
+    "data_time_share", "head_per_class_bytes", "head_fixed_bytes", "head_flops_per_step",
+    "backbone_flops_per_step", "head_active_classes", "queue_distinct_classes", "blas_core",
+    NULL};
 static const char *const lead_cols[] = {"schema", "run_id", "sweep", "git_rev", "status", NULL};
 
 #define SWEEP_ORDER_SEED 0x5eedc0ffee123457ULL /* fixed: the canonical order never changes */
 
-int sweep_key_known(const char *key)
-{
-    if (strncmp(key, "eval.", 5) == 0 && key[5]) return 1;
-    for (int i = 0; sweep_train_keys[i]; i++)
-        if (strcmp(sweep_train_keys[i], key) == 0) return 1;
-    return 0;
-}
+/* What a sweep may set is what training reads: one source of truth (train_key_known). */
+int sweep_key_known(const char *key) { return train_key_known(key); }
 
-int sweep_head_known(const char *name)
-{
-    for (int i = 0; sweep_heads[i]; i++)
-        if (strcmp(sweep_heads[i], name) == 0) return 1;
-    return 0;
-}
+int sweep_head_known(const char *name) { return head_find(name) != NULL; }
 
 static int in_list(const char *const *list, const char *s)
 {
@@ -430,8 +410,13 @@ int sweep_load(struct sweep *s, const char *path, struct dcqb_err *err)
             snprintf(h, sizeof h, "%s", sec[i].name + 5);
             h[strcspn(h, ".")] = '\0';
             if (!sweep_head_known(h)) {
-                rc = DCQB_FAIL(err, DCQB_EINVAL, "%s:%d: unknown head '%s' (known: full, "
-                               "random, dcq, sampled)", path, sec[i].line, h);
+                char names[256] = "";
+                for (const struct head_ops *const *hp = head_list(); *hp; hp++) {
+                    size_t l = strlen(names);
+                    snprintf(names + l, sizeof names - l, "%s%s", l ? ", " : "", (*hp)->name);
+                }
+                rc = DCQB_FAIL(err, DCQB_EINVAL, "%s:%d: unknown head '%s' (known: %s)", path,
+                               sec[i].line, h, names);
                 goto fail;
             }
             snprintf(g[n_g].head, sizeof g[n_g].head, "%s", h);
@@ -505,10 +490,11 @@ int sweep_load(struct sweep *s, const char *path, struct dcqb_err *err)
         goto fail;
     }
     if (!s->metrics) {
-        char list[1024] = "";
-        for (int i = 0; sweep_default_metrics[i]; i++) {
+        /* default: every metric a full evaluation writes, in metrics.json's order */
+        char list[8192] = "";
+        for (int i = 0; eval_metric_keys[i]; i++) {
             size_t l = strlen(list);
-            snprintf(list + l, sizeof list - l, "%s%s", i ? "," : "", sweep_default_metrics[i]);
+            snprintf(list + l, sizeof list - l, "%s%s", i ? "," : "", eval_metric_keys[i]);
         }
         if ((rc = set_metrics(s, list, "built-in metrics", err))) goto fail;
     }

@@ -30,7 +30,6 @@
 #define SWEEP_SCHEMA 1        /* the `schema` column of runs.tsv; bump when columns change */
 
 /* The keys a sweep may set (train keys, one table; extend it there) and eval.<anything>. */
-extern const char *const sweep_train_keys[];
 int sweep_key_known(const char *key);
 /* Head names a [head.<name>] section may use. TODO(lead): use head_find() from head.h. */
 int sweep_head_known(const char *name);
@@ -69,8 +68,6 @@ struct sweep {
 int sweep_load(struct sweep *s, const char *path, struct dcqb_err *err);
 void sweep_free(struct sweep *s);
 
-/* The default metric columns (NULL-terminated). TODO(lead): reconcile with eval_metric_keys. */
-extern const char *const sweep_default_metrics[];
 
 /* runs.tsv header line (with '\n') for this sweep, malloc'd, into *out. */
 int sweep_tsv_header(const struct sweep *s, char **out, struct dcqb_err *err);
