@@ -30,6 +30,8 @@ static const char sweep_help[] =
     "  [base]           keys for every run\n"
     "  [head.<name>]    adds the runs of head <name> (full, random, dcq, sampled):\n"
     "                   head = <name> plus this section's keys, which override [base]'s\n"
+    "  [head.<name>.<label>]  the same; the label lets one head appear in several tables\n"
+    "                   of one file. A configuration reached twice is one run.\n"
     "  key = a, b, c    a list: runs cover the Cartesian product of all lists of [base] and\n"
     "                   the head section. Keys are train's keys and any eval.<x> key;\n"
     "                   an unknown key, section or head, a repeated key, an empty value or\n"

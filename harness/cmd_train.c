@@ -16,6 +16,7 @@
 #include <cblas.h>
 
 #include "cli.h"
+#include "fsutil.h"
 #include "jsonw.h"
 #include "provenance.h"
 #include "train.h"
@@ -151,25 +152,6 @@ static int write_summary(const char *dir, const char *status, const char *msg,
     return rename(tmp, path);
 }
 
-static int mkdir_p(const char *dir)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    return (mkdir(buf, 0777) != 0 && errno != EEXIST) ? -1 : 0;
-}
-
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
 /* Keep curve rows with step < t (after a resume the rows past the checkpoint are redone). */
 static int curve_truncate(const char *path, int64_t t)
 {
@@ -228,7 +210,7 @@ int cmd_train(int argc, char **argv)
     snprintf(path, sizeof path, "%s/config.ini", out);
     if (config) {
         if ((rc = cfg_load_ini(&cfg, config, "train", &err))) goto fail;
-    } else if (resume && file_exists(path)) {
+    } else if (resume && fs_exists(path)) {
         if ((rc = cfg_load_ini(&cfg, path, NULL, &err))) goto fail;
     }
     /* flags win over the file */
@@ -248,16 +230,13 @@ int cmd_train(int argc, char **argv)
     if ((rc = trainer_setup(&tr, &cfg, &err))) goto fail;
 
     snprintf(path, sizeof path, "%s/checkpoint.bin", out);
-    int have_ckpt = file_exists(path);
+    int have_ckpt = fs_exists(path);
     if (have_ckpt && !resume) {
         DCQB_FAIL(&err, DCQB_EINVAL, "%s already holds a run (checkpoint.bin); use --resume "
                   "or another --out", out);
         goto fail;
     }
-    if (mkdir_p(out) != 0) {
-        DCQB_FAIL(&err, DCQB_EIO, "cannot create %s: %s", out, strerror(errno));
-        goto fail;
-    }
+    if ((rc = fs_mkdir_p(out, &err))) goto fail;
     if (resume && have_ckpt) {
         if ((rc = trainer_load(&tr, path, &err))) goto fail;
         fprintf(stderr, "[train] resuming %s at step %lld\n", out, (long long)tr.t);
@@ -328,7 +307,7 @@ fail:
     /* record the failure for a sweep, unless the folder holds someone's run */
     if (out) {
         snprintf(path, sizeof path, "%s/checkpoint.bin", out);
-        if (!file_exists(path) && mkdir_p(out) == 0)
+        if (!fs_exists(path) && fs_mkdir_p(out, NULL) == DCQB_OK)
             write_summary(out, "fail", err.msg, NULL, NULL);
     }
     trainer_free(&tr);

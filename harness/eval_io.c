@@ -3,6 +3,7 @@
  * Formats: REFERENCE.md section 6 (devkit), STYLE.md 2.8 (flat metrics, TSV for plots).
  */
 #include "eval.h"
+#include "fsutil.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -183,25 +184,6 @@ int eval_inputs_check(const struct eval_inputs *in, struct dcqb_err *err)
 
 /* ---- output helpers ------------------------------------------------------------------------- */
 
-static int mkdir_p(const char *dir, struct dcqb_err *err)
-{
-    char buf[1024];
-    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
-        return DCQB_FAIL(err, DCQB_EINVAL, "output path too long: %s", dir);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == 0) {
-            char c = *p;
-            *p = 0;
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return DCQB_FAIL(err, DCQB_EIO, "%s: cannot create directory: %s", buf,
-                                 strerror(errno));
-            *p = c;
-            if (!c) break;
-        }
-    }
-    return DCQB_OK;
-}
-
 static FILE *open_out(const char *dir, const char *name, char *path, size_t n, struct dcqb_err *err)
 {
     if (snprintf(path, n, "%s/%s", dir, name) >= (int)n) {
@@ -315,7 +297,7 @@ static int write_devkit_features(const char *dir, const char *alg, const struct 
     if (!row) return DCQB_FAIL(err, DCQB_ENOMEM, "devkit: out of memory");
     for (int part = 0; part < 2; part++) {
         snprintf(sub, sizeof sub, "%s/devkit/%s", dir, part ? "megaface" : "facescrub");
-        if ((rc = mkdir_p(sub, err))) goto done;
+        if ((rc = fs_mkdir_p(sub, err))) goto done;
         const int64_t n = part ? n_dis : in->probe.rows;
         for (int64_t i = 0; i < n; i++) {
             const float *x;
@@ -389,7 +371,7 @@ int eval_run(const struct eval_inputs *in, const struct eval_cfg *cfg, const cha
     if (cfg->tie != EVAL_TIE_STRICT && cfg->tie != EVAL_TIE_LOOSE)
         return DCQB_FAIL(err, DCQB_EINVAL, "tie: unknown rule %d", cfg->tie);
     if ((rc = eval_inputs_check(in, err))) return rc;
-    if ((rc = mkdir_p(outdir, err))) return rc;
+    if ((rc = fs_mkdir_p(outdir, err))) return rc;
 
     sum_set(&sum, "eval_schema", 1);
     sum_set(&sum, "tie_loose", cfg->tie == EVAL_TIE_LOOSE);

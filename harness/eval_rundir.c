@@ -14,6 +14,8 @@
 struct embedder {
     struct trainer *tr;
     int use_ema, flip_sum;
+    int raw;                /* no network: the input x itself is the feature (baseline) */
+    int d;                  /* feature dimension: emb_dim, or Din when raw */
     float *x, *xf, *e, *ef; /* (EMB_CHUNK, Din) x2, (EMB_CHUNK, d) x2 */
 };
 
@@ -21,11 +23,17 @@ struct embedder {
  * already in em->x / em->xf. */
 static void embed_rows(struct embedder *em, float *out, int64_t n)
 {
-    int d = em->tr->net.cfg.emb_dim;
-    trainer_embed(em->tr, out, em->x, n, em->use_ema);
-    if (em->flip_sum) {
-        trainer_embed(em->tr, em->ef, em->xf, n, em->use_ema);
-        for (int64_t i = 0; i < n * d; i++) out[i] += em->ef[i];
+    int d = em->d;
+    if (em->raw) {
+        memcpy(out, em->x, sizeof(float) * (size_t)(n * d));
+        if (em->flip_sum)
+            for (int64_t i = 0; i < n * d; i++) out[i] += em->xf[i];
+    } else {
+        trainer_embed(em->tr, out, em->x, n, em->use_ema);
+        if (em->flip_sum) {
+            trainer_embed(em->tr, em->ef, em->xf, n, em->use_ema);
+            for (int64_t i = 0; i < n * d; i++) out[i] += em->ef[i];
+        }
     }
     for (int64_t i = 0; i < n; i++) {
         float *r = out + i * d;
@@ -81,7 +89,7 @@ int eval_rundir(const char *rundir, struct cfg *opts, const char *outdir,
         }
     }
     /* read eval.* before trainer_setup marks them used-and-ignored */
-    static const char *const nets[] = {"default", "ema", "online", NULL};
+    static const char *const nets[] = {"default", "ema", "online", "raw", NULL};
     static const char *const ties[] = {"strict", "loose", NULL};
     int net_choice, tie, do_tail, do_lfw;
     long long mean_cap, n_dist_req;
@@ -123,7 +131,8 @@ int eval_rundir(const char *rundir, struct cfg *opts, const char *outdir,
         goto out;
     }
     em.tr = &tr;
-    em.use_ema = net_choice == 0 ? tr.req.eval_ema : net_choice == 1;
+    em.raw = net_choice == 3;
+    em.use_ema = em.raw ? 0 : net_choice == 0 ? tr.req.eval_ema : net_choice == 1;
     if (em.use_ema && !tr.has_ema) {
         rc = DCQB_FAIL(err, DCQB_EINVAL, "eval.net = ema, but head '%s' keeps no EMA network",
                        tr.head->name);
@@ -131,7 +140,8 @@ int eval_rundir(const char *rundir, struct cfg *opts, const char *outdir,
     }
     const struct synth *syn = tr.ts.syn;
     const struct synth_cfg *sc = synth_config(syn);
-    int Din = tr.ts.D, d = tr.net.cfg.emb_dim;
+    int Din = tr.ts.D, d = em.raw ? Din : tr.net.cfg.emb_dim;
+    em.d = d;
     em.x = malloc(sizeof(float) * EMB_CHUNK * Din);
     em.xf = malloc(sizeof(float) * EMB_CHUNK * Din);
     em.e = malloc(sizeof(float) * EMB_CHUNK * d);
@@ -259,7 +269,8 @@ int eval_rundir(const char *rundir, struct cfg *opts, const char *outdir,
         in.holdout_labels = (struct eval_vec){hlab, h};
         in.class_sizes = (struct eval_vec){sizes, C};
         in.class_means = (struct eval_mat){means, C, d};
-        const float *w = tr.head->class_weights ? tr.head->class_weights(tr.hst) : NULL;
+        const float *w = tr.head->class_weights && !em.raw ? tr.head->class_weights(tr.hst)
+                                                            : NULL;
         if (w) in.class_weights = (struct eval_mat){w, C, d};
     }
 

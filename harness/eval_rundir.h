@@ -3,8 +3,10 @@
  * held-out training images and class means) with the run's network, and hand them to eval_run.
  *
  * Keys (from DIR/config.ini `eval.*`, overridden by the caller's cfg with the same names):
- *   eval.net        ema|online|default  network to embed with (default: the head's choice;
- *                                       DCQ evaluates with its EMA weight generator)
+ *   eval.net        default|ema|online|raw  network to embed with (default: the head's
+ *                                       choice; DCQ evaluates with its EMA weight generator);
+ *                                       raw = no network, cosine on the input x itself (the
+ *                                       untrained baseline of the calibration)
  *   eval.flip_sum   1   feature = normalize(f(x) + f(flip(x))) (REFERENCE.md sec. 2)
  *   eval.distractors    0 = the generator's count
  *   eval.tie        strict|loose

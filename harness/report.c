@@ -9,6 +9,8 @@
  */
 #include "report.h"
 
+#include "fsutil.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -1332,23 +1334,6 @@ static void failed_section(struct sbuf *b, const struct rep *R)
 
 /* ==== derived TSVs ========================================================================== */
 
-static int mkdir_p(const char *path, struct dcqb_err *err)
-{
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char ch = *p;
-            *p = '\0';
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-                return DCQB_FAIL(err, DCQB_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-            *p = ch;
-            if (!ch) break;
-        }
-    }
-    return DCQB_OK;
-}
-
 static int put(const struct rep *R, const char *name, const struct sbuf *b, struct dcqb_err *err)
 {
     char path[1300];
@@ -1727,7 +1712,7 @@ int report_write(const struct report_opts *o, struct report_summary *sum, struct
     free(b.p);
     if (rc || o->no_derived) goto out;
     snprintf(R.derived, sizeof R.derived, "%s/derived", R.dir);
-    if ((rc = mkdir_p(R.derived, err))) goto out;
+    if ((rc = fs_mkdir_p(R.derived, err))) goto out;
     if (!(rc = derived_t1(&R, err)) && !(rc = derived_per_head(&R, err)))
         rc = derived_splits_cost(&R, err);
     if (!rc) snprintf(sum->derived, sizeof sum->derived, "%.500s", R.derived);

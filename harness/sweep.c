@@ -9,6 +9,8 @@
  */
 #include "sweep.h"
 
+#include "fsutil.h"
+
 #include "eval.h"
 #include "head.h"
 #include "train.h"
@@ -649,24 +651,6 @@ int sweep_tsv_header(const struct sweep *s, char **out, struct dcqb_err *err)
 
 /* ==== file helpers ========================================================================== */
 
-static int mkdir_p(const char *path, struct dcqb_err *err)
-{
-    char tmp[1024];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
-        return DCQB_FAIL(err, DCQB_EINVAL, "%s: path too long", path);
-    for (char *p = tmp + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char ch = *p;
-            *p = '\0';
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-                return DCQB_FAIL(err, DCQB_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-            *p = ch;
-            if (!ch) break;
-        }
-    }
-    return DCQB_OK;
-}
-
 /* Read a whole file (at most `max` bytes) NUL-terminated; *buf = NULL if it does not exist. */
 static int read_all(const char *path, size_t max, char **buf, size_t *len)
 {
@@ -1086,7 +1070,7 @@ static int start_run(struct runner *r, struct slot *sl, int run, char *msg, size
 {
     char p[1200], conf[1200], log[1200];
     run_path(r, run, NULL, p, sizeof p);
-    int rc = mkdir_p(p, err);
+    int rc = fs_mkdir_p(p, err);
     if (rc) return rc;
     run_path(r, run, "summary.json", conf, sizeof conf);
     unlink(conf);
@@ -1229,7 +1213,7 @@ int sweep_execute(const struct sweep *s, const struct sweep_opts *o, struct swee
         return DCQB_FAIL(err, DCQB_EINVAL, "bad jobs or shard");
     if (snprintf(r.dir, sizeof r.dir, "%s/%s", o->results_dir, s->name) >= (int)sizeof r.dir)
         return DCQB_FAIL(err, DCQB_EINVAL, "results path too long");
-    int rc = mkdir_p(r.dir, err);
+    int rc = fs_mkdir_p(r.dir, err);
     if (rc) return rc;
     char(*ids)[17] = NULL;
     int n_ids = 0;

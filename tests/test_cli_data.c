@@ -9,30 +9,11 @@
 #include "npy.h"
 #include "synth.h"
 
-static const char *exe(void)
-{
-    const char *e = getenv("DCQBENCH");
-    return e && *e ? e : "bin/dcqbench";
-}
-
-/* Run `dcqbench ARGS 2>&1`, capture up to cap bytes, return the exit status. */
-static int run(char *out, size_t cap, const char *args)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", exe(), args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void test_describe_json(void **state)
 {
     (void)state;
     static char out[8192];
-    assert_int_equal(run(out, sizeof out, "data describe --profile mf2 --ids 20000 --json"), 0);
+    assert_int_equal(test_run_cli(out, sizeof out, "data describe --profile mf2 --ids 20000 --json"), 0);
     assert_non_null(strstr(out, "\"identities\": 20000"));
     assert_non_null(strstr(out, "\"images\": "));
     assert_non_null(strstr(out, "\"profile\": \"mf2\""));
@@ -64,7 +45,7 @@ static void test_describe_text_and_hist(void **state)
     static char out[8192], cmd[1024];
     snprintf(cmd, sizeof cmd, "data describe --profile uniform --ids 50 --uniform-n 12 --hist "
              "%s/hist.tsv", test_tmpdir());
-    assert_int_equal(run(out, sizeof out, cmd), 0);
+    assert_int_equal(test_run_cli(out, sizeof out, cmd), 0);
     assert_non_null(strstr(out, "identities       50"));
     assert_non_null(strstr(out, "images           600"));
     char p[512], line[128];
@@ -83,13 +64,13 @@ static void test_unknown_flag_and_bad_value(void **state)
 {
     (void)state;
     static char out[4096];
-    assert_int_equal(run(out, sizeof out, "data describe --ids 10 --nuis-varr 2"), 2);
+    assert_int_equal(test_run_cli(out, sizeof out, "data describe --ids 10 --nuis-varr 2"), 2);
     assert_non_null(strstr(out, "nuis_varr"));
-    assert_int_equal(run(out, sizeof out, "data describe --ids 10 --label-noise 2"), 2);
+    assert_int_equal(test_run_cli(out, sizeof out, "data describe --ids 10 --label-noise 2"), 2);
     assert_non_null(strstr(out, "label_noise"));
-    assert_int_equal(run(out, sizeof out, "data describe --profile bogus"), 2);
+    assert_int_equal(test_run_cli(out, sizeof out, "data describe --profile bogus"), 2);
     assert_non_null(strstr(out, "bogus"));
-    assert_int_equal(run(out, sizeof out, "data frobnicate"), 2);
+    assert_int_equal(test_run_cli(out, sizeof out, "data frobnicate"), 2);
 }
 
 static void test_help_documents_every_knob(void **state)
@@ -106,17 +87,17 @@ static void test_help_documents_every_knob(void **state)
     for (int s = 0; subs[s]; s++) {
         char cmd[64];
         snprintf(cmd, sizeof cmd, "data %s --help", subs[s]);
-        assert_int_equal(run(out, sizeof out, cmd), 0);
+        assert_int_equal(test_run_cli(out, sizeof out, cmd), 0);
         for (int k = 0; knobs[k]; k++) {
             if (!strstr(out, knobs[k])) print_error("%s: %s undocumented\n", cmd, knobs[k]);
             assert_non_null(strstr(out, knobs[k]));
         }
         assert_non_null(strstr(out, "default"));
     }
-    assert_int_equal(run(out, sizeof out, "data export --help"), 0);
+    assert_int_equal(test_run_cli(out, sizeof out, "data export --help"), 0);
     for (const char *k = "--split\0--format\0--out\0--limit\0--flip\0"; *k; k += strlen(k) + 1)
         assert_non_null(strstr(out, k));
-    assert_int_equal(run(out, sizeof out, "data verify --help"), 0);
+    assert_int_equal(test_run_cli(out, sizeof out, "data verify --help"), 0);
     assert_non_null(strstr(out, "verify FILE"));
 }
 
@@ -129,13 +110,13 @@ static void test_export_matches_library(void **state)
     const char *gen = "--profile ms1m --ids 30 --data-seed 5 --nuis-var 0.7 --x-dim 16";
     snprintf(cmd, sizeof cmd, "data export --split train --format npy --out %s/tr --limit 50 %s",
              d, gen);
-    assert_int_equal(run(out, sizeof out, cmd), 0);
+    assert_int_equal(test_run_cli(out, sizeof out, cmd), 0);
     snprintf(cmd, sizeof cmd, "data export --split probe --format dcqb --out %s/pr --limit 60 "
              "--flip %s", d, gen);
-    assert_int_equal(run(out, sizeof out, cmd), 0);
+    assert_int_equal(test_run_cli(out, sizeof out, cmd), 0);
     snprintf(cmd, sizeof cmd, "data export --split pairs --format dcqb --out %s/pa --limit 40 %s",
              d, gen);
-    assert_int_equal(run(out, sizeof out, cmd), 0);
+    assert_int_equal(test_run_cli(out, sizeof out, cmd), 0);
 
     struct synth_cfg cfg = {.seed = 5, .ids = 30};
     synth_cfg_defaults(&cfg, SYNTH_MS1M);
@@ -192,9 +173,9 @@ static void test_verify(void **state)
     const char *d = test_tmpdir();
     snprintf(cmd, sizeof cmd, "data export --split distractors --format dcqb --out %s/ver "
              "--distractors 100 --ids 10", d);
-    assert_int_equal(run(out, sizeof out, cmd), 0);
+    assert_int_equal(test_run_cli(out, sizeof out, cmd), 0);
     snprintf(cmd, sizeof cmd, "data verify %s/ver.dcqb", d);
-    assert_int_equal(run(out, sizeof out, cmd), 0);
+    assert_int_equal(test_run_cli(out, sizeof out, cmd), 0);
     assert_non_null(strstr(out, "ok"));
     assert_non_null(strstr(out, "100 rows"));
     /* flip one payload byte */
@@ -207,7 +188,7 @@ static void test_verify(void **state)
     fseek(f, 100, SEEK_SET);
     fputc(ch ^ 0x01, f);
     fclose(f);
-    assert_int_not_equal(run(out, sizeof out, cmd), 0);
+    assert_int_not_equal(test_run_cli(out, sizeof out, cmd), 0);
     assert_non_null(strstr(out, "ver.dcqb"));
 }
 

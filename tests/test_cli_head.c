@@ -13,24 +13,6 @@ extern const struct head_ops head_full, head_random, head_dcq, head_sampled;
 
 enum { C = 20, D = 6, B = 3, L = 5 };
 
-static const char *exe(void)
-{
-    const char *e = getenv("DCQBENCH");
-    return e && *e ? e : "bin/dcqbench";
-}
-
-static int run(char *out, size_t cap, const char *args)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", exe(), args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static char dir[128];
 static float emb[B * D], W[C * D], keys[B * D], Q[L * D];
 static const int32_t y[B] = {2, 7, 2}, qlab[L] = {2, -1, 5, 9, 7}, cls[4] = {7, 11, 2, 0};
@@ -81,7 +63,7 @@ static void check_head(const struct head_ops *h, const char *extra, const struct
     if (dcq)
         snprintf(args + strlen(args), sizeof args - strlen(args),
                  " --keys %s/k.npy --queue %s/q.npy --queue-labels %s/ql.npy", dir, dir, dir);
-    int rc = run(out, sizeof out, args);
+    int rc = test_run_cli(out, sizeof out, args);
     if (rc) print_error("%s\n", out);
     assert_int_equal(rc, 0);
 
@@ -175,27 +157,27 @@ static void test_errors(void **state)
     char args[2048];
     snprintf(args, sizeof args, "head check --head dcq --emb %s/emb.npy --labels %s/y.npy "
                                 "--out %s/o", dir, dir, dir);
-    assert_int_equal(run(out, sizeof out, args), 2);
+    assert_int_equal(test_run_cli(out, sizeof out, args), 2);
     assert_non_null(strstr(out, "--keys"));
     snprintf(args, sizeof args, "head check --head full --emb %s/emb.npy --labels %s/ql.npy "
                                 "--out %s/o", dir, dir, dir);
-    assert_int_equal(run(out, sizeof out, args), 2);
+    assert_int_equal(test_run_cli(out, sizeof out, args), 2);
     assert_non_null(strstr(out, "entries"));
     snprintf(args, sizeof args, "head check --head full --emb %s/emb.npy --labels %s/y.npy "
                                 "--num-classes 5 --out %s/o", dir, dir, dir);
-    assert_int_equal(run(out, sizeof out, args), 2);
+    assert_int_equal(test_run_cli(out, sizeof out, args), 2);
     assert_non_null(strstr(out, "label 7"));
     snprintf(args, sizeof args, "head check --head full --emb %s/emb.npy --labels %s/y.npy "
                                 "--weights %s/q.npy --out %s/o", dir, dir, dir, dir);
-    assert_int_equal(run(out, sizeof out, args), 2);
+    assert_int_equal(test_run_cli(out, sizeof out, args), 2);
     snprintf(args, sizeof args, "head check --head full --emb %s/emb.npy --labels %s/y.npy "
                                 "--bogus 1 --out %s/o", dir, dir, dir);
-    assert_int_equal(run(out, sizeof out, args), 2);
+    assert_int_equal(test_run_cli(out, sizeof out, args), 2);
     assert_non_null(strstr(out, "bogus"));
     snprintf(args, sizeof args, "head check --head random --emb %s/emb.npy --labels %s/y.npy "
                                 "--classes %s/ql.npy --out %s/o", dir, dir, dir, dir);
-    assert_int_equal(run(out, sizeof out, args), 2); /* -1 in the class list */
-    assert_int_equal(run(out, sizeof out, "head list"), 0);
+    assert_int_equal(test_run_cli(out, sizeof out, args), 2); /* -1 in the class list */
+    assert_int_equal(test_run_cli(out, sizeof out, "head list"), 0);
     assert_non_null(strstr(out, "sampled"));
     assert_non_null(strstr(out, "pfc_mode"));
 }

@@ -203,21 +203,6 @@ static void write_bench(const char *path, int dcq_per_class)
     assert_int_equal(fclose(f), 0);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    assert_non_null(p);
-    assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
-    p[n] = '\0';
-    fclose(f);
-    return p;
-}
-
 static void has(const char *text, const char *needle)
 {
     if (!strstr(text, needle)) {
@@ -266,7 +251,7 @@ static void test_fixture_verdicts(void **state)
         if (s.verdict[i] != want[i]) print_error("claim %d\n", i + 1);
         assert_int_equal(s.verdict[i], want[i]);
     }
-    char *t = slurp(FX_ROOT "/REPORT.md");
+    char *t = test_slurp(FX_ROOT "/REPORT.md");
     assert_non_null(t);
     /* structure */
     has(t, "# dcqbench reproduction report: profile smoke");
@@ -343,12 +328,12 @@ static void test_fixture_verdicts(void **state)
     assert_null(strstr(t, "out of memory"));
     free(t);
     /* derived TSVs */
-    char *d = slurp(FX_ROOT "/reproduce_fx/derived/t1_ratio.tsv");
+    char *d = test_slurp(FX_ROOT "/reproduce_fx/derived/t1_ratio.tsv");
     assert_non_null(d);
     has(d, "head\tratio_pct\tn\trank1_mean\trank1_std");
     has(d, "dcq\t10\t3\t62.5\t2\t");
     free(d);
-    d = slurp(FX_ROOT "/reproduce_fx/derived/cost_dcq.tsv");
+    d = test_slurp(FX_ROOT "/reproduce_fx/derived/cost_dcq.tsv");
     assert_non_null(d);
     has(d, "C\tstep_ms\tmem_mb\tB\tthreads\n1000\t1\t");
     free(d);
@@ -366,7 +351,7 @@ static void test_deterministic_and_no_bench(void **state)
     assert_int_equal(report_write(&o, &s, &err), DCQB_OK);
     o.out = FX_ROOT "/R2.md";
     assert_int_equal(report_write(&o, &s, &err), DCQB_OK);
-    char *a = slurp(FX_ROOT "/R1.md"), *b = slurp(FX_ROOT "/R2.md");
+    char *a = test_slurp(FX_ROOT "/R1.md"), *b = test_slurp(FX_ROOT "/R2.md");
     assert_non_null(a);
     assert_non_null(b);
     assert_string_equal(a, b);
@@ -384,7 +369,7 @@ static void test_deterministic_and_no_bench(void **state)
     o.timestamp = "2024-01-01 00:00:00 UTC";
     assert_int_equal(report_write(&o, &s, &err), DCQB_OK);
     assert_int_equal(s.verdict[1], REPORT_NOT_REPRODUCED);
-    a = slurp(FX_ROOT "/R2.md");
+    a = test_slurp(FX_ROOT "/R2.md");
     has(a, "Generated: 2024-01-01 00:00:00 UTC");
     free(a);
 }
@@ -417,12 +402,12 @@ static void test_derived_curves(void **state)
     struct report_summary s;
     struct dcqb_err err = {0};
     assert_int_equal(report_write(&o, &s, &err), DCQB_OK);
-    char *d = slurp(FX_ROOT "/reproduce_fx3/derived/rank1_vs_size_mf2_full.tsv");
+    char *d = test_slurp(FX_ROOT "/reproduce_fx3/derived/rank1_vs_size_mf2_full.tsv");
     assert_non_null(d);
     has(d, "size\tn\trank1_mean\trank1_std\n10\t2\t91\t");
     has(d, "2000\t2\t55\t7.07107\n");
     free(d);
-    d = slurp(FX_ROOT "/reproduce_fx3/derived/roc_mf2_full.tsv");
+    d = test_slurp(FX_ROOT "/reproduce_fx3/derived/roc_mf2_full.tsv");
     assert_non_null(d);
     has(d, "0.0001\t2\t50\t0\n");
     assert_null(strstr(d, "1e-05\t")); /* below the smallest positive FAR: not resolvable */

@@ -32,17 +32,6 @@ static void write_file(const char *path, const char *text)
     fclose(f);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = calloc(1, 1 << 20);
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
 static void rm_rf(const char *path)
 {
     char cmd[600];
@@ -155,7 +144,7 @@ static int attempts(const char *results, const struct sweep *s, int i)
 {
     char p[600];
     snprintf(p, sizeof p, "%s/%s/%s/attempts", results, s->name, s->runs[i].run_id);
-    char *t = slurp(p);
+    char *t = test_slurp(p);
     int n = t ? count_lines(t) : 0;
     free(t);
     return n;
@@ -311,7 +300,7 @@ static void test_runs_failures_and_resume(void **state)
 
     char tsv[600];
     snprintf(tsv, sizeof tsv, "%s/t/runs.tsv", res);
-    char *text = slurp(tsv);
+    char *text = test_slurp(tsv);
     assert_non_null(text);
     const char *hdr = "schema\trun_id\tsweep\tgit_rev\tstatus\teval.fake\thead\tqueue_len\tseed\t"
                       "cfg.steps\tsteps\twall_s\tsamples_per_s\thead_mem_mb\tpeak_rss_mb\t"
@@ -353,7 +342,7 @@ static void test_runs_failures_and_resume(void **state)
         free(row);
         char p[700];
         snprintf(p, sizeof p, "%s/t/%s/run.conf", res, s.runs[i].run_id);
-        char *conf = slurp(p);
+        char *conf = test_slurp(p);
         assert_non_null(conf);
         assert_string_equal(conf, s.runs[i].conf);
         free(conf);
@@ -371,7 +360,7 @@ static void test_runs_failures_and_resume(void **state)
     assert_int_equal(r.failed, 8);
     for (int i = 0; i < s.n_runs; i++)
         assert_int_equal(attempts(res, &s, i), strcmp(mode_of(&s.runs[i]), "ok") ? 2 : 1);
-    text = slurp(tsv);
+    text = test_slurp(tsv);
     assert_int_equal(count_lines(text), 1 + 12 + 8);
     free(text);
 
@@ -413,7 +402,7 @@ static void test_shards_partition_and_merge(void **state)
     const char *merged = tpath("merged.tsv");
     remove(merged);
     assert_int_equal(sweep_merge(merged, in, n, &err), DCQB_OK);
-    char *text = slurp(merged);
+    char *text = test_slurp(merged);
     assert_int_equal(count_lines(text), 1 + s.n_runs);
     for (int i = 0; i < s.n_runs; i++) { /* every run exactly once */
         int hits = 0;
@@ -501,7 +490,7 @@ static void test_cli_sigint(void **state)
     assert_int_equal(WEXITSTATUS(st), 130);
     char p[600];
     snprintf(p, sizeof p, "%s/int/runs.tsv", res);
-    char *text = slurp(p);
+    char *text = test_slurp(p);
     assert_non_null(text);
     assert_int_equal(count_lines(text), 1); /* header only */
     free(text);

@@ -1,0 +1,109 @@
+/* test_reproduce.c - the front door end to end: the smoke profile's sweep through the real
+ * binary (train + eval for every run), the report, and a rerun that must do no work twice.
+ * This is the slowest test (a few minutes on 2 cores): it is the one that proves `make
+ * reproduce` works on a fresh clone. Results go to build/tmp-tests/reproduce, not results/. */
+#include "test_util.h"
+
+static char out[1 << 16];
+static char res[512];
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+static void test_smoke_profile_end_to_end(void **state)
+{
+    (void)state;
+    char args[2048], path[1024];
+    snprintf(res, sizeof res, "%s/reproduce", test_tmpdir());
+    snprintf(args, sizeof args, "rm -rf %s", res);
+    assert_int_equal(system(args), 0);
+
+    /* 1. the sweep: every run trains and evaluates */
+    snprintf(args, sizeof args, "sweep sweeps/reproduce_smoke.conf --results %s --jobs 2", res);
+    int st = test_run_cli(out, sizeof out, args);
+    if (st != 0) print_error("sweep exited %d:\n%s\n", st, out);
+    assert_int_equal(st, 0);
+    snprintf(path, sizeof path, "%s/reproduce_smoke/runs.tsv", res);
+    char *tsv = test_slurp(path);
+    assert_non_null(tsv);
+    int rows = count_lines(tsv) - 1;
+    assert_true(rows >= 40); /* 57 distinct runs in the smoke profile today */
+    assert_null(strstr(tsv, "\tfail\t"));
+    /* the primary metric column holds a number in [0, 1] on every row (not NA) */
+    int col = -1, c = 0;
+    for (const char *p = tsv; *p != '\n'; c++) {
+        const char *e = p + strcspn(p, "\t\n");
+        if ((size_t)(e - p) == strlen("megaface_rank1") && !strncmp(p, "megaface_rank1", 14))
+            col = c;
+        p = *e == '\t' ? e + 1 : e;
+    }
+    assert_true(col >= 0);
+    for (const char *l = strchr(tsv, '\n') + 1; *l; l = strchr(l, '\n') + 1) {
+        const char *p = l;
+        for (int k = 0; k < col; k++) p = strchr(p, '\t') + 1;
+        char *end;
+        double v = strtod(p, &end);
+        assert_true(end != p && v >= 0 && v <= 1);
+    }
+
+    /* 2. the report: every table and every claim section, verdicts computed */
+    snprintf(args, sizeof args, "report --profile smoke --results %s --no-timestamp", res);
+    st = test_run_cli(out, sizeof out, args);
+    if (st != 0) print_error("report exited %d:\n%s\n", st, out);
+    assert_int_equal(st, 0);
+    snprintf(path, sizeof path, "%s/REPORT.md", res);
+    char *rep = test_slurp(path);
+    assert_non_null(rep);
+    const char *must[] = {"# dcqbench reproduction report: profile smoke",
+                          "not evidence",
+                          "## Table 1",
+                          "## Table 2",
+                          "## Table 3",
+                          "## Table 4",
+                          "## Table 5",
+                          "## Claims",
+                          "### Claim 1",
+                          "### Claim 2",
+                          "### Claim 3",
+                          "### Claim 4",
+                          "### Claim 5",
+                          "### Claim 6",
+                          "### Claim 7",
+                          "### Claim 8",
+                          "### Claim 9",
+                          "| dcq 10 % |",
+                          "| full |",
+                          NULL};
+    for (int i = 0; must[i]; i++) {
+        if (!strstr(rep, must[i])) print_error("REPORT.md lacks '%s'\n", must[i]);
+        assert_non_null(strstr(rep, must[i]));
+    }
+    /* every claim that has data ends in a computed verdict, never a placeholder */
+    int verdicts = 0;
+    for (const char *p = rep; (p = strstr(p, "**Verdict")); p++) verdicts++;
+    assert_true(verdicts >= 9);
+    assert_null(strstr(rep, "Verdict: TODO"));
+
+    /* 3. a rerun does no work twice: every run is skipped, runs.tsv gains no row */
+    snprintf(args, sizeof args, "sweep sweeps/reproduce_smoke.conf --results %s --jobs 2", res);
+    assert_int_equal(test_run_cli(out, sizeof out, args), 0);
+    snprintf(path, sizeof path, "%s/reproduce_smoke/runs.tsv", res);
+    char *tsv2 = test_slurp(path);
+    assert_non_null(tsv2);
+    assert_int_equal(count_lines(tsv2) - 1, rows);
+    free(tsv);
+    free(tsv2);
+    free(rep);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_smoke_profile_end_to_end),
+    };
+    return cmocka_run_group_tests_name("reproduce", tests, NULL, NULL);
+}
