@@ -6,6 +6,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <string.h>
 
 /* ---- GEMM helpers ------------------------------------------------------------------------ */
 
@@ -141,43 +142,99 @@ double xent_row_fused(float *dz, const float *z, int K, int target, const uint8_
     return xent_row_fused_max(dz, z, K, target, skip, scale, colscale, row_max(z, K, skip));
 }
 
+/* ---- vectorised exp for the softmax ------------------------------------------------------
+ * expf is a scalar libm call (~4 ns here); the B x C softmax of the full head spends more time
+ * in it than in a GEMM at d = 128. exp_poly is Cephes' expf: n = round(x log2 e) by the 1.5 2^23
+ * trick, r = x - n ln2 (two-part ln2), exp(r) by a degree-7 polynomial, times 2^n built in the
+ * exponent bits. Max error ~2 ulp on [-87, 0] (tests/test_ops.c compares it with exp()). Only
+ * IEEE +, *, conversions and bit moves: the same bits in every vector width, so the
+ * target_clones below (AVX-512, AVX2, baseline SSE2) keep results identical across machines
+ * and no -ffast-math is needed (STYLE.md 2.10 allows it here; we do without). Inputs are
+ * x = z - max <= 0; below -87 the result is clamped to exp(-87) ~ 1.6e-38, invisible next to
+ * the row maximum's exp(0) = 1 in the sum. */
+static inline float exp_poly(float x)
+{
+    x = x < -87.0f ? -87.0f : x;
+    float t = x * 1.44269504088896341f;
+    float n = (t + 12582912.0f) - 12582912.0f; /* round to nearest, |t| < 2^22 */
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) * 8388608; /* << 23 without shifting a signed value */
+    float sc;
+    memcpy(&sc, &bits, sizeof sc);
+    return p * sc;
+}
+
+float ops_exp_poly(float x) { return exp_poly(x); }
+
+#define XENT_LANES 16
+#define XENT_BLOCK 1024 /* floats summed per lane in float before the block joins the double */
+
+/* x[j] <- exp(x[j] - mx) in place over n <= XENT_BLOCK floats; returns their sum, accumulated
+ * in 16 fixed float lanes (<= 64 terms each, all <= 1) then added lane by lane in a fixed
+ * order: deterministic. ~20 FLOPs per element, one read + write. */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static float exp_block_inplace(float *x, int n, float mx)
+{
+    float lane[XENT_LANES] = {0};
+    int j = 0;
+    for (; j + XENT_LANES <= n; j += XENT_LANES)
+        for (int l = 0; l < XENT_LANES; l++) {
+            float e = exp_poly(x[j + l] - mx);
+            x[j + l] = e;
+            lane[l] += e;
+        }
+    for (; j < n; j++) {
+        float e = exp_poly(x[j] - mx);
+        x[j] = e;
+        lane[0] += e;
+    }
+    float s = 0;
+    for (int l = 0; l < XENT_LANES; l++) s += lane[l];
+    return s;
+}
+
+/* x[j] *= f * c[j] (c NULL: f). 1-2 FLOPs per element. */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void scale_inplace(float *x, int n, float f, const float *c)
+{
+    if (c)
+        for (int j = 0; j < n; j++) x[j] *= f * c[j];
+    else
+        for (int j = 0; j < n; j++) x[j] *= f;
+}
+
 double xent_row_fused_max(float *dz, const float *z, int K, int target, const uint8_t *skip,
                           float scale, const float *colscale, float mx)
 {
     float zt = z[target]; /* read before dz (maybe z) is overwritten */
-    /* Pass 2: e_j = exp(z_j - max) into dz, sum in double over four fixed lanes (same order
-     * every call: deterministic), merged (0 + 1) + (2 + 3). */
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int j = 0;
+    double sum = 0;
     if (skip) {
-        for (; j < K; j++) {
+        /* Pass 2 with skipped columns: scalar expf, sum in double. */
+        for (int j = 0; j < K; j++) {
             float e = skip[j] ? 0.0f : expf(z[j] - mx);
             dz[j] = e;
-            s0 += e;
+            sum += e;
         }
     } else {
-        for (; j + 4 <= K; j += 4) {
-            float e0 = expf(z[j] - mx), e1 = expf(z[j + 1] - mx), e2 = expf(z[j + 2] - mx),
-                  e3 = expf(z[j + 3] - mx);
-            dz[j] = e0, dz[j + 1] = e1, dz[j + 2] = e2, dz[j + 3] = e3;
-            s0 += e0, s1 += e1, s2 += e2, s3 += e3;
-        }
-        for (; j < K; j++) {
-            float e = expf(z[j] - mx);
-            dz[j] = e;
-            s0 += e;
+        /* Pass 2: e_j = exp(z_j - max) into dz (vectorised), block sums joined in double. */
+        if (dz != z) memcpy(dz, z, sizeof(float) * (size_t)K);
+        for (int j0 = 0; j0 < K; j0 += XENT_BLOCK) {
+            int n = K - j0 < XENT_BLOCK ? K - j0 : XENT_BLOCK;
+            sum += exp_block_inplace(dz + j0, n, mx);
         }
     }
-    double sum = (s0 + s1) + (s2 + s3);
     /* Pass 3: dz = (p - onehot) * scale (* colscale); skipped columns stay 0. */
     float f = (float)(scale / sum);
-    if (colscale) {
-        for (j = 0; j < K; j++) dz[j] *= f * colscale[j];
-        dz[target] -= scale * colscale[target];
-    } else {
-        for (j = 0; j < K; j++) dz[j] *= f;
-        dz[target] -= scale;
-    }
+    scale_inplace(dz, K, f, colscale);
+    dz[target] -= scale * (colscale ? colscale[target] : 1.0f);
     return log(sum) + (double)mx - (double)zt;
 }
 
