@@ -115,25 +115,29 @@ void l2norm_backward(float *dx, const float *g, const float *y, const float *nor
 
 /* ---- fused cross entropy ------------------------------------------------------------------ */
 
-/* Max over unskipped columns with four independent lanes (the compiler does not vectorise a
- * float max reduction without fast-math; four chains hide the compare latency). */
+/* Max over unskipped columns in 16 independent lanes (a float max reduction does not
+ * vectorise without fast-math; explicit lanes do, and max is exact in any order). */
+__attribute__((target_clones("avx512f", "avx2", "default")))
 static float row_max(const float *z, int K, const uint8_t *skip)
 {
-    float m0 = -INFINITY, m1 = -INFINITY, m2 = -INFINITY, m3 = -INFINITY;
+    float m[16];
+    for (int l = 0; l < 16; l++) m[l] = -INFINITY;
     int j = 0;
-    if (!skip) {
-        for (; j + 4 <= K; j += 4) {
-            m0 = z[j] > m0 ? z[j] : m0;
-            m1 = z[j + 1] > m1 ? z[j + 1] : m1;
-            m2 = z[j + 2] > m2 ? z[j + 2] : m2;
-            m3 = z[j + 3] > m3 ? z[j + 3] : m3;
-        }
+    if (skip) {
+        for (; j + 16 <= K; j += 16)
+            for (int l = 0; l < 16; l++) {
+                float v = skip[j + l] ? -INFINITY : z[j + l];
+                m[l] = v > m[l] ? v : m[l];
+            }
+    } else {
+        for (; j + 16 <= K; j += 16)
+            for (int l = 0; l < 16; l++) m[l] = z[j + l] > m[l] ? z[j + l] : m[l];
     }
     for (; j < K; j++)
-        if (!(skip && skip[j]) && z[j] > m0) m0 = z[j];
-    m0 = m1 > m0 ? m1 : m0;
-    m2 = m3 > m2 ? m3 : m2;
-    return m2 > m0 ? m2 : m0;
+        if (!(skip && skip[j]) && z[j] > m[0]) m[0] = z[j];
+    float mx = m[0];
+    for (int l = 1; l < 16; l++) mx = m[l] > mx ? m[l] : mx;
+    return mx;
 }
 
 double xent_row_fused(float *dz, const float *z, int K, int target, const uint8_t *skip,
@@ -201,6 +205,30 @@ static float exp_block_inplace(float *x, int n, float mx)
     return s;
 }
 
+/* As exp_block_inplace, with x[j] <- 0 where skip[j] (a select, so whatever a skipped column
+ * holds never reaches the sum). */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static float exp_block_skip_inplace(float *x, const uint8_t *skip, int n, float mx)
+{
+    float lane[XENT_LANES] = {0};
+    int j = 0;
+    for (; j + XENT_LANES <= n; j += XENT_LANES)
+        for (int l = 0; l < XENT_LANES; l++) {
+            float e = exp_poly(x[j + l] - mx);
+            e = skip[j + l] ? 0.0f : e;
+            x[j + l] = e;
+            lane[l] += e;
+        }
+    for (; j < n; j++) {
+        float e = skip[j] ? 0.0f : exp_poly(x[j] - mx);
+        x[j] = e;
+        lane[0] += e;
+    }
+    float s = 0;
+    for (int l = 0; l < XENT_LANES; l++) s += lane[l];
+    return s;
+}
+
 /* x[j] *= f * c[j] (c NULL: f). 1-2 FLOPs per element. */
 __attribute__((target_clones("avx512f", "avx2", "default")))
 static void scale_inplace(float *x, int n, float f, const float *c)
@@ -217,11 +245,11 @@ double xent_row_fused_max(float *dz, const float *z, int K, int target, const ui
     float zt = z[target]; /* read before dz (maybe z) is overwritten */
     double sum = 0;
     if (skip) {
-        /* Pass 2 with skipped columns: scalar expf, sum in double. */
-        for (int j = 0; j < K; j++) {
-            float e = skip[j] ? 0.0f : expf(z[j] - mx);
-            dz[j] = e;
-            sum += e;
+        /* Pass 2 with skipped columns: the same blocks, skipped columns set to 0. */
+        if (dz != z) memcpy(dz, z, sizeof(float) * (size_t)K);
+        for (int j0 = 0; j0 < K; j0 += XENT_BLOCK) {
+            int n = K - j0 < XENT_BLOCK ? K - j0 : XENT_BLOCK;
+            sum += exp_block_skip_inplace(dz + j0, skip + j0, n, mx);
         }
     } else {
         /* Pass 2: e_j = exp(z_j - max) into dz (vectorised), block sums joined in double. */
