@@ -155,10 +155,13 @@ double xent_row_fused(float *dz, const float *z, int K, int target, const uint8_
  * target_clones below (AVX-512, AVX2, baseline SSE2) keep results identical across machines
  * and no -ffast-math is needed (STYLE.md 2.10 allows it here; we do without). Inputs are
  * x = z - max <= 0; below -87 the result is clamped to exp(-87) ~ 1.6e-38, invisible next to
- * the row maximum's exp(0) = 1 in the sum. */
-static inline float exp_poly(float x)
+ * the row maximum's exp(0) = 1 in the sum; above 0 (only skipped columns) to 1; NaN stays NaN. */
+static inline float exp_poly(float xin)
 {
-    x = x < -87.0f ? -87.0f : x;
+    /* clamp into [-87, 0] (NaN -> -87 here, given back below): keeps n in int range for
+     * whatever a skipped column holds (-inf, +inf, NaN) */
+    float x = xin > -87.0f ? xin : -87.0f;
+    x = x < 0.0f ? x : 0.0f;
     float t = x * 1.44269504088896341f;
     float n = (t + 12582912.0f) - 12582912.0f; /* round to nearest, |t| < 2^22 */
     float r = x - n * 0.693359375f;
@@ -173,7 +176,8 @@ static inline float exp_poly(float x)
     int32_t bits = ((int32_t)n + 127) * 8388608; /* << 23 without shifting a signed value */
     float sc;
     memcpy(&sc, &bits, sizeof sc);
-    return p * sc;
+    float e = p * sc;
+    return xin != xin ? xin : e; /* a NaN logit still poisons the loss (divergence check) */
 }
 
 float ops_exp_poly(float x) { return exp_poly(x); }

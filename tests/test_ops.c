@@ -165,6 +165,8 @@ static void test_exp_poly_accuracy(void **state)
     assert_true(worst < 3e-7);
     assert_close(ops_exp_poly(0.0f), 1.0, 0, 1e-7);
     assert_true(ops_exp_poly(-200.0f) < 2e-38f); /* clamped, tiny, not NaN */
+    assert_true(ops_exp_poly(-INFINITY) < 2e-38f);
+    assert_true(isnan(ops_exp_poly(NAN)));       /* divergence stays visible */
     int n = 5000 + 7;
     float *z = malloc(sizeof(float) * n), *d1 = malloc(sizeof(float) * n),
           *d2 = malloc(sizeof(float) * n);
