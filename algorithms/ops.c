@@ -6,6 +6,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <string.h>
 
 /* ---- GEMM helpers ------------------------------------------------------------------------ */
 
@@ -114,25 +115,29 @@ void l2norm_backward(float *dx, const float *g, const float *y, const float *nor
 
 /* ---- fused cross entropy ------------------------------------------------------------------ */
 
-/* Max over unskipped columns with four independent lanes (the compiler does not vectorise a
- * float max reduction without fast-math; four chains hide the compare latency). */
+/* Max over unskipped columns in 16 independent lanes (a float max reduction does not
+ * vectorise without fast-math; explicit lanes do, and max is exact in any order). */
+__attribute__((target_clones("avx512f", "avx2", "default")))
 static float row_max(const float *z, int K, const uint8_t *skip)
 {
-    float m0 = -INFINITY, m1 = -INFINITY, m2 = -INFINITY, m3 = -INFINITY;
+    float m[16];
+    for (int l = 0; l < 16; l++) m[l] = -INFINITY;
     int j = 0;
-    if (!skip) {
-        for (; j + 4 <= K; j += 4) {
-            m0 = z[j] > m0 ? z[j] : m0;
-            m1 = z[j + 1] > m1 ? z[j + 1] : m1;
-            m2 = z[j + 2] > m2 ? z[j + 2] : m2;
-            m3 = z[j + 3] > m3 ? z[j + 3] : m3;
-        }
+    if (skip) {
+        for (; j + 16 <= K; j += 16)
+            for (int l = 0; l < 16; l++) {
+                float v = skip[j + l] ? -INFINITY : z[j + l];
+                m[l] = v > m[l] ? v : m[l];
+            }
+    } else {
+        for (; j + 16 <= K; j += 16)
+            for (int l = 0; l < 16; l++) m[l] = z[j + l] > m[l] ? z[j + l] : m[l];
     }
     for (; j < K; j++)
-        if (!(skip && skip[j]) && z[j] > m0) m0 = z[j];
-    m0 = m1 > m0 ? m1 : m0;
-    m2 = m3 > m2 ? m3 : m2;
-    return m2 > m0 ? m2 : m0;
+        if (!(skip && skip[j]) && z[j] > m[0]) m[0] = z[j];
+    float mx = m[0];
+    for (int l = 1; l < 16; l++) mx = m[l] > mx ? m[l] : mx;
+    return mx;
 }
 
 double xent_row_fused(float *dz, const float *z, int K, int target, const uint8_t *skip,
@@ -141,43 +146,127 @@ double xent_row_fused(float *dz, const float *z, int K, int target, const uint8_
     return xent_row_fused_max(dz, z, K, target, skip, scale, colscale, row_max(z, K, skip));
 }
 
+/* ---- vectorised exp for the softmax ------------------------------------------------------
+ * expf is a scalar libm call (~4 ns here); the B x C softmax of the full head spends more time
+ * in it than in a GEMM at d = 128. exp_poly is Cephes' expf: n = round(x log2 e) by the 1.5 2^23
+ * trick, r = x - n ln2 (two-part ln2), exp(r) by a degree-7 polynomial, times 2^n built in the
+ * exponent bits. Max error ~2 ulp on [-87, 0] (tests/test_ops.c compares it with exp()). Only
+ * IEEE +, *, conversions and bit moves: the same bits in every vector width, so the
+ * target_clones below (AVX-512, AVX2, baseline SSE2) keep results identical across machines
+ * and no -ffast-math is needed (STYLE.md 2.10 allows it here; we do without). Inputs are
+ * x = z - max <= 0; below -87 the result is clamped to exp(-87) ~ 1.6e-38, invisible next to
+ * the row maximum's exp(0) = 1 in the sum; above 0 (only skipped columns) to 1; NaN stays NaN. */
+static inline float exp_poly(float xin)
+{
+    /* clamp into [-87, 0] (NaN -> -87 here, given back below): keeps n in int range for
+     * whatever a skipped column holds (-inf, +inf, NaN) */
+    float x = xin > -87.0f ? xin : -87.0f;
+    x = x < 0.0f ? x : 0.0f;
+    float t = x * 1.44269504088896341f;
+    float n = (t + 12582912.0f) - 12582912.0f; /* round to nearest, |t| < 2^22 */
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) * 8388608; /* << 23 without shifting a signed value */
+    float sc;
+    memcpy(&sc, &bits, sizeof sc);
+    float e = p * sc;
+    return xin != xin ? xin : e; /* a NaN logit still poisons the loss (divergence check) */
+}
+
+float ops_exp_poly(float x) { return exp_poly(x); }
+
+#define XENT_LANES 16
+#define XENT_BLOCK 1024 /* floats summed per lane in float before the block joins the double */
+
+/* x[j] <- exp(x[j] - mx) in place over n <= XENT_BLOCK floats; returns their sum, accumulated
+ * in 16 fixed float lanes (<= 64 terms each, all <= 1) then added lane by lane in a fixed
+ * order: deterministic. ~20 FLOPs per element, one read + write. */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static float exp_block_inplace(float *x, int n, float mx)
+{
+    float lane[XENT_LANES] = {0};
+    int j = 0;
+    for (; j + XENT_LANES <= n; j += XENT_LANES)
+        for (int l = 0; l < XENT_LANES; l++) {
+            float e = exp_poly(x[j + l] - mx);
+            x[j + l] = e;
+            lane[l] += e;
+        }
+    for (; j < n; j++) {
+        float e = exp_poly(x[j] - mx);
+        x[j] = e;
+        lane[0] += e;
+    }
+    float s = 0;
+    for (int l = 0; l < XENT_LANES; l++) s += lane[l];
+    return s;
+}
+
+/* As exp_block_inplace, with x[j] <- 0 where skip[j] (a select, so whatever a skipped column
+ * holds never reaches the sum). */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static float exp_block_skip_inplace(float *x, const uint8_t *skip, int n, float mx)
+{
+    float lane[XENT_LANES] = {0};
+    int j = 0;
+    for (; j + XENT_LANES <= n; j += XENT_LANES)
+        for (int l = 0; l < XENT_LANES; l++) {
+            float e = exp_poly(x[j + l] - mx);
+            e = skip[j + l] ? 0.0f : e;
+            x[j + l] = e;
+            lane[l] += e;
+        }
+    for (; j < n; j++) {
+        float e = skip[j] ? 0.0f : exp_poly(x[j] - mx);
+        x[j] = e;
+        lane[0] += e;
+    }
+    float s = 0;
+    for (int l = 0; l < XENT_LANES; l++) s += lane[l];
+    return s;
+}
+
+/* x[j] *= f * c[j] (c NULL: f). 1-2 FLOPs per element. */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void scale_inplace(float *x, int n, float f, const float *c)
+{
+    if (c)
+        for (int j = 0; j < n; j++) x[j] *= f * c[j];
+    else
+        for (int j = 0; j < n; j++) x[j] *= f;
+}
+
 double xent_row_fused_max(float *dz, const float *z, int K, int target, const uint8_t *skip,
                           float scale, const float *colscale, float mx)
 {
     float zt = z[target]; /* read before dz (maybe z) is overwritten */
-    /* Pass 2: e_j = exp(z_j - max) into dz, sum in double over four fixed lanes (same order
-     * every call: deterministic), merged (0 + 1) + (2 + 3). */
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int j = 0;
+    double sum = 0;
     if (skip) {
-        for (; j < K; j++) {
-            float e = skip[j] ? 0.0f : expf(z[j] - mx);
-            dz[j] = e;
-            s0 += e;
+        /* Pass 2 with skipped columns: the same blocks, skipped columns set to 0. */
+        if (dz != z) memcpy(dz, z, sizeof(float) * (size_t)K);
+        for (int j0 = 0; j0 < K; j0 += XENT_BLOCK) {
+            int n = K - j0 < XENT_BLOCK ? K - j0 : XENT_BLOCK;
+            sum += exp_block_skip_inplace(dz + j0, skip + j0, n, mx);
         }
     } else {
-        for (; j + 4 <= K; j += 4) {
-            float e0 = expf(z[j] - mx), e1 = expf(z[j + 1] - mx), e2 = expf(z[j + 2] - mx),
-                  e3 = expf(z[j + 3] - mx);
-            dz[j] = e0, dz[j + 1] = e1, dz[j + 2] = e2, dz[j + 3] = e3;
-            s0 += e0, s1 += e1, s2 += e2, s3 += e3;
-        }
-        for (; j < K; j++) {
-            float e = expf(z[j] - mx);
-            dz[j] = e;
-            s0 += e;
+        /* Pass 2: e_j = exp(z_j - max) into dz (vectorised), block sums joined in double. */
+        if (dz != z) memcpy(dz, z, sizeof(float) * (size_t)K);
+        for (int j0 = 0; j0 < K; j0 += XENT_BLOCK) {
+            int n = K - j0 < XENT_BLOCK ? K - j0 : XENT_BLOCK;
+            sum += exp_block_inplace(dz + j0, n, mx);
         }
     }
-    double sum = (s0 + s1) + (s2 + s3);
     /* Pass 3: dz = (p - onehot) * scale (* colscale); skipped columns stay 0. */
     float f = (float)(scale / sum);
-    if (colscale) {
-        for (j = 0; j < K; j++) dz[j] *= f * colscale[j];
-        dz[target] -= scale * colscale[target];
-    } else {
-        for (j = 0; j < K; j++) dz[j] *= f;
-        dz[target] -= scale;
-    }
+    scale_inplace(dz, K, f, colscale);
+    dz[target] -= scale * (colscale ? colscale[target] : 1.0f);
     return log(sum) + (double)mx - (double)zt;
 }
 

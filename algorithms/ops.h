@@ -45,17 +45,20 @@ void l2norm_backward(float *dx, const float *g, const float *y, const float *nor
 
 /* Fused cross entropy of one row of K logits z with target column `target` (0 <= target < K).
  * Columns with skip[j] != 0 are left out of the softmax (skip may be NULL); the target must
- * not be skipped. Passes over the row: max (from -INFINITY), sum of exp(z - max) in double
- * with exp(z - max) stored in dz, then dz[j] = (p_j - onehot_j) * scale in place (0 on skipped
- * columns), times colscale[j] when colscale is not NULL (a head folds 1/|w_j| in here).
- * dz may alias z (the logits buffer is reused for dZ). Returns -log p_target in
- * double. ~(4 + exp) FLOPs per column; reads z once, writes dz twice. */
+ * not be skipped. Passes over the row: max (from -INFINITY), exp(z - max) stored in dz and
+ * summed (no skip: vectorised polynomial exp, ops_exp_poly, float sums over 1024-column blocks
+ * joined in double; with skip: expf, sum in double), then dz[j] = (p_j - onehot_j) * scale in
+ * place (0 on skipped columns), times colscale[j] when colscale is not NULL (a head folds
+ * 1/|w_j| in here). dz may alias z (the logits buffer is reused for dZ). Returns -log p_target
+ * in double. ~(4 + exp) FLOPs per column; reads z once, writes dz twice. */
 double xent_row_fused(float *dz, const float *z, int K, int target, const uint8_t *skip,
                       float scale, const float *colscale);
 /* Same with the row maximum over unskipped columns already known (a head that scales its
  * logits finds it in that pass and saves one read of the row). mx must be that maximum. */
 double xent_row_fused_max(float *dz, const float *z, int K, int target, const uint8_t *skip,
                           float scale, const float *colscale, float mx);
+/* The vectorisable exp the fused CE uses, for x in [-87, 0] (clamped below): tests only. */
+float ops_exp_poly(float x);
 /* Reference: direct log-sum-exp in double, no aliasing; dz written as above. */
 double xent_row_ref(float *dz, const float *z, int K, int target, const uint8_t *skip,
                     float scale, const float *colscale);

@@ -1,0 +1,711 @@
+/* bench.c - the head cost benchmark (issue 7; see bench.h for what is measured and how).
+ *
+ * Parent: builds the configuration list, prints (through the callback) a memory plan per
+ * configuration, refuses what cannot fit, forks one child per configuration and appends its
+ * row to bench.tsv. Child: allocates, times, writes one struct bench_row into a pipe, _exits.
+ * This file includes <cblas.h> (thread count, kernel name): no GSL randist/matrix header here.
+ */
+#define _DEFAULT_SOURCE /* wait4, struct rusage */
+#include "bench.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc_count.h"
+#include "backbone.h"
+#include "head.h"
+#include "ops.h"
+#include "optim.h"
+#include "provenance.h"
+
+#define BENCH_NLAB 8          /* label batches in rotation */
+#define BENCH_SLACK (64e6)    /* backbone, activations, libraries, stacks: bytes added to plans */
+#define BENCH_AVAIL_FRAC 0.9  /* use at most this share of MemAvailable */
+#define BENCH_EST_RATE 40e9   /* FLOP/s per thread assumed when choosing reps */
+#define BENCH_IN_DIM 128      /* backbone input width (backbone_cfg_defaults) */
+
+static const char *const tsv_cols =
+    "head\tC\td\tB\tthreads\tratio\tK\tstatus\treps\thead_ms\thead_cpu_ms\thead_min_ms\t"
+    "total_ms\thead_gflops\tgemm_bound_ms\tbound_ratio\tgemm_gflops\tn_gemm\tper_class_bytes\t"
+    "fixed_bytes\tplan_bytes\tavail_bytes\tpeak_rss_mb\tallocs_in_loop\tbound_allocs\tblas_core\tgit_rev\t"
+    "err_msg";
+
+const char *bench_tsv_header(void) { return tsv_cols; }
+
+void bench_cfg_defaults(struct bench_cfg *cfg, int quick)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->B = 256;
+    cfg->ratio = 0.1;
+    cfg->seed = 1;
+    cfg->phase_budget_s = 12.0;
+    snprintf(cfg->out_dir, sizeof cfg->out_dir, "results/bench");
+    if (quick) {
+        cfg->C[0] = 10000, cfg->C[1] = 100000, cfg->n_C = 2;
+        cfg->d[0] = 128, cfg->n_d = 1;
+        cfg->threads[0] = 1, cfg->n_threads = 1;
+        cfg->reps = 3;
+        cfg->phase_budget_s = 2.0;
+        return;
+    }
+    cfg->C[0] = 10000, cfg->C[1] = 100000, cfg->C[2] = 1000000, cfg->n_C = 3;
+    cfg->big_C[0] = 10000000, cfg->n_big_C = 1;
+    cfg->d[0] = 128, cfg->d[1] = 512, cfg->n_d = 2;
+    cfg->threads[0] = 1, cfg->threads[1] = 2, cfg->n_threads = 2;
+    cfg->reps = 5;
+}
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+static double wall_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* median of t[0..n) (sorts t) */
+static double median(double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+/* MemAvailable in bytes, 0 if unreadable. */
+static double mem_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[256];
+    double kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %lf kB", &kb) == 1) break;
+    fclose(f);
+    return kb * 1024.0;
+}
+
+static void fill_pattern(float *x, size_t n, uint64_t seed, float lo, float hi)
+{
+    uint64_t s = seed;
+    for (size_t i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * (float)((dcqb_splitmix64(&s) >> 40) * (1.0 / 16777216.0));
+}
+
+static void fill_unit_rows(float *x, int n, int d, uint64_t seed)
+{
+    fill_pattern(x, (size_t)n * d, seed, -1.0f, 1.0f);
+    l2norm_forward(x, NULL, x, n, d);
+}
+
+/* ---- rows: struct <-> TSV ----------------------------------------------------------------- */
+
+static void clean_msg(char *s)
+{
+    for (; *s; s++)
+        if (*s == '\t' || *s == '\n' || *s == '\r') *s = ' ';
+}
+
+static void row_write(FILE *f, const struct bench_row *r)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", r->err_msg[0] ? r->err_msg : "-");
+    clean_msg(msg);
+    fprintf(f,
+            "%s\t%lld\t%d\t%d\t%d\t%g\t%lld\t%s\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.3f\t%.4f\t%.4f\t"
+            "%.3f\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.1f\t%ld\t%ld\t%s\t%s\t%s\n",
+            r->head, (long long)r->C, r->d, r->B, r->threads, r->ratio, (long long)r->K,
+            r->status, r->reps, r->head_ms, r->head_cpu_ms, r->head_min_ms, r->total_ms,
+            r->head_gflops, r->gemm_bound_ms, r->bound_ratio, r->gemm_gflops, r->n_gemm,
+            r->per_class_bytes, r->fixed_bytes, r->plan_bytes, r->avail_bytes, r->peak_rss_mb,
+            r->allocs_in_loop, r->bound_allocs, r->blas_core[0] ? r->blas_core : "-", r->git_rev, msg);
+    fflush(f);
+}
+
+/* Parse one TSV line into r; 0 on success. */
+static int row_parse(char *line, struct bench_row *r)
+{
+    char *f[32];
+    int n = 0;
+    for (char *p = line; n < 32;) {
+        f[n++] = p;
+        char *t = strchr(p, '\t');
+        if (!t) break;
+        *t = '\0';
+        p = t + 1;
+    }
+    if (n != 28) return -1;
+    char *nl = strchr(f[27], '\n');
+    if (nl) *nl = '\0';
+    memset(r, 0, sizeof *r);
+    snprintf(r->head, sizeof r->head, "%s", f[0]);
+    r->C = strtoll(f[1], NULL, 10);
+    r->d = atoi(f[2]), r->B = atoi(f[3]), r->threads = atoi(f[4]);
+    r->ratio = strtod(f[5], NULL);
+    r->K = strtoll(f[6], NULL, 10);
+    snprintf(r->status, sizeof r->status, "%s", f[7]);
+    r->reps = atoi(f[8]);
+    double *dv[] = {&r->head_ms,       &r->head_cpu_ms, &r->head_min_ms, &r->total_ms,
+                    &r->head_gflops,   &r->gemm_bound_ms, &r->bound_ratio, &r->gemm_gflops};
+    for (int i = 0; i < 8; i++) *dv[i] = strtod(f[9 + i], NULL);
+    r->n_gemm = atoi(f[17]);
+    double *dv2[] = {&r->per_class_bytes, &r->fixed_bytes, &r->plan_bytes, &r->avail_bytes,
+                     &r->peak_rss_mb};
+    for (int i = 0; i < 5; i++) *dv2[i] = strtod(f[18 + i], NULL);
+    r->allocs_in_loop = strtol(f[23], NULL, 10);
+    r->bound_allocs = strtol(f[24], NULL, 10);
+    snprintf(r->blas_core, sizeof r->blas_core, "%s", f[25]);
+    snprintf(r->git_rev, sizeof r->git_rev, "%s", f[26]);
+    snprintf(r->err_msg, sizeof r->err_msg, "%s", f[27]);
+    return 0;
+}
+
+static int same_config(const struct bench_row *a, const struct bench_row *b)
+{
+    return strcmp(a->head, b->head) == 0 && a->C == b->C && a->d == b->d && a->B == b->B &&
+           a->threads == b->threads && fabs(a->ratio - b->ratio) <= 1e-12 * fabs(b->ratio);
+}
+
+/* ---- head setup shared by the plan and the child ------------------------------------------ */
+
+static int head_setup(const struct head_ops *h, void *st, int64_t C, int d, int B, double ratio,
+                      uint64_t seed, struct head_req *req, struct dcqb_err *err)
+{
+    struct head_cfg hc = {0};
+    hc.C = C;
+    hc.D = d;
+    hc.max_batch = B;
+    hc.ratio = ratio;
+    hc.init_std = 0.01f;
+    hc.optim.momentum = 0.9f;
+    hc.optim.weight_decay = 5e-4f;
+    hc.seed = dcqb_stream_seed(seed, DCQB_STREAM_HEAD);
+    return h->init(st, &hc, req, err);
+}
+
+/* Memory plan: head bytes a + b C and K = ka + kb C from inits at C1 and C2 (cost() after
+ * init), n_gemm from the flops at C2. */
+struct plan {
+    double a, b, ka, kb;
+    double head_bytes, gemm_bytes, bench_bytes, total;
+    int64_t K;
+    int n_gemm;
+    double per_class_bytes, fixed_bytes; /* cost() extrapolated to C */
+};
+
+static int plan_make(const struct head_ops *h, int64_t C, int d, int B, double ratio,
+                     uint64_t seed, struct plan *p, struct dcqb_err *err)
+{
+    const int64_t Cs[2] = {2000, 4000};
+    double bytes[2], K[2], pcb[2], fxb[2], flops = 0;
+    memset(p, 0, sizeof *p);
+    void *st = calloc(1, h->state_size ? h->state_size : 1);
+    if (!st) return DCQB_FAIL(err, DCQB_ENOMEM, "plan: out of memory");
+    for (int i = 0; i < 2; i++) {
+        struct head_req req;
+        memset(st, 0, h->state_size ? h->state_size : 1);
+        int rc = head_setup(h, st, Cs[i], d, B, ratio, seed, &req, err);
+        if (rc) {
+            h->free(st);
+            free(st);
+            return rc;
+        }
+        struct head_cost hc;
+        h->cost(st, B, &hc);
+        bytes[i] = hc.per_class_bytes * (double)Cs[i] + hc.fixed_bytes;
+        pcb[i] = hc.per_class_bytes;
+        fxb[i] = hc.fixed_bytes;
+        K[i] = (double)hc.active_classes;
+        flops = hc.flops;
+        h->free(st);
+    }
+    free(st);
+    p->b = (bytes[1] - bytes[0]) / (double)(Cs[1] - Cs[0]);
+    p->a = bytes[0] - p->b * (double)Cs[0];
+    p->kb = (K[1] - K[0]) / (double)(Cs[1] - Cs[0]);
+    p->ka = K[0] - p->kb * (double)Cs[0];
+    double Kc = p->ka + p->kb * (double)C;
+    p->K = (int64_t)llround(Kc < 1 ? 1 : Kc);
+    double ng = flops / (2.0 * B * K[1] * d);
+    p->n_gemm = (int)lround(ng);
+    if (p->n_gemm < 1) p->n_gemm = 1;
+    if (p->n_gemm > 3) p->n_gemm = 3;
+    /* cost() figures at C: per-class bytes as reported, fixed bytes extrapolated linearly */
+    p->per_class_bytes = pcb[1];
+    double fb = (fxb[1] - fxb[0]) / (double)(Cs[1] - Cs[0]);
+    p->fixed_bytes = fxb[0] + fb * (double)(C - Cs[0]);
+    p->head_bytes = p->a + p->b * (double)C;
+    p->bench_bytes = 4.0 * (3.0 * B * d + 2.0 * B * BENCH_IN_DIM + 2.0 * B * d) +
+                     4.0 * BENCH_NLAB * B + BENCH_SLACK;
+    double Kd = (double)p->K;
+    p->gemm_bytes = 4.0 * (2.0 * Kd * d + (double)B * Kd + 2.0 * B * d) + BENCH_SLACK;
+    p->total = p->head_bytes + p->bench_bytes;
+    if (p->gemm_bytes > p->total) p->total = p->gemm_bytes;
+    return DCQB_OK;
+}
+
+/* ---- the child: one configuration --------------------------------------------------------- */
+
+struct phase_times {
+    double med, min, cpu;
+};
+
+static int choose_reps(double flops, int threads, const struct bench_cfg *cfg, int *warm)
+{
+    double est = flops / (BENCH_EST_RATE * threads);
+    int reps = cfg->reps;
+    if (est > 0 && est * reps > cfg->phase_budget_s) reps = (int)(cfg->phase_budget_s / est);
+    if (reps < 3) reps = 3;
+    if (reps > cfg->reps && cfg->reps >= 1) reps = cfg->reps;
+    *warm = est > 1.0 ? 1 : 2;
+    return reps;
+}
+
+static void child_run(const struct bench_cfg *cfg, const struct head_ops *h,
+                      const struct plan *pl, struct bench_row *row)
+{
+    struct dcqb_err err = {0};
+    const int B = row->B, d = row->d, T = row->threads;
+    const int64_t C = row->C;
+    openblas_set_num_threads(T);
+    snprintf(row->blas_core, sizeof row->blas_core, "%s", openblas_get_corename());
+    row->allocs_in_loop = row->bound_allocs = -1;
+
+    void *st = calloc(1, h->state_size ? h->state_size : 1);
+    struct head_req req;
+    memset(&req, 0, sizeof req);
+    struct backbone net, ema;
+    memset(&net, 0, sizeof net);
+    memset(&ema, 0, sizeof ema);
+    float *buf = NULL, *mom = NULL, *g = NULL;
+    double *tw = NULL, *tc = NULL;
+    int rc;
+    if (!st) {
+        rc = DCQB_FAIL(&err, DCQB_ENOMEM, "cannot allocate the head state");
+        goto out;
+    }
+    if ((rc = head_setup(h, st, C, d, B, cfg->ratio, cfg->seed, &req, &err))) goto out;
+    struct head_cost hc;
+    h->cost(st, B, &hc);
+    row->K = hc.active_classes;
+    row->per_class_bytes = hc.per_class_bytes;
+    row->fixed_bytes = hc.fixed_bytes;
+
+    int warm, reps = choose_reps(hc.flops, T, cfg, &warm);
+    row->reps = reps;
+    /* bench buffers, one allocation: emb q, key k, demb dq, de, e, ek (B,d); x, xk (B,Din);
+     * norms qn (B); labels (NLAB,B) */
+    size_t nb = 6 * (size_t)B * d + 2 * (size_t)B * BENCH_IN_DIM + (size_t)B +
+                (size_t)BENCH_NLAB * B;
+    buf = malloc(nb * sizeof(float));
+    tw = malloc(sizeof(double) * 2 * (size_t)(reps + 1));
+    if (!buf || !tw) {
+        rc = DCQB_FAIL(&err, DCQB_ENOMEM, "cannot allocate bench buffers");
+        goto out;
+    }
+    tc = tw + reps + 1;
+    float *q = buf, *k = q + (size_t)B * d, *dq = k + (size_t)B * d, *de = dq + (size_t)B * d,
+          *e = de + (size_t)B * d, *ek = e + (size_t)B * d, *x = ek + (size_t)B * d,
+          *xk = x + (size_t)B * BENCH_IN_DIM, *qn = xk + (size_t)B * BENCH_IN_DIM;
+    int32_t *lab = (int32_t *)(qn + B);
+    fill_unit_rows(q, B, d, cfg->seed * 7 + 1);
+    fill_unit_rows(k, B, d, cfg->seed * 7 + 2);
+    fill_pattern(x, (size_t)B * BENCH_IN_DIM, cfg->seed * 7 + 3, -1.0f, 1.0f);
+    fill_pattern(xk, (size_t)B * BENCH_IN_DIM, cfg->seed * 7 + 4, -1.0f, 1.0f);
+    uint64_t ls = cfg->seed * 7 + 5;
+    /* labels uniform over the C classes (class-balanced set, instance-balanced sampling) */
+    for (size_t i = 0; i < (size_t)BENCH_NLAB * B; i++)
+        lab[i] = (int32_t)(dcqb_splitmix64(&ls) % (uint64_t)C);
+    const float *key = req.pairs ? k : NULL;
+    const float lr = 1e-3f;
+    float loss;
+
+    /* phase 1: head alone */
+    long allocs = 0;
+    for (int r = -warm; r < reps; r++) {
+        const int32_t *y = lab + (size_t)((r + warm) % BENCH_NLAB) * B;
+        if (r == 0) alloc_count_enable(1);
+        double w0 = wall_s(), c0 = cpu_s();
+        memset(dq, 0, sizeof(float) * (size_t)B * d);
+        if ((rc = h->forward_backward(st, &loss, dq, q, key, y, B, &err))) goto out;
+        if ((rc = h->step(st, lr, r + warm, &err))) goto out;
+        double w1 = wall_s(), c1 = cpu_s();
+        if (r >= 0) tw[r] = w1 - w0, tc[r] = c1 - c0;
+    }
+    allocs = alloc_count_get();
+    alloc_count_enable(0);
+    h->cost(st, B, &hc); /* after steps: heads whose K varies (sampled) report the last one */
+    row->K = hc.active_classes;
+    row->head_ms = 1e3 * median(tw, reps);
+    row->head_min_ms = 1e3 * tw[0];
+    row->head_cpu_ms = 1e3 * median(tc, reps);
+    row->head_gflops = hc.flops / (row->head_ms * 1e-3) / 1e9;
+
+    /* phase 2: head + backbone (+ EMA key forward for pair heads, kshot 1) */
+    struct backbone_cfg bc;
+    backbone_cfg_defaults(&bc);
+    bc.emb_dim = d;
+    if ((rc = backbone_init(&net, &bc, B, dcqb_stream_seed(cfg->seed, DCQB_STREAM_INIT), &err)))
+        goto out;
+    int has_ema = req.ema || req.pairs;
+    if (has_ema) {
+        if ((rc = backbone_init(&ema, &bc, B, dcqb_stream_seed(cfg->seed, DCQB_STREAM_INIT),
+                                &err)))
+            goto out;
+        if ((rc = backbone_copy(&ema, &net, &err))) goto out;
+    }
+    mom = calloc(net.n_params, sizeof(float));
+    if (!mom) {
+        rc = DCQB_FAIL(&err, DCQB_ENOMEM, "cannot allocate backbone momentum");
+        goto out;
+    }
+    struct optim_cfg oc = {0.9f, 5e-4f};
+    int treps = reps > 3 ? reps : 3, twarm = 1;
+    if (hc.flops / (BENCH_EST_RATE * T) > 1.0) treps = 2; /* head phase already warmed up */
+    if (treps > reps) treps = reps;
+    alloc_count_enable(0);
+    for (int r = -twarm; r < treps; r++) {
+        const int32_t *y = lab + (size_t)((r + twarm) % BENCH_NLAB) * B;
+        if (r == 0) alloc_count_enable(1);
+        double w0 = wall_s();
+        if (has_ema) {
+            backbone_ema(&ema, &net, req.ema_mu, req.ema_bn);
+            if (req.pairs) {
+                backbone_forward(&ema, ek, xk, B, 1);
+                l2norm_forward(k, NULL, ek, B, d);
+            }
+        }
+        backbone_forward(&net, e, x, B, 1);
+        l2norm_forward(q, qn, e, B, d);
+        memset(dq, 0, sizeof(float) * (size_t)B * d);
+        if ((rc = h->forward_backward(st, &loss, dq, q, key, y, B, &err))) goto out;
+        memset(de, 0, sizeof(float) * (size_t)B * d);
+        l2norm_backward(de, dq, q, qn, B, d);
+        backbone_zero_grad(&net);
+        backbone_backward(&net, de, B);
+        sgd_step(net.params, mom, net.grads, net.n_params, lr, &oc);
+        if ((rc = h->step(st, lr, 100 + r, &err))) goto out;
+        if (r >= 0) tw[r] = wall_s() - w0;
+    }
+    allocs += alloc_count_get();
+    alloc_count_enable(0);
+    row->total_ms = 1e3 * median(tw, treps);
+    row->allocs_in_loop = alloc_count_available() ? allocs : -1;
+
+    /* phase 3: the GEMM bound, after the head and backbones are gone */
+    h->free(st);
+    free(st);
+    st = NULL;
+    backbone_free(&net);
+    backbone_free(&ema);
+    const int64_t K = row->K;
+    const int ng = pl->n_gemm;
+    row->n_gemm = ng;
+    size_t KD = (size_t)K * d, BK = (size_t)B * K, BD = (size_t)B * d;
+    g = malloc(sizeof(float) * (2 * KD + BK + 2 * BD));
+    if (!g) {
+        rc = DCQB_FAIL(&err, DCQB_ENOMEM, "cannot allocate %.2f GB for the GEMM bound",
+                       4.0 * (double)(2 * KD + BK + 2 * BD) / 1e9);
+        goto out;
+    }
+    float *gW = g, *gO = gW + KD, *gL = gO + KD, *gA = gL + BK, *gD = gA + BD;
+    fill_pattern(gW, KD, 11, -0.05f, 0.05f);
+    fill_pattern(gL, BK, 12, -1e-3f, 1e-3f);
+    fill_pattern(gA, BD, 13, -0.1f, 0.1f);
+    memset(gD, 0, sizeof(float) * BD);
+    for (int r = -1; r < reps; r++) {
+        if (r == 0) alloc_count_enable(1);
+        double w0 = wall_s();
+        /* logits (B,K) = A (B,d) W^T: the forward GEMM (overwrites gL like the head does) */
+        matmul_bd_kd_to_bk(gL, gA, gW, B, (int)K, d, 1.0f, 0.0f);
+        if (ng >= 2) matmul_bk_kd_to_bd(gD, gL, gW, B, (int)K, d, 1.0f, 1.0f);
+        if (ng >= 3) matmul_bk_bd_to_kd(gO, gL, gA, B, (int)K, d, 1.0f, 0.0f);
+        if (r >= 0) tw[r] = wall_s() - w0;
+    }
+    row->bound_allocs = alloc_count_available() ? alloc_count_get() : -1;
+    alloc_count_enable(0);
+    row->gemm_bound_ms = 1e3 * median(tw, reps);
+    row->gemm_gflops = 2.0 * ng * B * (double)K * d / (row->gemm_bound_ms * 1e-3) / 1e9;
+    row->bound_ratio = row->head_ms / row->gemm_bound_ms;
+    rc = DCQB_OK;
+out:
+    if (st) {
+        h->free(st);
+        free(st);
+    }
+    backbone_free(&net);
+    backbone_free(&ema);
+    free(buf);
+    free(mom);
+    free(tw);
+    free(g);
+    if (rc) {
+        snprintf(row->status, sizeof row->status, "failed");
+        snprintf(row->err_msg, sizeof row->err_msg, "%s: %.200s", dcqb_strerror(rc), err.msg);
+    } else {
+        snprintf(row->status, sizeof row->status, "ok");
+    }
+}
+
+/* Fork, run child_run in the child, collect its row and peak RSS. */
+static void run_forked(const struct bench_cfg *cfg, const struct head_ops *h,
+                       const struct plan *pl, struct bench_row *row)
+{
+    int fd[2];
+    if (pipe(fd) != 0) {
+        snprintf(row->status, sizeof row->status, "failed");
+        snprintf(row->err_msg, sizeof row->err_msg, "pipe: %s", strerror(errno));
+        return;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        snprintf(row->status, sizeof row->status, "failed");
+        snprintf(row->err_msg, sizeof row->err_msg, "fork: %s", strerror(errno));
+        return;
+    }
+    if (pid == 0) {
+        close(fd[0]);
+        struct bench_row r = *row;
+        child_run(cfg, h, pl, &r);
+        const char *p = (const char *)&r;
+        size_t left = sizeof r;
+        while (left) {
+            ssize_t w = write(fd[1], p, left);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) _exit(3);
+            p += w;
+            left -= (size_t)w;
+        }
+        _exit(0);
+    }
+    close(fd[1]);
+    struct bench_row got;
+    size_t have = 0;
+    while (have < sizeof got) {
+        ssize_t n = read(fd[0], (char *)&got + have, sizeof got - have);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        have += (size_t)n;
+    }
+    close(fd[0]);
+    int status = 0;
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
+    }
+    double rss = (double)ru.ru_maxrss / 1024.0;
+    if (have == sizeof got) {
+        *row = got;
+    } else {
+        snprintf(row->status, sizeof row->status, "failed");
+        if (WIFSIGNALED(status))
+            snprintf(row->err_msg, sizeof row->err_msg, "child killed by signal %d%s",
+                     WTERMSIG(status),
+                     WTERMSIG(status) == SIGKILL ? " (SIGKILL: out of memory?)" : "");
+        else
+            snprintf(row->err_msg, sizeof row->err_msg, "child exited with status %d",
+                     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    }
+    row->peak_rss_mb = rss;
+}
+
+/* ---- the driver --------------------------------------------------------------------------- */
+
+static int mkdir_p(const char *path)
+{
+    char tmp[512];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0777) != 0 && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    return mkdir(tmp, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int in_list(const char (*list)[32], int n, const char *name)
+{
+    if (n == 0) return 1;
+    for (int i = 0; i < n; i++)
+        if (strcmp(list[i], name) == 0) return 1;
+    return 0;
+}
+
+int bench_run(const struct bench_cfg *cfg, bench_report_fn report, void *ctx,
+              struct dcqb_err *err)
+{
+    if (cfg->B < 1 || cfg->n_d < 1 || cfg->n_threads < 1 || cfg->n_C + cfg->n_big_C < 1)
+        return DCQB_FAIL(err, DCQB_EINVAL, "bench: empty B, d, threads or C list");
+    if (!(cfg->ratio > 0 && cfg->ratio <= 1))
+        return DCQB_FAIL(err, DCQB_EINVAL, "bench: ratio %g outside (0, 1]", cfg->ratio);
+    for (int i = 0; i < cfg->n_heads; i++)
+        if (!head_find(cfg->heads[i]))
+            return DCQB_FAIL(err, DCQB_EINVAL, "bench: unknown head '%s'", cfg->heads[i]);
+    for (int i = 0; i < cfg->n_big_heads; i++)
+        if (!head_find(cfg->big_heads[i]))
+            return DCQB_FAIL(err, DCQB_EINVAL, "bench: unknown head '%s'", cfg->big_heads[i]);
+    for (int i = 0; i < cfg->n_C; i++)
+        if (cfg->C[i] < 1 || cfg->C[i] > INT32_MAX / 2)
+            return DCQB_FAIL(err, DCQB_EINVAL, "bench: C = %lld out of range",
+                             (long long)cfg->C[i]);
+    if (mkdir_p(cfg->out_dir))
+        return DCQB_FAIL(err, DCQB_EIO, "bench: cannot create %s: %s", cfg->out_dir,
+                         strerror(errno));
+    char path[600];
+    snprintf(path, sizeof path, "%s/bench.tsv", cfg->out_dir);
+
+    /* finished rows of this git revision */
+    struct bench_row *done = NULL;
+    int n_done = 0, cap = 0;
+    FILE *f = fopen(path, "r");
+    int has_header = 0;
+    if (f) {
+        char line[2048];
+        if (fgets(line, sizeof line, f)) {
+            line[strcspn(line, "\n")] = '\0';
+            if (strcmp(line, tsv_cols) != 0) {
+                fclose(f);
+                return DCQB_FAIL(err, DCQB_EFORMAT,
+                                 "bench: %s has another header (older schema?); move it away",
+                                 path);
+            }
+            has_header = 1;
+        }
+        while (fgets(line, sizeof line, f)) {
+            struct bench_row r;
+            if (row_parse(line, &r)) continue;
+            if (strcmp(r.git_rev, provenance_git_rev()) != 0) continue;
+            if (strcmp(r.status, "ok") != 0 && strcmp(r.status, "refused") != 0) continue;
+            if (n_done == cap) {
+                cap = cap ? 2 * cap : 64;
+                struct bench_row *nd = realloc(done, sizeof *done * (size_t)cap);
+                if (!nd) {
+                    free(done);
+                    fclose(f);
+                    return DCQB_FAIL(err, DCQB_ENOMEM, "bench: out of memory");
+                }
+                done = nd;
+            }
+            done[n_done++] = r;
+        }
+        fclose(f);
+    }
+    f = fopen(path, "a");
+    if (!f) {
+        free(done);
+        return DCQB_FAIL(err, DCQB_EIO, "bench: cannot open %s: %s", path, strerror(errno));
+    }
+    if (!has_header) {
+        fprintf(f, "%s\n", tsv_cols);
+        fflush(f);
+    }
+
+    const struct head_ops *const *all = head_list();
+    int64_t Cs[2 * BENCH_MAX_LIST];
+    int nC = 0;
+    for (int i = 0; i < cfg->n_C; i++) Cs[nC++] = cfg->C[i];
+    for (int i = 0; i < cfg->n_big_C; i++) Cs[nC++] = cfg->big_C[i];
+    int rc = DCQB_OK;
+    for (int ci = 0; ci < nC; ci++) {
+        int big = ci >= cfg->n_C;
+        for (int di = 0; di < cfg->n_d; di++)
+            for (const struct head_ops *const *hp = all; *hp; hp++) {
+                const struct head_ops *h = *hp;
+                if (!in_list(cfg->heads, cfg->n_heads, h->name)) continue;
+                if (big && !in_list(cfg->big_heads, cfg->n_big_heads, h->name)) continue;
+                for (int ti = 0; ti < cfg->n_threads; ti++) {
+                    struct bench_row row;
+                    memset(&row, 0, sizeof row);
+                    snprintf(row.head, sizeof row.head, "%s", h->name);
+                    row.C = Cs[ci];
+                    row.d = cfg->d[di];
+                    row.B = cfg->B;
+                    row.threads = cfg->threads[ti];
+                    row.ratio = cfg->ratio;
+                    row.head_ms = row.head_cpu_ms = row.head_min_ms = row.total_ms = -1;
+                    row.head_gflops = row.gemm_bound_ms = row.bound_ratio = -1;
+                    row.gemm_gflops = row.peak_rss_mb = -1;
+                    row.allocs_in_loop = row.bound_allocs = -1;
+                    snprintf(row.git_rev, sizeof row.git_rev, "%s", provenance_git_rev());
+                    int skip = 0;
+                    for (int k = 0; k < n_done && !cfg->force; k++)
+                        if (same_config(&done[k], &row)) {
+                            if (report) report(ctx, BENCH_SKIP, &done[k], NULL);
+                            skip = 1;
+                            break;
+                        }
+                    if (skip) continue;
+
+                    struct plan pl;
+                    struct dcqb_err perr = {0};
+                    int prc = plan_make(h, row.C, row.d, row.B, row.ratio, cfg->seed, &pl, &perr);
+                    double avail = cfg->mem_limit_mb > 0 ? cfg->mem_limit_mb * 1048576.0
+                                                         : BENCH_AVAIL_FRAC * mem_available();
+                    row.avail_bytes = avail;
+                    char msg[512];
+                    if (prc) {
+                        snprintf(row.status, sizeof row.status, "failed");
+                        snprintf(row.err_msg, sizeof row.err_msg, "plan: %.200s", perr.msg);
+                    } else {
+                        row.K = pl.K;
+                        row.n_gemm = pl.n_gemm;
+                        row.per_class_bytes = pl.per_class_bytes;
+                        row.fixed_bytes = pl.fixed_bytes;
+                        row.plan_bytes = pl.total;
+                        int fits = pl.total <= avail;
+                        snprintf(msg, sizeof msg,
+                                 "plan %s C=%lld d=%d threads=%d: head %.3g GB (%.0f + %.0f B x C)"
+                                 " + bench %.3g GB; GEMM bound %.3g GB (K=%lld) -> peak %.3g GB"
+                                 " of %.3g GB %s: %s",
+                                 h->name, (long long)row.C, row.d, row.threads,
+                                 pl.head_bytes / 1e9, pl.a, pl.b, pl.bench_bytes / 1e9,
+                                 pl.gemm_bytes / 1e9, (long long)pl.K, pl.total / 1e9, avail / 1e9,
+                                 cfg->mem_limit_mb > 0 ? "(--mem-limit-mb)"
+                                                       : "(0.9 x MemAvailable)",
+                                 fits ? "run" : "REFUSED");
+                        if (report) report(ctx, BENCH_PLAN, NULL, msg);
+                        if (!fits) {
+                            snprintf(row.status, sizeof row.status, "refused");
+                            snprintf(row.err_msg, sizeof row.err_msg,
+                                     "needs %.3g GB (head %.0f + %.0f B/class x %lld classes"
+                                     " = %.3g GB; GEMM bound %.3g GB) > %.3g GB available",
+                                     pl.total / 1e9, pl.a, pl.b, (long long)row.C,
+                                     pl.head_bytes / 1e9, pl.gemm_bytes / 1e9, avail / 1e9);
+                        } else {
+                            run_forked(cfg, h, &pl, &row);
+                        }
+                    }
+                    row_write(f, &row);
+                    if (report) report(ctx, BENCH_ROW, &row, NULL);
+                }
+            }
+    }
+    free(done);
+    if (fclose(f) != 0) rc = DCQB_FAIL(err, DCQB_EIO, "bench: error closing %s", path);
+    return rc;
+}

@@ -1,0 +1,99 @@
+/* bench.h - the head cost benchmark (issue 7): time and memory of each head's training step as
+ * the number of classes C grows.
+ *
+ * For every head x C x d x threads (B, ratio fixed) one configuration runs in a fresh child
+ * process (fork), so its peak RSS is its own and a crash or OOM in one configuration becomes a
+ * "failed" row while the benchmark goes on. Per configuration:
+ *   plan    bytes(C) = a + b C fitted from two small-C inits of the head (cost() after init:
+ *           per_class_bytes C + fixed_bytes), plus the GEMM-bound buffers and the backbone; a
+ *           plan above the memory limit (MemAvailable, or mem_limit_mb) is "refused" before
+ *           anything large is allocated;
+ *   head    forward_backward + step on fixed random unit embeddings (and keys when the head
+ *           asks for pairs), labels uniform over the C classes (instance-balanced sampling of a
+ *           class-balanced set), 8 label batches in rotation; median wall (CLOCK_MONOTONIC) and
+ *           CPU (CLOCK_PROCESS_CPUTIME_ID, all threads) over reps after warm-up; allocation calls
+ *           inside the timed loop are counted (allocs_in_loop, 0 expected);
+ *   total   the same plus the backbone (backbone.h defaults, 128-512-512 -> d): forward, L2
+ *           norm, backward, SGD, and for pair heads the EMA update + key forward (kshot 1);
+ *   bound   after freeing the head: the head's GEMMs alone - n_gemm of (B,D)x(K,D)^T -> (B,K),
+ *           (B,K)x(K,D) -> (B,D), (B,K)^T x (B,D) -> (K,D) through the ops.h helpers, with
+ *           n_gemm = round(flops / 2BKD) (3 for weight-learning heads, 2 for dcq);
+ *           bound_ratio = head_ms / gemm_bound_ms.
+ * Rows are appended to <out>/bench.tsv as each configuration finishes (one write + fflush); a
+ * rerun skips configurations already "ok" or "refused" at the same git revision unless force.
+ * Library code: no printing, progress goes through the callback.
+ */
+#ifndef DCQB_BENCH_H
+#define DCQB_BENCH_H
+
+#include "dcqb.h"
+
+#define BENCH_MAX_LIST 16
+
+struct bench_cfg {
+    char heads[BENCH_MAX_LIST][32]; /* head names; n_heads = 0: every registered head */
+    int n_heads;
+    int64_t C[BENCH_MAX_LIST];      /* class counts for every head */
+    int n_C;
+    int64_t big_C[BENCH_MAX_LIST];  /* extra class counts for big_heads only */
+    int n_big_C;
+    char big_heads[BENCH_MAX_LIST][32];
+    int n_big_heads;                /* 0: every head (the plan refuses what does not fit) */
+    int d[BENCH_MAX_LIST];
+    int n_d;
+    int threads[BENCH_MAX_LIST];
+    int n_threads;
+    int B;                          /* 256 */
+    double ratio;                   /* 0.1: partial heads' fraction of classes */
+    int reps;                       /* timed steps per phase at small C (fewer at large C) */
+    double phase_budget_s;          /* target seconds per timed phase: caps reps at large C */
+    double mem_limit_mb;            /* 0: MemAvailable from /proc/meminfo */
+    int force;                      /* rerun configurations already in the TSV */
+    uint64_t seed;
+    char out_dir[512];              /* results/bench */
+};
+
+/* The defaults of issue 7: all heads, C {1e4, 1e5, 1e6} (+ 1e7 for every head: dcq and
+ * sampled run, the others are refused by the plan), d {128, 512}, threads {1, 2}, B 256,
+ * ratio 0.1, reps 5. quick = 1: a ~1-minute smoke run (C {1e4, 1e5}, d 128, 1 thread, reps 3). */
+void bench_cfg_defaults(struct bench_cfg *cfg, int quick);
+
+/* One result row (one line of bench.tsv). Times in ms; -1 where not measured. */
+struct bench_row {
+    char head[32];
+    int64_t C;
+    int d, B, threads;
+    double ratio;
+    int64_t K;
+    char status[16];        /* ok | refused | failed | skipped */
+    int reps;
+    double head_ms, head_cpu_ms, head_min_ms, total_ms, head_gflops;
+    double gemm_bound_ms, bound_ratio, gemm_gflops;
+    int n_gemm;
+    double per_class_bytes, fixed_bytes, plan_bytes, avail_bytes, peak_rss_mb;
+    long allocs_in_loop;    /* allocation calls in the timed head and head+backbone loops;
+                             * -1: not counted in this build (sanitizers) */
+    long bound_allocs;      /* the same in the timed GEMM-bound loop (BLAS-internal ones: the
+                             * threaded OpenBLAS level-3 driver allocates its job array) */
+    char blas_core[32];
+    char git_rev[48];
+    char err_msg[256];
+};
+
+enum bench_event {
+    BENCH_PLAN,  /* msg: the memory plan of the next configuration */
+    BENCH_ROW,   /* row: a configuration finished (any status), already in the TSV */
+    BENCH_SKIP   /* row: already in the TSV, not rerun */
+};
+typedef void (*bench_report_fn)(void *ctx, enum bench_event ev, const struct bench_row *row,
+                                const char *msg);
+
+/* Run every configuration of cfg. DCQB_OK when the run went through (individual failures are
+ * rows with status "failed"); an error only for bad config or an unusable output file. */
+int bench_run(const struct bench_cfg *cfg, bench_report_fn report, void *ctx,
+              struct dcqb_err *err);
+
+/* The TSV header line (without newline), for readers and tests. */
+const char *bench_tsv_header(void);
+
+#endif

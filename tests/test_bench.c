@@ -1,0 +1,150 @@
+/* test_bench.c - the head cost benchmark's mechanics on a tiny configuration (C = 1000,
+ * d = 16, reps 2): TSV header and columns, status, skip on rerun, refusal under a fake memory
+ * limit before anything is allocated, and no allocation inside the step loop. No timing
+ * assertions (timing belongs to `make bench`). */
+#include "test_util.h"
+
+#include <string.h>
+
+#include "alloc_count.h"
+#include "bench.h"
+
+static void tiny_cfg(struct bench_cfg *cfg, const char *sub)
+{
+    bench_cfg_defaults(cfg, 1);
+    snprintf(cfg->heads[0], 32, "full");
+    cfg->n_heads = 1;
+    cfg->C[0] = 1000, cfg->n_C = 1;
+    cfg->n_big_C = 0;
+    cfg->d[0] = 16, cfg->n_d = 1;
+    cfg->threads[0] = 1, cfg->n_threads = 1;
+    cfg->B = 32;
+    cfg->reps = 2;
+    snprintf(cfg->out_dir, sizeof cfg->out_dir, "%s/%s", test_tmpdir(), sub);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", cfg->out_dir);
+    (void)!system(cmd);
+}
+
+struct seen {
+    int plans, rows, skips;
+    struct bench_row last;
+};
+
+static void on_event(void *ctx, enum bench_event ev, const struct bench_row *row, const char *msg)
+{
+    struct seen *s = ctx;
+    if (ev == BENCH_PLAN) {
+        assert_non_null(msg);
+        assert_non_null(strstr(msg, "plan full"));
+        s->plans++;
+    } else {
+        if (ev == BENCH_ROW) s->rows++;
+        else s->skips++;
+        s->last = *row;
+    }
+}
+
+/* Read the TSV: returns the number of data lines, checks the header and field counts. */
+static int read_tsv(const char *dir, char lines[][1024], int max)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/bench.tsv", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char buf[2048];
+    assert_non_null(fgets(buf, sizeof buf, f));
+    buf[strcspn(buf, "\n")] = '\0';
+    assert_string_equal(buf, bench_tsv_header());
+    int ncols = 1;
+    for (const char *p = bench_tsv_header(); *p; p++) ncols += *p == '\t';
+    int n = 0;
+    while (fgets(buf, sizeof buf, f)) {
+        int k = 1;
+        for (const char *p = buf; *p; p++) k += *p == '\t';
+        assert_int_equal(k, ncols);
+        if (n < max) snprintf(lines[n], 1024, "%.1000s", buf);
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+static void test_tiny_run_rerun_skips(void **state)
+{
+    (void)state;
+    struct bench_cfg cfg;
+    tiny_cfg(&cfg, "bench-ok");
+    struct seen s = {0};
+    struct dcqb_err err = {0};
+    assert_int_equal(bench_run(&cfg, on_event, &s, &err), DCQB_OK);
+    assert_int_equal(s.plans, 1);
+    assert_int_equal(s.rows, 1);
+    assert_string_equal(s.last.status, "ok");
+    assert_int_equal(s.last.K, 1000);
+    assert_int_equal(s.last.n_gemm, 3); /* full learns W: logits, d emb, d W */
+    assert_true(s.last.head_ms > 0 && s.last.total_ms > 0 && s.last.gemm_bound_ms > 0);
+    assert_true(s.last.peak_rss_mb > 0);
+    assert_true(s.last.per_class_bytes > 0 && s.last.plan_bytes > 0);
+    /* nothing allocated inside the step loop (when counting is available in this build) */
+    if (alloc_count_available()) assert_int_equal(s.last.allocs_in_loop, 0);
+    else assert_int_equal(s.last.allocs_in_loop, -1);
+    char lines[4][1024];
+    assert_int_equal(read_tsv(cfg.out_dir, lines, 4), 1);
+    assert_non_null(strstr(lines[0], "full\t1000\t16\t32\t1\t0.1\t1000\tok\t"));
+
+    /* rerun: skipped, no new line */
+    struct seen s2 = {0};
+    assert_int_equal(bench_run(&cfg, on_event, &s2, &err), DCQB_OK);
+    assert_int_equal(s2.rows, 0);
+    assert_int_equal(s2.skips, 1);
+    assert_string_equal(s2.last.status, "ok");
+    assert_int_equal(read_tsv(cfg.out_dir, lines, 4), 1);
+    /* --force reruns */
+    cfg.force = 1;
+    struct seen s3 = {0};
+    assert_int_equal(bench_run(&cfg, on_event, &s3, &err), DCQB_OK);
+    assert_int_equal(s3.rows, 1);
+    assert_int_equal(read_tsv(cfg.out_dir, lines, 4), 2);
+}
+
+static void test_refused_under_memory_limit(void **state)
+{
+    (void)state;
+    struct bench_cfg cfg;
+    tiny_cfg(&cfg, "bench-refused");
+    cfg.C[0] = 200000; /* full: ~16 B/class x ... well above 1 MB */
+    cfg.mem_limit_mb = 1;
+    struct seen s = {0};
+    struct dcqb_err err = {0};
+    assert_int_equal(bench_run(&cfg, on_event, &s, &err), DCQB_OK);
+    assert_int_equal(s.rows, 1);
+    assert_string_equal(s.last.status, "refused");
+    assert_non_null(strstr(s.last.err_msg, "needs"));
+    assert_true(s.last.plan_bytes > s.last.avail_bytes);
+    assert_true(s.last.head_ms < 0 && s.last.peak_rss_mb < 0); /* never ran */
+    char lines[2][1024];
+    assert_int_equal(read_tsv(cfg.out_dir, lines, 2), 1);
+    assert_non_null(strstr(lines[0], "\trefused\t"));
+}
+
+static void test_bad_config(void **state)
+{
+    (void)state;
+    struct bench_cfg cfg;
+    tiny_cfg(&cfg, "bench-bad");
+    snprintf(cfg.heads[0], 32, "nosuchhead");
+    struct dcqb_err err = {0};
+    assert_int_equal(bench_run(&cfg, NULL, NULL, &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "nosuchhead"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tiny_run_rerun_skips),
+        cmocka_unit_test(test_refused_under_memory_limit),
+        cmocka_unit_test(test_bad_config),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
