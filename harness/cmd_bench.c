@@ -29,12 +29,12 @@ static void usage(FILE *f)
             "  --heads LIST      comma-separated head names (default: all registered)\n"
             "  --C LIST          class counts for every head (1e4,1e5,1e6)\n"
             "  --big-C LIST      extra class counts (1e7; 'none' for no extra)\n"
-            "  --big-heads LIST  heads run at --big-C (default all; the plan refuses what does\n"
-            "                    not fit, so full and random are refused at 1e7 with their need)\n"
+            "  --big-heads LIST  heads run at --big-C (dcq,sampled); the others are planned and\n"
+            "                    refused with the memory they would need\n"
             "  --d LIST          embedding dims (128,512)\n"
             "  --threads LIST    BLAS threads (1,2)\n"
             "  --reps N          timed steps per phase (5), fewer at large C (>= 3)\n"
-            "  --budget S        seconds per timed phase that cap reps at large C (12)\n"
+            "  --budget S        seconds per timed phase that cap reps at large C (4)\n"
             "  --quick           ~1-minute smoke run: C 1e4,1e5, d 128, 1 thread, reps 3\n"
             "Wall times are noisy when other processes load the cores: compare medians.\n");
 }
