@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <zlib.h>
 
+#include "cosw.h"
 #include "margin.h"
 #include "ops.h"
 #include "rng.h"
@@ -57,16 +58,7 @@ static void full_free(void *st)
 }
 
 /* inv_j = 1 / max(|w_j|, 1e-12) for j in [0, C).  2CD FLOPs, reads CD floats. */
-static void full_norms(struct full_state *s)
-{
-    for (int64_t j = 0; j < s->C; j++) {
-        const float *w = s->W + (size_t)j * s->D;
-        double ss = 0;
-        for (int d = 0; d < s->D; d++) ss += (double)w[d] * w[d];
-        double n = sqrt(ss);
-        s->inv[j] = (float)(1.0 / (n > 1e-12 ? n : 1e-12));
-    }
-}
+static void full_norms(struct full_state *s) { cosw_norms(s->inv, s->W, s->C, s->D); }
 
 static int full_init(void *st, const struct head_cfg *cfg, struct head_req *req,
                      struct dcqb_err *err)
@@ -188,12 +180,8 @@ void head_full_grad_w(const void *st, float *dW)
 {
     const struct full_state *s = st;
     for (int64_t j = 0; j < s->C; j++) {
-        const float *w = s->W + (size_t)j * s->D, *m = s->dW + (size_t)j * s->D;
-        float *o = dW + (size_t)j * s->D;
-        double t = 0;
-        for (int d = 0; d < s->D; d++) t += (double)m[d] * w[d];
-        float k = (float)(t * s->inv[j] * s->inv[j]);
-        for (int d = 0; d < s->D; d++) o[d] = m[d] - k * w[d];
+        size_t r = (size_t)j * s->D;
+        cosw_project_row(dW + r, s->dW + r, s->W + r, s->inv[j], s->D);
     }
 }
 
@@ -208,20 +196,8 @@ static int full_step(void *st, float lr, int64_t t, struct dcqb_err *err)
     const float mu = s->opt.momentum, wd = s->opt.weight_decay;
     const int D = s->D;
     for (int64_t j = 0; j < s->C; j++) {
-        float *w = s->W + (size_t)j * D, *v = s->V + (size_t)j * D;
-        const float *m = s->dW + (size_t)j * D;
-        double dot = 0;
-        for (int d = 0; d < D; d++) dot += (double)m[d] * w[d];
-        float k = (float)(dot * s->inv[j] * s->inv[j]);
-        double ss = 0;
-        for (int d = 0; d < D; d++) {
-            float g = m[d] - k * w[d] + wd * w[d];
-            v[d] = mu * v[d] + g;
-            w[d] -= lr * v[d];
-            ss += (double)w[d] * w[d];
-        }
-        double n = sqrt(ss);
-        s->inv[j] = (float)(1.0 / (n > 1e-12 ? n : 1e-12));
+        size_t r = (size_t)j * D;
+        cosw_sgd_row(s->W + r, s->V + r, s->inv + j, s->dW + r, D, lr, mu, wd);
     }
     s->pending = 0;
     return DCQB_OK;

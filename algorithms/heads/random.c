@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <zlib.h>
 
+#include "cosw.h"
 #include "head.h"
 #include "hrand.h"
 #include "margin.h"
@@ -66,18 +67,7 @@ static void random_free(void *st)
     memset(s, 0, sizeof *s);
 }
 
-static float inv_norm(const float *w, int D)
-{
-    double ss = 0;
-    for (int d = 0; d < D; d++) ss += (double)w[d] * w[d];
-    double n = sqrt(ss);
-    return (float)(1.0 / (n > 1e-12 ? n : 1e-12));
-}
-
-static void random_norms(struct random_state *s)
-{
-    for (int64_t j = 0; j < s->C; j++) s->inv[j] = inv_norm(s->W + (size_t)j * s->D, s->D);
-}
+static void random_norms(struct random_state *s) { cosw_norms(s->inv, s->W, s->C, s->D); }
 
 static int random_init(void *st, const struct head_cfg *cfg, struct head_req *req,
                        struct dcqb_err *err)
@@ -267,28 +257,6 @@ static int random_forward_backward(void *st, float *loss, float *demb, const flo
     return DCQB_OK;
 }
 
-/* One row: g = M' - (M'.w)/|w|^2 w (+ wd w); v = mu v + g; w -= lr v; inv = 1/|w|.
- * m == NULL: no data gradient (v2's unsampled rows). ~13 FLOPs per element. */
-static void random_sgd_row(float *w, float *v, float *inv, const float *m, int D, float lr,
-                           float mu, float wd)
-{
-    float k = 0;
-    if (m) {
-        double dot = 0;
-        for (int d = 0; d < D; d++) dot += (double)m[d] * w[d];
-        k = (float)(dot * *inv * *inv);
-    }
-    double ss = 0;
-    for (int d = 0; d < D; d++) {
-        float g = (m ? m[d] - k * w[d] : 0.0f) + wd * w[d];
-        v[d] = mu * v[d] + g;
-        w[d] -= lr * v[d];
-        ss += (double)w[d] * w[d];
-    }
-    double n = sqrt(ss);
-    *inv = (float)(1.0 / (n > 1e-12 ? n : 1e-12));
-}
-
 static int random_step(void *st, float lr, int64_t t, struct dcqb_err *err)
 {
     struct random_state *s = st;
@@ -300,13 +268,13 @@ static int random_step(void *st, float lr, int64_t t, struct dcqb_err *err)
     if (s->mode == PFC_V1) { /* sampled rows only; the rest frozen bit for bit */
         for (int k = 0; k < s->Kc; k++) {
             size_t c = (size_t)s->cls[k];
-            random_sgd_row(s->W + c * D, s->V + c * D, s->inv + c, s->dWS + (size_t)k * D, D, lr,
+            cosw_sgd_row(s->W + c * D, s->V + c * D, s->inv + c, s->dWS + (size_t)k * D, D, lr,
                            mu, wd);
         }
     } else { /* v2: dense optimiser over every row */
         for (int64_t c = 0; c < s->C; c++) {
             int k = s->pos[c];
-            random_sgd_row(s->W + (size_t)c * D, s->V + (size_t)c * D, s->inv + c,
+            cosw_sgd_row(s->W + (size_t)c * D, s->V + (size_t)c * D, s->inv + c,
                            k >= 0 ? s->dWS + (size_t)k * D : NULL, D, lr, mu, wd);
         }
     }
@@ -422,11 +390,7 @@ static void random_weight_grad(const void *st, float *dW)
     memset(dW, 0, sizeof(float) * (size_t)s->C * D);
     for (int k = 0; k < s->Kc; k++) {
         size_t c = (size_t)s->cls[k];
-        const float *w = s->W + c * D, *m = s->dWS + (size_t)k * D;
-        double t = 0;
-        for (int d = 0; d < D; d++) t += (double)m[d] * w[d];
-        float a = (float)(t * s->inv[c] * s->inv[c]);
-        for (int d = 0; d < D; d++) dW[c * D + d] = m[d] - a * w[d];
+        cosw_project_row(dW + c * D, s->dWS + (size_t)k * D, s->W + c * D, s->inv[c], D);
     }
 }
 

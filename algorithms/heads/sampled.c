@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <zlib.h>
 
+#include "cosw.h"
 #include "head.h"
 #include "heads/sampled.h"
 #include "hrand.h"
@@ -71,18 +72,7 @@ static void sampled_free(void *st)
     memset(s, 0, sizeof *s);
 }
 
-static float inv_norm(const float *w, int D)
-{
-    double ss = 0;
-    for (int d = 0; d < D; d++) ss += (double)w[d] * w[d];
-    double n = sqrt(ss);
-    return (float)(1.0 / (n > 1e-12 ? n : 1e-12));
-}
-
-static void sampled_norms(struct sampled_state *s)
-{
-    for (int64_t j = 0; j < s->C; j++) s->inv[j] = inv_norm(s->W + (size_t)j * s->D, s->D);
-}
+static void sampled_norms(struct sampled_state *s) { cosw_norms(s->inv, s->W, s->C, s->D); }
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -373,20 +363,8 @@ static int sampled_step(void *st, float lr, int64_t t, struct dcqb_err *err)
     const int D = s->D;
     for (int u = 0; u < s->Uc; u++) {
         size_t c = (size_t)s->cls[u];
-        float *w = s->W + c * D, *v = s->V + c * D;
-        const float *m = s->dWU + (size_t)u * D;
-        double dot = 0;
-        for (int d = 0; d < D; d++) dot += (double)m[d] * w[d];
-        float k = (float)(dot * s->inv[c] * s->inv[c]);
-        double ss = 0;
-        for (int d = 0; d < D; d++) {
-            float g = m[d] - k * w[d] + wd * w[d];
-            v[d] = mu * v[d] + g;
-            w[d] -= lr * v[d];
-            ss += (double)w[d] * w[d];
-        }
-        double nn = sqrt(ss);
-        s->inv[c] = (float)(1.0 / (nn > 1e-12 ? nn : 1e-12));
+        cosw_sgd_row(s->W + c * D, s->V + c * D, s->inv + c, s->dWU + (size_t)u * D, D, lr, mu,
+                     wd);
     }
     s->pending = 0;
     return DCQB_OK;
@@ -490,11 +468,7 @@ static void sampled_weight_grad(const void *st, float *dW)
     memset(dW, 0, sizeof(float) * (size_t)s->C * D);
     for (int u = 0; u < s->Uc; u++) {
         size_t c = (size_t)s->cls[u];
-        const float *w = s->W + c * D, *m = s->dWU + (size_t)u * D;
-        double t = 0;
-        for (int d = 0; d < D; d++) t += (double)m[d] * w[d];
-        float a = (float)(t * s->inv[c] * s->inv[c]);
-        for (int d = 0; d < D; d++) dW[c * D + d] = m[d] - a * w[d];
+        cosw_project_row(dW + c * D, s->dWU + (size_t)u * D, s->W + c * D, s->inv[c], D);
     }
 }
 
