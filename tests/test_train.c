@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "npy.h"
 #include "train.h"
 
 /* A tiny run: 40 uniform classes of 12 images, small MLP, full head. */
@@ -205,6 +206,56 @@ static void test_learns(void **state)
     trainer_free(&tr);
 }
 
+/* Imported features train like synthetic ones: 30 classes x 6 rows of separable clusters. */
+static void test_trains_on_npy_features(void **state)
+{
+    (void)state;
+    enum { C = 30, PER = 6, N = C * PER, D = 16 };
+    static float x[N * D];
+    static int32_t y[N];
+    uint64_t st = 42;
+    for (int i = 0; i < N; i++) {
+        y[i] = i % C;
+        for (int k = 0; k < D; k++) {
+            double u = (double)(dcqb_splitmix64(&st) >> 11) / 9007199254740992.0;
+            x[i * D + k] = (float)((k == y[i] % D ? 2.0 : 0.0) + (y[i] / D) * 0.5 * (k == 0) +
+                                   0.3 * (u - 0.5));
+        }
+    }
+    char xp[512], yp[512];
+    snprintf(xp, sizeof xp, "%s/feat_x.npy", test_tmpdir());
+    snprintf(yp, sizeof yp, "%s/feat_y.npy", test_tmpdir());
+    assert_int_equal(npy_write_f32(xp, x, N, D, NULL), DCQB_OK);
+    assert_int_equal(npy_write_i32(yp, y, N, NULL), DCQB_OK);
+    struct cfg c = {0};
+    struct dcqb_err err = {0};
+    cfg_set(&c, "train_x", xp, "test", 1, NULL);
+    cfg_set(&c, "train_y", yp, "test", 1, NULL);
+    cfg_set(&c, "batch", "16", "test", 1, NULL);
+    cfg_set(&c, "hidden", "32", "test", 1, NULL);
+    cfg_set(&c, "dim", "8", "test", 1, NULL);
+    cfg_set(&c, "steps", "60", "test", 1, NULL);
+    cfg_set(&c, "s", "16", "test", 1, NULL);
+    struct trainer tr;
+    int rc = trainer_setup(&tr, &c, &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, DCQB_OK);
+    assert_int_equal(tr.ts.C, C);
+    assert_int_equal(tr.ts.N, N);
+    assert_int_equal(tr.ts.D, D);
+    struct train_result r;
+    assert_int_equal(trainer_run(&tr, NULL, NULL, NULL, NULL, NULL, &r, &err), DCQB_OK);
+    assert_true(r.final_loss < r.first_loss);
+    trainer_free(&tr);
+    cfg_free(&c);
+    /* a label file that does not match the features is refused with both names */
+    cfg_set(&c, "train_x", xp, "test", 1, NULL);
+    cfg_set(&c, "train_y", xp, "test", 1, NULL);
+    assert_int_not_equal(trainer_setup(&tr, &c, &err), DCQB_OK);
+    assert_non_null(strstr(err.msg, "feat_x.npy"));
+    cfg_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -214,6 +265,7 @@ int main(void)
         cmocka_unit_test(test_divergence_is_reported_with_step),
         cmocka_unit_test(test_unknown_key_and_bad_value),
         cmocka_unit_test(test_learns),
+        cmocka_unit_test(test_trains_on_npy_features),
     };
     return cmocka_run_group_tests_name("train", tests, NULL, NULL);
 }
