@@ -74,6 +74,17 @@ static inline void dcqb_err_clear(struct dcqb_err *err)
     if (err) memset(err, 0, sizeof *err);
 }
 
+/* Zeroed memory whose pages are touched now: calloc of a large block maps zero pages lazily,
+ * and the first steps of a run that touch random rows of a 5 GB weight matrix would pay those
+ * page faults inside the step loop (it showed as head steps slower than head+backbone steps in
+ * the benchmark). Init-time only. */
+static inline void *dcqb_zalloc(size_t bytes)
+{
+    void *p = malloc(bytes ? bytes : 1);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
 /* Shortest "%.Ng" that reads back as the same double (as_float: the same float), so resolved
  * configs say 0.1, not 0.10000000000000001. */
 static inline void dcqb_fmt_double(char *buf, size_t n, double x, int as_float)

@@ -99,7 +99,7 @@ static int dcq_init(void *st, const struct head_cfg *cfg, struct head_req *req,
     size_t L = (size_t)s->L, D = (size_t)s->D, B = (size_t)s->max_batch;
     size_t nf = L * D + B * L + (L + 1) + B + B * D, ni = L + B + L;
     size_t bytes = nf * sizeof(float) + ni * sizeof(int32_t) + (L + 1);
-    s->arena = calloc(1, bytes);
+    s->arena = dcqb_zalloc(bytes);
     if (!s->arena)
         return DCQB_FAIL(err, DCQB_ENOMEM, "dcq: cannot allocate %.1f MB for L = %d",
                          bytes / 1e6, s->L);

@@ -83,7 +83,7 @@ static int full_init(void *st, const struct head_cfg *cfg, struct head_req *req,
     s->opt = cfg->optim;
     size_t CD = (size_t)s->C * s->D;
     size_t n = 3 * CD + (size_t)s->C + (size_t)s->max_batch * s->C + (size_t)s->max_batch * s->D;
-    s->arena = calloc(n, sizeof(float));
+    s->arena = dcqb_zalloc((size_t)n * sizeof(float));
     if (!s->arena)
         return DCQB_FAIL(err, DCQB_ENOMEM, "full: cannot allocate %.1f MB for C = %lld",
                          n * 4.0 / 1e6, (long long)s->C);

@@ -109,7 +109,7 @@ static int random_init(void *st, const struct head_cfg *cfg, struct head_req *re
     size_t C = (size_t)s->C, D = (size_t)s->D, Kx = (size_t)s->Kx, B = (size_t)s->max_batch;
     size_t nf = 2 * C * D + C + Kx * D + Kx + Kx * D + B * Kx + B * D;
     size_t ni = 2 * C + 2 * Kx;
-    s->arena = calloc(1, nf * sizeof(float) + ni * sizeof(int32_t));
+    s->arena = dcqb_zalloc(nf * sizeof(float) + ni * sizeof(int32_t));
     if (!s->arena)
         return DCQB_FAIL(err, DCQB_ENOMEM, "random: cannot allocate %.1f MB for C = %lld",
                          (nf * 4.0 + ni * 4.0) / 1e6, (long long)s->C);

@@ -192,7 +192,7 @@ static int sampled_init(void *st, const struct head_cfg *cfg, struct head_req *r
     nf += nf & 1; /* keep the doubles 8-aligned */
     size_t ni = 3 * C + U + (size_t)s->S;
     size_t bytes = nf * sizeof(float) + ncum * sizeof(double) + ni * sizeof(int32_t) + U;
-    s->arena = calloc(1, bytes);
+    s->arena = dcqb_zalloc(bytes);
     if (!s->arena)
         return DCQB_FAIL(err, DCQB_ENOMEM, "sampled: cannot allocate %.1f MB for C = %lld",
                          bytes / 1e6, (long long)s->C);
