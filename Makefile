@@ -44,7 +44,8 @@ help:
 deps:
 	@sh harness/deps.sh
 
-# $(BUILD)/version.h is rewritten only when its content changes, so it does not force rebuilds.
+# $(BUILD)/version.h is rewritten only when its content changes (a new commit, other CFLAGS);
+# only the files that include it depend on it (through -MMD), so a commit recompiles three files.
 $(BUILD)/version.h: FORCE | deps
 	@mkdir -p $(BUILD)
 	@rev=$$(git describe --always --dirty 2>/dev/null || echo unknown); \
@@ -55,7 +56,7 @@ $(BUILD)/version.h: FORCE | deps
 	 rm -f $(BUILD)/version.h.tmp
 FORCE:
 
-$(BUILD)/%.o: %.c $(BUILD)/version.h | deps
+$(BUILD)/%.o: %.c | deps $(BUILD)/version.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(XCFLAGS) -MMD -MP -c $< -o $@
 

@@ -9,6 +9,7 @@
 #include "cosw.h"
 
 #include <math.h>
+#include <string.h>
 
 #define COSW_LANES 8
 
@@ -40,6 +41,16 @@ void cosw_project_row(float *o, const float *m, const float *w, float inv, int D
 {
     float k = (float)(dot_lanes(m, w, D) * inv * inv);
     for (int d = 0; d < D; d++) o[d] = m[d] - k * w[d];
+}
+
+void cosw_scatter_grad(float *dW, int64_t C, int D, const int32_t *cls, int K, const float *dWK,
+                       const float *W, const float *inv)
+{
+    memset(dW, 0, sizeof(float) * (size_t)C * D);
+    for (int k = 0; k < K; k++) {
+        size_t c = (size_t)cls[k];
+        cosw_project_row(dW + c * D, dWK + (size_t)k * D, W + c * D, inv[c], D);
+    }
 }
 
 void cosw_sgd_row(float *w, float *v, float *inv, const float *m, int D, float lr, float mu,

@@ -22,6 +22,11 @@ void cosw_norms(float *inv, const float *W, int64_t C, int D);
 /* o (D) = m - (m . w) inv^2 w: the gradient w.r.t. the raw row w, given m = M'_j. 4D FLOPs. */
 void cosw_project_row(float *o, const float *m, const float *w, float inv, int D);
 
+/* dW (C,D) = 0, then for each touched class cls[k]: its row = the projection of dWK[k] (K,D).
+ * The dense gradient a subset head reports to `head check`. */
+void cosw_scatter_grad(float *dW, int64_t C, int D, const int32_t *cls, int K, const float *dWK,
+                       const float *W, const float *inv);
+
 /* SGD on one row, PyTorch convention, then its new inverse norm:
  *   g = m - (m . w) inv^2 w + wd w;  v = mu v + g;  w -= lr v;  inv = 1 / |w|
  * m == NULL means no data gradient this step (Partial FC v2's unsampled rows: decay and

@@ -144,3 +144,20 @@ int head_margin_params(const struct head_cfg *cfg, struct margin_cfg *out, int d
     out->easy_margin = (int)easy;
     return margin_validate(out, err);
 }
+
+int head_check_class_list(const char *head, const int32_t *idx, int64_t K, int64_t kmax,
+                          int64_t C, struct dcqb_err *err)
+{
+    if (K < 1 || K > kmax)
+        return DCQB_FAIL(err, DCQB_EINVAL, "%s: %lld fixed classes; this head holds 1..%lld "
+                         "(raise ratio)", head, (long long)K, (long long)kmax);
+    for (int64_t k = 0; k < K; k++) {
+        if (idx[k] < 0 || idx[k] >= C)
+            return DCQB_FAIL(err, DCQB_EINVAL, "%s: class %d at %lld outside [0, %lld)", head,
+                             (int)idx[k], (long long)k, (long long)C);
+        for (int64_t l = 0; l < k; l++)
+            if (idx[l] == idx[k])
+                return DCQB_FAIL(err, DCQB_EINVAL, "%s: class %d given twice", head, (int)idx[k]);
+    }
+    return DCQB_OK;
+}

@@ -126,6 +126,11 @@ int head_param_int(const struct head_cfg *cfg, const char *key, long long def, l
                    long long hi, long long *out, struct dcqb_err *err);
 int head_param_choice(const struct head_cfg *cfg, const char *key, const char *def,
                       const char *const *choices, int *out, struct dcqb_err *err);
+/* Validate a fixed class list for set_classes: 1 <= K <= kmax, every index in [0, C), no
+ * repeats (O(K^2): callers are tests and `head check`). Messages start with `head`. */
+int head_check_class_list(const char *head, const int32_t *idx, int64_t K, int64_t kmax,
+                          int64_t C, struct dcqb_err *err);
+
 /* Read the shared margin keys through cfg->param: margin (cosface|arcface|combined|none), s, m
  * (m3 for cosface, m2 for arcface), m1, m2, m3 (combined), straight_through, easy_margin.
  * Absent keys take the head's defaults given here (each head has the reference defaults of

@@ -386,31 +386,15 @@ static int random_set_weights(void *st, const float *W, int64_t C, int D, struct
 static void random_weight_grad(const void *st, float *dW)
 {
     const struct random_state *s = st;
-    const int D = s->D;
-    memset(dW, 0, sizeof(float) * (size_t)s->C * D);
-    for (int k = 0; k < s->Kc; k++) {
-        size_t c = (size_t)s->cls[k];
-        cosw_project_row(dW + c * D, s->dWS + (size_t)k * D, s->W + c * D, s->inv[c], D);
-    }
+    cosw_scatter_grad(dW, s->C, s->D, s->cls, s->Kc, s->dWS, s->W, s->inv);
 }
 
 static int random_set_classes(void *st, const int32_t *idx, int64_t K, struct dcqb_err *err)
 {
     struct random_state *s = st;
-    if (K < 1 || K > s->Kx)
-        return DCQB_FAIL(err, DCQB_EINVAL,
-                         "random: %lld fixed classes; this head holds 1..%d (raise ratio)",
-                         (long long)K, s->Kx);
-    /* O(K^2) uniqueness check: pos[] still belongs to a pending step, and callers (tests,
-     * head check) pass small K */
-    for (int64_t k = 0; k < K; k++) {
-        if (idx[k] < 0 || idx[k] >= s->C)
-            return DCQB_FAIL(err, DCQB_EINVAL, "random: class %d at %lld outside [0, %lld)",
-                             (int)idx[k], (long long)k, (long long)s->C);
-        for (int64_t l = 0; l < k; l++)
-            if (idx[l] == idx[k])
-                return DCQB_FAIL(err, DCQB_EINVAL, "random: class %d given twice", (int)idx[k]);
-    }
+    /* not via pos[]: it still belongs to a pending step */
+    int rc = head_check_class_list("random", idx, K, s->Kx, s->C, err);
+    if (rc) return rc;
     memcpy(s->fixed, idx, sizeof(int32_t) * (size_t)K);
     s->nfixed = (int)K;
     return DCQB_OK;

@@ -464,32 +464,18 @@ static int sampled_set_weights(void *st, const float *W, int64_t C, int D, struc
 static void sampled_weight_grad(const void *st, float *dW)
 {
     const struct sampled_state *s = st;
-    const int D = s->D;
-    memset(dW, 0, sizeof(float) * (size_t)s->C * D);
-    for (int u = 0; u < s->Uc; u++) {
-        size_t c = (size_t)s->cls[u];
-        cosw_project_row(dW + c * D, s->dWU + (size_t)u * D, s->W + c * D, s->inv[c], D);
-    }
+    cosw_scatter_grad(dW, s->C, s->D, s->cls, s->Uc, s->dWU, s->W, s->inv);
 }
 
 static int sampled_set_classes(void *st, const int32_t *idx, int64_t K, struct dcqb_err *err)
 {
     struct sampled_state *s = st;
-    if (K < 1 || K > s->S)
-        return DCQB_FAIL(err, DCQB_EINVAL,
-                         "sampled: %lld fixed classes; this head samples 1..%d (raise ratio)",
-                         (long long)K, s->S);
-    for (int64_t k = 0; k < K; k++) { /* O(K^2): callers are tests and head check */
-        if (idx[k] < 0 || idx[k] >= s->C)
-            return DCQB_FAIL(err, DCQB_EINVAL, "sampled: class %d at %lld outside [0, %lld)",
-                             (int)idx[k], (long long)k, (long long)s->C);
+    int rc = head_check_class_list("sampled", idx, K, s->S, s->C, err);
+    if (rc) return rc;
+    for (int64_t k = 0; k < K; k++)
         if (s->subtract_log_q && !(head_sampled_prob(s, idx[k]) > 0))
             return DCQB_FAIL(err, DCQB_EINVAL, "sampled: class %d has proposal probability 0",
                              (int)idx[k]);
-        for (int64_t l = 0; l < k; l++)
-            if (idx[l] == idx[k])
-                return DCQB_FAIL(err, DCQB_EINVAL, "sampled: class %d given twice", (int)idx[k]);
-    }
     memcpy(s->fixed, idx, sizeof(int32_t) * (size_t)K);
     s->nfixed = (int)K;
     return DCQB_OK;
