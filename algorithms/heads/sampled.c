@@ -266,7 +266,15 @@ static int sampled_choose(struct sampled_state *s, const int32_t *labels, int B,
         s->nfixed = 0;
     } else { /* unique draws until S distinct (TF unique=True) */
         int64_t T = 0;
+        /* TF draws until S distinct classes; with a skewed proposal and S near C that can take
+         * astronomically many tries: give up with a clear message instead of hanging */
+        const int64_t max_tries = 1000 * (int64_t)s->S + 1000000;
         while (n < s->S) {
+            if (T == max_tries)
+                return DCQB_FAIL(err, DCQB_EINVAL, "sampled: %lld draws gave only %d of %d "
+                                 "distinct classes: ratio too close to 1 for this sampler "
+                                 "(use sampler = uniform or a smaller ratio)", (long long)T, n,
+                                 s->S);
             int32_t c = head_sampled_draw(s);
             T++;
             if (s->pos[c] < 0) {
