@@ -777,7 +777,8 @@ static void table4(struct sbuf *b, const struct rep *R, struct sel *conds)
 
 /* bench.tsv: the most common (B, threads, ratio) setting is the one compared across C. */
 struct bench_view {
-    int c_head, c_C, c_B, c_thr, c_ratio, c_ms, c_gf, c_gemm, c_pcb, c_fix, c_rss, c_st;
+    int c_head, c_C, c_d, c_B, c_thr, c_ratio, c_ms, c_gf, c_gemm, c_pcb, c_fix, c_rss, c_st,
+        c_err;
 };
 
 static void bench_view(const struct tsv *t, struct bench_view *v)
@@ -787,9 +788,11 @@ static void bench_view(const struct tsv *t, struct bench_view *v)
     v->c_B = tsv_col(t, "B");
     v->c_thr = tsv_col(t, "threads");
     v->c_ratio = tsv_col(t, "ratio");
-    v->c_ms = tsv_col(t, "step_ms");
-    v->c_gf = tsv_col(t, "gflops");
-    v->c_gemm = tsv_col(t, "gemm_bound_ratio");
+    v->c_d = tsv_col(t, "d");
+    v->c_ms = tsv_col(t, "head_ms");      /* the head step alone, median */
+    v->c_gf = tsv_col(t, "head_gflops");
+    v->c_gemm = tsv_col(t, "bound_ratio"); /* head step / its GEMMs at the measured sgemm rate */
+    v->c_err = tsv_col(t, "err_msg");
     v->c_pcb = tsv_col(t, "per_class_bytes");
     v->c_fix = tsv_col(t, "fixed_bytes");
     v->c_rss = tsv_col(t, "peak_rss_mb");
@@ -824,8 +827,8 @@ static int bench_sorted(const struct tsv *t, const struct bench_view *v, int *id
             hy = hy ? hy : "";
             int c = head_rank(hy) - head_rank(hx);
             if (!c) c = strcmp(hy, hx);
-            const int cols[4] = {v->c_C, v->c_B, v->c_thr, v->c_ratio};
-            for (int k = 0; k < 4 && !c; k++) {
+            const int cols[5] = {v->c_d, v->c_C, v->c_B, v->c_thr, v->c_ratio};
+            for (int k = 0; k < 5 && !c; k++) {
                 double a = num_of(tsv_get(t, y, cols[k])), bb = num_of(tsv_get(t, x, cols[k]));
                 c = (a > bb) - (a < bb);
             }
@@ -857,12 +860,14 @@ static void table5(struct sbuf *b, const struct rep *R)
     int *idx = malloc((size_t)t->rows * sizeof *idx);
     if (!idx) return;
     int n = bench_sorted(t, &v, idx);
-    sb_str(b, "| head | C | B | threads | ratio | step ms (median) | GFLOP/s | x GEMM bound | "
-              "head memory (MB) | peak RSS (MB) |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    sb_str(b, "| head | d | C | B | threads | ratio | head step ms (median) | GFLOP/s | "
+              "x GEMM bound | head memory (MB) | peak RSS (MB) |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int k = 0; k < n; k++) {
         int i = idx[k];
         const char *h = tsv_get(t, i, v.c_head);
         sb_printf(b, "| %s |", h ? h : "?");
+        cell_num(b, tsv_get(t, i, v.c_d), 0);
         cell_num(b, tsv_get(t, i, v.c_C), 0);
         cell_num(b, tsv_get(t, i, v.c_B), 0);
         cell_num(b, tsv_get(t, i, v.c_thr), 0);
@@ -876,8 +881,21 @@ static void table5(struct sbuf *b, const struct rep *R)
         cell_num(b, tsv_get(t, i, v.c_rss), 1);
         sb_str(b, "\n");
     }
-    if (!n) sb_str(b, "| (no ok rows) | | | | | | | | | |\n");
+    if (!n) sb_str(b, "| (no ok rows) | | | | | | | | | | |\n");
     sb_str(b, "\nHead memory = per_class_bytes x C + fixed_bytes.\n\n");
+    /* refused configurations carry the memory they would have needed: say so */
+    int first = 1;
+    for (int i = 1; i < t->rows; i++) {
+        const char *st = tsv_get(t, i, v.c_st);
+        if (!st || strcmp(st, "refused") != 0) continue;
+        if (first) sb_str(b, "Refused before allocating (memory plan):\n\n");
+        first = 0;
+        const char *h = tsv_get(t, i, v.c_head), *e = tsv_get(t, i, v.c_err);
+        sb_printf(b, "- %s, d = %.0f, C = %.0f, %.0f thread(s): %s\n", h ? h : "?",
+                  num_of(tsv_get(t, i, v.c_d)), num_of(tsv_get(t, i, v.c_C)),
+                  num_of(tsv_get(t, i, v.c_thr)), e ? e : "");
+    }
+    if (!first) sb_str(b, "\n");
     free(idx);
 }
 
@@ -1018,7 +1036,7 @@ static void claim2(struct sbuf *b, const struct rep *R, enum report_verdict *v)
     if (fl_max > 0) sb_printf(b, "; dcq fixed bytes per queue slot (L = ratio x C): %.0f to %.0f", fl_min, fl_max);
     sb_str(b, ".\n\n");
     /* step time dcq/full at the largest C both have (same B, threads) */
-    double bestC = -1, tf = NAN, td = NAN;
+    double bestC = -1, bestD = -1, bestT = INFINITY, tf = NAN, td = NAN;
     for (int k = 0; k < n; k++) {
         int i = idx[k];
         const char *h = tsv_get(t, i, bv.c_head);
@@ -1031,7 +1049,12 @@ static void claim2(struct sbuf *b, const struct rep *R, enum report_verdict *v)
             if (C != num_of(tsv_get(t, j, bv.c_C))) continue;
             if (num_of(tsv_get(t, i, bv.c_B)) != num_of(tsv_get(t, j, bv.c_B))) continue;
             if (num_of(tsv_get(t, i, bv.c_thr)) != num_of(tsv_get(t, j, bv.c_thr))) continue;
-            if (C > bestC) {
+            if (num_of(tsv_get(t, i, bv.c_d)) != num_of(tsv_get(t, j, bv.c_d))) continue;
+            /* largest C, then the larger d, then the fewer threads */
+            double d = num_of(tsv_get(t, i, bv.c_d)), T = num_of(tsv_get(t, i, bv.c_thr));
+            if (C > bestC || (C == bestC && (d > bestD || (d == bestD && T < bestT)))) {
+                bestD = d;
+                bestT = T;
                 bestC = C;
                 tf = num_of(tsv_get(t, i, bv.c_ms));
                 td = num_of(tsv_get(t, j, bv.c_ms));
@@ -1039,8 +1062,9 @@ static void claim2(struct sbuf *b, const struct rep *R, enum report_verdict *v)
         }
     }
     if (bestC > 0)
-        sb_printf(b, "Step time at the largest common C = %.0f: dcq %.3f ms, full %.3f ms, "
-                     "ratio dcq/full = %.3f.\n\n", bestC, td, tf, td / tf);
+        sb_printf(b, "Head step time at the largest common C = %.0f (d = %.0f, %.0f thread(s)): "
+                     "dcq %.3f ms, full %.3f ms, ratio dcq/full = %.3f (full / dcq = %.1fx).\n\n",
+                  bestC, bestD, bestT, td, tf, td / tf, tf / td);
     else
         sb_str(b, "No C with both a full and a dcq row: no step-time ratio.\n\n");
     sb_str(b, "Rule: reproduced when every full/random/sampled row has per-class memory (~ C) "
@@ -1606,33 +1630,28 @@ static int derived_splits_cost(const struct rep *R, struct dcqb_err *err)
     int *idx = malloc((size_t)t->rows * sizeof *idx);
     if (!idx) return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
     int n = bench_sorted(t, &v, idx);
-    /* the most common (B, threads) among ok rows is the series compared across C */
-    double bB = NAN, bT = NAN;
-    int best = 0;
+    /* the series compared across C: the fewest threads (per-head cost, no threading noise) at
+     * the largest embedding dimension measured (the paper's d = 512 when present) */
+    double bT = NAN, bD = NAN;
     for (int k = 0; k < n; k++) {
-        double B = num_of(tsv_get(t, idx[k], v.c_B)), T = num_of(tsv_get(t, idx[k], v.c_thr));
-        int cnt = 0;
-        for (int l = 0; l < n; l++)
-            cnt += num_of(tsv_get(t, idx[l], v.c_B)) == B && num_of(tsv_get(t, idx[l], v.c_thr)) == T;
-        if (cnt > best) {
-            best = cnt;
-            bB = B;
-            bT = T;
-        }
+        double T = num_of(tsv_get(t, idx[k], v.c_thr)), d = num_of(tsv_get(t, idx[k], v.c_d));
+        if (isnan(bT) || T < bT) bT = T;
+        if (isnan(bD) || d > bD) bD = d;
     }
     for (int h = 0; head_order[h] && !rc; h++) {
         struct sbuf c = {0};
-        sb_str(&c, "C\tstep_ms\tmem_mb\tB\tthreads\n");
+        sb_str(&c, "C\tstep_ms\tmem_mb\tB\tthreads\td\n");
         int rows = 0;
         for (int k = 0; k < n; k++) {
             int i = idx[k];
             const char *hh = tsv_get(t, i, v.c_head);
             if (!hh || strcmp(hh, head_order[h])) continue;
-            double B = num_of(tsv_get(t, i, v.c_B)), T = num_of(tsv_get(t, i, v.c_thr));
-            if (!((B == bB || (isnan(B) && isnan(bB))) && (T == bT || (isnan(T) && isnan(bT)))))
+            double B = num_of(tsv_get(t, i, v.c_B)), T = num_of(tsv_get(t, i, v.c_thr)),
+                   d = num_of(tsv_get(t, i, v.c_d));
+            if (!((T == bT || (isnan(T) && isnan(bT))) && (d == bD || (isnan(d) && isnan(bD)))))
                 continue;
-            sb_printf(&c, "%.10g\t%.6g\t%.6g\t%g\t%g\n", num_of(tsv_get(t, i, v.c_C)),
-                      num_of(tsv_get(t, i, v.c_ms)), bench_mem_mb(t, &v, i), B, T);
+            sb_printf(&c, "%.10g\t%.6g\t%.6g\t%g\t%g\t%g\n", num_of(tsv_get(t, i, v.c_C)),
+                      num_of(tsv_get(t, i, v.c_ms)), bench_mem_mb(t, &v, i), B, T, d);
             rows++;
         }
         char name[64];

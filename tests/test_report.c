@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bench.h"
 #include "report.h"
 
 #define FX_ROOT "build/tmp-tests/report_fx"
@@ -190,7 +191,7 @@ static void write_bench(const char *path, int dcq_per_class)
 {
     FILE *f = fopen(path, "w");
     assert_non_null(f);
-    fprintf(f, "head\tC\td\tB\tthreads\tratio\tstep_ms\tgflops\tgemm_bound_ratio\tper_class_bytes"
+    fprintf(f, "head\tC\td\tB\tthreads\tratio\thead_ms\thead_gflops\tbound_ratio\tper_class_bytes"
                "\tfixed_bytes\tpeak_rss_mb\tstatus\n");
     const char *heads[3] = {"full", "random", "dcq"};
     for (int h = 0; h < 3; h++)
@@ -335,7 +336,7 @@ static void test_fixture_verdicts(void **state)
     free(d);
     d = test_slurp(FX_ROOT "/reproduce_fx/derived/cost_dcq.tsv");
     assert_non_null(d);
-    has(d, "C\tstep_ms\tmem_mb\tB\tthreads\n1000\t1\t");
+    has(d, "C\tstep_ms\tmem_mb\tB\tthreads\td\n1000\t1\t");
     free(d);
 }
 
@@ -418,6 +419,27 @@ static void test_derived_curves(void **state)
     assert_non_null(strstr(err.msg, "runs.tsv"));
 }
 
+/* The columns the report reads from bench.tsv are columns the benchmark writes (they once
+ * drifted apart: the cost table and plot came out empty). */
+static void test_bench_columns_exist(void **state)
+{
+    (void)state;
+    const char *cols[] = {"head", "C", "d", "B", "threads", "ratio", "head_ms", "head_gflops",
+                          "bound_ratio", "per_class_bytes", "fixed_bytes", "peak_rss_mb",
+                          "status", "err_msg", NULL};
+    const char *hdr = bench_tsv_header();
+    for (int i = 0; cols[i]; i++) {
+        char pat[64];
+        size_t n = strlen(cols[i]);
+        int found = 0;
+        for (const char *p = hdr; (p = strstr(p, cols[i])); p += n)
+            found |= (p == hdr || p[-1] == '\t') && (p[n] == '\t' || p[n] == '\0');
+        snprintf(pat, sizeof pat, "%s", cols[i]);
+        if (!found) print_error("bench.tsv has no column '%s'\n", pat);
+        assert_true(found);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -425,6 +447,7 @@ int main(void)
         cmocka_unit_test(test_fixture_verdicts),
         cmocka_unit_test(test_deterministic_and_no_bench),
         cmocka_unit_test(test_derived_curves),
+        cmocka_unit_test(test_bench_columns_exist),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
