@@ -159,13 +159,14 @@ static int dcq_forward_backward(void *st, float *loss, float *demb, const float 
         z[0] = margin_forward(&s->mc, c0);
         float slope = margin_backward(&s->mc, c0);
         s->skip[0] = 0;
-        /* columns 1..L: queue, own label skipped */
+        /* columns 1..L: queue, own label skipped; two plain loops so both vectorise */
         for (int j = 0; j < L; j++) {
             float c = g[j];
             c = c > 1.0f ? 1.0f : (c < -1.0f ? -1.0f : c);
             z[j + 1] = sc * c;
-            s->skip[j + 1] = s->Qlab[j] == labels[i];
         }
+        const int32_t yi = labels[i];
+        for (int j = 0; j < L; j++) s->skip[j + 1] = s->Qlab[j] == yi;
         total += xent_row_fused(z, z, L + 1, 0, s->skip, sc / (float)B, NULL);
         s->dz0[i] = z[0] * (slope / sc);
         memcpy(g, z + 1, sizeof(float) * (size_t)L); /* dZ of the queue columns, in place */
