@@ -7,7 +7,7 @@ CC      ?= cc
 # -ffp-contract=off: no silent FMA contraction, so numbers do not depend on the compiler's mood
 # (STYLE.md 2.7). No -ffast-math anywhere.
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Wshadow \
+override CFLAGS += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Wshadow \
            -ffp-contract=off -pthread
 # Recursive (=) so pkg-config runs after `deps` installed it, not when make reads this file.
 OPENBLAS_CFLAGS = $(shell pkg-config --cflags openblas 2>/dev/null)
