@@ -53,6 +53,17 @@ void cosw_scatter_grad(float *dW, int64_t C, int D, const int32_t *cls, int K, c
     }
 }
 
+int cosw_set_weights(float *W, float *inv, int64_t C, int D, const float *src, int64_t src_C,
+                     int src_D, const char *head, struct dcqb_err *err)
+{
+    if (src_C != C || src_D != D)
+        return DCQB_FAIL(err, DCQB_EINVAL, "%s: weights are (%lld, %d), head has (%lld, %d)",
+                         head, (long long)src_C, src_D, (long long)C, D);
+    memcpy(W, src, sizeof(float) * (size_t)C * D);
+    cosw_norms(inv, W, C, D);
+    return DCQB_OK;
+}
+
 void cosw_sgd_row(float *w, float *v, float *inv, const float *m, int D, float lr, float mu,
                   float wd)
 {

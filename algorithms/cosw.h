@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dcqb.h"
+
 /* 1 / max(|w|, 1e-12) of one row w (D). 2D FLOPs, sum in double. */
 float cosw_inv_norm(const float *w, int D);
 
@@ -26,6 +28,11 @@ void cosw_project_row(float *o, const float *m, const float *w, float inv, int D
  * The dense gradient a subset head reports to `head check`. */
 void cosw_scatter_grad(float *dW, int64_t C, int D, const int32_t *cls, int K, const float *dWK,
                        const float *W, const float *inv);
+
+/* head_ops.set_weights for these heads: W (C,D) <- src (src_C, src_D) after a shape check
+ * naming `head`, then inv <- 1 / |w_j|. */
+int cosw_set_weights(float *W, float *inv, int64_t C, int D, const float *src, int64_t src_C,
+                     int src_D, const char *head, struct dcqb_err *err);
 
 /* SGD on one row, PyTorch convention, then its new inverse norm:
  *   g = m - (m . w) inv^2 w + wd w;  v = mu v + g;  w -= lr v;  inv = 1 / |w|

@@ -273,12 +273,7 @@ static const float *full_class_weights(const void *st)
 static int full_set_weights(void *st, const float *W, int64_t C, int D, struct dcqb_err *err)
 {
     struct full_state *s = st;
-    if (C != s->C || D != s->D)
-        return DCQB_FAIL(err, DCQB_EINVAL, "full: weights are (%lld, %d), head has (%lld, %d)",
-                         (long long)C, D, (long long)s->C, s->D);
-    memcpy(s->W, W, sizeof(float) * (size_t)C * D);
-    full_norms(s);
-    return DCQB_OK;
+    return cosw_set_weights(s->W, s->inv, s->C, s->D, W, C, D, "full", err);
 }
 
 static const char *const full_keys[] = {"margin", "s", "m", "m1", "m2", "m3",

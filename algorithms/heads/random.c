@@ -375,12 +375,7 @@ static const float *random_class_weights(const void *st)
 static int random_set_weights(void *st, const float *W, int64_t C, int D, struct dcqb_err *err)
 {
     struct random_state *s = st;
-    if (C != s->C || D != s->D)
-        return DCQB_FAIL(err, DCQB_EINVAL, "random: weights are (%lld, %d), head has (%lld, %d)",
-                         (long long)C, D, (long long)s->C, s->D);
-    memcpy(s->W, W, sizeof(float) * (size_t)C * D);
-    random_norms(s);
-    return DCQB_OK;
+    return cosw_set_weights(s->W, s->inv, s->C, s->D, W, C, D, "random", err);
 }
 
 static void random_weight_grad(const void *st, float *dW)

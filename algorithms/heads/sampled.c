@@ -466,12 +466,7 @@ static const float *sampled_class_weights(const void *st)
 static int sampled_set_weights(void *st, const float *W, int64_t C, int D, struct dcqb_err *err)
 {
     struct sampled_state *s = st;
-    if (C != s->C || D != s->D)
-        return DCQB_FAIL(err, DCQB_EINVAL, "sampled: weights are (%lld, %d), head has (%lld, %d)",
-                         (long long)C, D, (long long)s->C, s->D);
-    memcpy(s->W, W, sizeof(float) * (size_t)C * D);
-    sampled_norms(s);
-    return DCQB_OK;
+    return cosw_set_weights(s->W, s->inv, s->C, s->D, W, C, D, "sampled", err);
 }
 
 static void sampled_weight_grad(const void *st, float *dW)
