@@ -63,7 +63,8 @@ $(BUILD)/%.o: %.c | deps $(BUILD)/version.h
 # Per-file extra flags (never fast-math): -O3 vectorises the softmax's exp and scale loops in
 # every target_clones variant (at -O2 GCC 12 vectorised only the AVX-512 one). Same IEEE
 # operations either way, so results do not change (tests/test_ops.c, tests/test_head_full.c).
-$(BUILD)/algorithms/ops.o $(BUILD)/algorithms/heads/full.o $(BUILD)/algorithms/cosw.o: XCFLAGS = -O3
+$(BUILD)/algorithms/ops.o $(BUILD)/algorithms/heads/full.o $(BUILD)/algorithms/cosw.o \
+$(BUILD)/algorithms/cosxent.o: XCFLAGS = -O3
 
 $(BUILD)/libdcqb.a: $(LIB_OBJ)
 	@rm -f $@

@@ -13,8 +13,14 @@
 
 #define COSW_LANES 8
 
-/* sum_d a[d] * b[d] in double, lanes combined pairwise in a fixed order. */
-static double dot_lanes(const float *a, const float *b, int D)
+/* The public kernels below are compiled per ISA (target_clones): the 8 double lanes are one
+ * AVX-512 register, and the arithmetic is the same IEEE operations in the same order in every
+ * clone (no FMA: -ffp-contract=off), so every clone gives the same bits. */
+#define COSW_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+/* sum_d a[d] * b[d] in double, lanes combined pairwise in a fixed order. Always inlined, so it
+ * is compiled for the caller's clone. */
+static inline __attribute__((always_inline)) double dot_lanes(const float *a, const float *b, int D)
 {
     double acc[COSW_LANES] = {0};
     int d = 0;
@@ -24,7 +30,7 @@ static double dot_lanes(const float *a, const float *b, int D)
     return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
 }
 
-static float inv_of(double ss)
+static inline __attribute__((always_inline)) float inv_of(double ss)
 {
     double n = sqrt(ss);
     return (float)(1.0 / (n > 1e-12 ? n : 1e-12));
@@ -32,11 +38,13 @@ static float inv_of(double ss)
 
 float cosw_inv_norm(const float *w, int D) { return inv_of(dot_lanes(w, w, D)); }
 
+COSW_CLONES
 void cosw_norms(float *inv, const float *W, int64_t C, int D)
 {
-    for (int64_t j = 0; j < C; j++) inv[j] = cosw_inv_norm(W + (size_t)j * D, D);
+    for (int64_t j = 0; j < C; j++) inv[j] = inv_of(dot_lanes(W + (size_t)j * D, W + (size_t)j * D, D));
 }
 
+COSW_CLONES
 void cosw_project_row(float *o, const float *m, const float *w, float inv, int D)
 {
     float k = (float)(dot_lanes(m, w, D) * inv * inv);
@@ -64,6 +72,7 @@ int cosw_set_weights(float *W, float *inv, int64_t C, int D, const float *src, i
     return DCQB_OK;
 }
 
+COSW_CLONES
 void cosw_sgd_row(float *w, float *v, float *inv, const float *m, int D, float lr, float mu,
                   float wd)
 {
@@ -79,5 +88,55 @@ void cosw_sgd_row(float *w, float *v, float *inv, const float *m, int D, float l
             v[d] = mu * v[d] + wd * w[d];
             w[d] -= lr * v[d];
         }
-    *inv = cosw_inv_norm(w, D);
+    *inv = inv_of(dot_lanes(w, w, D));
+}
+
+#define COSW_AHEAD 16 /* rows prefetched ahead: ~4 x 2 x 512 B in flight at D = 128 */
+
+/* Touch every cache line of a row (D floats) for reading (rw 0) or writing (rw 1). */
+static inline __attribute__((always_inline)) void prefetch_row(const float *r, int D, int rw)
+{
+    for (int d = 0; d < D; d += 16) { /* 16 floats = one 64-byte line */
+        if (rw)
+            __builtin_prefetch(r + d, 1, 3);
+        else
+            __builtin_prefetch(r + d, 0, 3);
+    }
+}
+
+void cosw_sgd_rows(float *W, float *V, float *inv, const int32_t *cls, const int32_t *mk,
+                   int64_t K, const float *MK, int D, float lr, float mu, float wd)
+{
+    for (int64_t k = 0; k < K; k++) {
+        if (cls && k + COSW_AHEAD < K) {
+            size_t a = (size_t)cls[k + COSW_AHEAD] * D;
+            prefetch_row(W + a, D, 1);
+            prefetch_row(V + a, D, 1);
+            if (mk) prefetch_row(MK + (size_t)mk[k + COSW_AHEAD] * D, D, 0);
+        }
+        size_t r = (size_t)(cls ? cls[k] : k) * D;
+        cosw_sgd_row(W + r, V + r, inv + (r / D), MK + (size_t)(mk ? mk[k] : k) * D, D, lr, mu,
+                     wd);
+    }
+}
+
+void cosw_gather_rows(float *WK, float *invK, const float *W, const float *inv,
+                      const int32_t *cls, int64_t K, int D)
+{
+    for (int64_t k = 0; k < K; k++) {
+        if (k + COSW_AHEAD < K) prefetch_row(W + (size_t)cls[k + COSW_AHEAD] * D, D, 0);
+        memcpy(WK + (size_t)k * D, W + (size_t)cls[k] * D, sizeof(float) * D);
+        invK[k] = inv[cls[k]];
+    }
+}
+
+int64_t cosw_mark_order(int32_t *cls, int32_t *mk, const int32_t *pos, int64_t C)
+{
+    int64_t n = 0;
+    for (int64_t c = 0; c < C; c++)
+        if (pos[c] >= 0) {
+            cls[n] = (int32_t)c;
+            mk[n++] = pos[c];
+        }
+    return n;
 }

@@ -41,4 +41,23 @@ int cosw_set_weights(float *W, float *inv, int64_t C, int D, const float *src, i
 void cosw_sgd_row(float *w, float *v, float *inv, const float *m, int D, float lr, float mu,
                   float wd);
 
+/* SGD (cosw_sgd_row) on the K rows cls[k] of W, V, inv (C rows each), the data gradient of
+ * class cls[k] being row mk[k] of MK (mk == NULL: row k); cls == NULL means rows 0..K-1 (the
+ * full head). A subset's rows are scattered over the table, so each one starts with a cache
+ * miss on w and on v: the rows COSW_AHEAD entries ahead are prefetched while this one is
+ * updated (latency, not bandwidth, bounded these loops), and callers pass cls in increasing
+ * order where they can (cosw_mark_order), which keeps the misses in DRAM page order. Rows are
+ * independent, so the order changes no result. Same arithmetic as cosw_sgd_row. */
+void cosw_sgd_rows(float *W, float *V, float *inv, const int32_t *cls, const int32_t *mk,
+                   int64_t K, const float *MK, int D, float lr, float mu, float wd);
+
+/* The marked classes in increasing order: for c in [0, C) with pos[c] >= 0, cls[n] = c and
+ * mk[n] = pos[c]; returns n. A sequential scan of pos (4C bytes). */
+int64_t cosw_mark_order(int32_t *cls, int32_t *mk, const int32_t *pos, int64_t C);
+
+/* WK (K,D) <- rows cls[k] of W, invK (K) <- inv[cls[k]]: the gather of a subset head, with the
+ * same prefetch. K D floats read and written. */
+void cosw_gather_rows(float *WK, float *invK, const float *W, const float *inv,
+                      const int32_t *cls, int64_t K, int D);
+
 #endif

@@ -209,6 +209,8 @@ static float exp_block_inplace(float *x, int n, float mx)
     return s;
 }
 
+float ops_exp_shift_sum(float *x, int n, float mx) { return exp_block_inplace(x, n, mx); }
+
 /* As exp_block_inplace, with x[j] <- 0 where skip[j] (a select, so whatever a skipped column
  * holds never reaches the sum). */
 __attribute__((target_clones("avx512f", "avx2", "default")))

@@ -57,6 +57,9 @@ double xent_row_fused(float *dz, const float *z, int K, int target, const uint8_
  * logits finds it in that pass and saves one read of the row). mx must be that maximum. */
 double xent_row_fused_max(float *dz, const float *z, int K, int target, const uint8_t *skip,
                           float scale, const float *colscale, float mx);
+/* x[j] <- exp(x[j] - mx) over n <= 1024 floats in place (the fused CE's vectorised exp), and
+ * their sum in 16 fixed float lanes joined in a fixed order. For blocked softmaxes (cosxent). */
+float ops_exp_shift_sum(float *x, int n, float mx);
 /* The vectorisable exp the fused CE uses, for x in [-87, 0] (clamped below): tests only. */
 float ops_exp_poly(float x);
 /* Reference: direct log-sum-exp in double, no aliasing; dz written as above. */

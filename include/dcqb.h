@@ -77,13 +77,11 @@ static inline void dcqb_err_clear(struct dcqb_err *err)
 /* Zeroed memory whose pages are touched now: calloc of a large block maps zero pages lazily,
  * and the first steps of a run that touch random rows of a 5 GB weight matrix would pay those
  * page faults inside the step loop (it showed as head steps slower than head+backbone steps in
- * the benchmark). Init-time only. */
-static inline void *dcqb_zalloc(size_t bytes)
-{
-    void *p = malloc(bytes ? bytes : 1);
-    if (p) memset(p, 0, bytes);
-    return p;
-}
+ * the benchmark). Blocks of 8 MB and more are 2 MB aligned and asked for transparent huge
+ * pages: a subset head's rows are scattered over the table, and with 4 KB pages every row of W
+ * and of V was a TLB miss as well as a cache miss. Init-time only; free() releases it.
+ * (algorithms/zalloc.c) */
+void *dcqb_zalloc(size_t bytes);
 
 /* Shortest "%.Ng" that reads back as the same double (as_float: the same float), so resolved
  * configs say 0.1, not 0.10000000000000001. */

@@ -26,6 +26,7 @@
 #include <zlib.h>
 
 #include "cosw.h"
+#include "cosxent.h"
 #include "margin.h"
 #include "ops.h"
 #include "rng.h"
@@ -39,7 +40,7 @@ struct full_state {
     struct margin_cfg mc;
     struct optim_cfg opt;
     float *arena;
-    float *W, *V, *dW, *inv, *logits, *emb;
+    float *W, *V, *dW, *inv, *logits, *emb, *scratch;
     int pending; /* forward_backward done, step not yet */
 };
 
@@ -82,7 +83,9 @@ static int full_init(void *st, const struct head_cfg *cfg, struct head_req *req,
     s->max_batch = cfg->max_batch;
     s->opt = cfg->optim;
     size_t CD = (size_t)s->C * s->D;
-    size_t n = 3 * CD + (size_t)s->C + (size_t)s->max_batch * s->C + (size_t)s->max_batch * s->D;
+    size_t nscr = cosxent_scratch_floats(s->max_batch, (int)s->C);
+    size_t n = 3 * CD + (size_t)s->C + (size_t)s->max_batch * s->C +
+               (size_t)s->max_batch * s->D + nscr;
     s->arena = dcqb_zalloc((size_t)n * sizeof(float));
     if (!s->arena)
         return DCQB_FAIL(err, DCQB_ENOMEM, "full: cannot allocate %.1f MB for C = %lld",
@@ -93,6 +96,7 @@ static int full_init(void *st, const struct head_cfg *cfg, struct head_req *req,
     s->inv = s->dW + CD;
     s->logits = s->inv + s->C;
     s->emb = s->logits + (size_t)s->max_batch * s->C;
+    s->scratch = s->emb + (size_t)s->max_batch * s->D;
     double std = cfg->init_std > 0 ? cfg->init_std : 0.01;
     rc = rng_fill_normal(s->W, CD, std, cfg->seed, err);
     if (rc) {
@@ -101,34 +105,6 @@ static int full_init(void *st, const struct head_cfg *cfg, struct head_req *req,
     }
     full_norms(s);
     return DCQB_OK;
-}
-
-/* z_j <- s clamp(z_j inv_j, -1, 1) in place over C columns and the max of the results and
- * `start`, in 16 fixed lanes (vectorised per target_clones; max is exact, so the lane order
- * changes nothing). 3 FLOPs per column, one read + write of the row. */
-__attribute__((target_clones("avx512f", "avx2", "default")))
-static float scale_clamp_max(float *z, const float *inv, int C, float sc, float start)
-{
-    float m[16];
-    for (int l = 0; l < 16; l++) m[l] = start;
-    int j = 0;
-    for (; j + 16 <= C; j += 16)
-        for (int l = 0; l < 16; l++) {
-            float c = z[j + l] * inv[j + l];
-            c = c > 1.0f ? 1.0f : (c < -1.0f ? -1.0f : c);
-            float v = sc * c;
-            z[j + l] = v;
-            m[l] = v > m[l] ? v : m[l];
-        }
-    for (; j < C; j++) {
-        float c = z[j] * inv[j];
-        c = c > 1.0f ? 1.0f : (c < -1.0f ? -1.0f : c);
-        z[j] = sc * c;
-        m[0] = z[j] > m[0] ? z[j] : m[0];
-    }
-    float mx = m[0];
-    for (int l = 1; l < 16; l++) mx = m[l] > mx ? m[l] : mx;
-    return mx;
 }
 
 static int full_forward_backward(void *st, float *loss, float *demb, const float *emb,
@@ -145,33 +121,13 @@ static int full_forward_backward(void *st, float *loss, float *demb, const float
             return DCQB_FAIL(err, DCQB_EINVAL, "full: label %d of row %d outside [0, %d)",
                              (int)labels[i], i, C);
     memcpy(s->emb, emb, sizeof(float) * (size_t)B * D);
-    /* logits (B,C) = E (B,D) W^T (C,D): 2BCD FLOPs, reads 4CD + 4BD bytes, writes 4BC */
-    matmul_bd_kd_to_bk(s->logits, s->emb, s->W, B, C, D, 1.0f, 0.0f);
-    const float sc = s->mc.s, *inv = s->inv;
-    double total = 0;
-    for (int i = 0; i < B; i++) {
-        float *z = s->logits + (size_t)i * C;
-        int y = labels[i];
-        /* z_j = s clamp(cos_j) and the row max in one pass: 3 FLOPs per column, one read +
-         * write of the row (the max covers the target's margin logit below too) */
-        float cy = z[y] * inv[y];
-        cy = cy > 1.0f ? 1.0f : (cy < -1.0f ? -1.0f : cy);
-        float zy = margin_forward(&s->mc, cy), slope = margin_backward(&s->mc, cy);
-        float mx = scale_clamp_max(z, inv, C, sc, zy);
-        /* the target's plain s cos_y only raised the max if it beats every other logit; a max
-         * above the true one is still a valid shift for log-sum-exp, only not the tightest */
-        z[y] = zy;
-        /* dz_j = (p_j - onehot_j) s / B / |w_j| = G'_ij, in place */
-        total += xent_row_fused_max(z, z, C, y, NULL, sc / (float)B, inv, mx);
-        z[y] *= slope / sc; /* target column: d z / d cos = slope, not s */
-    }
+    /* logits, margin softmax, G' in place, demb += G' W and M' = G'^T E, in column blocks:
+     * 6BCD FLOPs in 3 x C/1024 GEMMs, ~3 passes of the (B,C) matrix through memory */
+    struct cosxent p = {B, C, D, C, s->emb, s->W, s->inv, NULL, labels, &s->mc};
+    double total = cosxent_forward_backward(s->logits, demb, s->dW, s->scratch, &p);
     *loss = (float)(total / B);
     if (!isfinite(*loss))
         return DCQB_FAIL(err, DCQB_ENUMERIC, "full: non-finite loss %g", (double)*loss);
-    /* demb (B,D) += G' (B,C) W (C,D): 2BCD FLOPs */
-    matmul_bk_kd_to_bd(demb, s->logits, s->W, B, C, D, 1.0f, 1.0f);
-    /* M' (C,D) = G'^T (C,B) E (B,D): 2BCD FLOPs, writes 4CD bytes */
-    matmul_bk_bd_to_kd(s->dW, s->logits, s->emb, B, C, D, 1.0f, 0.0f);
     s->pending = 1;
     return DCQB_OK;
 }
@@ -207,8 +163,9 @@ static void full_cost(const void *st, int B, struct head_cost *out)
 {
     const struct full_state *s = st;
     double C = (double)s->C, D = s->D;
-    out->per_class_bytes = 4.0 * (3.0 * D + 1.0 + B);
-    out->fixed_bytes = 4.0 * B * D + sizeof *s;
+    /* + the blocked softmax's per-row, per-block statistics: 2 floats per row per 1024 classes */
+    out->per_class_bytes = 4.0 * (3.0 * D + 1.0 + B + 2.0 * B / COSXENT_BLOCK);
+    out->fixed_bytes = 4.0 * (B * D + 2.0 * B) + sizeof *s;
     out->flops = 6.0 * B * C * D + 6.0 * B * C + 13.0 * C * D;
     out->active_classes = s->C;
 }

@@ -14,7 +14,8 @@
  * exactly. v2: every row gets decay and momentum every step (data gradient only on sampled rows).
  *
  * Arena: W (C,D) | V (C,D) | inv (C) | WS (Kx,D) | invS (Kx) | dWS (Kx,D) | logits (B,Kx) |
- * emb (B,D) | perm (C) | pos (C) | cls (Kx) | fixed (Kx), Kx = max(K, min(B, C)).
+ * emb (B,D) | cosxent scratch | perm (C) | pos (C) | cls, fixed, ord, ordk (Kx) | tgt (B),
+ * Kx = max(K, min(B, C)).
  * Per class: 4 (2D + 3) bytes.  FLOPs per step: 6BKD (3 GEMMs) + 6BK + KD (gather) + 13KD (v1
  * update) or + 13KD + 6(C-K)D (v2).
  */
@@ -24,6 +25,7 @@
 #include <zlib.h>
 
 #include "cosw.h"
+#include "cosxent.h"
 #include "head.h"
 #include "hrand.h"
 #include "margin.h"
@@ -45,8 +47,8 @@ struct random_state {
     struct optim_cfg opt;
     uint64_t rng;
     char *arena;
-    float *W, *V, *inv, *WS, *invS, *dWS, *logits, *emb;
-    int32_t *perm, *pos, *cls, *fixed;
+    float *W, *V, *inv, *WS, *invS, *dWS, *logits, *emb, *scratch;
+    int32_t *perm, *pos, *cls, *fixed, *ord, *ordk, *tgt;
     int Kc;         /* columns of the last forward_backward */
     int identity;   /* last subset was all C classes in order (W used in place) */
     int nfixed;     /* > 0: next forward_backward uses fixed[0..nfixed) */
@@ -107,8 +109,9 @@ static int random_init(void *st, const struct head_cfg *cfg, struct head_req *re
     s->rng = dcqb_stream_seed(cfg->seed, 0x5043); /* sampling stream apart from the W init */
 
     size_t C = (size_t)s->C, D = (size_t)s->D, Kx = (size_t)s->Kx, B = (size_t)s->max_batch;
-    size_t nf = 2 * C * D + C + Kx * D + Kx + Kx * D + B * Kx + B * D;
-    size_t ni = 2 * C + 2 * Kx;
+    size_t nscr = cosxent_scratch_floats(s->max_batch, s->Kx);
+    size_t nf = 2 * C * D + C + Kx * D + Kx + Kx * D + B * Kx + B * D + nscr;
+    size_t ni = 2 * C + 4 * Kx + B;
     s->arena = dcqb_zalloc(nf * sizeof(float) + ni * sizeof(int32_t));
     if (!s->arena)
         return DCQB_FAIL(err, DCQB_ENOMEM, "random: cannot allocate %.1f MB for C = %lld",
@@ -122,11 +125,15 @@ static int random_init(void *st, const struct head_cfg *cfg, struct head_req *re
     s->dWS = f, f += Kx * D;
     s->logits = f, f += B * Kx;
     s->emb = f, f += B * D;
+    s->scratch = f, f += nscr;
     int32_t *p = (int32_t *)f;
     s->perm = p, p += C;
     s->pos = p, p += C;
     s->cls = p, p += Kx;
-    s->fixed = p;
+    s->fixed = p, p += Kx;
+    s->ord = p, p += Kx;
+    s->ordk = p, p += Kx;
+    s->tgt = p;
     for (size_t j = 0; j < C; j++) {
         s->perm[j] = (int32_t)j;
         s->pos[j] = -1;
@@ -221,38 +228,18 @@ static int random_forward_backward(void *st, float *loss, float *demb, const flo
     const int K = s->Kc;
     const float *Ws = s->W, *invS = s->inv;
     if (!s->identity) { /* gather W_S (K,D) and 1/|w|: KD reads + writes */
-        for (int k = 0; k < K; k++) {
-            memcpy(s->WS + (size_t)k * D, s->W + (size_t)s->cls[k] * D, sizeof(float) * D);
-            s->invS[k] = s->inv[s->cls[k]];
-        }
+        cosw_gather_rows(s->WS, s->invS, s->W, s->inv, s->cls, K, D);
         Ws = s->WS;
         invS = s->invS;
     }
     memcpy(s->emb, emb, sizeof(float) * (size_t)B * D);
-    /* logits (B,K) = E (B,D) W_S^T: 2BKD FLOPs */
-    matmul_bd_kd_to_bk(s->logits, s->emb, Ws, B, K, D, 1.0f, 0.0f);
-    const float sc = s->mc.s;
-    double total = 0;
-    for (int i = 0; i < B; i++) {
-        float *z = s->logits + (size_t)i * K;
-        int y = s->pos[labels[i]];
-        for (int k = 0; k < K; k++) {
-            float c = z[k] * invS[k];
-            c = c > 1.0f ? 1.0f : (c < -1.0f ? -1.0f : c);
-            z[k] = sc * c;
-        }
-        float cy = z[y] / sc;
-        z[y] = margin_forward(&s->mc, cy);
-        float slope = margin_backward(&s->mc, cy);
-        total += xent_row_fused(z, z, K, y, NULL, sc / (float)B, invS);
-        z[y] *= slope / sc;
-    }
+    for (int i = 0; i < B; i++) s->tgt[i] = s->pos[labels[i]];
+    /* the full head's blocked margin softmax over the K columns: 6BKD FLOPs */
+    struct cosxent p = {B, K, D, K, s->emb, Ws, invS, NULL, s->tgt, &s->mc};
+    double total = cosxent_forward_backward(s->logits, demb, s->dWS, s->scratch, &p);
     *loss = (float)(total / B);
     if (!isfinite(*loss))
         return DCQB_FAIL(err, DCQB_ENUMERIC, "random: non-finite loss %g", (double)*loss);
-    /* demb (B,D) += G' (B,K) W_S (K,D); M' (K,D) = G'^T E: 4BKD FLOPs */
-    matmul_bk_kd_to_bd(demb, s->logits, Ws, B, K, D, 1.0f, 1.0f);
-    matmul_bk_bd_to_kd(s->dWS, s->logits, s->emb, B, K, D, 1.0f, 0.0f);
     s->pending = 1;
     return DCQB_OK;
 }
@@ -266,11 +253,8 @@ static int random_step(void *st, float lr, int64_t t, struct dcqb_err *err)
     const float mu = s->opt.momentum, wd = s->opt.weight_decay;
     const int D = s->D;
     if (s->mode == PFC_V1) { /* sampled rows only; the rest frozen bit for bit */
-        for (int k = 0; k < s->Kc; k++) {
-            size_t c = (size_t)s->cls[k];
-            cosw_sgd_row(s->W + c * D, s->V + c * D, s->inv + c, s->dWS + (size_t)k * D, D, lr,
-                           mu, wd);
-        }
+        int64_t n = cosw_mark_order(s->ord, s->ordk, s->pos, s->C); /* rows in address order */
+        cosw_sgd_rows(s->W, s->V, s->inv, s->ord, s->ordk, n, s->dWS, D, lr, mu, wd);
     } else { /* v2: dense optimiser over every row */
         for (int64_t c = 0; c < s->C; c++) {
             int k = s->pos[c];
@@ -288,7 +272,9 @@ static void random_cost(const void *st, int B, struct head_cost *out)
     double K = s->K > B ? s->K : B, D = s->D, C = (double)s->C, Kx = s->Kx;
     if (K > C) K = C;
     out->per_class_bytes = 4.0 * (2.0 * D + 3.0);
-    out->fixed_bytes = 4.0 * (Kx * (2.0 * D + 3.0) + (double)B * Kx + (double)B * D) + sizeof *s;
+    out->fixed_bytes = 4.0 * (Kx * (2.0 * D + 5.0) + (double)B * Kx + (double)B * D + B +
+                              (double)cosxent_scratch_floats(B, (int)Kx)) +
+                       sizeof *s;
     out->flops = 6.0 * B * K * D + 6.0 * B * K + K * D + 13.0 * K * D +
                  (s->mode == PFC_V2 ? 6.0 * (C - K) * D : 0.0);
     out->active_classes = (int64_t)K;

@@ -15,8 +15,8 @@
  * class -> rank stored); frequency by inverse CDF, binary search over the cumulative counts.
  *
  * Arena: W (C,D) | V (C,D) | inv (C) | WU (U,D) | invU (U) | offU (U) | dWU (U,D) | logits (B,U)
- * | emb (B,D) | cum (C, double, frequency only) | order, rank, pos (C) | cls (U) | fixed (S) |
- * skip (U) bytes, U = S + min(B, C).  Per class: 4 (2D + 4) (+ 8 for frequency) bytes.
+ * | emb (B,D) | cosxent scratch | cum (C, double, frequency only) | order, rank, pos (C) |
+ * cls, ord, ordk (U) | fixed (S) | tgt (B), U = S + min(B, C).  Per class: 4 (2D + 4) (+ 8 for frequency) bytes.
  * FLOPs per step: 6BUD + ~8BU + 14UD (gather, update), plus T proposal draws.
  */
 #include <limits.h>
@@ -25,6 +25,7 @@
 #include <zlib.h>
 
 #include "cosw.h"
+#include "cosxent.h"
 #include "head.h"
 #include "heads/sampled.h"
 #include "hrand.h"
@@ -48,10 +49,9 @@ struct sampled_state {
     double total;   /* sum of class_counts (frequency) */
     double log_c1;  /* ln(C + 1) (log-uniform) */
     char *arena;
-    float *W, *V, *inv, *WU, *invU, *offU, *dWU, *logits, *emb;
+    float *W, *V, *inv, *WU, *invU, *offU, *dWU, *logits, *emb, *scratch;
     double *cum;
-    int32_t *order, *rank, *pos, *cls, *fixed;
-    uint8_t *skip;
+    int32_t *order, *rank, *pos, *cls, *fixed, *ord, *ordk, *tgt;
     int Ssel, Uc;   /* sampled columns, all columns of the last step */
     int64_t T;      /* tries of the last step */
     int nfixed;
@@ -188,10 +188,11 @@ static int sampled_init(void *st, const struct head_cfg *cfg, struct head_req *r
     s->Ux = s->S + bmin;
     size_t C = (size_t)s->C, D = (size_t)s->D, U = (size_t)s->Ux, B = (size_t)s->max_batch;
     size_t ncum = s->sampler == SAMPLER_FREQUENCY ? C : 0;
-    size_t nf = 2 * C * D + C + U * D + 2 * U + U * D + B * U + B * D;
+    size_t nscr = cosxent_scratch_floats(s->max_batch, s->Ux);
+    size_t nf = 2 * C * D + C + U * D + 2 * U + U * D + B * U + B * D + nscr;
     nf += nf & 1; /* keep the doubles 8-aligned */
-    size_t ni = 3 * C + U + (size_t)s->S;
-    size_t bytes = nf * sizeof(float) + ncum * sizeof(double) + ni * sizeof(int32_t) + U;
+    size_t ni = 3 * C + 3 * U + (size_t)s->S + B;
+    size_t bytes = nf * sizeof(float) + ncum * sizeof(double) + ni * sizeof(int32_t);
     s->arena = dcqb_zalloc(bytes);
     if (!s->arena)
         return DCQB_FAIL(err, DCQB_ENOMEM, "sampled: cannot allocate %.1f MB for C = %lld",
@@ -205,7 +206,8 @@ static int sampled_init(void *st, const struct head_cfg *cfg, struct head_req *r
     s->offU = f, f += U;
     s->dWU = f, f += U * D;
     s->logits = f, f += B * U;
-    s->emb = f;
+    s->emb = f, f += B * D;
+    s->scratch = f;
     s->cum = (double *)(s->arena + nf * sizeof(float));
     int32_t *p = (int32_t *)(s->cum + ncum);
     s->order = p, p += C;
@@ -213,7 +215,9 @@ static int sampled_init(void *st, const struct head_cfg *cfg, struct head_req *r
     s->pos = p, p += C;
     s->cls = p, p += U;
     s->fixed = p, p += s->S;
-    s->skip = (uint8_t *)p;
+    s->ord = p, p += U;
+    s->ordk = p, p += U;
+    s->tgt = p;
     for (size_t c = 0; c < C; c++) {
         s->pos[c] = -1;
         s->order[c] = s->rank[c] = (int32_t)c;
@@ -324,43 +328,17 @@ static int sampled_forward_backward(void *st, float *loss, float *demb, const fl
     int rc = sampled_choose(s, labels, B, err);
     if (rc) return rc;
     const int U = s->Uc, Ssel = s->Ssel;
-    for (int u = 0; u < U; u++) { /* gather: UD */
-        memcpy(s->WU + (size_t)u * D, s->W + (size_t)s->cls[u] * D, sizeof(float) * D);
-        s->invU[u] = s->inv[s->cls[u]];
-    }
+    cosw_gather_rows(s->WU, s->invU, s->W, s->inv, s->cls, U, D); /* gather: UD */
     memcpy(s->emb, emb, sizeof(float) * (size_t)B * D);
-    /* logits (B,U) = E (B,D) W_U^T: 2BUD FLOPs */
-    matmul_bd_kd_to_bk(s->logits, s->emb, s->WU, B, U, D, 1.0f, 0.0f);
-    const float sc = s->mc.s;
-    double total = 0;
-    /* columns past the sampled set are other rows' true classes: skipped, except a row's own */
-    for (int u = 0; u < U; u++) s->skip[u] = u >= Ssel;
-    for (int i = 0; i < B; i++) {
-        float *z = s->logits + (size_t)i * U;
-        int t = s->pos[labels[i]];
-        float cy = z[t] * s->invU[t];
-        cy = cy > 1.0f ? 1.0f : (cy < -1.0f ? -1.0f : cy);
-        /* a plain loop (no per-column branch) so it vectorises; 3 FLOPs per column */
-        for (int u = 0; u < U; u++) {
-            float c = z[u] * s->invU[u];
-            c = c > 1.0f ? 1.0f : (c < -1.0f ? -1.0f : c);
-            z[u] = sc * c - s->offU[u];
-        }
-        /* margin before the correction (REFERENCE.md 5, [ours]) */
-        z[t] = margin_forward(&s->mc, cy) - s->offU[t];
-        float slope = margin_backward(&s->mc, cy);
-        uint8_t own = s->skip[t];
-        s->skip[t] = 0;
-        total += xent_row_fused(z, z, U, t, s->skip, sc / (float)B, s->invU);
-        s->skip[t] = own;
-        z[t] *= slope / sc;
-    }
+    for (int i = 0; i < B; i++) s->tgt[i] = s->pos[labels[i]];
+    /* the blocked margin softmax with the log-Q offsets; columns past the sampled set are
+     * other rows' true classes, seen only by their own row; margin before the correction
+     * (REFERENCE.md 5, [ours]). 6BUD FLOPs */
+    struct cosxent p = {B, U, D, Ssel, s->emb, s->WU, s->invU, s->offU, s->tgt, &s->mc};
+    double total = cosxent_forward_backward(s->logits, demb, s->dWU, s->scratch, &p);
     *loss = (float)(total / B);
     if (!isfinite(*loss))
         return DCQB_FAIL(err, DCQB_ENUMERIC, "sampled: non-finite loss %g", (double)*loss);
-    /* demb += G' W_U; M' (U,D) = G'^T E: 4BUD FLOPs */
-    matmul_bk_kd_to_bd(demb, s->logits, s->WU, B, U, D, 1.0f, 1.0f);
-    matmul_bk_bd_to_kd(s->dWU, s->logits, s->emb, B, U, D, 1.0f, 0.0f);
     s->pending = 1;
     return DCQB_OK;
 }
@@ -374,11 +352,8 @@ static int sampled_step(void *st, float lr, int64_t t, struct dcqb_err *err)
         return DCQB_FAIL(err, DCQB_EINVAL, "sampled: step without a forward_backward");
     const float mu = s->opt.momentum, wd = s->opt.weight_decay;
     const int D = s->D;
-    for (int u = 0; u < s->Uc; u++) {
-        size_t c = (size_t)s->cls[u];
-        cosw_sgd_row(s->W + c * D, s->V + c * D, s->inv + c, s->dWU + (size_t)u * D, D, lr, mu,
-                     wd);
-    }
+    int64_t n = cosw_mark_order(s->ord, s->ordk, s->pos, s->C); /* rows in address order */
+    cosw_sgd_rows(s->W, s->V, s->inv, s->ord, s->ordk, n, s->dWU, D, lr, mu, wd);
     s->pending = 0;
     return DCQB_OK;
 }
@@ -388,8 +363,9 @@ static void sampled_cost(const void *st, int B, struct head_cost *out)
     const struct sampled_state *s = st;
     double D = s->D, U = (double)s->S + (B < s->C ? B : (double)s->C), Ux = s->Ux;
     out->per_class_bytes = 4.0 * (2.0 * D + 4.0) + (s->sampler == SAMPLER_FREQUENCY ? 8.0 : 0.0);
-    out->fixed_bytes = 4.0 * (Ux * (2.0 * D + 3.0) + (double)s->max_batch * (Ux + D) + s->S) +
-                       Ux + sizeof *s;
+    out->fixed_bytes = 4.0 * (Ux * (2.0 * D + 5.0) + (double)s->max_batch * (Ux + D + 1) + s->S +
+                              (double)cosxent_scratch_floats(s->max_batch, s->Ux)) +
+                       sizeof *s;
     out->flops = 6.0 * B * U * D + 8.0 * B * U + 14.0 * U * D;
     out->active_classes = (int64_t)s->S + 1;
 }

@@ -1,0 +1,55 @@
+/* cosxent.h - the margin-softmax cross entropy over K cosine logits that the full, random and
+ * sampled heads share, computed in column blocks so the (B,K) logit matrix crosses memory as
+ * few times as the GEMMs allow (REFERENCE.md sections 3-5; issue 7).
+ *
+ *   z_ik = s clamp(e_i . w_k inv_k, -1, 1) - off_k        (off: sampled's log Q, else 0)
+ *   z_it = s g(cos_it) - off_t                            (t = tgt[i]: margin on the target)
+ *   loss_i = lse_i(z_i) - z_it    over the columns row i sees: k < Kvis, and its own target
+ *   G'_ik = d loss / d cos_ik / B * inv_k = (p_ik - [k = t]) s / B inv_k   (slope on the target)
+ *   demb += G' W,   M (K,D) = G'^T E   (M' of cosw.h; the caller moves it through 1/|w|)
+ *
+ * Blocks of COSXENT_BLOCK columns, each taken while it sits in L2:
+ *   sweep 1 per block: logits GEMM into the block, scale + clamp + margin + offset, the block's
+ *     row max m_ib, e = exp(z - m_ib) in place and its row sum s_ib (float lanes, fixed order);
+ *   per row: M_i = max_b m_ib, S_i = sum_b s_ib exp(m_ib - M_i) (double, block order),
+ *     lse_i = M_i + log S_i;
+ *   sweep 2 per block: G' = e * (s/B exp(m_ib - lse_i)) inv_k (target column fixed), then the
+ *     block's share of demb += G' W and of M = G'^T E.
+ * So the matrix is written once (sweep 1), read and rewritten once (sweep 2), and read by no
+ * later pass: ~3 x 4BK bytes of traffic against ~7 for a GEMM / per-row passes / GEMM / GEMM
+ * sequence. One exp per logit. The result is deterministic (fixed block and lane order) and
+ * independent of the column blocking of the GEMM library, but not bitwise the unblocked
+ * xent_row_fused (the shift is m_ib, not the row max).
+ */
+#ifndef DCQB_COSXENT_H
+#define DCQB_COSXENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "head.h"
+
+#define COSXENT_BLOCK 1024 /* columns per block: (B = 256) x 1024 x 4 B = 1 MB, half an L2 */
+
+struct cosxent {
+    int B, K, D;
+    int Kvis;                 /* columns >= Kvis are seen only by the row whose target they
+                               * are (sampled's appended positives); K for the other heads */
+    const float *E;           /* (B,D) unit embeddings */
+    const float *W;           /* (K,D) raw class weights */
+    const float *inv;         /* (K) 1 / |w_k| */
+    const float *off;         /* (K) subtracted from the scaled logit, or NULL */
+    const int32_t *tgt;       /* (B) target column of each row, in [0, K) */
+    const struct margin_cfg *mc;
+};
+
+/* Floats of scratch cosxent_forward_backward needs for B rows and K columns. */
+size_t cosxent_scratch_floats(int B, int K);
+
+/* G (B,K) <- G' (the logits buffer, reused); demb (B,D) += G' W; M (K,D) <- G'^T E unless M is
+ * NULL; scratch of cosxent_scratch_floats(B, K). Returns sum_i loss_i in double (the caller
+ * divides by B). FLOPs: 6BKD (4BKD without M) + ~30BK (exp) + 4BK. */
+double cosxent_forward_backward(float *G, float *demb, float *M, float *scratch,
+                                const struct cosxent *p);
+
+#endif
