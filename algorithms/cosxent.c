@@ -70,6 +70,26 @@ static void scale_cols(float *z, int n, float f, const float *inv)
     for (int j = 0; j < n; j++) z[j] *= f * inv[j];
 }
 
+/* One row's lse from its block maxima m[b] and sums s[b] (and an extra logit x outside the
+ * blocks, -inf for none): M = max, S = sum_b s_b exp(m_b - M) (+ exp(x - M)) in double, in block
+ * order; then s[b] <- gs exp(m_b - lse), the factor that turns a block's e = exp(z - m_b) into
+ * p gs, and *px <- exp(x - lse) if px. NaN anywhere reaches S through the sums (exp_poly keeps
+ * NaN), so it reaches the loss. Returns lse. */
+static double combine(const float *m, float *s, int nb, float x, float gs, float *px)
+{
+    float mx = x;
+    for (int b = 0; b < nb; b++) mx = m[b] > mx ? m[b] : mx;
+    double S = x > -INFINITY ? exp((double)x - mx) : 0.0;
+    for (int b = 0; b < nb; b++)
+        if (s[b] != 0.0f) S += (double)s[b] * exp((double)m[b] - mx);
+    if (x != x) S = x; /* a NaN positive logit */
+    double lse = (double)mx + log(S);
+    for (int b = 0; b < nb; b++)
+        s[b] = s[b] != 0.0f ? (float)((double)gs * exp((double)m[b] - lse)) : 0.0f;
+    if (px) *px = (float)exp((double)x - lse);
+    return lse;
+}
+
 double cosxent_forward_backward(float *G, float *demb, float *M, float *scratch,
                                 const struct cosxent *p)
 {
@@ -116,22 +136,10 @@ double cosxent_forward_backward(float *G, float *demb, float *M, float *scratch,
         }
     }
 
-    /* per row: lse from the block maxima and sums (double, block order); the block factors
-     * s/B exp(m_ib - lse_i) replace the sums */
     double total = 0;
-    for (int i = 0; i < B; i++) {
-        float *mi = mb + (size_t)i * nb, *si = sb + (size_t)i * nb;
-        float mx = -INFINITY;
-        for (int b = 0; b < nb; b++) mx = mi[b] > mx ? mi[b] : mx;
-        double S = 0;
-        for (int b = 0; b < nb; b++)
-            if (si[b] != 0.0f) S += (double)si[b] * exp((double)mi[b] - mx);
-        /* NaN anywhere in the row reaches S through the sums (exp_poly keeps NaN) */
-        double lse = (double)mx + log(S);
-        total += lse - (double)zt[i];
-        for (int b = 0; b < nb; b++)
-            si[b] = si[b] != 0.0f ? (float)((double)gs * exp((double)mi[b] - lse)) : 0.0f;
-    }
+    for (int i = 0; i < B; i++)
+        total += combine(mb + (size_t)i * nb, sb + (size_t)i * nb, nb, -INFINITY, gs, NULL) -
+                 (double)zt[i];
 
     /* sweep 2: G' in place, then the block's share of both backward GEMMs */
     for (int b = 0; b < nb; b++) {
@@ -152,6 +160,78 @@ double cosxent_forward_backward(float *G, float *demb, float *M, float *scratch,
         if (M)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, D, B, 1.0f, G + j0, K, p->E,
                         D, 0.0f, M + (size_t)j0 * D, D);
+    }
+    return total;
+}
+
+/* z_j <- Qlab[j] == y ? -inf : s clamp(z_j, -1, 1) over n slots in place, and the max of the
+ * results (integer keys, as above). 3 FLOPs per column. */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static float queue_scale_max(float *z, const int32_t *lab, int32_t y, int n, float sc)
+{
+    for (int j = 0; j < n; j++) {
+        float c = z[j];
+        c = c > 1.0f ? 1.0f : (c < -1.0f ? -1.0f : c);
+        z[j] = lab[j] == y ? -INFINITY : sc * c;
+    }
+    int32_t mk = float_key(-INFINITY);
+    for (int j = 0; j < n; j++) {
+        int32_t k = float_key(z[j]);
+        mk = k > mk ? k : mk;
+    }
+    return key_float(mk);
+}
+
+/* z_j *= f over n columns. */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void scale_all(float *z, int n, float f)
+{
+    for (int j = 0; j < n; j++) z[j] *= f;
+}
+
+double qxent_forward_backward(float *G, float *demb, float *p0, float *scratch,
+                              const struct qxent *p)
+{
+    const int B = p->B, L = p->L, D = p->D, nb = nblocks(L);
+    const float sc = p->s, gs = sc / (float)B;
+    float *mb = scratch, *sb = mb + (size_t)B * nb;
+
+    /* sweep 1: logits, scale, mask, block max and exp-sum */
+    for (int b = 0; b < nb; b++) {
+        const int j0 = b * COSXENT_BLOCK, n = L - j0 < COSXENT_BLOCK ? L - j0 : COSXENT_BLOCK;
+        /* G_blk (B,n) = E (B,D) Q_blk^T, leading dimension L: 2BnD FLOPs */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, n, D, 1.0f, p->E, D,
+                    p->Q + (size_t)j0 * D, D, 0.0f, G + j0, L);
+        for (int i = 0; i < B; i++) {
+            float *z = G + (size_t)i * L + j0;
+            const int32_t y = p->lab[i], *lab = p->Qlab + j0;
+            float m = queue_scale_max(z, lab, y, n, sc), s = 0;
+            if (m > -INFINITY)
+                s = ops_exp_shift_sum_mask(z, lab, y, n, m);
+            else { /* every slot masked (s = 0), or an unmasked NaN logit: poison the sum */
+                int unmasked = 0;
+                for (int j = 0; j < n; j++) {
+                    unmasked |= lab[j] != y;
+                    z[j] = 0.0f;
+                }
+                s = unmasked ? NAN : 0.0f;
+            }
+            mb[(size_t)i * nb + b] = m;
+            sb[(size_t)i * nb + b] = s;
+        }
+    }
+    double total = 0;
+    for (int i = 0; i < B; i++) {
+        const float x = p->z0[i]; /* before p0[i] is written: p0 may alias z0 */
+        total += combine(mb + (size_t)i * nb, sb + (size_t)i * nb, nb, x, gs, p0 + i) - (double)x;
+    }
+
+    /* sweep 2: G = p s / B in place, then the block's share of demb += G Q */
+    for (int b = 0; b < nb; b++) {
+        const int j0 = b * COSXENT_BLOCK, n = L - j0 < COSXENT_BLOCK ? L - j0 : COSXENT_BLOCK;
+        for (int i = 0; i < B; i++) scale_all(G + (size_t)i * L + j0, n, sb[(size_t)i * nb + b]);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, D, n, 1.0f, G + j0, L,
+                    p->Q + (size_t)j0 * D, D, 1.0f, demb, D);
     }
     return total;
 }

@@ -52,4 +52,26 @@ size_t cosxent_scratch_floats(int B, int K);
 double cosxent_forward_backward(float *G, float *demb, float *M, float *scratch,
                                 const struct cosxent *p);
 
+/* DCQ's softmax, same blocks and statistics (REFERENCE.md 2): logits against a queue of L unit
+ * keys, a slot whose label equals the row's masked, the positive logit z0 (margin applied, from
+ * the row's own key) a column of its own outside the matrix.
+ *   z_ij = s clamp(q_i . Q_j, -1, 1)  (Qlab[j] != lab_i),   loss_i = lse_i(z0_i, z_i.) - z0_i
+ *   G_ij = p_ij s / B   (0 where masked),   demb += G Q,   p0[i] <- p of the positive
+ * The caller adds the positive column's gradient (p0 - 1) slope / B k_i itself. */
+struct qxent {
+    int B, L, D;
+    const float *E;       /* (B,D) unit query embeddings */
+    const float *Q;       /* (L,D) queue keys */
+    const int32_t *Qlab;  /* (L) slot labels (-1: empty, never a class) */
+    const int32_t *lab;   /* (B) row labels */
+    const float *z0;      /* (B) positive logits */
+    float s;              /* scale */
+};
+
+/* G (B,L) <- G; demb (B,D) += G Q; p0 (B) <- softmax probability of the positive (may alias
+ * z0); scratch of
+ * cosxent_scratch_floats(B, L). Returns sum_i loss_i. FLOPs: 4BLD + ~30BL. */
+double qxent_forward_backward(float *G, float *demb, float *p0, float *scratch,
+                              const struct qxent *p);
+
 #endif

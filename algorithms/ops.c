@@ -211,6 +211,28 @@ static float exp_block_inplace(float *x, int n, float mx)
 
 float ops_exp_shift_sum(float *x, int n, float mx) { return exp_block_inplace(x, n, mx); }
 
+__attribute__((target_clones("avx512f", "avx2", "default")))
+float ops_exp_shift_sum_mask(float *x, const int32_t *lab, int32_t y, int n, float mx)
+{
+    float lane[XENT_LANES] = {0};
+    int j = 0;
+    for (; j + XENT_LANES <= n; j += XENT_LANES)
+        for (int l = 0; l < XENT_LANES; l++) {
+            float e = exp_poly(x[j + l] - mx);
+            e = lab[j + l] == y ? 0.0f : e;
+            x[j + l] = e;
+            lane[l] += e;
+        }
+    for (; j < n; j++) {
+        float e = lab[j] == y ? 0.0f : exp_poly(x[j] - mx);
+        x[j] = e;
+        lane[0] += e;
+    }
+    float s = 0;
+    for (int l = 0; l < XENT_LANES; l++) s += lane[l];
+    return s;
+}
+
 /* As exp_block_inplace, with x[j] <- 0 where skip[j] (a select, so whatever a skipped column
  * holds never reaches the sum). */
 __attribute__((target_clones("avx512f", "avx2", "default")))

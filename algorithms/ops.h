@@ -60,6 +60,9 @@ double xent_row_fused_max(float *dz, const float *z, int K, int target, const ui
 /* x[j] <- exp(x[j] - mx) over n <= 1024 floats in place (the fused CE's vectorised exp), and
  * their sum in 16 fixed float lanes joined in a fixed order. For blocked softmaxes (cosxent). */
 float ops_exp_shift_sum(float *x, int n, float mx);
+/* The same with x[j] <- 0 (and nothing summed) where lab[j] == y: DCQ's own-label mask, as an
+ * int compare and a select, so the loop vectorises. */
+float ops_exp_shift_sum_mask(float *x, const int32_t *lab, int32_t y, int n, float mx);
 /* The vectorisable exp the fused CE uses, for x in [-87, 0] (clamped below): tests only. */
 float ops_exp_poly(float x);
 /* Reference: direct log-sum-exp in double, no aliasing; dz written as above. */

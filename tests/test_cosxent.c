@@ -2,7 +2,7 @@
  * computation: several column blocks with a partial last one, the sampled mask (columns past
  * Kvis seen only by their own row, including a block no row sees except through its target),
  * log-Q offsets, CosFace and ArcFace margins, un-normalised weights; then NaN poisoning and
- * bitwise repeatability. */
+ * bitwise repeatability; and DCQ's queue variant (own-label mask, positive outside the matrix). */
 #include "test_util.h"
 
 #include <math.h>
@@ -181,12 +181,72 @@ static void test_nan_poisons_and_repeats_bitwise(void **state)
     drop(&p);
 }
 
+/* DCQ's queue softmax: L = 2500 slots over three blocks, labels repeating so each row has
+ * masked slots, one block (slots 1024..2047) all of label 7 so rows of label 7 see none of it,
+ * empty slots (-1); against a direct double computation with the positive as column 0. */
+static void test_queue_softmax(void **state)
+{
+    (void)state;
+    enum { L = 2500 };
+    uint64_t seed = 9;
+    float *E = malloc(sizeof(float) * B * D), *Q = malloc(sizeof(float) * L * D);
+    float *G = malloc(sizeof(float) * B * L), *scr = malloc(sizeof(float) * cosxent_scratch_floats(B, L));
+    int32_t *Qlab = malloc(sizeof(int32_t) * L), lab[B] = {7, 3, 7, 11, 0, 5};
+    float z0[B], p0[B], demb[B * D];
+    for (int r = 0; r < B + L; r++) { /* unit rows */
+        float *v = r < B ? E + r * D : Q + (size_t)(r - B) * D;
+        double n = 0;
+        for (int d = 0; d < D; d++) n += pow(v[d] = urand(&seed), 2);
+        for (int d = 0; d < D; d++) v[d] /= (float)sqrt(n);
+    }
+    for (int j = 0; j < L; j++) Qlab[j] = j >= 1024 && j < 2048 ? 7 : (j % 13 == 0 ? -1 : j % 17);
+    const float s = 50.0f;
+    for (int i = 0; i < B; i++) z0[i] = s * (0.3f + 0.1f * urand(&seed));
+    for (int j = 0; j < B * D; j++) demb[j] = 0;
+    struct qxent q = {B, L, D, E, Q, Qlab, lab, z0, s};
+    double got = qxent_forward_backward(G, demb, p0, scr, &q);
+    double want = 0;
+    for (int i = 0; i < B; i++) {
+        double *z = malloc(sizeof(double) * L), mx = z0[i], S = 0;
+        for (int j = 0; j < L; j++) {
+            double dot = 0;
+            for (int d = 0; d < D; d++) dot += (double)E[i * D + d] * Q[(size_t)j * D + d];
+            z[j] = Qlab[j] == lab[i] ? -INFINITY : s * fmin(1.0, fmax(-1.0, (double)(float)dot));
+            mx = fmax(mx, z[j]);
+        }
+        S = exp(z0[i] - mx);
+        for (int j = 0; j < L; j++) S += exp(z[j] - mx);
+        double lse = mx + log(S);
+        want += lse - z0[i];
+        assert_close(p0[i], exp(z0[i] - lse), 1e-6, 1e-4);
+        double gmax = s / B;
+        for (int d = 0; d < D; d++) {
+            double a = 0;
+            for (int j = 0; j < L; j++) {
+                double g = exp(z[j] - lse) * s / B;
+                assert_close(G[(size_t)i * L + j], g, 1e-6 * gmax, 1e-3);
+                a += g * Q[(size_t)j * D + d];
+            }
+            assert_close(demb[i * D + d], a, 1e-5, 1e-4);
+        }
+        for (int j = 0; j < L; j++)
+            if (Qlab[j] == lab[i]) assert_true(G[(size_t)i * L + j] == 0.0f);
+        free(z);
+    }
+    assert_close(got, want, 1e-4, 1e-5);
+    /* a NaN query reaches the loss */
+    E[3] = NAN;
+    assert_true(isnan(qxent_forward_backward(G, demb, p0, scr, &q)));
+    free(E), free(Q), free(G), free(scr), free(Qlab);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_shape_blocks),
         cmocka_unit_test(test_sampled_mask_and_offsets),
         cmocka_unit_test(test_nan_poisons_and_repeats_bitwise),
+        cmocka_unit_test(test_queue_softmax),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

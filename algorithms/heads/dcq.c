@@ -11,8 +11,9 @@
  *   not be a multiple of B and the batch's own keys are never its negatives.
  * Queue init: N(0,1) rows, L2-normalised, label -1 (never a class), ptr = 0.
  *
- * Arena: Q (L,D) | G (B,L) logits, then dZ | row (L+1) | dz0 (B) | keys (B,D) | Qlab (L) |
- * labels (B) | scratch (L) | skip (L+1) bytes.  Nothing grows with C.
+ * Arena: Q (L,D) | G (B,L) logits, then dZ | z0 (B) positive logits, then p0 | dz0 (B) margin
+ * slopes | keys (B,D) | cosxent scratch | Qlab (L) | labels (B) | scratch (L).  Nothing grows
+ * with C.
  * FLOPs per step: 4BLD (logits + dq GEMMs) + 4BD (positive column, its gradient) + ~8B(L+1)
  * (scale, mask, softmax) + BD (enqueue copy).
  */
@@ -23,6 +24,7 @@
 
 #include "head.h"
 #include "heads/dcq.h"
+#include "cosxent.h"
 #include "margin.h"
 #include "ops.h"
 #include "rng.h"
@@ -36,9 +38,8 @@ struct dcq_state {
     int L;
     struct margin_cfg mc;
     char *arena;
-    float *Q, *G, *row, *dz0, *keys;
+    float *Q, *G, *z0, *dz0, *keys, *xscr;
     int32_t *Qlab, *labels, *scratch;
-    uint8_t *skip;
     int ptr;       /* next slot to write */
     int nkeys;     /* rows stashed by forward_backward for step() */
     int pending;
@@ -97,8 +98,9 @@ static int dcq_init(void *st, const struct head_cfg *cfg, struct head_req *req,
     s->max_batch = cfg->max_batch;
     s->L = (int)qlen;
     size_t L = (size_t)s->L, D = (size_t)s->D, B = (size_t)s->max_batch;
-    size_t nf = L * D + B * L + (L + 1) + B + B * D, ni = L + B + L;
-    size_t bytes = nf * sizeof(float) + ni * sizeof(int32_t) + (L + 1);
+    size_t nf = L * D + B * L + 2 * B + B * D + cosxent_scratch_floats(s->max_batch, s->L);
+    size_t ni = L + B + L;
+    size_t bytes = nf * sizeof(float) + ni * sizeof(int32_t);
     s->arena = dcqb_zalloc(bytes);
     if (!s->arena)
         return DCQB_FAIL(err, DCQB_ENOMEM, "dcq: cannot allocate %.1f MB for L = %d",
@@ -106,14 +108,14 @@ static int dcq_init(void *st, const struct head_cfg *cfg, struct head_req *req,
     float *f = (float *)s->arena;
     s->Q = f, f += L * D;
     s->G = f, f += B * L;
-    s->row = f, f += L + 1;
+    s->z0 = f, f += B;
     s->dz0 = f, f += B;
     s->keys = f, f += B * D;
+    s->xscr = f, f += cosxent_scratch_floats(s->max_batch, s->L);
     int32_t *p = (int32_t *)f;
     s->Qlab = p, p += L;
     s->labels = p, p += B;
-    s->scratch = p, p += L;
-    s->skip = (uint8_t *)p;
+    s->scratch = p;
     /* slots: normalised N(0,1) vectors, label -1 (REFERENCE.md 2, step 8) */
     if ((rc = rng_fill_normal(s->Q, L * D, 1.0, cfg->seed, err))) {
         dcq_free(s);
@@ -143,42 +145,28 @@ static int dcq_forward_backward(void *st, float *loss, float *demb, const float 
     memcpy(s->keys, key, sizeof(float) * (size_t)B * D);
     memcpy(s->labels, labels, sizeof(int32_t) * (size_t)B);
     s->nkeys = B;
-    /* G (B,L) = q (B,D) Q^T (L,D): 2BLD FLOPs */
-    matmul_bd_kd_to_bk(s->G, emb, s->Q, B, L, D, 1.0f, 0.0f);
-    const float sc = s->mc.s;
-    double total = 0;
-    float *z = s->row;
+    /* column 0: each row's own key, margin on it (2BD FLOPs); its slope kept in dz0 */
     for (int i = 0; i < B; i++) {
         const float *q = emb + (size_t)i * D, *k = key + (size_t)i * D;
-        float *g = s->G + (size_t)i * L;
-        /* column 0: the sample's own key, margin on it (2D FLOPs) */
         double dot = 0;
         for (int d = 0; d < D; d++) dot += (double)q[d] * k[d];
         float c0 = (float)dot;
         c0 = c0 > 1.0f ? 1.0f : (c0 < -1.0f ? -1.0f : c0);
-        z[0] = margin_forward(&s->mc, c0);
-        float slope = margin_backward(&s->mc, c0);
-        s->skip[0] = 0;
-        /* columns 1..L: queue, own label skipped; two plain loops so both vectorise */
-        for (int j = 0; j < L; j++) {
-            float c = g[j];
-            c = c > 1.0f ? 1.0f : (c < -1.0f ? -1.0f : c);
-            z[j + 1] = sc * c;
-        }
-        const int32_t yi = labels[i];
-        for (int j = 0; j < L; j++) s->skip[j + 1] = s->Qlab[j] == yi;
-        total += xent_row_fused(z, z, L + 1, 0, s->skip, sc / (float)B, NULL);
-        s->dz0[i] = z[0] * (slope / sc);
-        memcpy(g, z + 1, sizeof(float) * (size_t)L); /* dZ of the queue columns, in place */
+        s->z0[i] = margin_forward(&s->mc, c0);
+        s->dz0[i] = margin_backward(&s->mc, c0);
     }
+    /* columns 1..L: the queue, own label masked, in column blocks (cosxent.h): G (B,L) = q Q^T,
+     * softmax with the positive, G <- dZ in place, demb += dZ Q. 4BLD FLOPs */
+    struct qxent p = {B, L, D, emb, s->Q, s->Qlab, labels, s->z0, s->mc.s};
+    float *p0 = s->z0; /* qxent reads each z0 before it writes that p0 */
+    double total = qxent_forward_backward(s->G, demb, p0, s->xscr, &p);
     *loss = (float)(total / B);
     if (!isfinite(*loss))
         return DCQB_FAIL(err, DCQB_ENUMERIC, "dcq: non-finite loss %g", (double)*loss);
-    /* demb (B,D) += dZ (B,L) Q (L,D): 2BLD FLOPs; + dz0_i k_i: 2BD */
-    matmul_bk_kd_to_bd(demb, s->G, s->Q, B, L, D, 1.0f, 1.0f);
+    /* demb += dz0_i k_i with dz0 = (p0 - 1) slope / B: 2BD */
     for (int i = 0; i < B; i++) {
         float *o = demb + (size_t)i * D;
-        const float *k = key + (size_t)i * D, a = s->dz0[i];
+        const float *k = key + (size_t)i * D, a = (p0[i] - 1.0f) * s->dz0[i] / (float)B;
         for (int d = 0; d < D; d++) o[d] += a * k[d];
     }
     s->pending = 1;
@@ -207,7 +195,8 @@ static void dcq_cost(const void *st, int B, struct head_cost *out)
     const struct dcq_state *s = st;
     double L = s->L, D = s->D, MB = s->max_batch;
     out->per_class_bytes = 0.0;
-    out->fixed_bytes = 4.0 * (L * D + MB * L + (L + 1) + MB + MB * D + 2 * L + MB) + (L + 1) +
+    out->fixed_bytes = 4.0 * (L * D + MB * L + 2 * MB + MB * D + 2 * L + MB +
+                              (double)cosxent_scratch_floats(s->max_batch, s->L)) +
                        sizeof *s;
     out->flops = 4.0 * B * L * D + 4.0 * B * D + 8.0 * B * (L + 1) + (double)B * D;
     out->active_classes = s->L + 1;
