@@ -50,6 +50,7 @@ struct random_state {
     float *W, *V, *inv, *WS, *invS, *dWS, *logits, *emb, *scratch;
     int32_t *perm, *pos, *cls, *fixed, *ord, *ordk, *tgt;
     int Kc;         /* columns of the last forward_backward */
+    int64_t nord;   /* its classes in address order: ord (class), ordk (column) */
     int identity;   /* last subset was all C classes in order (W used in place) */
     int nfixed;     /* > 0: next forward_backward uses fixed[0..nfixed) */
     int pending;
@@ -228,7 +229,9 @@ static int random_forward_backward(void *st, float *loss, float *demb, const flo
     const int K = s->Kc;
     const float *Ws = s->W, *invS = s->inv;
     if (!s->identity) { /* gather W_S (K,D) and 1/|w|: KD reads + writes */
+        /* in column order: scattered writes into WS cost more than scattered reads of W */
         cosw_gather_rows(s->WS, s->invS, s->W, s->inv, s->cls, K, D);
+        s->nord = cosw_mark_order(s->ord, s->ordk, s->pos, s->C); /* step()'s row order */
         Ws = s->WS;
         invS = s->invS;
     }
@@ -253,8 +256,10 @@ static int random_step(void *st, float lr, int64_t t, struct dcqb_err *err)
     const float mu = s->opt.momentum, wd = s->opt.weight_decay;
     const int D = s->D;
     if (s->mode == PFC_V1) { /* sampled rows only; the rest frozen bit for bit */
-        int64_t n = cosw_mark_order(s->ord, s->ordk, s->pos, s->C); /* rows in address order */
-        cosw_sgd_rows(s->W, s->V, s->inv, s->ord, s->ordk, n, s->dWS, D, lr, mu, wd);
+        if (s->identity) /* r = 1: every row in order, as the full head */
+            cosw_sgd_rows(s->W, s->V, s->inv, NULL, NULL, s->C, s->dWS, D, lr, mu, wd);
+        else /* the fb's address-ordered lists */
+            cosw_sgd_rows(s->W, s->V, s->inv, s->ord, s->ordk, s->nord, s->dWS, D, lr, mu, wd);
     } else { /* v2: dense optimiser over every row */
         for (int64_t c = 0; c < s->C; c++) {
             int k = s->pos[c];

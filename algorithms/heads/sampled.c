@@ -53,6 +53,7 @@ struct sampled_state {
     double *cum;
     int32_t *order, *rank, *pos, *cls, *fixed, *ord, *ordk, *tgt;
     int Ssel, Uc;   /* sampled columns, all columns of the last step */
+    int64_t nord;   /* its classes in address order: ord (class), ordk (column) */
     int64_t T;      /* tries of the last step */
     int nfixed;
     int pending;
@@ -328,7 +329,9 @@ static int sampled_forward_backward(void *st, float *loss, float *demb, const fl
     int rc = sampled_choose(s, labels, B, err);
     if (rc) return rc;
     const int U = s->Uc, Ssel = s->Ssel;
-    cosw_gather_rows(s->WU, s->invU, s->W, s->inv, s->cls, U, D); /* gather: UD */
+    /* gather: UD, in column order (scattered writes into WU cost more than scattered reads) */
+    cosw_gather_rows(s->WU, s->invU, s->W, s->inv, s->cls, U, D);
+    s->nord = cosw_mark_order(s->ord, s->ordk, s->pos, s->C); /* step()'s row order */
     memcpy(s->emb, emb, sizeof(float) * (size_t)B * D);
     for (int i = 0; i < B; i++) s->tgt[i] = s->pos[labels[i]];
     /* the blocked margin softmax with the log-Q offsets; columns past the sampled set are
@@ -352,8 +355,7 @@ static int sampled_step(void *st, float lr, int64_t t, struct dcqb_err *err)
         return DCQB_FAIL(err, DCQB_EINVAL, "sampled: step without a forward_backward");
     const float mu = s->opt.momentum, wd = s->opt.weight_decay;
     const int D = s->D;
-    int64_t n = cosw_mark_order(s->ord, s->ordk, s->pos, s->C); /* rows in address order */
-    cosw_sgd_rows(s->W, s->V, s->inv, s->ord, s->ordk, n, s->dWU, D, lr, mu, wd);
+    cosw_sgd_rows(s->W, s->V, s->inv, s->ord, s->ordk, s->nord, s->dWU, D, lr, mu, wd);
     s->pending = 0;
     return DCQB_OK;
 }
