@@ -104,30 +104,62 @@ static inline __attribute__((always_inline)) void prefetch_row(const float *r, i
     }
 }
 
-void cosw_sgd_rows(float *W, float *V, float *inv, const int32_t *cls, const int32_t *mk,
-                   int64_t K, const float *MK, int D, float lr, float mu, float wd)
+struct rows_job {
+    float *W, *V, *inv, *WK;
+    const float *Wc, *invc, *MK;
+    const int32_t *cls, *mk;
+    int64_t K;
+    int D;
+    float lr, mu, wd;
+};
+
+/* Thread t's contiguous share of the rows: rows are independent, so the split changes no
+ * result. */
+static void sgd_rows_part(void *arg, int t, int n)
 {
-    for (int64_t k = 0; k < K; k++) {
-        if (cls && k + COSW_AHEAD < K) {
-            size_t a = (size_t)cls[k + COSW_AHEAD] * D;
-            prefetch_row(W + a, D, 1);
-            prefetch_row(V + a, D, 1);
-            if (mk) prefetch_row(MK + (size_t)mk[k + COSW_AHEAD] * D, D, 0);
+    const struct rows_job *j = arg;
+    long long lo, hi;
+    pool_range(j->K, t, n, &lo, &hi);
+    const int D = j->D;
+    for (int64_t k = lo; k < hi; k++) {
+        if (j->cls && k + COSW_AHEAD < hi) {
+            size_t a = (size_t)j->cls[k + COSW_AHEAD] * D;
+            prefetch_row(j->W + a, D, 1);
+            prefetch_row(j->V + a, D, 1);
+            if (j->mk) prefetch_row(j->MK + (size_t)j->mk[k + COSW_AHEAD] * D, D, 0);
         }
-        size_t r = (size_t)(cls ? cls[k] : k) * D;
-        cosw_sgd_row(W + r, V + r, inv + (r / D), MK + (size_t)(mk ? mk[k] : k) * D, D, lr, mu,
-                     wd);
+        size_t r = (size_t)(j->cls ? j->cls[k] : k) * D;
+        cosw_sgd_row(j->W + r, j->V + r, j->inv + (r / D),
+                     j->MK + (size_t)(j->mk ? j->mk[k] : k) * D, D, j->lr, j->mu, j->wd);
+    }
+}
+
+void cosw_sgd_rows(float *W, float *V, float *inv, const int32_t *cls, const int32_t *mk,
+                   int64_t K, const float *MK, int D, float lr, float mu, float wd,
+                   struct pool *pool)
+{
+    struct rows_job j = {W, V, inv, NULL, NULL, NULL, MK, cls, mk, K, D, lr, mu, wd};
+    pool_run(pool, sgd_rows_part, &j);
+}
+
+static void gather_part(void *arg, int t, int n)
+{
+    const struct rows_job *j = arg;
+    long long lo, hi;
+    pool_range(j->K, t, n, &lo, &hi);
+    const int D = j->D;
+    for (int64_t k = lo; k < hi; k++) {
+        if (k + COSW_AHEAD < hi) prefetch_row(j->Wc + (size_t)j->cls[k + COSW_AHEAD] * D, D, 0);
+        memcpy(j->WK + (size_t)k * D, j->Wc + (size_t)j->cls[k] * D, sizeof(float) * D);
+        j->inv[k] = j->invc[j->cls[k]];
     }
 }
 
 void cosw_gather_rows(float *WK, float *invK, const float *W, const float *inv,
-                      const int32_t *cls, int64_t K, int D)
+                      const int32_t *cls, int64_t K, int D, struct pool *pool)
 {
-    for (int64_t k = 0; k < K; k++) {
-        if (k + COSW_AHEAD < K) prefetch_row(W + (size_t)cls[k + COSW_AHEAD] * D, D, 0);
-        memcpy(WK + (size_t)k * D, W + (size_t)cls[k] * D, sizeof(float) * D);
-        invK[k] = inv[cls[k]];
-    }
+    struct rows_job j = {NULL, NULL, invK, WK, W, inv, NULL, cls, NULL, K, D, 0, 0, 0};
+    pool_run(pool, gather_part, &j);
 }
 
 int64_t cosw_mark_order(int32_t *cls, int32_t *mk, const int32_t *pos, int64_t C)

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "dcqb.h"
+#include "pool.h"
 
 /* 1 / max(|w|, 1e-12) of one row w (D). 2D FLOPs, sum in double. */
 float cosw_inv_norm(const float *w, int D);
@@ -47,9 +48,11 @@ void cosw_sgd_row(float *w, float *v, float *inv, const float *m, int D, float l
  * miss on w and on v: the rows COSW_AHEAD entries ahead are prefetched while this one is
  * updated (latency, not bandwidth, bounded these loops), and callers pass cls in increasing
  * order where they can (cosw_mark_order), which keeps the misses in DRAM page order. Rows are
- * independent, so the order changes no result. Same arithmetic as cosw_sgd_row. */
+ * independent, so the order (and the split among pool threads, NULL: caller only) changes no
+ * result. Same arithmetic as cosw_sgd_row. */
 void cosw_sgd_rows(float *W, float *V, float *inv, const int32_t *cls, const int32_t *mk,
-                   int64_t K, const float *MK, int D, float lr, float mu, float wd);
+                   int64_t K, const float *MK, int D, float lr, float mu, float wd,
+                   struct pool *pool);
 
 /* The marked classes in increasing order: for c in [0, C) with pos[c] >= 0, cls[n] = c and
  * mk[n] = pos[c]; returns n. A sequential scan of pos (4C bytes). */
@@ -61,6 +64,6 @@ int64_t cosw_mark_order(int32_t *cls, int32_t *mk, const int32_t *pos, int64_t C
  * 1e6 rows at D = 128, ~270 ms against ~210 ms for the whole forward_backward.) K D floats read
  * and written. */
 void cosw_gather_rows(float *WK, float *invK, const float *W, const float *inv,
-                      const int32_t *cls, int64_t K, int D);
+                      const int32_t *cls, int64_t K, int D, struct pool *pool);
 
 #endif

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "head.h"
+#include "pool.h"
 
 #define COSXENT_BLOCK 1024 /* columns per block: (B = 256) x 1024 x 4 B = 1 MB, half an L2 */
 
@@ -43,14 +44,18 @@ struct cosxent {
     const struct margin_cfg *mc;
 };
 
-/* Floats of scratch cosxent_forward_backward needs for B rows and K columns. */
-size_t cosxent_scratch_floats(int B, int K);
+/* Floats of scratch cosxent_forward_backward and qxent_forward_backward need for B rows, K
+ * columns, D dims and a pool of `threads` (each thread past the first keeps a (B,D) partial of
+ * demb). */
+size_t cosxent_scratch_floats(int B, int K, int D, int threads);
 
 /* G (B,K) <- G' (the logits buffer, reused); demb (B,D) += G' W; M (K,D) <- G'^T E unless M is
- * NULL; scratch of cosxent_scratch_floats(B, K). Returns sum_i loss_i in double (the caller
- * divides by B). FLOPs: 6BKD (4BKD without M) + ~30BK (exp) + 4BK. */
+ * NULL; scratch of cosxent_scratch_floats(B, K, D, pool_size(pool)). Blocks are shared among
+ * the pool's threads (NULL: the caller alone); G' and M do not depend on the thread count,
+ * demb's summation order does. Returns sum_i loss_i in double (the caller divides by B).
+ * FLOPs: 6BKD (4BKD without M) + ~30BK (exp) + 4BK. */
 double cosxent_forward_backward(float *G, float *demb, float *M, float *scratch,
-                                const struct cosxent *p);
+                                struct pool *pool, const struct cosxent *p);
 
 /* DCQ's softmax, same blocks and statistics (REFERENCE.md 2): logits against a queue of L unit
  * keys, a slot whose label equals the row's masked, the positive logit z0 (margin applied, from
@@ -69,9 +74,9 @@ struct qxent {
 };
 
 /* G (B,L) <- G; demb (B,D) += G Q; p0 (B) <- softmax probability of the positive (may alias
- * z0); scratch of
- * cosxent_scratch_floats(B, L). Returns sum_i loss_i. FLOPs: 4BLD + ~30BL. */
+ * z0); scratch of cosxent_scratch_floats(B, L, D, pool_size(pool)); threads as above. Returns
+ * sum_i loss_i. FLOPs: 4BLD + ~30BL. */
 double qxent_forward_backward(float *G, float *demb, float *p0, float *scratch,
-                              const struct qxent *p);
+                              struct pool *pool, const struct qxent *p);
 
 #endif

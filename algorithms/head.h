@@ -50,6 +50,9 @@ struct head_cfg {
     /* Optional: told each default a head_param_* helper used (for the resolved config). */
     void (*note_default)(void *ctx, const char *key, const char *val);
     void *param_ctx;
+    int threads;               /* threads a head may use for its own passes (pool.h); 0 or 1:
+                                * the caller's thread only. Results are reproducible for a
+                                * given count (demb's block sums are joined in thread order). */
 };
 
 /* What a head asks of the loop, filled by init. */

@@ -196,7 +196,7 @@ static int same_config(const struct bench_row *a, const struct bench_row *b)
 /* ---- head setup shared by the plan and the child ------------------------------------------ */
 
 static int head_setup(const struct head_ops *h, void *st, int64_t C, int d, int B, double ratio,
-                      uint64_t seed, struct head_req *req, struct dcqb_err *err)
+                      uint64_t seed, int threads, struct head_req *req, struct dcqb_err *err)
 {
     struct head_cfg hc = {0};
     hc.C = C;
@@ -207,6 +207,7 @@ static int head_setup(const struct head_ops *h, void *st, int64_t C, int d, int 
     hc.optim.momentum = 0.9f;
     hc.optim.weight_decay = 5e-4f;
     hc.seed = dcqb_stream_seed(seed, DCQB_STREAM_HEAD);
+    hc.threads = threads;
     return h->init(st, &hc, req, err);
 }
 
@@ -231,7 +232,7 @@ static int plan_make(const struct head_ops *h, int64_t C, int d, int B, double r
     for (int i = 0; i < 2; i++) {
         struct head_req req;
         memset(st, 0, h->state_size ? h->state_size : 1);
-        int rc = head_setup(h, st, Cs[i], d, B, ratio, seed, &req, err);
+        int rc = head_setup(h, st, Cs[i], d, B, ratio, seed, 1, &req, err);
         if (rc) {
             h->free(st);
             free(st);
@@ -314,7 +315,7 @@ static void child_run(const struct bench_cfg *cfg, const struct head_ops *h,
         rc = DCQB_FAIL(&err, DCQB_ENOMEM, "cannot allocate the head state");
         goto out;
     }
-    if ((rc = head_setup(h, st, C, d, B, cfg->ratio, cfg->seed, &req, &err))) goto out;
+    if ((rc = head_setup(h, st, C, d, B, cfg->ratio, cfg->seed, T, &req, &err))) goto out;
     struct head_cost hc;
     h->cost(st, B, &hc);
     row->K = hc.active_classes;

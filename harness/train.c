@@ -281,6 +281,7 @@ int trainer_setup(struct trainer *tr, struct cfg *cfg, struct dcqb_err *err)
     hc->param = head_param_cb;
     hc->note_default = head_default_cb;
     hc->param_ctx = cfg;
+    hc->threads = o->threads; /* the head's own passes use the run's threads too */
     if (tr->head->abi_version != HEAD_ABI_VERSION) {
         rc = DCQB_FAIL(err, DCQB_EINVAL, "head '%s' was built for head ABI %d, harness has %d",
                        hname, tr->head->abi_version, HEAD_ABI_VERSION);

@@ -104,13 +104,13 @@ static void check(struct prob *p)
 {
     const int K = p->K;
     float *G = malloc(sizeof(float) * B * K), *M = malloc(sizeof(float) * K * D);
-    float *scr = malloc(sizeof(float) * cosxent_scratch_floats(B, K));
+    float *scr = malloc(sizeof(float) * cosxent_scratch_floats(B, K, D, 1));
     double *Gr = malloc(sizeof(double) * B * K), *Mr = malloc(sizeof(double) * K * D);
     float demb[B * D];
     double dembr[B * D];
     for (int j = 0; j < B * D; j++) dembr[j] = demb[j] = 0.01f * (float)(j % 7); /* accumulates */
     struct cosxent c = {B, K, D, p->Kvis, p->E, p->W, p->inv, p->off, p->tgt, &p->mc};
-    double got = cosxent_forward_backward(G, demb, M, scr, &c);
+    double got = cosxent_forward_backward(G, demb, M, scr, NULL, &c);
     double want = reference(Gr, dembr, Mr, p);
     assert_close(got, want, 1e-4, 1e-5);
     double gmax = 0;
@@ -166,17 +166,17 @@ static void test_nan_poisons_and_repeats_bitwise(void **state)
     const int K = p.K;
     float *G1 = malloc(sizeof(float) * B * K), *G2 = malloc(sizeof(float) * B * K);
     float *M1 = malloc(sizeof(float) * K * D), *M2 = malloc(sizeof(float) * K * D);
-    float *scr = malloc(sizeof(float) * cosxent_scratch_floats(B, K));
+    float *scr = malloc(sizeof(float) * cosxent_scratch_floats(B, K, D, 1));
     float d1[B * D] = {0}, d2[B * D] = {0};
     struct cosxent c = {B, K, D, K, p.E, p.W, p.inv, NULL, p.tgt, &p.mc};
-    double l1 = cosxent_forward_backward(G1, d1, M1, scr, &c);
-    double l2 = cosxent_forward_backward(G2, d2, M2, scr, &c);
+    double l1 = cosxent_forward_backward(G1, d1, M1, scr, NULL, &c);
+    double l2 = cosxent_forward_backward(G2, d2, M2, scr, NULL, &c);
     assert_true(isfinite(l1) && l1 == l2);
     assert_memory_equal(G1, G2, sizeof(float) * B * K);
     assert_memory_equal(M1, M2, sizeof(float) * K * D);
     assert_memory_equal(d1, d2, sizeof d1);
     p.E[2 * D + 3] = NAN;
-    assert_true(isnan(cosxent_forward_backward(G1, d1, NULL, scr, &c)));
+    assert_true(isnan(cosxent_forward_backward(G1, d1, NULL, scr, NULL, &c)));
     free(G1), free(G2), free(M1), free(M2), free(scr);
     drop(&p);
 }
@@ -190,7 +190,7 @@ static void test_queue_softmax(void **state)
     enum { L = 2500 };
     uint64_t seed = 9;
     float *E = malloc(sizeof(float) * B * D), *Q = malloc(sizeof(float) * L * D);
-    float *G = malloc(sizeof(float) * B * L), *scr = malloc(sizeof(float) * cosxent_scratch_floats(B, L));
+    float *G = malloc(sizeof(float) * B * L), *scr = malloc(sizeof(float) * cosxent_scratch_floats(B, L, D, 1));
     int32_t *Qlab = malloc(sizeof(int32_t) * L), lab[B] = {7, 3, 7, 11, 0, 5};
     float z0[B], p0[B], demb[B * D];
     for (int r = 0; r < B + L; r++) { /* unit rows */
@@ -204,7 +204,7 @@ static void test_queue_softmax(void **state)
     for (int i = 0; i < B; i++) z0[i] = s * (0.3f + 0.1f * urand(&seed));
     for (int j = 0; j < B * D; j++) demb[j] = 0;
     struct qxent q = {B, L, D, E, Q, Qlab, lab, z0, s};
-    double got = qxent_forward_backward(G, demb, p0, scr, &q);
+    double got = qxent_forward_backward(G, demb, p0, scr, NULL, &q);
     double want = 0;
     for (int i = 0; i < B; i++) {
         double *z = malloc(sizeof(double) * L), mx = z0[i], S = 0;
@@ -236,8 +236,43 @@ static void test_queue_softmax(void **state)
     assert_close(got, want, 1e-4, 1e-5);
     /* a NaN query reaches the loss */
     E[3] = NAN;
-    assert_true(isnan(qxent_forward_backward(G, demb, p0, scr, &q)));
+    assert_true(isnan(qxent_forward_backward(G, demb, p0, scr, NULL, &q)));
     free(E), free(Q), free(G), free(scr), free(Qlab);
+}
+
+/* A pool of 3 threads over 5 blocks (a block count the threads do not divide): G' and M are
+ * bit for bit the serial ones (each block is the same single-threaded work), demb equals the
+ * serial one up to its summation order, and a second threaded call repeats itself exactly. */
+static void test_threads(void **state)
+{
+    (void)state;
+    struct prob p;
+    make(&p, 4700, 4500, 1, MARGIN_COSFACE, 5);
+    int32_t t[B] = {0, 1024, 2100, 4499, 4500, 4699};
+    memcpy(p.tgt, t, sizeof t);
+    const int K = p.K, NT = 3;
+    struct pool pool;
+    struct dcqb_err err;
+    assert_int_equal(pool_init(&pool, NT, &err), DCQB_OK);
+    assert_int_equal(pool_size(&pool), NT);
+    float *G1 = malloc(sizeof(float) * B * K), *G2 = malloc(sizeof(float) * B * K);
+    float *M1 = malloc(sizeof(float) * K * D), *M2 = malloc(sizeof(float) * K * D);
+    float *scr = malloc(sizeof(float) * cosxent_scratch_floats(B, K, D, NT));
+    float d1[B * D], d2[B * D], d3[B * D];
+    for (int j = 0; j < B * D; j++) d1[j] = d2[j] = d3[j] = 0.5f;
+    struct cosxent c = {B, K, D, p.Kvis, p.E, p.W, p.inv, p.off, p.tgt, &p.mc};
+    double l1 = cosxent_forward_backward(G1, d1, M1, scr, NULL, &c);
+    double l2 = cosxent_forward_backward(G2, d2, M2, scr, &pool, &c);
+    assert_true(l1 == l2); /* the row combine is serial in both */
+    assert_memory_equal(G1, G2, sizeof(float) * B * K);
+    assert_memory_equal(M1, M2, sizeof(float) * K * D);
+    assert_close_array(d1, d2, B * D, 1e-6, 1e-5);
+    cosxent_forward_backward(G2, d3, M2, scr, &pool, &c);
+    assert_memory_equal(d2, d3, sizeof d2);
+    pool_free(&pool);
+    pool_free(&pool); /* a freed (zeroed) pool frees as a no-op */
+    free(G1), free(G2), free(M1), free(M2), free(scr);
+    drop(&p);
 }
 
 int main(void)
@@ -247,6 +282,7 @@ int main(void)
         cmocka_unit_test(test_sampled_mask_and_offsets),
         cmocka_unit_test(test_nan_poisons_and_repeats_bitwise),
         cmocka_unit_test(test_queue_softmax),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,6 +43,7 @@ struct dcq_state {
     int ptr;       /* next slot to write */
     int nkeys;     /* rows stashed by forward_backward for step() */
     int pending;
+    struct pool pool;
 };
 
 struct dcq_header {
@@ -54,6 +55,7 @@ static void dcq_free(void *st)
 {
     struct dcq_state *s = st;
     if (!s) return;
+    pool_free(&s->pool);
     free(s->arena);
     memset(s, 0, sizeof *s);
 }
@@ -98,7 +100,8 @@ static int dcq_init(void *st, const struct head_cfg *cfg, struct head_req *req,
     s->max_batch = cfg->max_batch;
     s->L = (int)qlen;
     size_t L = (size_t)s->L, D = (size_t)s->D, B = (size_t)s->max_batch;
-    size_t nf = L * D + B * L + 2 * B + B * D + cosxent_scratch_floats(s->max_batch, s->L);
+    size_t nscr = cosxent_scratch_floats(s->max_batch, s->L, s->D, cfg->threads);
+    size_t nf = L * D + B * L + 2 * B + B * D + nscr;
     size_t ni = L + B + L;
     size_t bytes = nf * sizeof(float) + ni * sizeof(int32_t);
     s->arena = dcqb_zalloc(bytes);
@@ -111,7 +114,7 @@ static int dcq_init(void *st, const struct head_cfg *cfg, struct head_req *req,
     s->z0 = f, f += B;
     s->dz0 = f, f += B;
     s->keys = f, f += B * D;
-    s->xscr = f, f += cosxent_scratch_floats(s->max_batch, s->L);
+    s->xscr = f, f += nscr;
     int32_t *p = (int32_t *)f;
     s->Qlab = p, p += L;
     s->labels = p, p += B;
@@ -124,7 +127,8 @@ static int dcq_init(void *st, const struct head_cfg *cfg, struct head_req *req,
     l2norm_forward(s->Q, s->G, s->Q, s->L, s->D); /* G as scratch for the L norms (B*L >= L) */
     for (size_t j = 0; j < L; j++) s->Qlab[j] = -1;
     s->ptr = 0;
-    return DCQB_OK;
+    if ((rc = pool_init(&s->pool, cfg->threads, err))) dcq_free(s);
+    return rc;
 }
 
 static int dcq_forward_backward(void *st, float *loss, float *demb, const float *emb,
@@ -159,7 +163,7 @@ static int dcq_forward_backward(void *st, float *loss, float *demb, const float 
      * softmax with the positive, G <- dZ in place, demb += dZ Q. 4BLD FLOPs */
     struct qxent p = {B, L, D, emb, s->Q, s->Qlab, labels, s->z0, s->mc.s};
     float *p0 = s->z0; /* qxent reads each z0 before it writes that p0 */
-    double total = qxent_forward_backward(s->G, demb, p0, s->xscr, &p);
+    double total = qxent_forward_backward(s->G, demb, p0, s->xscr, &s->pool, &p);
     *loss = (float)(total / B);
     if (!isfinite(*loss))
         return DCQB_FAIL(err, DCQB_ENUMERIC, "dcq: non-finite loss %g", (double)*loss);
@@ -196,7 +200,7 @@ static void dcq_cost(const void *st, int B, struct head_cost *out)
     double L = s->L, D = s->D, MB = s->max_batch;
     out->per_class_bytes = 0.0;
     out->fixed_bytes = 4.0 * (L * D + MB * L + 2 * MB + MB * D + 2 * L + MB +
-                              (double)cosxent_scratch_floats(s->max_batch, s->L)) +
+                              (double)cosxent_scratch_floats(s->max_batch, s->L, s->D, pool_size(&s->pool))) +
                        sizeof *s;
     out->flops = 4.0 * B * L * D + 4.0 * B * D + 8.0 * B * (L + 1) + (double)B * D;
     out->active_classes = s->L + 1;

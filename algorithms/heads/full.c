@@ -42,6 +42,7 @@ struct full_state {
     float *arena;
     float *W, *V, *dW, *inv, *logits, *emb, *scratch;
     int pending; /* forward_backward done, step not yet */
+    struct pool pool;
 };
 
 struct full_header {
@@ -54,6 +55,7 @@ static void full_free(void *st)
 {
     struct full_state *s = st;
     if (!s) return;
+    pool_free(&s->pool);
     free(s->arena);
     memset(s, 0, sizeof *s);
 }
@@ -83,7 +85,7 @@ static int full_init(void *st, const struct head_cfg *cfg, struct head_req *req,
     s->max_batch = cfg->max_batch;
     s->opt = cfg->optim;
     size_t CD = (size_t)s->C * s->D;
-    size_t nscr = cosxent_scratch_floats(s->max_batch, (int)s->C);
+    size_t nscr = cosxent_scratch_floats(s->max_batch, (int)s->C, s->D, cfg->threads);
     size_t n = 3 * CD + (size_t)s->C + (size_t)s->max_batch * s->C +
                (size_t)s->max_batch * s->D + nscr;
     s->arena = dcqb_zalloc((size_t)n * sizeof(float));
@@ -104,7 +106,8 @@ static int full_init(void *st, const struct head_cfg *cfg, struct head_req *req,
         return rc;
     }
     full_norms(s);
-    return DCQB_OK;
+    if ((rc = pool_init(&s->pool, cfg->threads, err))) full_free(s);
+    return rc;
 }
 
 static int full_forward_backward(void *st, float *loss, float *demb, const float *emb,
@@ -124,7 +127,7 @@ static int full_forward_backward(void *st, float *loss, float *demb, const float
     /* logits, margin softmax, G' in place, demb += G' W and M' = G'^T E, in column blocks:
      * 6BCD FLOPs in 3 x C/1024 GEMMs, ~3 passes of the (B,C) matrix through memory */
     struct cosxent p = {B, C, D, C, s->emb, s->W, s->inv, NULL, labels, &s->mc};
-    double total = cosxent_forward_backward(s->logits, demb, s->dW, s->scratch, &p);
+    double total = cosxent_forward_backward(s->logits, demb, s->dW, s->scratch, &s->pool, &p);
     *loss = (float)(total / B);
     if (!isfinite(*loss))
         return DCQB_FAIL(err, DCQB_ENUMERIC, "full: non-finite loss %g", (double)*loss);
@@ -150,11 +153,7 @@ static int full_step(void *st, float lr, int64_t t, struct dcqb_err *err)
     if (!s->pending)
         return DCQB_FAIL(err, DCQB_EINVAL, "full: step without a forward_backward");
     const float mu = s->opt.momentum, wd = s->opt.weight_decay;
-    const int D = s->D;
-    for (int64_t j = 0; j < s->C; j++) {
-        size_t r = (size_t)j * D;
-        cosw_sgd_row(s->W + r, s->V + r, s->inv + j, s->dW + r, D, lr, mu, wd);
-    }
+    cosw_sgd_rows(s->W, s->V, s->inv, NULL, NULL, s->C, s->dW, s->D, lr, mu, wd, &s->pool);
     s->pending = 0;
     return DCQB_OK;
 }

@@ -57,6 +57,7 @@ struct sampled_state {
     int64_t T;      /* tries of the last step */
     int nfixed;
     int pending;
+    struct pool pool;
 };
 
 struct sampled_header {
@@ -69,6 +70,7 @@ static void sampled_free(void *st)
 {
     struct sampled_state *s = st;
     if (!s) return;
+    pool_free(&s->pool);
     free(s->arena);
     memset(s, 0, sizeof *s);
 }
@@ -189,7 +191,7 @@ static int sampled_init(void *st, const struct head_cfg *cfg, struct head_req *r
     s->Ux = s->S + bmin;
     size_t C = (size_t)s->C, D = (size_t)s->D, U = (size_t)s->Ux, B = (size_t)s->max_batch;
     size_t ncum = s->sampler == SAMPLER_FREQUENCY ? C : 0;
-    size_t nscr = cosxent_scratch_floats(s->max_batch, s->Ux);
+    size_t nscr = cosxent_scratch_floats(s->max_batch, s->Ux, s->D, cfg->threads);
     size_t nf = 2 * C * D + C + U * D + 2 * U + U * D + B * U + B * D + nscr;
     nf += nf & 1; /* keep the doubles 8-aligned */
     size_t ni = 3 * C + 3 * U + (size_t)s->S + B;
@@ -251,7 +253,8 @@ static int sampled_init(void *st, const struct head_cfg *cfg, struct head_req *r
         return rc;
     }
     sampled_norms(s);
-    return DCQB_OK;
+    if ((rc = pool_init(&s->pool, cfg->threads, err))) sampled_free(s);
+    return rc;
 }
 
 /* Columns: cls[0..Ssel) sampled, cls[Ssel..Uc) true classes not sampled; offsets ln Q. */
@@ -330,7 +333,7 @@ static int sampled_forward_backward(void *st, float *loss, float *demb, const fl
     if (rc) return rc;
     const int U = s->Uc, Ssel = s->Ssel;
     /* gather: UD, in column order (scattered writes into WU cost more than scattered reads) */
-    cosw_gather_rows(s->WU, s->invU, s->W, s->inv, s->cls, U, D);
+    cosw_gather_rows(s->WU, s->invU, s->W, s->inv, s->cls, U, D, &s->pool);
     s->nord = cosw_mark_order(s->ord, s->ordk, s->pos, s->C); /* step()'s row order */
     memcpy(s->emb, emb, sizeof(float) * (size_t)B * D);
     for (int i = 0; i < B; i++) s->tgt[i] = s->pos[labels[i]];
@@ -338,7 +341,7 @@ static int sampled_forward_backward(void *st, float *loss, float *demb, const fl
      * other rows' true classes, seen only by their own row; margin before the correction
      * (REFERENCE.md 5, [ours]). 6BUD FLOPs */
     struct cosxent p = {B, U, D, Ssel, s->emb, s->WU, s->invU, s->offU, s->tgt, &s->mc};
-    double total = cosxent_forward_backward(s->logits, demb, s->dWU, s->scratch, &p);
+    double total = cosxent_forward_backward(s->logits, demb, s->dWU, s->scratch, &s->pool, &p);
     *loss = (float)(total / B);
     if (!isfinite(*loss))
         return DCQB_FAIL(err, DCQB_ENUMERIC, "sampled: non-finite loss %g", (double)*loss);
@@ -355,7 +358,8 @@ static int sampled_step(void *st, float lr, int64_t t, struct dcqb_err *err)
         return DCQB_FAIL(err, DCQB_EINVAL, "sampled: step without a forward_backward");
     const float mu = s->opt.momentum, wd = s->opt.weight_decay;
     const int D = s->D;
-    cosw_sgd_rows(s->W, s->V, s->inv, s->ord, s->ordk, s->nord, s->dWU, D, lr, mu, wd);
+    cosw_sgd_rows(s->W, s->V, s->inv, s->ord, s->ordk, s->nord, s->dWU, D, lr, mu, wd,
+                  &s->pool);
     s->pending = 0;
     return DCQB_OK;
 }
@@ -366,7 +370,7 @@ static void sampled_cost(const void *st, int B, struct head_cost *out)
     double D = s->D, U = (double)s->S + (B < s->C ? B : (double)s->C), Ux = s->Ux;
     out->per_class_bytes = 4.0 * (2.0 * D + 4.0) + (s->sampler == SAMPLER_FREQUENCY ? 8.0 : 0.0);
     out->fixed_bytes = 4.0 * (Ux * (2.0 * D + 5.0) + (double)s->max_batch * (Ux + D + 1) + s->S +
-                              (double)cosxent_scratch_floats(s->max_batch, s->Ux)) +
+                              (double)cosxent_scratch_floats(s->max_batch, s->Ux, s->D, pool_size(&s->pool))) +
                        sizeof *s;
     out->flops = 6.0 * B * U * D + 8.0 * B * U + 14.0 * U * D;
     out->active_classes = (int64_t)s->S + 1;
