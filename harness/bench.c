@@ -35,8 +35,9 @@
 
 static const char *const tsv_cols =
     "head\tC\td\tB\tthreads\tratio\tK\tstatus\treps\thead_ms\thead_cpu_ms\thead_min_ms\t"
-    "total_ms\thead_gflops\tgemm_bound_ms\tbound_ratio\tgemm_gflops\tn_gemm\tper_class_bytes\t"
-    "fixed_bytes\tplan_bytes\tavail_bytes\tpeak_rss_mb\tallocs_in_loop\tbound_allocs\tblas_core\tgit_rev\t"
+    "total_ms\thead_gflops\tgemm_bound_ms\tbound_ratio\tgemm_min_ms\tmin_ratio\tgemm_gflops\t"
+    "n_gemm\tper_class_bytes\t"
+    "fixed_bytes\tplan_bytes\tavail_bytes\tpeak_rss_mb\thead_allocs\tallocs_in_loop\tbound_allocs\tblas_core\tgit_rev\t"
     "err_msg";
 
 const char *bench_tsv_header(void) { return tsv_cols; }
@@ -140,12 +141,14 @@ static void row_write(FILE *f, const struct bench_row *r)
     clean_msg(msg);
     fprintf(f,
             "%s\t%lld\t%d\t%d\t%d\t%g\t%lld\t%s\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.3f\t%.4f\t%.4f\t"
-            "%.3f\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.1f\t%ld\t%ld\t%s\t%s\t%s\n",
+            "%.4f\t%.4f\t%.3f\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.1f\t%ld\t%ld\t%ld\t%s\t%s\t%s\n",
             r->head, (long long)r->C, r->d, r->B, r->threads, r->ratio, (long long)r->K,
             r->status, r->reps, r->head_ms, r->head_cpu_ms, r->head_min_ms, r->total_ms,
-            r->head_gflops, r->gemm_bound_ms, r->bound_ratio, r->gemm_gflops, r->n_gemm,
+            r->head_gflops, r->gemm_bound_ms, r->bound_ratio, r->gemm_min_ms, r->min_ratio,
+            r->gemm_gflops, r->n_gemm,
             r->per_class_bytes, r->fixed_bytes, r->plan_bytes, r->avail_bytes, r->peak_rss_mb,
-            r->allocs_in_loop, r->bound_allocs, r->blas_core[0] ? r->blas_core : "-", r->git_rev, msg);
+            r->head_allocs, r->allocs_in_loop, r->bound_allocs, r->blas_core[0] ? r->blas_core : "-",
+            r->git_rev, msg);
     fflush(f);
 }
 
@@ -161,8 +164,8 @@ static int row_parse(char *line, struct bench_row *r)
         *t = '\0';
         p = t + 1;
     }
-    if (n != 28) return -1;
-    char *nl = strchr(f[27], '\n');
+    if (n != 31) return -1;
+    char *nl = strchr(f[30], '\n');
     if (nl) *nl = '\0';
     memset(r, 0, sizeof *r);
     snprintf(r->head, sizeof r->head, "%s", f[0]);
@@ -172,18 +175,20 @@ static int row_parse(char *line, struct bench_row *r)
     r->K = strtoll(f[6], NULL, 10);
     snprintf(r->status, sizeof r->status, "%s", f[7]);
     r->reps = atoi(f[8]);
-    double *dv[] = {&r->head_ms,       &r->head_cpu_ms, &r->head_min_ms, &r->total_ms,
-                    &r->head_gflops,   &r->gemm_bound_ms, &r->bound_ratio, &r->gemm_gflops};
-    for (int i = 0; i < 8; i++) *dv[i] = strtod(f[9 + i], NULL);
-    r->n_gemm = atoi(f[17]);
+    double *dv[] = {&r->head_ms,     &r->head_cpu_ms,   &r->head_min_ms, &r->total_ms,
+                    &r->head_gflops, &r->gemm_bound_ms, &r->bound_ratio, &r->gemm_min_ms,
+                    &r->min_ratio,   &r->gemm_gflops};
+    for (int i = 0; i < 10; i++) *dv[i] = strtod(f[9 + i], NULL);
+    r->n_gemm = atoi(f[19]);
     double *dv2[] = {&r->per_class_bytes, &r->fixed_bytes, &r->plan_bytes, &r->avail_bytes,
                      &r->peak_rss_mb};
-    for (int i = 0; i < 5; i++) *dv2[i] = strtod(f[18 + i], NULL);
-    r->allocs_in_loop = strtol(f[23], NULL, 10);
-    r->bound_allocs = strtol(f[24], NULL, 10);
-    snprintf(r->blas_core, sizeof r->blas_core, "%s", f[25]);
-    snprintf(r->git_rev, sizeof r->git_rev, "%s", f[26]);
-    snprintf(r->err_msg, sizeof r->err_msg, "%s", f[27]);
+    for (int i = 0; i < 5; i++) *dv2[i] = strtod(f[20 + i], NULL);
+    r->head_allocs = strtol(f[25], NULL, 10);
+    r->allocs_in_loop = strtol(f[26], NULL, 10);
+    r->bound_allocs = strtol(f[27], NULL, 10);
+    snprintf(r->blas_core, sizeof r->blas_core, "%s", f[28]);
+    snprintf(r->git_rev, sizeof r->git_rev, "%s", f[29]);
+    snprintf(r->err_msg, sizeof r->err_msg, "%s", f[30]);
     return 0;
 }
 
@@ -211,8 +216,8 @@ static int head_setup(const struct head_ops *h, void *st, int64_t C, int d, int 
     return h->init(st, &hc, req, err);
 }
 
-/* Memory plan: head bytes a + b C and K = ka + kb C from inits at C1 and C2 (cost() after
- * init), n_gemm from the flops at C2. */
+/* Memory plan: head bytes a + b C and K = ka + kb C from inits at C1 and C2 = 2 C1 (cost()
+ * after init), n_gemm from the flops at C2. */
 struct plan {
     double a, b, ka, kb;
     double head_bytes, gemm_bytes, bench_bytes, total;
@@ -224,7 +229,13 @@ struct plan {
 static int plan_make(const struct head_ops *h, int64_t C, int d, int B, double ratio,
                      uint64_t seed, struct plan *p, struct dcqb_err *err)
 {
-    const int64_t Cs[2] = {2000, 4000};
+    /* two small inits on the linear part of every cost: past C = 2 B / ratio a subset's K is
+     * ratio C, not the batch's positives (at C = 2000 random's K was max(B, 200), and the plan
+     * extrapolated K at 1e7 to 720K instead of 1e6) */
+    int64_t c1 = 2000, need = (int64_t)ceil(2.0 * B / (ratio > 0 ? ratio : 0.1));
+    if (need > c1) c1 = need;
+    if (2 * c1 > C && C >= 4000) c1 = C / 2;
+    const int64_t Cs[2] = {c1, 2 * c1};
     double bytes[2], K[2], pcb[2], fxb[2], flops = 0;
     memset(p, 0, sizeof *p);
     void *st = calloc(1, h->state_size ? h->state_size : 1);
@@ -300,7 +311,7 @@ static void child_run(const struct bench_cfg *cfg, const struct head_ops *h,
     const int64_t C = row->C;
     openblas_set_num_threads(T);
     snprintf(row->blas_core, sizeof row->blas_core, "%s", openblas_get_corename());
-    row->allocs_in_loop = row->bound_allocs = -1;
+    row->head_allocs = row->allocs_in_loop = row->bound_allocs = -1;
 
     void *st = calloc(1, h->state_size ? h->state_size : 1);
     struct head_req req;
@@ -365,6 +376,7 @@ static void child_run(const struct bench_cfg *cfg, const struct head_ops *h,
     }
     allocs = alloc_count_get();
     alloc_count_enable(0);
+    row->head_allocs = alloc_count_available() ? allocs : -1;
     h->cost(st, B, &hc); /* after steps: heads whose K varies (sampled) report the last one */
     row->K = hc.active_classes;
     row->head_ms = 1e3 * median(tw, reps);
@@ -457,8 +469,12 @@ static void child_run(const struct bench_cfg *cfg, const struct head_ops *h,
     row->bound_allocs = alloc_count_available() ? alloc_count_get() : -1;
     alloc_count_enable(0);
     row->gemm_bound_ms = 1e3 * median(tw, reps);
+    row->gemm_min_ms = 1e3 * tw[0]; /* median() sorted tw */
     row->gemm_gflops = 2.0 * ng * B * (double)K * d / (row->gemm_bound_ms * 1e-3) / 1e9;
     row->bound_ratio = row->head_ms / row->gemm_bound_ms;
+    /* best step over best bound: noise on a shared machine only ever adds time, so the pair of
+     * minima is the steadier estimate of the same ratio; both are reported */
+    row->min_ratio = row->head_min_ms / row->gemm_min_ms;
     rc = DCQB_OK;
 out:
     if (st) {
@@ -663,8 +679,9 @@ int bench_run(const struct bench_cfg *cfg, bench_report_fn report, void *ctx,
                     row.ratio = cfg->ratio;
                     row.head_ms = row.head_cpu_ms = row.head_min_ms = row.total_ms = -1;
                     row.head_gflops = row.gemm_bound_ms = row.bound_ratio = -1;
+                    row.gemm_min_ms = row.min_ratio = -1;
                     row.gemm_gflops = row.peak_rss_mb = -1;
-                    row.allocs_in_loop = row.bound_allocs = -1;
+                    row.head_allocs = row.allocs_in_loop = row.bound_allocs = -1;
                     snprintf(row.git_rev, sizeof row.git_rev, "%s", provenance_git_rev());
                     int skip = 0;
                     for (int k = 0; k < n_done && !cfg->force; k++)

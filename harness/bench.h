@@ -18,7 +18,8 @@
  *   bound   after freeing the head: the head's GEMMs alone - n_gemm of (B,D)x(K,D)^T -> (B,K),
  *           (B,K)x(K,D) -> (B,D), (B,K)^T x (B,D) -> (K,D) through the ops.h helpers, with
  *           n_gemm = round(flops / 2BKD) (3 for weight-learning heads, 2 for dcq);
- *           bound_ratio = head_ms / gemm_bound_ms.
+ *           bound_ratio = head_ms / gemm_bound_ms (medians), min_ratio = head_min_ms /
+ *           gemm_min_ms (fastest reps: steadier under load from other processes).
  * Rows are appended to <out>/bench.tsv as each configuration finishes (one write + fflush); a
  * rerun skips configurations already "ok" or "refused" at the same git revision unless force.
  * Library code: no printing, progress goes through the callback.
@@ -69,8 +70,10 @@ struct bench_row {
     int reps;
     double head_ms, head_cpu_ms, head_min_ms, total_ms, head_gflops;
     double gemm_bound_ms, bound_ratio, gemm_gflops;
+    double gemm_min_ms, min_ratio; /* fastest bound rep; head_min_ms / gemm_min_ms */
     int n_gemm;
     double per_class_bytes, fixed_bytes, plan_bytes, avail_bytes, peak_rss_mb;
+    long head_allocs;       /* allocation calls in the timed head-alone loop (ours only) */
     long allocs_in_loop;    /* allocation calls in the timed head and head+backbone loops;
                              * -1: not counted in this build (sanitizers) */
     long bound_allocs;      /* the same in the timed GEMM-bound loop (BLAS-internal ones: the

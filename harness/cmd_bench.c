@@ -22,6 +22,7 @@ static void usage(FILE *f)
             "          pair heads), labels uniform over C; median of --reps steps after warm-up\n"
             "  total   head + backbone (128-512-512 -> d) forward/backward/SGD (+ EMA key forward)\n"
             "  bound   the head's GEMMs alone, same shapes, same run; bound_ratio = head / bound\n"
+            "          (medians); min_ratio = fastest head step / fastest bound rep\n"
             "A memory plan is printed first; configurations that would not fit in 0.9 x\n"
             "MemAvailable (or --mem-limit-mb) are refused before anything large is allocated.\n"
             "Rows are appended to <out>/bench.tsv as they finish; rows already 'ok' or 'refused'\n"
@@ -80,19 +81,21 @@ static int parse_names(const char *s, char (*out)[32], int *n)
 
 static void print_table_header(void)
 {
-    printf("%-8s %9s %4s %2s %8s %-8s %10s %10s %7s %10s %6s %8s %9s %9s %6s\n", "head", "C", "d",
-           "th", "K", "status", "head_ms", "total_ms", "GFLOP/s", "bound_ms", "ratio",
-           "B/class", "plan_GB", "rss_MB", "allocs");
+    printf("%-8s %9s %4s %2s %8s %-8s %10s %10s %7s %10s %6s %6s %8s %9s %9s %6s\n", "head", "C",
+           "d", "th", "K", "status", "head_ms", "total_ms", "GFLOP/s", "bound_ms", "ratio", "min_r",
+           "B/class", "plan_GB", "rss_MB", "allocs head/all");
 }
 
 static void print_row(const struct bench_row *r)
 {
     if (strcmp(r->status, "ok") == 0)
-        printf("%-8s %9lld %4d %2d %8lld %-8s %10.2f %10.2f %7.1f %10.2f %6.2f %8.0f %9.3f %9.0f "
-               "%6ld\n",
+        printf("%-8s %9lld %4d %2d %8lld %-8s %10.2f %10.2f %7.1f %10.2f %6.2f %6.2f %8.0f %9.3f "
+               "%9.0f %6ld/%ld\n",
                r->head, (long long)r->C, r->d, r->threads, (long long)r->K, r->status,
                r->head_ms, r->total_ms, r->head_gflops, r->gemm_bound_ms, r->bound_ratio,
-               r->per_class_bytes, r->plan_bytes / 1e9, r->peak_rss_mb, r->allocs_in_loop);
+               r->min_ratio,
+               r->per_class_bytes, r->plan_bytes / 1e9, r->peak_rss_mb, r->head_allocs,
+               r->allocs_in_loop);
     else
         printf("%-8s %9lld %4d %2d %8lld %-8s %s\n", r->head, (long long)r->C, r->d, r->threads,
                (long long)r->K, r->status, r->err_msg);
