@@ -8,8 +8,11 @@
  */
 #include "cosw.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <string.h>
+
+#include "cosxent.h"
 
 #define COSW_LANES 8
 
@@ -171,4 +174,40 @@ int64_t cosw_mark_order(int32_t *cls, int32_t *mk, const int32_t *pos, int64_t C
             mk[n++] = pos[c];
         }
     return n;
+}
+
+struct dense_job {
+    float *W, *V, *inv, *Mbuf;
+    const float *G, *E;
+    int B, D;
+    int64_t C;
+    float lr, mu, wd;
+};
+
+/* Thread t's blocks t, t + n, ...: M'_blk = G'_blk^T E into its buffer, then SGD on the rows. */
+static void dense_part(void *arg, int t, int n)
+{
+    const struct dense_job *j = arg;
+    const int D = j->D;
+    float *M = j->Mbuf + (size_t)t * COSXENT_BLOCK * D;
+    const int64_t nb = (j->C + COSXENT_BLOCK - 1) / COSXENT_BLOCK;
+    for (int64_t b = t; b < nb; b += n) {
+        const int64_t j0 = b * COSXENT_BLOCK;
+        const int m = (int)(j->C - j0 < COSXENT_BLOCK ? j->C - j0 : COSXENT_BLOCK);
+        /* M (m,D) = G'_blk^T (m,B) E (B,D): 2BmD FLOPs, into L2 */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, D, j->B, 1.0f, j->G + j0,
+                    (int)j->C, j->E, D, 0.0f, M, D);
+        for (int r = 0; r < m; r++) {
+            size_t o = (size_t)(j0 + r) * D;
+            cosw_sgd_row(j->W + o, j->V + o, j->inv + j0 + r, M + (size_t)r * D, D, j->lr, j->mu,
+                         j->wd);
+        }
+    }
+}
+
+void cosw_sgd_dense(float *W, float *V, float *inv, float *Mbuf, const float *G, const float *E,
+                    int B, int64_t C, int D, float lr, float mu, float wd, struct pool *pool)
+{
+    struct dense_job j = {W, V, inv, Mbuf, G, E, B, D, C, lr, mu, wd};
+    pool_run(pool, dense_part, &j);
 }

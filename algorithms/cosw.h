@@ -54,6 +54,14 @@ void cosw_sgd_rows(float *W, float *V, float *inv, const int32_t *cls, const int
                    int64_t K, const float *MK, int D, float lr, float mu, float wd,
                    struct pool *pool);
 
+/* The full head's step without a (C,D) gradient array: per block of COSXENT_BLOCK classes,
+ * M'_blk = G'_blk^T E (G' (B,C) the kept logits buffer, E (B,D) the step's embeddings) into
+ * this thread's Mbuf (COSXENT_BLOCK x D floats per pool thread), then cosw_sgd_row on those
+ * rows while they are in L2. 2BCD + ~13CD FLOPs; streams W and V once, G' once. Rows are
+ * independent: the result does not depend on the pool size. */
+void cosw_sgd_dense(float *W, float *V, float *inv, float *Mbuf, const float *G, const float *E,
+                    int B, int64_t C, int D, float lr, float mu, float wd, struct pool *pool);
+
 /* The marked classes in increasing order: for c in [0, C) with pos[c] >= 0, cls[n] = c and
  * mk[n] = pos[c]; returns n. A sequential scan of pos (4C bytes). */
 int64_t cosw_mark_order(int32_t *cls, int32_t *mk, const int32_t *pos, int64_t C);

@@ -13,8 +13,10 @@ static int nblocks(int K) { return (K + COSXENT_BLOCK - 1) / COSXENT_BLOCK; }
 
 size_t cosxent_scratch_floats(int B, int K, int D, int threads)
 {
-    return 2 * (size_t)B * nblocks(K) + 2 * (size_t)B +
-           (threads > 1 ? (size_t)(threads - 1) * B * D : 0);
+    /* block statistics, target logits and slopes; per thread past the first a (B,D) partial of
+     * demb; per thread a (B,D) product buffer (qxent) */
+    if (threads < 1) threads = 1;
+    return 2 * (size_t)B * nblocks(K) + 2 * (size_t)B + (size_t)(2 * threads - 1) * B * D;
 }
 
 /* A signed int whose order is the float order (negatives have their magnitude bits flipped),
@@ -238,11 +240,11 @@ static float queue_scale_max(float *z, const int32_t *lab, int32_t y, int n, flo
     return key_float(mk);
 }
 
-/* z_j *= f over n columns. */
+/* y_d += a x_d over D. */
 __attribute__((target_clones("avx512f", "avx2", "default")))
-static void scale_all(float *z, int n, float f)
+static void axpy_row(float *y, const float *x, float a, int D)
 {
-    for (int j = 0; j < n; j++) z[j] *= f;
+    for (int d = 0; d < D; d++) y[d] += a * x[d];
 }
 
 static void qx_sweep1(void *arg, int th, int nth)
@@ -282,17 +284,20 @@ static void qx_sweep2(void *arg, int th, int nth)
     const struct qxent *p = J->q;
     const int B = p->B, L = p->L, D = p->D, nb = J->nb;
     float *out = th == 0 ? J->demb : J->part + (size_t)(th - 1) * B * D;
-    float beta = th == 0 ? 1.0f : 0.0f;
+    /* this thread's (B,D) product buffer, after the nth - 1 partials */
+    float *tmp = J->part + (size_t)(nth - 1 + th) * B * D;
+    if (th > 0) memset(out, 0, sizeof(float) * (size_t)B * D);
     for (int b = th; b < nb; b += nth) {
         int j0;
         const int n = block_cols(L, b, &j0);
-        for (int i = 0; i < B; i++) scale_all(J->G + (size_t)i * L + j0, n, J->sb[(size_t)i * nb + b]);
-        /* demb (B,D) += G_blk (B,n) Q_blk (n,D): 2BnD FLOPs */
+        /* demb_i += f_ib (e_i,blk . Q_blk): the block factor is applied to the (B,D) product
+         * instead of the (B,n) exponentials, which saves a pass over the block (nothing else
+         * reads G). tmp (B,D) = E_blk (B,n) Q_blk (n,D): 2BnD FLOPs; then 2BD */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, D, n, 1.0f, J->G + j0, L,
-                    p->Q + (size_t)j0 * D, D, beta, out, D);
-        beta = 1.0f;
+                    p->Q + (size_t)j0 * D, D, 0.0f, tmp, D);
+        for (int i = 0; i < B; i++)
+            axpy_row(out + (size_t)i * D, tmp + (size_t)i * D, J->sb[(size_t)i * nb + b], D);
     }
-    if (th > 0 && beta == 0.0f) memset(out, 0, sizeof(float) * (size_t)B * D);
 }
 
 double qxent_forward_backward(float *G, float *demb, float *p0, float *scratch,

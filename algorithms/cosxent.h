@@ -46,7 +46,7 @@ struct cosxent {
 
 /* Floats of scratch cosxent_forward_backward and qxent_forward_backward need for B rows, K
  * columns, D dims and a pool of `threads` (each thread past the first keeps a (B,D) partial of
- * demb). */
+ * demb, and qxent a (B,D) product per thread). */
 size_t cosxent_scratch_floats(int B, int K, int D, int threads);
 
 /* G (B,K) <- G' (the logits buffer, reused); demb (B,D) += G' W; M (K,D) <- G'^T E unless M is
@@ -62,6 +62,8 @@ double cosxent_forward_backward(float *G, float *demb, float *M, float *scratch,
  * the row's own key) a column of its own outside the matrix.
  *   z_ij = s clamp(q_i . Q_j, -1, 1)  (Qlab[j] != lab_i),   loss_i = lse_i(z0_i, z_i.) - z0_i
  *   G_ij = p_ij s / B   (0 where masked),   demb += G Q,   p0[i] <- p of the positive
+ * G itself is left holding exp(z_ij - m_ib), not G: the block factor s/B exp(m_ib - lse_i) is
+ * applied to each block's (B,D) product, which spares a pass over the (B,L) matrix.
  * The caller adds the positive column's gradient (p0 - 1) slope / B k_i itself. */
 struct qxent {
     int B, L, D;
@@ -73,7 +75,7 @@ struct qxent {
     float s;              /* scale */
 };
 
-/* G (B,L) <- G; demb (B,D) += G Q; p0 (B) <- softmax probability of the positive (may alias
+/* G (B,L) <- scratch (see above); demb (B,D) += G Q; p0 (B) <- softmax probability of the positive (may alias
  * z0); scratch of cosxent_scratch_floats(B, L, D, pool_size(pool)); threads as above. Returns
  * sum_i loss_i. FLOPs: 4BLD + ~30BL. */
 double qxent_forward_backward(float *G, float *demb, float *p0, float *scratch,

@@ -12,8 +12,10 @@
  * `inv` is recomputed in the fused SGD pass right after each row is updated, so forward never
  * streams W just for norms. One (B,C) buffer holds logits, then dZ in place.
  *
- * Arena (one allocation): W (C,D) | V momentum (C,D) | dW (C,D) = M' | inv (C) | logits (B,C)
- * | emb copy (B,D).  Per class: 4 (3D + 1 + B) bytes (1,796 at D = 128, B = 256).
+ * Arena (one allocation): W (C,D) | V momentum (C,D) | inv (C) | logits (B,C), then G' |
+ * emb copy (B,D) | cosxent scratch | Mbuf (threads x 1024 x D).  No (C,D) gradient array: step()
+ * forms M' block by block from G' and E and updates those rows at once (cosw_sgd_dense).
+ * Per class: 4 (2D + 1 + B + B/512) bytes (2,566 at D = 128, B = 256).
  * FLOPs per step: 3 GEMMs of 2BCD + ~6BC (scale, max, exp/sum, grad) + ~12CD (projection,
  * SGD, norms). Keys: margin, s, m, m1, m2, m3, straight_through, easy_margin (head_margin_params;
  * defaults s = 64, cosface m = 0.4; arcface m = 0.5).
@@ -40,7 +42,8 @@ struct full_state {
     struct margin_cfg mc;
     struct optim_cfg opt;
     float *arena;
-    float *W, *V, *dW, *inv, *logits, *emb, *scratch;
+    float *W, *V, *inv, *logits, *emb, *scratch, *Mbuf;
+    int B; /* rows of the last forward_backward */
     int pending; /* forward_backward done, step not yet */
     struct pool pool;
 };
@@ -86,19 +89,20 @@ static int full_init(void *st, const struct head_cfg *cfg, struct head_req *req,
     s->opt = cfg->optim;
     size_t CD = (size_t)s->C * s->D;
     size_t nscr = cosxent_scratch_floats(s->max_batch, (int)s->C, s->D, cfg->threads);
-    size_t n = 3 * CD + (size_t)s->C + (size_t)s->max_batch * s->C +
-               (size_t)s->max_batch * s->D + nscr;
+    size_t nthr = cfg->threads > 1 ? (size_t)cfg->threads : 1;
+    size_t n = 2 * CD + (size_t)s->C + (size_t)s->max_batch * s->C +
+               (size_t)s->max_batch * s->D + nscr + nthr * COSXENT_BLOCK * s->D;
     s->arena = dcqb_zalloc((size_t)n * sizeof(float));
     if (!s->arena)
         return DCQB_FAIL(err, DCQB_ENOMEM, "full: cannot allocate %.1f MB for C = %lld",
                          n * 4.0 / 1e6, (long long)s->C);
     s->W = s->arena;
     s->V = s->W + CD;
-    s->dW = s->V + CD;
-    s->inv = s->dW + CD;
+    s->inv = s->V + CD;
     s->logits = s->inv + s->C;
     s->emb = s->logits + (size_t)s->max_batch * s->C;
     s->scratch = s->emb + (size_t)s->max_batch * s->D;
+    s->Mbuf = s->scratch + nscr;
     double std = cfg->init_std > 0 ? cfg->init_std : 0.01;
     rc = rng_fill_normal(s->W, CD, std, cfg->seed, err);
     if (rc) {
@@ -127,7 +131,8 @@ static int full_forward_backward(void *st, float *loss, float *demb, const float
     /* logits, margin softmax, G' in place, demb += G' W and M' = G'^T E, in column blocks:
      * 6BCD FLOPs in 3 x C/1024 GEMMs, ~3 passes of the (B,C) matrix through memory */
     struct cosxent p = {B, C, D, C, s->emb, s->W, s->inv, NULL, labels, &s->mc};
-    double total = cosxent_forward_backward(s->logits, demb, s->dW, s->scratch, &s->pool, &p);
+    double total = cosxent_forward_backward(s->logits, demb, NULL, s->scratch, &s->pool, &p);
+    s->B = B;
     *loss = (float)(total / B);
     if (!isfinite(*loss))
         return DCQB_FAIL(err, DCQB_ENUMERIC, "full: non-finite loss %g", (double)*loss);
@@ -135,25 +140,29 @@ static int full_forward_backward(void *st, float *loss, float *demb, const float
     return DCQB_OK;
 }
 
+/* dW (C,D) <- M' = G'^T E from the kept G' and embeddings, each row then projected through
+ * the normalisation (in place: cosw_project_row reads m before writing o). 2BCD + 4CD FLOPs. */
 void head_full_grad_w(const void *st, float *dW)
 {
     const struct full_state *s = st;
+    matmul_bk_bd_to_kd(dW, s->logits, s->emb, s->B, (int)s->C, s->D, 1.0f, 0.0f);
     for (int64_t j = 0; j < s->C; j++) {
         size_t r = (size_t)j * s->D;
-        cosw_project_row(dW + r, s->dW + r, s->W + r, s->inv[j], s->D);
+        cosw_project_row(dW + r, dW + r, s->W + r, s->inv[j], s->D);
     }
 }
 
-/* Per class row: g = M'_j - (M'_j . w_j)/|w_j|^2 w_j; v = mu v + g + wd w; w -= lr v; then the
- * new 1/|w_j|. ~13 FLOPs per element, streams W, V, dW once (12 CD bytes read, 8 CD written). */
+/* Per block of classes: M'_blk = G'_blk^T E, then per row g = M'_j - (M'_j . w_j)/|w_j|^2 w_j;
+ * v = mu v + g + wd w; w -= lr v; the new 1/|w_j| (cosw_sgd_dense). 2BCD + ~13CD FLOPs; streams
+ * W, V (8 CD bytes read, 8 CD written) and G' (4 BC) once. */
 static int full_step(void *st, float lr, int64_t t, struct dcqb_err *err)
 {
     struct full_state *s = st;
     (void)t;
     if (!s->pending)
         return DCQB_FAIL(err, DCQB_EINVAL, "full: step without a forward_backward");
-    const float mu = s->opt.momentum, wd = s->opt.weight_decay;
-    cosw_sgd_rows(s->W, s->V, s->inv, NULL, NULL, s->C, s->dW, s->D, lr, mu, wd, &s->pool);
+    cosw_sgd_dense(s->W, s->V, s->inv, s->Mbuf, s->logits, s->emb, s->B, s->C, s->D, lr,
+                   s->opt.momentum, s->opt.weight_decay, &s->pool);
     s->pending = 0;
     return DCQB_OK;
 }
@@ -162,9 +171,13 @@ static void full_cost(const void *st, int B, struct head_cost *out)
 {
     const struct full_state *s = st;
     double C = (double)s->C, D = s->D;
-    /* + the blocked softmax's per-row, per-block statistics: 2 floats per row per 1024 classes */
-    out->per_class_bytes = 4.0 * (3.0 * D + 1.0 + B + 2.0 * B / COSXENT_BLOCK);
-    out->fixed_bytes = 4.0 * (B * D + 2.0 * B) + sizeof *s;
+    /* W, V, inv, a logits column, and the blocked softmax's per-row, per-block statistics (2
+     * floats per row per 1024 classes); fixed: the embeddings, the per-thread (B,D) partials
+     * and (1024,D) M' blocks */
+    const double T = pool_size(&s->pool);
+    out->per_class_bytes = 4.0 * (2.0 * D + 1.0 + B + 2.0 * B / COSXENT_BLOCK);
+    out->fixed_bytes = 4.0 * (B * D + 2.0 * B + (2.0 * T - 1.0) * B * D + T * COSXENT_BLOCK * D) +
+                       sizeof *s;
     out->flops = 6.0 * B * C * D + 6.0 * B * C + 13.0 * C * D;
     out->active_classes = s->C;
 }
