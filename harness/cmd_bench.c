@@ -35,7 +35,7 @@ static void usage(FILE *f)
             "                    refused with the memory they would need\n"
             "  --d LIST          embedding dims (128,512)\n"
             "  --threads LIST    BLAS threads (1,2)\n"
-            "  --reps N          timed steps per phase (5), fewer at large C (>= 3)\n"
+            "  --reps N          timed steps per phase (11), fewer at large C (>= 2)\n"
             "  --budget S        seconds per timed phase that cap reps at large C (4)\n"
             "  --quick           ~1-minute smoke run: C 1e4,1e5, d 128, 1 thread, reps 3\n"
             "Wall times are noisy when other processes load the cores: compare medians.\n");
