@@ -777,8 +777,8 @@ static void table4(struct sbuf *b, const struct rep *R, struct sel *conds)
 
 /* bench.tsv: the most common (B, threads, ratio) setting is the one compared across C. */
 struct bench_view {
-    int c_head, c_C, c_d, c_B, c_thr, c_ratio, c_ms, c_gf, c_gemm, c_pcb, c_fix, c_rss, c_st,
-        c_err;
+    int c_head, c_C, c_d, c_B, c_thr, c_ratio, c_ms, c_gf, c_gemm, c_gmin, c_pcb, c_fix, c_rss,
+        c_st, c_err;
 };
 
 static void bench_view(const struct tsv *t, struct bench_view *v)
@@ -792,6 +792,7 @@ static void bench_view(const struct tsv *t, struct bench_view *v)
     v->c_ms = tsv_col(t, "head_ms");      /* the head step alone, median */
     v->c_gf = tsv_col(t, "head_gflops");
     v->c_gemm = tsv_col(t, "bound_ratio"); /* head step / its GEMMs at the measured sgemm rate */
+    v->c_gmin = tsv_col(t, "min_ratio");   /* the same from the fastest reps (NA if absent) */
     v->c_err = tsv_col(t, "err_msg");
     v->c_pcb = tsv_col(t, "per_class_bytes");
     v->c_fix = tsv_col(t, "fixed_bytes");
@@ -861,8 +862,8 @@ static void table5(struct sbuf *b, const struct rep *R)
     if (!idx) return;
     int n = bench_sorted(t, &v, idx);
     sb_str(b, "| head | d | C | B | threads | ratio | head step ms (median) | GFLOP/s | "
-              "x GEMM bound | head memory (MB) | peak RSS (MB) |\n"
-              "|---|---|---|---|---|---|---|---|---|---|---|\n");
+              "x GEMM bound | x bound (fastest reps) | head memory (MB) | peak RSS (MB) |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int k = 0; k < n; k++) {
         int i = idx[k];
         const char *h = tsv_get(t, i, v.c_head);
@@ -875,14 +876,17 @@ static void table5(struct sbuf *b, const struct rep *R)
         cell_num(b, tsv_get(t, i, v.c_ms), 3);
         cell_num(b, tsv_get(t, i, v.c_gf), 1);
         cell_num(b, tsv_get(t, i, v.c_gemm), 2);
+        cell_num(b, v.c_gmin >= 0 ? tsv_get(t, i, v.c_gmin) : NULL, 2);
         double mb = bench_mem_mb(t, &v, i);
         if (isnan(mb)) sb_str(b, " NA |");
         else sb_printf(b, " %.2f |", mb);
         cell_num(b, tsv_get(t, i, v.c_rss), 1);
         sb_str(b, "\n");
     }
-    if (!n) sb_str(b, "| (no ok rows) | | | | | | | | | | |\n");
-    sb_str(b, "\nHead memory = per_class_bytes x C + fixed_bytes.\n\n");
+    if (!n) sb_str(b, "| (no ok rows) | | | | | | | | | | | |\n");
+    sb_str(b, "\nHead memory = per_class_bytes x C + fixed_bytes. x GEMM bound = median head step /"
+              " median time of the head's GEMMs alone (same shapes, same run); the fastest-reps"
+              " column divides the minima, steadier when other processes share the cores.\n\n");
     /* refused configurations carry the memory they would have needed: say so */
     int first = 1;
     for (int i = 1; i < t->rows; i++) {
