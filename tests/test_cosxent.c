@@ -126,35 +126,36 @@ static void check(struct prob *p)
     free(G), free(M), free(scr), free(Gr), free(Mr);
 }
 
+/* One problem against the reference, under CosFace and, when both, ArcFace too. */
+static void check_case(int K, int Kvis, int with_off, int both, uint64_t seed, const int32_t *t)
+{
+    struct prob p;
+    make(&p, K, Kvis, with_off, MARGIN_COSFACE, seed);
+    memcpy(p.tgt, t, sizeof p.tgt);
+    check(&p);
+    if (both) {
+        margin_cfg_set(&p.mc, MARGIN_ARCFACE, 64.0f, 0.5f);
+        check(&p);
+    }
+    drop(&p);
+}
+
 static void test_full_shape_blocks(void **state)
 {
     (void)state;
-    struct prob p;
-    make(&p, 2600, 2600, 0, MARGIN_COSFACE, 1); /* blocks of 1024, 1024, 552 */
-    int32_t t[B] = {0, 1023, 1024, 2047, 2599, 1500};
-    memcpy(p.tgt, t, sizeof t);
-    check(&p);
-    margin_cfg_set(&p.mc, MARGIN_ARCFACE, 64.0f, 0.5f);
-    check(&p);
-    drop(&p);
+    const int32_t t[B] = {0, 1023, 1024, 2047, 2599, 1500};
+    check_case(2600, 2600, 0, 1, 1, t); /* blocks of 1024, 1024, 552 */
 }
 
 static void test_sampled_mask_and_offsets(void **state)
 {
     (void)state;
-    struct prob p;
     /* Kvis = 2000: block 1 is partly masked, block 2 [2048, 3072) is seen only through the
      * targets placed there, block 3 has the rest */
-    make(&p, 3200, 2000, 1, MARGIN_COSFACE, 2);
-    int32_t t[B] = {5, 1999, 2000, 2500, 3100, 3199};
-    memcpy(p.tgt, t, sizeof t);
-    check(&p);
-    drop(&p);
-    make(&p, 300, 290, 1, MARGIN_ARCFACE, 3); /* one partial block */
-    int32_t t2[B] = {0, 290, 291, 292, 293, 299};
-    memcpy(p.tgt, t2, sizeof t2);
-    check(&p);
-    drop(&p);
+    const int32_t t[B] = {5, 1999, 2000, 2500, 3100, 3199};
+    check_case(3200, 2000, 1, 1, 2, t);
+    const int32_t t2[B] = {0, 290, 291, 292, 293, 299};
+    check_case(300, 290, 1, 1, 3, t2); /* one partial block */
 }
 
 static void test_nan_poisons_and_repeats_bitwise(void **state)
