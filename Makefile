@@ -28,7 +28,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard tests/bench_*.c)
 
-.PHONY: all deps test check-san bench reproduce plots golden clean help
+.PHONY: all deps test check-san bench reproduce plots clean help
 all: $(DCQBENCH)
 
 help:
@@ -78,7 +78,7 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libdcqb.a | deps
 	@mkdir -p $(BUILD)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libdcqb.a -lcmocka $(LDLIBS)
 
-# One thread for tests: golden numbers and digests are defined at one BLAS thread.
+# One BLAS thread for tests: digests are defined per thread count (tests that need 2 set it).
 # Tests that drive the CLI find it through $DCQBENCH.
 test: $(DCQBENCH) $(TEST_BIN)
 	@OPENBLAS_NUM_THREADS=1 DCQBENCH=$(DCQBENCH) sh tests/run.sh $(TEST_BIN)
@@ -102,9 +102,6 @@ reproduce: $(DCQBENCH)
 
 plots: $(DCQBENCH)
 	sh plots/make_plots.sh
-
-golden: $(DCQBENCH)
-	OPENBLAS_NUM_THREADS=1 sh tests/make_golden.sh
 
 clean:
 	rm -rf build build-san bin
