@@ -14,12 +14,13 @@
  *   per row: M_i = max_b m_ib, S_i = sum_b s_ib exp(m_ib - M_i) (double, block order),
  *     lse_i = M_i + log S_i;
  *   sweep 2 per block: G' = e * (s/B exp(m_ib - lse_i)) inv_k (target column fixed), then the
- *     block's share of demb += G' W and of M = G'^T E.
+ *     block's share of demb += G' W and of M = G'^T E (M may be NULL: full forms it per block
+ *     in its step instead, cosw_sgd_dense).
  * So the matrix is written once (sweep 1), read and rewritten once (sweep 2), and read by no
  * later pass: ~3 x 4BK bytes of traffic against ~7 for a GEMM / per-row passes / GEMM / GEMM
  * sequence. One exp per logit. The result is deterministic (fixed block and lane order) and
- * independent of the column blocking of the GEMM library, but not bitwise the unblocked
- * xent_row_fused (the shift is m_ib, not the row max).
+ * independent of the column blocking of the GEMM library, but not bitwise the per-row softmax
+ * it replaced (the shift is m_ib, not the row max).
  */
 #ifndef DCQB_COSXENT_H
 #define DCQB_COSXENT_H

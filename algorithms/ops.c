@@ -1,5 +1,5 @@
-/* ops.c - BLAS-backed GEMM helpers with naive twins, row L2 normalisation and the fused
- * log-softmax cross entropy (REFERENCE.md section 4: dL/dz = (p - onehot)/B; STYLE.md 2.6).
+/* ops.c - BLAS-backed GEMM helpers with naive twins, row L2 normalisation and the vectorised
+ * exp-and-sum the blocked softmaxes are built on (cosxent.c; STYLE.md 2.6).
  * This file includes <cblas.h>: never a GSL randist/matrix header here (they clash).
  */
 #include "ops.h"
@@ -113,41 +113,8 @@ void l2norm_backward(float *dx, const float *g, const float *y, const float *nor
     }
 }
 
-/* ---- fused cross entropy ------------------------------------------------------------------ */
-
-/* Max over unskipped columns in 16 independent lanes (a float max reduction does not
- * vectorise without fast-math; explicit lanes do, and max is exact in any order). */
-__attribute__((target_clones("avx512f", "avx2", "default")))
-static float row_max(const float *z, int K, const uint8_t *skip)
-{
-    float m[16];
-    for (int l = 0; l < 16; l++) m[l] = -INFINITY;
-    int j = 0;
-    if (skip) {
-        for (; j + 16 <= K; j += 16)
-            for (int l = 0; l < 16; l++) {
-                float v = skip[j + l] ? -INFINITY : z[j + l];
-                m[l] = v > m[l] ? v : m[l];
-            }
-    } else {
-        for (; j + 16 <= K; j += 16)
-            for (int l = 0; l < 16; l++) m[l] = z[j + l] > m[l] ? z[j + l] : m[l];
-    }
-    for (; j < K; j++)
-        if (!(skip && skip[j]) && z[j] > m[0]) m[0] = z[j];
-    float mx = m[0];
-    for (int l = 1; l < 16; l++) mx = m[l] > mx ? m[l] : mx;
-    return mx;
-}
-
-double xent_row_fused(float *dz, const float *z, int K, int target, const uint8_t *skip,
-                      float scale, const float *colscale)
-{
-    return xent_row_fused_max(dz, z, K, target, skip, scale, colscale, row_max(z, K, skip));
-}
-
 /* ---- vectorised exp for the softmax ------------------------------------------------------
- * expf is a scalar libm call (~4 ns here); the B x C softmax of the full head spends more time
+ * expf is a scalar libm call (~4 ns here); the B x C softmax of the full head spent more time
  * in it than in a GEMM at d = 128. exp_poly is Cephes' expf: n = round(x log2 e) by the 1.5 2^23
  * trick, r = x - n ln2 (two-part ln2), exp(r) by a degree-7 polynomial, times 2^n built in the
  * exponent bits. Max error ~2 ulp on [-87, 0] (tests/test_ops.c compares it with exp()). Only
@@ -155,11 +122,11 @@ double xent_row_fused(float *dz, const float *z, int K, int target, const uint8_
  * target_clones below (AVX-512, AVX2, baseline SSE2) keep results identical across machines
  * and no -ffast-math is needed (STYLE.md 2.10 allows it here; we do without). Inputs are
  * x = z - max <= 0; below -87 the result is clamped to exp(-87) ~ 1.6e-38, invisible next to
- * the row maximum's exp(0) = 1 in the sum; above 0 (only skipped columns) to 1; NaN stays NaN. */
+ * the block maximum's exp(0) = 1 in the sum; above 0 (masked columns) to 1; NaN stays NaN. */
 static inline float exp_poly(float xin)
 {
     /* clamp into [-87, 0] (NaN -> -87 here, given back below): keeps n in int range for
-     * whatever a skipped column holds (-inf, +inf, NaN) */
+     * whatever a masked column holds (-inf, +inf, NaN) */
     float x = xin > -87.0f ? xin : -87.0f;
     x = x < 0.0f ? x : 0.0f;
     float t = x * 1.44269504088896341f;
@@ -231,88 +198,4 @@ float ops_exp_shift_sum_mask(float *x, const int32_t *lab, int32_t y, int n, flo
     float s = 0;
     for (int l = 0; l < XENT_LANES; l++) s += lane[l];
     return s;
-}
-
-/* As exp_block_inplace, with x[j] <- 0 where skip[j] (a select, so whatever a skipped column
- * holds never reaches the sum). */
-__attribute__((target_clones("avx512f", "avx2", "default")))
-static float exp_block_skip_inplace(float *x, const uint8_t *skip, int n, float mx)
-{
-    float lane[XENT_LANES] = {0};
-    int j = 0;
-    for (; j + XENT_LANES <= n; j += XENT_LANES) {
-        /* widen the byte mask first: a select on uint8 lanes kept GCC from vectorising this
-         * loop (it ran at scalar speed, more time than dcq's GEMMs); same select, same result */
-        float keep[XENT_LANES];
-        for (int l = 0; l < XENT_LANES; l++) keep[l] = skip[j + l] ? 0.0f : 1.0f;
-        for (int l = 0; l < XENT_LANES; l++) {
-            float e = exp_poly(x[j + l] - mx);
-            e = keep[l] != 0.0f ? e : 0.0f;
-            x[j + l] = e;
-            lane[l] += e;
-        }
-    }
-    for (; j < n; j++) {
-        float e = skip[j] ? 0.0f : exp_poly(x[j] - mx);
-        x[j] = e;
-        lane[0] += e;
-    }
-    float s = 0;
-    for (int l = 0; l < XENT_LANES; l++) s += lane[l];
-    return s;
-}
-
-/* x[j] *= f * c[j] (c NULL: f). 1-2 FLOPs per element. */
-__attribute__((target_clones("avx512f", "avx2", "default")))
-static void scale_inplace(float *x, int n, float f, const float *c)
-{
-    if (c)
-        for (int j = 0; j < n; j++) x[j] *= f * c[j];
-    else
-        for (int j = 0; j < n; j++) x[j] *= f;
-}
-
-double xent_row_fused_max(float *dz, const float *z, int K, int target, const uint8_t *skip,
-                          float scale, const float *colscale, float mx)
-{
-    float zt = z[target]; /* read before dz (maybe z) is overwritten */
-    double sum = 0;
-    if (skip) {
-        /* Pass 2 with skipped columns: the same blocks, skipped columns set to 0. */
-        if (dz != z) memcpy(dz, z, sizeof(float) * (size_t)K);
-        for (int j0 = 0; j0 < K; j0 += XENT_BLOCK) {
-            int n = K - j0 < XENT_BLOCK ? K - j0 : XENT_BLOCK;
-            sum += exp_block_skip_inplace(dz + j0, skip + j0, n, mx);
-        }
-    } else {
-        /* Pass 2: e_j = exp(z_j - max) into dz (vectorised), block sums joined in double. */
-        if (dz != z) memcpy(dz, z, sizeof(float) * (size_t)K);
-        for (int j0 = 0; j0 < K; j0 += XENT_BLOCK) {
-            int n = K - j0 < XENT_BLOCK ? K - j0 : XENT_BLOCK;
-            sum += exp_block_inplace(dz + j0, n, mx);
-        }
-    }
-    /* Pass 3: dz = (p - onehot) * scale (* colscale); skipped columns stay 0. */
-    float f = (float)(scale / sum);
-    scale_inplace(dz, K, f, colscale);
-    dz[target] -= scale * (colscale ? colscale[target] : 1.0f);
-    return log(sum) + (double)mx - (double)zt;
-}
-
-double xent_row_ref(float *dz, const float *z, int K, int target, const uint8_t *skip,
-                    float scale, const float *colscale)
-{
-    double mx = -INFINITY;
-    for (int j = 0; j < K; j++)
-        if (!(skip && skip[j]) && z[j] > mx) mx = z[j];
-    double sum = 0;
-    for (int j = 0; j < K; j++)
-        if (!(skip && skip[j])) sum += exp((double)z[j] - mx);
-    double lse = mx + log(sum);
-    for (int j = 0; j < K; j++) {
-        double p = (skip && skip[j]) ? 0.0 : exp((double)z[j] - lse);
-        double cs = colscale ? colscale[j] : 1.0;
-        dz[j] = (float)((p - (j == target ? 1.0 : 0.0)) * scale * cs);
-    }
-    return lse - z[target];
 }

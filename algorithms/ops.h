@@ -1,7 +1,7 @@
 /* ops.h - dense kernels shared by the backbone and the heads: three GEMM shapes over OpenBLAS
  * cblas_sgemm (each with a naive `_ref` twin for tests), row L2 normalisation forward/backward,
- * and a fused, numerically stable log-softmax cross entropy over one row of logits
- * (REFERENCE.md sections 2 and 4; STYLE.md 2.6).
+ * and the vectorised exp-and-sum of the blocked softmaxes in cosxent.h (REFERENCE.md sections 2
+ * and 4; STYLE.md 2.6).
  *
  * Dim letters, fixed here once for the whole project:
  *   B batch rows, D embedding (or a layer's input width), C total classes,
@@ -43,30 +43,13 @@ void l2norm_forward(float *y, float *norms, const float *x, int B, int D);
  * 4BD FLOPs. */
 void l2norm_backward(float *dx, const float *g, const float *y, const float *norms, int B, int D);
 
-/* Fused cross entropy of one row of K logits z with target column `target` (0 <= target < K).
- * Columns with skip[j] != 0 are left out of the softmax (skip may be NULL); the target must
- * not be skipped. Passes over the row: max (from -INFINITY), exp(z - max) stored in dz and
- * summed (no skip: vectorised polynomial exp, ops_exp_poly, float sums over 1024-column blocks
- * joined in double; with skip: expf, sum in double), then dz[j] = (p_j - onehot_j) * scale in
- * place (0 on skipped columns), times colscale[j] when colscale is not NULL (a head folds
- * 1/|w_j| in here). dz may alias z (the logits buffer is reused for dZ). Returns -log p_target
- * in double. ~(4 + exp) FLOPs per column; reads z once, writes dz twice. */
-double xent_row_fused(float *dz, const float *z, int K, int target, const uint8_t *skip,
-                      float scale, const float *colscale);
-/* Same with the row maximum over unskipped columns already known (a head that scales its
- * logits finds it in that pass and saves one read of the row). mx must be that maximum. */
-double xent_row_fused_max(float *dz, const float *z, int K, int target, const uint8_t *skip,
-                          float scale, const float *colscale, float mx);
-/* x[j] <- exp(x[j] - mx) over n <= 1024 floats in place (the fused CE's vectorised exp), and
+/* x[j] <- exp(x[j] - mx) over n <= 1024 floats in place (a vectorised polynomial exp), and
  * their sum in 16 fixed float lanes joined in a fixed order. For blocked softmaxes (cosxent). */
 float ops_exp_shift_sum(float *x, int n, float mx);
 /* The same with x[j] <- 0 (and nothing summed) where lab[j] == y: DCQ's own-label mask, as an
  * int compare and a select, so the loop vectorises. */
 float ops_exp_shift_sum_mask(float *x, const int32_t *lab, int32_t y, int n, float mx);
-/* The vectorisable exp the fused CE uses, for x in [-87, 0] (clamped below): tests only. */
+/* The vectorisable exp those use, for x in [-87, 0] (clamped below): tests only. */
 float ops_exp_poly(float x);
-/* Reference: direct log-sum-exp in double, no aliasing; dz written as above. */
-double xent_row_ref(float *dz, const float *z, int K, int target, const uint8_t *skip,
-                    float scale, const float *colscale);
 
 #endif

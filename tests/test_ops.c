@@ -1,6 +1,6 @@
 /* test_ops.c - GEMM helpers vs their naive twins, L2 normalisation forward/backward (finite
- * differences in double), fused cross entropy vs a direct log-sum-exp (large logits, masked
- * columns, column scales, in place), and the seeded init fills. */
+ * differences in double), the polynomial exp and the block exp-and-sum kernels (plain and
+ * label-masked) against exp() in double, and the seeded init fills. */
 #include "test_util.h"
 
 #include "ops.h"
@@ -87,71 +87,42 @@ static void test_l2norm_forward_backward(void **state)
         }
 }
 
-/* direct log-sum-exp in double, written independently of ops.c */
-static double direct_ce(const float *z, int n, int t, const uint8_t *skip)
-{
-    double mx = -INFINITY, s = 0;
-    for (int j = 0; j < n; j++)
-        if (!(skip && skip[j]) && z[j] > mx) mx = z[j];
-    for (int j = 0; j < n; j++)
-        if (!(skip && skip[j])) s += exp((double)z[j] - mx);
-    return mx + log(s) - z[t];
-}
-
-static void test_xent_fused_vs_direct(void **state)
+/* exp-and-sum over a block, in place: against exp() in double; the masked variant zeroes
+ * exactly the slots of the row's label and sums the rest; both repeat bit for bit. */
+static void test_exp_shift_sum(void **state)
 {
     (void)state;
-    float z[K], dz[K], dr[K], zc[K], cs[K];
-    uint8_t skip[K];
+    enum { N = 1024 };
+    float x[N], y[N], x0[N];
+    int32_t lab[N];
     uint64_t r = 21;
-    for (int rep = 0; rep < 20; rep++) {
-        float scale = rep < 10 ? 64.0f : 1.0f; /* s = 64: exp overflows without the max */
-        for (int j = 0; j < K; j++) {
-            z[j] = scale * urand(&r);
-            skip[j] = (dcqb_splitmix64(&r) & 3) == 0;
-            cs[j] = 0.5f + 0.5f * (urand(&r) + 1.0f);
+    for (int rep = 0; rep < 6; rep++) {
+        const int n = rep < 3 ? N : 1 + rep * 97; /* full blocks and odd tails */
+        const float mx = 64.0f;
+        for (int j = 0; j < n; j++) {
+            x0[j] = 64.0f * urand(&r); /* s = 64: exp(z) overflows without the shift */
+            lab[j] = (int32_t)(dcqb_splitmix64(&r) % 7);
         }
-        int t = rep % K;
-        skip[t] = 0;
-        const uint8_t *sk = (rep & 1) ? skip : NULL;
-        const float *c = (rep & 2) ? cs : NULL;
-        double lf = xent_row_fused(dz, z, K, t, sk, 0.25f, c);
-        double lr = xent_row_ref(dr, z, K, t, sk, 0.25f, c);
-        double ld = direct_ce(z, K, t, sk);
-        assert_true(isfinite(lf));
-        assert_close(lf, ld, 1e-5, 1e-5);
-        assert_close(lr, ld, 1e-9, 1e-9);
-        assert_close_array(dz, dr, K, 1e-6, 1e-5);
-        double sum = 0; /* without column scales the gradient row sums to 0 */
-        for (int j = 0; j < K; j++) {
-            if (sk && sk[j]) assert_true(dz[j] == 0.0f);
-            sum += dz[j];
-        }
-        if (!c) assert_close(sum, 0.0, 1e-6, 0);
-        /* in place: dz aliases z */
-        memcpy(zc, z, sizeof z);
-        double li = xent_row_fused(zc, zc, K, t, sk, 0.25f, c);
-        assert_true(li == lf);
-        assert_true(memcmp(zc, dz, sizeof zc) == 0);
-    }
-    /* gradient = d loss / d z (scale 1): central differences of the direct CE in double */
-    for (int j = 0; j < K; j++) z[j] = 5.0f * urand(&r);
-    xent_row_fused(dz, z, K, 3, NULL, 1.0f, NULL);
-    for (int j = 0; j < K; j++) {
-        float zp[K];
-        memcpy(zp, z, sizeof zp);
-        float e = 1e-2f;
-        zp[j] = z[j] + e;
-        double fp = direct_ce(zp, K, 3, NULL);
-        zp[j] = z[j] - e;
-        double fm = direct_ce(zp, K, 3, NULL);
-        assert_close(dz[j], (fp - fm) / (2.0 * e), 1e-4, 1e-2);
+        memcpy(x, x0, sizeof(float) * n);
+        double want = 0;
+        for (int j = 0; j < n; j++) want += exp((double)x0[j] - mx);
+        float got = ops_exp_shift_sum(x, n, mx);
+        assert_close(got, want, 0, 1e-5);
+        for (int j = 0; j < n; j++) assert_close(x[j], exp((double)x0[j] - mx), 1e-30, 3e-7);
+        memcpy(y, x0, sizeof(float) * n);
+        assert_true(ops_exp_shift_sum(y, n, mx) == got); /* repeats exactly */
+        memcpy(y, x0, sizeof(float) * n);
+        double wm = 0;
+        for (int j = 0; j < n; j++)
+            if (lab[j] != 3) wm += exp((double)x0[j] - mx);
+        float gm = ops_exp_shift_sum_mask(y, lab, 3, n, mx);
+        assert_close(gm, wm, 0, 1e-5);
+        for (int j = 0; j < n; j++) assert_true(lab[j] == 3 ? y[j] == 0.0f : y[j] == x[j]);
     }
 }
 
 /* The softmax's polynomial exp against exp() in double over [-87, 0]: within 3e-7 relative
- * (Cephes expf is ~2 ulp), and long rows (several 1024-float blocks, odd tail) still match the
- * direct log-sum-exp. */
+ * (Cephes expf is ~2 ulp); clamped below, NaN kept. */
 static void test_exp_poly_accuracy(void **state)
 {
     (void)state;
@@ -167,16 +138,6 @@ static void test_exp_poly_accuracy(void **state)
     assert_true(ops_exp_poly(-200.0f) < 2e-38f); /* clamped, tiny, not NaN */
     assert_true(ops_exp_poly(-INFINITY) < 2e-38f);
     assert_true(isnan(ops_exp_poly(NAN)));       /* divergence stays visible */
-    int n = 5000 + 7;
-    float *z = malloc(sizeof(float) * n), *d1 = malloc(sizeof(float) * n),
-          *d2 = malloc(sizeof(float) * n);
-    uint64_t st = 3;
-    for (int j = 0; j < n; j++) z[j] = (float)((dcqb_splitmix64(&st) >> 40) / 16777216.0) * 60 - 30;
-    double a = xent_row_fused(d1, z, n, 17, NULL, 0.5f, NULL);
-    double b = xent_row_ref(d2, z, n, 17, NULL, 0.5f, NULL);
-    assert_close(a, b, 1e-5, 1e-6);
-    assert_close_array(d1, d2, n, 1e-7, 1e-5);
-    free(z), free(d1), free(d2);
 }
 
 static void test_rng_fill_deterministic(void **state)
@@ -204,7 +165,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_vs_ref),
         cmocka_unit_test(test_l2norm_forward_backward),
-        cmocka_unit_test(test_xent_fused_vs_direct),
+        cmocka_unit_test(test_exp_shift_sum),
         cmocka_unit_test(test_exp_poly_accuracy),
         cmocka_unit_test(test_rng_fill_deterministic),
     };
