@@ -4,6 +4,8 @@
  */
 #include "head.h"
 
+#include <zlib.h>
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -160,4 +162,17 @@ int head_check_class_list(const char *head, const int32_t *idx, int64_t K, int64
                 return DCQB_FAIL(err, DCQB_EINVAL, "%s: class %d given twice", head, (int)idx[k]);
     }
     return DCQB_OK;
+}
+
+uint32_t head_crc32(uint32_t crc, const void *p, size_t n)
+{
+    uLong c = crc;
+    const Bytef *b = p;
+    while (n) {
+        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        c = crc32(c, b, k);
+        b += k;
+        n -= k;
+    }
+    return (uint32_t)c;
 }

@@ -134,6 +134,10 @@ int head_param_choice(const struct head_cfg *cfg, const char *key, const char *d
 int head_check_class_list(const char *head, const int32_t *idx, int64_t K, int64_t kmax,
                           int64_t C, struct dcqb_err *err);
 
+/* crc32 (zlib) of n bytes continued from crc (0 to start), fed in chunks: zlib takes uInt
+ * lengths, and a head's tables pass 4 GB. For the heads' digests. */
+uint32_t head_crc32(uint32_t crc, const void *p, size_t n);
+
 /* Read the shared margin keys through cfg->param: margin (cosface|arcface|combined|none), s, m
  * (m3 for cosface, m2 for arcface), m1, m2, m3 (combined), straight_through, easy_margin.
  * Absent keys take the head's defaults given here (each head has the reference defaults of

@@ -20,7 +20,6 @@
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
-#include <zlib.h>
 
 #include "head.h"
 #include "heads/dcq.h"
@@ -209,19 +208,10 @@ static void dcq_cost(const void *st, int B, struct head_cost *out)
 static uint32_t dcq_digest(const void *st)
 {
     const struct dcq_state *s = st;
-    uLong c = crc32(0L, Z_NULL, 0);
-    const Bytef *p = (const Bytef *)s->Q;
-    size_t n = (size_t)s->L * s->D * sizeof(float);
-    while (n) {
-        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
-        c = crc32(c, p, k);
-        p += k;
-        n -= k;
-    }
-    c = crc32(c, (const Bytef *)s->Qlab, (uInt)((size_t)s->L * sizeof(int32_t)));
+    uint32_t c = head_crc32(0, s->Q, (size_t)s->L * s->D * sizeof(float));
+    c = head_crc32(c, s->Qlab, (size_t)s->L * sizeof(int32_t));
     int32_t ptr = s->ptr;
-    c = crc32(c, (const Bytef *)&ptr, sizeof ptr);
-    return (uint32_t)c;
+    return head_crc32(c, &ptr, sizeof ptr);
 }
 
 static size_t dcq_state_bytes(const void *st)

@@ -25,7 +25,6 @@
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
-#include <zlib.h>
 
 #include "cosw.h"
 #include "cosxent.h"
@@ -185,18 +184,8 @@ static void full_cost(const void *st, int B, struct head_cost *out)
 static uint32_t full_digest(const void *st)
 {
     const struct full_state *s = st;
-    uLong c = crc32(0L, Z_NULL, 0);
-    size_t CD = (size_t)s->C * s->D;
-    /* W and V are adjacent in the arena; crc32 takes uInt lengths, so feed in chunks */
-    const Bytef *p = (const Bytef *)s->W;
-    size_t n = 2 * CD * sizeof(float);
-    while (n) {
-        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
-        c = crc32(c, p, k);
-        p += k;
-        n -= k;
-    }
-    return (uint32_t)c;
+    /* W and V are adjacent in the arena */
+    return head_crc32(0, s->W, 2 * (size_t)s->C * s->D * sizeof(float));
 }
 
 static size_t full_state_bytes(const void *st)

@@ -22,7 +22,6 @@
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
-#include <zlib.h>
 
 #include "cosw.h"
 #include "cosxent.h"
@@ -379,17 +378,8 @@ static void sampled_cost(const void *st, int B, struct head_cost *out)
 static uint32_t sampled_digest(const void *st)
 {
     const struct sampled_state *s = st;
-    uLong c = crc32(0L, Z_NULL, 0);
-    const Bytef *p = (const Bytef *)s->W;
-    size_t n = 2 * (size_t)s->C * s->D * sizeof(float);
-    while (n) {
-        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
-        c = crc32(c, p, k);
-        p += k;
-        n -= k;
-    }
-    c = crc32(c, (const Bytef *)&s->rng, sizeof s->rng);
-    return (uint32_t)c;
+    uint32_t c = head_crc32(0, s->W, 2 * (size_t)s->C * s->D * sizeof(float));
+    return head_crc32(c, &s->rng, sizeof s->rng);
 }
 
 static size_t sampled_state_bytes(const void *st)
