@@ -12,13 +12,17 @@ override CFLAGS += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -
 # Recursive (=) so pkg-config runs after `deps` installed it, not when make reads this file.
 OPENBLAS_CFLAGS = $(shell pkg-config --cflags openblas 2>/dev/null)
 OPENBLAS_LIBS   = $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
-CPPFLAGS += -Iinclude -Ialgorithms -Idatasets -Iharness -I$(BUILD) $(OPENBLAS_CFLAGS)
+# One -I per folder: a file includes "name.h" and the layering (docs/ARCHITECTURE.md) says which
+# folder may include which.
+HARNESS_DIRS := $(sort $(dir $(wildcard harness/*/*.c harness/*/*.h)))
+CPPFLAGS += -Iinclude -Ialgorithms -Idatasets $(addprefix -I,$(HARNESS_DIRS)) -I$(BUILD) \
+            $(OPENBLAS_CFLAGS)
 # -lgsl but never -lgslcblas: with it first, cblas_sgemm silently binds to GSL's reference BLAS
 # (4.8 instead of ~85 GFLOP/s here). tests/test_blas.c checks which BLAS answers.
 LDLIBS  = -lgsl $(OPENBLAS_LIBS) -linih -lz -lm -lpthread
 
 LIB_SRC  := $(wildcard algorithms/*.c algorithms/heads/*.c datasets/*.c) \
-            $(filter-out harness/main.c,$(wildcard harness/*.c))
+            $(filter-out harness/cli/main.c,$(wildcard harness/*/*.c))
 # BUILD and BINDIR move so that `make check-san` builds beside, not over, the normal build.
 BUILD    ?= build
 BINDIR   ?= bin
@@ -70,7 +74,7 @@ $(BUILD)/libdcqb.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(DCQBENCH): $(BUILD)/harness/main.o $(BUILD)/libdcqb.a
+$(DCQBENCH): $(BUILD)/harness/cli/main.o $(BUILD)/libdcqb.a
 	@mkdir -p $(BINDIR)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -106,4 +110,4 @@ plots: $(DCQBENCH)
 clean:
 	rm -rf build build-san bin
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/harness/main.d
+-include $(LIB_OBJ:.o=.d) $(BUILD)/harness/cli/main.d

@@ -31,7 +31,7 @@ enum synth_profile {
 };
 
 /* Every field is a knob of `dcqbench data` (--field-name value) and a config key of the same
- * name (harness/data_cfg.c). Defaults come from CALIBRATION.md. */
+ * name (harness/core/data_cfg.c). Defaults come from CALIBRATION.md. */
 struct synth_cfg {
     uint64_t seed;          /* data seed; the generator keys everything on it */
     int profile;            /* enum synth_profile */

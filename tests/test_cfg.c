@@ -1,4 +1,4 @@
-/* test_cfg.c - harness/cfg.c: INI keys remember file:line, flags win over the file, unknown
+/* test_cfg.c - harness/core/cfg.c: INI keys remember file:line, flags win over the file, unknown
  * keys fail naming where they were written, typed getters reject malformed and out-of-range
  * values, `--key=value`, `--key value`, bool flags and positionals. */
 #include "test_util.h"

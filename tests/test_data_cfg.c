@@ -1,4 +1,4 @@
-/* test_data_cfg.c - synth_cfg_from_cfg (harness/data_cfg.c): the keys train/eval/sweep share.
+/* test_data_cfg.c - synth_cfg_from_cfg (harness/core/data_cfg.c): the keys train/eval/sweep share.
  * Defaults per profile, data_seed falling back to seed, every knob settable by its field name,
  * range errors naming the key, and unknown keys left for cfg_check_unused. */
 #include "test_util.h"

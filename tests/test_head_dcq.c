@@ -2,7 +2,7 @@
  * loss and d q against a plain double reference (positive in column 0, own label masked, keys
  * constants), queue init, ring order with wrap-around when L % B != 0, enqueue only in step(),
  * what the head asks of the loop, save/load. (EMA with mu = 0 equals the online network is the
- * training loop's property: harness/train.c owns the EMA copy.) */
+ * training loop's property: harness/train/train.c owns the EMA copy.) */
 #include "head_fixture.h"
 #include "heads/dcq.h"
 

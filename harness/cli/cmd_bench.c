@@ -1,6 +1,6 @@
 /* cmd_bench.c - 'dcqbench bench': the head cost benchmark (issue 7). Parses options into a
  * struct bench_cfg, prints the memory plans and a table row per finished configuration, and a
- * summary table at the end. The measuring is in harness/bench.c. */
+ * summary table at the end. The measuring is in harness/bench/bench.c. */
 #include "cli.h"
 
 #include <cblas.h>

@@ -1,6 +1,6 @@
 /* cmd_sweep.c - 'dcqbench sweep': expand sweep files into runs and run each as child processes
  * (`dcqbench train`, then `dcqbench eval`), resumable, shardable, one runs.tsv row per run
- * (issue 6, STYLE.md 2.8). The mechanism is harness/sweep.c; this file parses options, prints
+ * (issue 6, STYLE.md 2.8). The mechanism is harness/sweep/sweep.c; this file parses options, prints
  * progress, and owns the SIGINT handler (the one piece of process-global state it needs).
  */
 #include "cli.h"

@@ -2,7 +2,7 @@
  * diagnostics on embedding matrices given as .npy files (REFERENCE.md section 6; the work is in
  * harness/eval_*.c, this file loads inputs, calls eval_run and prints a summary).
  * `--run DIR` embeds a trained run's synthetic evaluation sets with its network
- * (harness/eval_rundir.c) and evaluates them the same way.
+ * (harness/eval/eval_rundir.c) and evaluates them the same way.
  */
 #include "cli.h"
 

@@ -1,6 +1,6 @@
 /* cmd_data.c - 'dcqbench data describe|export|verify': class-size statistics of a synthetic
  * profile, materialised splits (.npy or the dcqb format of datasets/dsfile.h), and a check of a
- * dcqb file. Generator keys are read by synth_cfg_from_cfg (harness/data_cfg.c), so every knob
+ * dcqb file. Generator keys are read by synth_cfg_from_cfg (harness/core/data_cfg.c), so every knob
  * is a flag here and a config key in train/eval/sweep. */
 #include <errno.h>
 #include <stdlib.h>
