@@ -2,7 +2,7 @@
  *
  * Library code (algorithms/, datasets/, harness/ except main.c) never exits or prints: it returns
  * a `enum dcqb_status` and, when given a `struct dcqb_err *`, fills it with a one-line message
- * (STYLE.md 2.4). Codes are for programs, the message is for humans. `err` may be NULL.
+ * (docs/ARCHITECTURE.md §1). Codes are for programs, the message is for humans. `err` may be NULL.
  * Header-only so that every layer can use it without a dependency on the harness.
  */
 #ifndef DCQB_H
@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define DCQB_VERSION "0.1.0"
 
@@ -94,7 +95,28 @@ static inline void dcqb_fmt_double(char *buf, size_t n, double x, int as_float)
     }
 }
 
-/* splitmix64: the seed mixer for every derived stream (STYLE.md 2.7). */
+/* Seconds on the monotonic clock: the one clock for progress, ETAs and benchmarks. */
+static inline double dcqb_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* 64-bit FNV-1a of n bytes continued from h (start with DCQB_FNV1A64_INIT): run ids and config
+ * hashes. Not a checksum for files (those use zlib's crc32). */
+#define DCQB_FNV1A64_INIT 0xcbf29ce484222325ULL
+static inline uint64_t dcqb_fnv1a64(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* splitmix64: the seed mixer for every derived stream (docs/METHOD.md §7). */
 static inline uint64_t dcqb_splitmix64(uint64_t *state)
 {
     uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
