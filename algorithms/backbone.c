@@ -1,4 +1,4 @@
-/* backbone.c - the shared MLP embedding network (backbone.h; CALIBRATION.md: 128-512-512-128,
+/* backbone.c - the shared MLP embedding network (backbone.h; docs/METHOD.md §2: 128-512-512-128,
  * BN + PReLU, final BN). Forward/backward by hand over the ops.h GEMM helpers.
  *
  * Layout of the parameter arena, per block l (in_l -> out_l = hidden):

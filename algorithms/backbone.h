@@ -55,7 +55,7 @@ void backbone_zero_grad(struct backbone *net);
 /* dst <- src (params and running stats). Same cfg required; DCQB_EINVAL otherwise. */
 int backbone_copy(struct backbone *dst, const struct backbone *src, struct dcqb_err *err);
 /* EMA: theta_dst <- mu theta_dst + (1 - mu) theta_src; running stats too when with_running.
- * mu = 0 makes dst an exact copy of src. (REFERENCE.md section 2, step 2) */
+ * mu = 0 makes dst an exact copy of src. (docs/METHOD.md §2, §3.4) */
 void backbone_ema(struct backbone *dst, const struct backbone *src, float mu, int with_running);
 
 /* crc32 over params and running stats: bit-exact determinism checks. */

@@ -1,6 +1,7 @@
 /* optim.c - SGD with momentum and weight decay (PyTorch torch.optim.SGD, dampening 0, no
  * Nesterov: its first-step buffer = g' equals momentum * 0 + g') and the learning-rate
- * schedules (CALIBRATION.md: 5 % linear warm-up then cosine to 0; REFERENCE.md 3: linear to 0).
+ * schedules (docs/METHOD.md §2: 5 % linear warm-up then cosine to 0 by default; linear to 0
+ * is Partial FC's arcface_torch schedule).
  */
 #include "optim.h"
 

@@ -1,4 +1,4 @@
-/* pool.h - a fixed team of worker threads for a head's own passes (issue 7: at 2 threads the
+/* pool.h - a fixed team of worker threads for a head's own passes (without it, at 2 threads the
  * element-wise passes of a head ran on one core while OpenBLAS threaded only the GEMMs).
  *
  * pool_run(fn, arg) calls fn(arg, t, n) once on each of the n threads (t = 0 is the caller) and

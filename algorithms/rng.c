@@ -1,4 +1,4 @@
-/* rng.c - Gaussian and uniform fills for initialisation over GSL's mt19937 (STYLE.md 2.7).
+/* rng.c - Gaussian and uniform fills for initialisation over GSL's mt19937 (docs/METHOD.md §7).
  * Kept apart from every file that includes <cblas.h>: gsl_randist.h pulls in gsl_matrix.h.
  * mt19937 takes a 32-bit seed; the 64-bit stream seed is folded (hi ^ lo) so both halves count.
  */

@@ -1,4 +1,4 @@
-/* rng.h - seeded fills for parameter initialisation (GSL mt19937, STYLE.md 2.7).
+/* rng.h - seeded fills for parameter initialisation (GSL mt19937, docs/METHOD.md §7).
  * Implemented in rng.c, the only algorithms/ file that includes GSL randist headers (they clash
  * with OpenBLAS's cblas.h). Same seed -> same floats, on every run and thread count.
  */

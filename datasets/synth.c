@@ -1,5 +1,5 @@
-/* synth.c - synthetic face-identity generator (see synth.h; REFERENCE.md section 7 for the data
- * sets it imitates, CALIBRATION.md "Generator that worked on the first try" for the defaults).
+/* synth.c - synthetic face-identity generator (see synth.h; docs/METHOD.md §1 for the data
+ * sets it imitates and where its defaults come from).
  *
  * Every random quantity is a pure function of a key (base seed, namespace, index, index):
  * key_hash() mixes the key into a 64-bit state, splitmix64 steps it, Box-Muller turns pairs of
@@ -522,7 +522,7 @@ int synth_create(struct synth **out, const struct synth_cfg *cfg, struct dcqb_er
         for (int k = 0; k < K; k++) s->zipf_cdf[k] /= acc;
         s->zipf_cdf[K - 1] = 1.0;
     }
-    /* Renderer: A1 ~ N(0, 1.5^2/in), b1 ~ N(0, 0.3^2), A2 ~ N(0, 1.5^2/H) (CALIBRATION.md),
+    /* Renderer: A1 ~ N(0, 1.5^2/in), b1 ~ N(0, 0.3^2), A2 ~ N(0, 1.5^2/H) (docs/METHOD.md §1),
      * drawn in the natural (row-major A) order and stored transposed. */
     {
         struct krng r;

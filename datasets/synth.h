@@ -5,7 +5,7 @@
  * with nuisance factors u (nuis_dim: pose, illumination, expression, occlusion-like) made of a
  * per-identity bias (people photographed in typical conditions) plus per-sample variation. A
  * fixed, seeded two-layer tanh "renderer" maps [id_scale*z ; u] to x in R^x_dim plus noise:
- *     x = tanh(A2 tanh(A1 [id_scale z ; u] + b1)) + noise * N(0, 1)       (CALIBRATION.md)
+ *     x = tanh(A2 tanh(A1 [id_scale z ; u] + b1)) + noise * N(0, 1)       (docs/METHOD.md §1)
  * "Flip" (pose mirrored) negates u[0]; flipping twice is the identity.
  *
  * Random access, no storage: sample j of class c is computed from (seed, namespace, c, j) alone
@@ -31,7 +31,7 @@ enum synth_profile {
 };
 
 /* Every field is a knob of `dcqbench data` (--field-name value) and a config key of the same
- * name (harness/core/data_cfg.c). Defaults come from CALIBRATION.md. */
+ * name (harness/core/data_cfg.c). Defaults: docs/METHOD.md §1. */
 struct synth_cfg {
     uint64_t seed;          /* data seed; the generator keys everything on it */
     int profile;            /* enum synth_profile */

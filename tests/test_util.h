@@ -1,5 +1,5 @@
 /* test_util.h - shared cmocka includes and numeric assertions for dcqbench tests.
- * cmocka 1.1.5 has no assert_double_equal (1.1.6 added it), hence assert_close (STYLE.md 2.9). */
+ * cmocka 1.1.5 has no assert_double_equal (1.1.6 added it), hence assert_close. */
 #ifndef DCQB_TEST_UTIL_H
 #define DCQB_TEST_UTIL_H
 

@@ -1,5 +1,5 @@
 /* provenance.h - where a number came from: git revision, compiler, flags, library versions,
- * BLAS threads, host, CPU, UTC time. Written with every run (STYLE.md 2.8). */
+ * BLAS threads, host, CPU, UTC time. Written with every run (docs/ARCHITECTURE.md §5). */
 #ifndef DCQB_PROVENANCE_H
 #define DCQB_PROVENANCE_H
 

@@ -1,4 +1,4 @@
-/* eval_lfw.c - LFW-style 10-fold verification on pairs (REFERENCE.md section 6): per fold, the
+/* eval_lfw.c - LFW-style 10-fold verification on pairs (docs/METHOD.md §4.3): per fold, the
  * threshold best on the other nine folds is applied to it; mean and population std of the ten
  * accuracies. Unlike DCQ's script (squared L2 on a 0..4 grid of step 0.01) the threshold search
  * is exact over cosine scores (midpoints between distinct sorted scores), see eval.h.

@@ -1,4 +1,4 @@
-/* eval_tail.c - tail diagnostics on held-out images of training identities (issue 4, part 4):
+/* eval_tail.c - tail diagnostics on held-out images of training identities (docs/METHOD.md §4.4):
  * closed-set top-1 accuracy against class-mean embeddings and against the head's class weights,
  * by training-class-size bucket, and per bucket the mean cosine between each class's weight and
  * its class mean. Plus the class-mean accumulator the caller streams training embeddings into.
