@@ -1,6 +1,7 @@
 /* cosw.h - row kernels shared by the heads that learn normalised class weights (full, random,
  * sampled): logits use cos = e . w_j / |w_j|, so each head keeps inv_j = 1 / |w_j| and moves
- * the data gradient M'_j through the normalisation before its SGD step (docs/METHOD.md §3.2, §3.3).
+ * the data gradient M'_j through the normalisation before its SGD step (docs/METHOD.md §3.2,
+ * §3.3).
  *
  *   d L / d w_j = M'_j - (M'_j . w_j) / |w_j|^2 w_j      with M'_j = sum_i dz_ij e_i / |w_j|
  *
