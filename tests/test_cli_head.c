@@ -3,11 +3,13 @@
  * equal (to float rounding: the binary may use another BLAS kernel) an in-process
  * forward_backward of the same head on the same inputs (full, random with fixed classes,
  * sampled with fixed classes, dcq with a given queue), and bad inputs are refused with a
- * message naming the problem. */
+ * message naming the problem. head_check(), the command's body, is also called in process. */
 #include "head_fixture.h"
 
 #include <sys/wait.h>
 
+#include "cfg.h"
+#include "head_check.h"
 #include "npy.h"
 
 enum { C = 20, D = 6, B = 3, L = 5 };
@@ -181,12 +183,66 @@ static void test_errors(void **state)
     assert_non_null(strstr(out, "pfc_mode"));
 }
 
+/* head_check() in process, as the command calls it: same loss bit for bit as the handle driven
+ * here (same process, same BLAS kernel), the result's shapes, and its refusals. */
+static void test_library_call(void **state)
+{
+    (void)state;
+    struct cfg c = {0};
+    struct dcqb_err err = {0};
+    char v[400];
+#define SET(k, fmt, ...)                                                                       \
+    snprintf(v, sizeof v, fmt, __VA_ARGS__);                                                   \
+    assert_int_equal(cfg_set(&c, k, v, "test", 0, &err), DCQB_OK);
+    SET("head", "%s", "random");
+    SET("emb", "%s/emb.npy", dir);
+    SET("labels", "%s/y.npy", dir);
+    SET("weights", "%s/w.npy", dir);
+    SET("classes", "%s/cls.npy", dir);
+    SET("out", "%s/lib", dir);
+    SET("s", "%s", "30");
+    struct head_check_result r;
+    int rc = head_check(&r, &c, &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, DCQB_OK);
+    assert_true(r.B == B && r.D == D && r.C == C && r.nonunit_row == -1);
+    static const struct kv kv[] = {{"s", "30"}, {NULL, NULL}};
+    struct head_cfg cfg =
+        fx_cfg(C, D, B, (4 + 0.5) / C, dcqb_stream_seed(1, DCQB_STREAM_HEAD), kv, NULL);
+    struct head h = fx_open("random", &cfg);
+    assert_int_equal(head_set_weights(&h, W, C, D, &err), DCQB_OK);
+    assert_int_equal(head_set_classes(&h, cls, 4, &err), DCQB_OK);
+    float demb[B * D];
+    float loss = (float)fx_loss(&h, NULL, NULL, C, D, emb, NULL, y, B, demb);
+    assert_memory_equal(&loss, &r.loss, sizeof loss);
+    head_close(&h);
+    /* a key nobody reads, and a head without a queue given one */
+    SET("bogus", "%s", "1");
+    assert_int_equal(head_check(&r, &c, &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "bogus"));
+    cfg_free(&c);
+    memset(&c, 0, sizeof c);
+    SET("head", "%s", "full");
+    SET("emb", "%s/emb.npy", dir);
+    SET("labels", "%s/y.npy", dir);
+    SET("num_classes", "%d", C);
+    SET("queue", "%s/q.npy", dir);
+    SET("queue_labels", "%s/ql.npy", dir);
+    SET("queue_len", "%d", L);
+    SET("out", "%s/lib", dir);
+    assert_int_equal(head_check(&r, &c, &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "--queue: full: does not support set_queue"));
+    cfg_free(&c);
+#undef SET
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full),          cmocka_unit_test(test_random_fixed),
         cmocka_unit_test(test_random_seeded), cmocka_unit_test(test_sampled_fixed),
         cmocka_unit_test(test_dcq),           cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_library_call),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
