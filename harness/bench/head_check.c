@@ -122,7 +122,6 @@ static int check_values(struct inputs *in, struct head_check_result *res, struct
         if (!isfinite(in->emb[i]))
             return DCQB_FAIL(err, DCQB_EINVAL, "--emb has a non-finite value in row %lld",
                              (long long)(i / in->D));
-    res->nonunit_row = -1;
     for (int64_t i = 0; i < in->B && res->nonunit_row < 0; i++) {
         double ss = 0;
         for (int64_t d = 0; d < in->D; d++)
@@ -229,6 +228,7 @@ int head_check(struct head_check_result *res, struct cfg *c, struct dcqb_err *er
     const char *hname, *out;
     int rc;
     memset(res, 0, sizeof *res);
+    res->nonunit_row = -1;
     if ((rc = cfg_get_str(c, "head", NULL, &hname, err))) goto done;
     if ((rc = cfg_get_str(c, "out", NULL, &out, err))) goto done;
     if (!hname || !out) {
