@@ -58,7 +58,7 @@ size_t cosxent_scratch_floats(int B, int K, int D, int threads);
 double cosxent_forward_backward(float *G, float *demb, float *M, float *scratch,
                                 struct pool *pool, const struct cosxent *p);
 
-/* DCQ's softmax, same blocks and statistics (REFERENCE.md 2): logits against a queue of L unit
+/* DCQ's softmax, same blocks and statistics (docs/METHOD.md §3.4): logits against a queue of L unit
  * keys, a slot whose label equals the row's masked, the positive logit z0 (margin applied, from
  * the row's own key) a column of its own outside the matrix.
  *   z_ij = s clamp(q_i . Q_j, -1, 1)  (Qlab[j] != lab_i),   loss_i = lse_i(z0_i, z_i.) - z0_i

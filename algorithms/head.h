@@ -59,7 +59,7 @@ struct head_req {
     float ema_mu;       /* its momentum */
     int ema_bn;         /* EMA the BN running stats too */
     int kshot;          /* key = normalised mean of kshot reference embeddings */
-    int eval_ema;       /* evaluate with the EMA network (DCQ's default, REFERENCE.md 2) */
+    int eval_ema;       /* evaluate with the EMA network (DCQ's default, docs/METHOD.md §3.4) */
 };
 
 /* Cost figures of one step with batch B (for the summary and the benchmark). */

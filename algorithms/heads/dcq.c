@@ -1,4 +1,4 @@
-/* dcq.c - the `dcq` head: Dynamic Class Queue (REFERENCE.md section 2; Li et al., CVPR 2021,
+/* dcq.c - the `dcq` head: Dynamic Class Queue (docs/METHOD.md §3.4; Li et al., CVPR 2021,
  * bilylee/DCQ dcq.py). No class weights: the training loop's EMA copy of the backbone (the
  * weight generator, requested through head_req) embeds a reference image of each sample's
  * identity into the key k_i; a ring buffer of L past keys with their labels serves as negatives.
@@ -116,7 +116,7 @@ static int dcq_init(void *st, const struct head_cfg *cfg, struct head_req *req,
     s->Qlab = p, p += L;
     s->labels = p, p += B;
     s->scratch = p;
-    /* slots: normalised N(0,1) vectors, label -1 (REFERENCE.md 2, step 8) */
+    /* slots: normalised N(0,1) vectors, label -1 (docs/METHOD.md §3.4) */
     if ((rc = rng_fill_normal(s->Q, L * D, 1.0, cfg->seed, err))) {
         dcq_free(s);
         return rc;
@@ -174,7 +174,7 @@ static int dcq_forward_backward(void *st, float *loss, float *demb, const float 
     return DCQB_OK;
 }
 
-/* Enqueue after the loss (REFERENCE.md 2, step 7): slot ptr <- k_i, y_i; ptr = (ptr+1) mod L. */
+/* Enqueue after the loss (docs/METHOD.md §3.4): slot ptr <- k_i, y_i; ptr = (ptr+1) mod L. */
 static int dcq_step(void *st, float lr, int64_t t, struct dcqb_err *err)
 {
     struct dcq_state *s = st;
@@ -287,7 +287,7 @@ static int cmp_i32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Distinct real labels in the queue (REFERENCE.md 2: "log the distinct count"). Sorts a copy
+/* Distinct real labels in the queue (docs/METHOD.md §3.4: the count is logged). Sorts a copy
  * in the arena's scratch: O(L log L), for summaries, not per step. */
 static int64_t dcq_queue_classes(const void *st)
 {

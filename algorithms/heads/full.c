@@ -1,5 +1,5 @@
 /* full.c - the `full` head: one learned weight per class, logits over all C classes, margin on
- * the target column, softmax cross entropy (REFERENCE.md section 4; Partial FC at r = 1).
+ * the target column, softmax cross entropy (docs/METHOD.md §3.1-§3.2; Partial FC at r = 1).
  *
  *   cos_ij = e_i . w_j / |w_j|   (e_i unit rows from the loop),  z_ij = s cos_ij,  z_iy = s g(cos_iy)
  *   loss   = mean_i CE(z_i, y_i)
@@ -242,9 +242,10 @@ const struct head_ops head_full = {
     .abi_version = HEAD_ABI_VERSION,
     .state_size = sizeof(struct full_state),
     .help = "Full softmax over all C learned class weights (W ~ N(0, init_std^2)) with a margin "
-            "on the target logit, docs/METHOD.md §3.2. Keys: margin = cosface|arcface|combined|none "
-            "(cosface), s (64), m (cosface 0.4, arcface 0.5), m1/m2/m3 (combined), "
-            "straight_through (0), easy_margin (0). Memory and FLOPs grow with C.",
+            "on the target logit, docs/METHOD.md §3.2. Keys: margin = "
+            "cosface|arcface|combined|none (cosface), s (64), m (cosface 0.4, arcface 0.5), "
+            "m1/m2/m3 (combined), straight_through (0), easy_margin (0). Memory and FLOPs grow "
+            "with C.",
     .keys = full_keys,
     .init = full_init,
     .forward_backward = full_forward_backward,

@@ -1,4 +1,4 @@
-/* random.c - the `random` head: Partial FC (REFERENCE.md section 3; insightface arcface_torch
+/* random.c - the `random` head: Partial FC (docs/METHOD.md §3.3; insightface arcface_torch
  * partial_fc.py (v1) / partial_fc_v2.py (v2)). All C class weights and their momentum are stored;
  * each step uses the batch's unique positives plus uniform negatives without replacement up to
  * K = int(ratio * C) classes (K = #positives if that is larger), margin softmax over that subset
@@ -396,8 +396,9 @@ const struct head_ops head_random = {
     .state_size = sizeof(struct random_state),
     .help = "Partial FC (docs/METHOD.md §3.3): all C weights + momentum stored; per step the "
             "batch's classes plus uniform negatives up to int(ratio*C) (ratio in (0, 1], the "
-            "common key), margin softmax over that subset. Keys: pfc_mode = v1 (only sampled rows updated, others frozen) | v2 "
-            "(decay and momentum on every row), margin keys as full (cosface s = 64, m = 0.4).",
+            "common key), margin softmax over that subset. Keys: pfc_mode = v1 (only sampled "
+            "rows updated, others frozen) | v2 (decay and momentum on every row), margin keys "
+            "as full (cosface s = 64, m = 0.4).",
     .keys = random_keys,
     .init = random_init,
     .forward_backward = random_forward_backward,

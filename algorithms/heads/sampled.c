@@ -1,5 +1,5 @@
 /* sampled.c - the `sampled` head: sampled softmax as TensorFlow's sampled_softmax_loss /
- * _compute_sampled_logits define it (REFERENCE.md section 5), with a face margin on the true
+ * _compute_sampled_logits define it (docs/METHOD.md §3.5), with a face margin on the true
  * column. All C weights + momentum are stored; per step one set of S = int(ratio * C) unique
  * classes, shared by the batch, is drawn from a proposal P (sampler = uniform | log_uniform |
  * frequency) until S distinct classes are held after T draws ("tries"). Expected counts
@@ -337,7 +337,7 @@ static int sampled_forward_backward(void *st, float *loss, float *demb, const fl
     for (int i = 0; i < B; i++) s->tgt[i] = s->pos[labels[i]];
     /* the blocked margin softmax with the log-Q offsets; columns past the sampled set are
      * other rows' true classes, seen only by their own row; margin before the correction
-     * (REFERENCE.md 5, [ours]). 6BUD FLOPs */
+     * (docs/METHOD.md §3.5, [ours]). 6BUD FLOPs */
     struct cosxent p = {B, U, D, Ssel, s->emb, s->WU, s->invU, s->offU, s->tgt, &s->mc};
     double total = cosxent_forward_backward(s->logits, demb, s->dWU, s->scratch, &s->pool, &p);
     *loss = (float)(total / B);
@@ -478,9 +478,9 @@ const struct head_ops head_sampled = {
     .help = "Sampled softmax as TensorFlow defines it (docs/METHOD.md §3.5): S = int(ratio*C) "
             "unique classes shared by the batch (ratio in (0, 1], the common key), logits "
             "s*cos - ln Q with the margin on the true column, accidental hits removed, only "
-            "touched rows updated. Keys: sampler = uniform|log_uniform|frequency (uniform; log_uniform ranks classes by "
-            "decreasing image count), subtract_log_q (1), margin keys as full (cosface s = 64, "
-            "m = 0.4).",
+            "touched rows updated. Keys: sampler = uniform|log_uniform|frequency (uniform; "
+            "log_uniform ranks classes by decreasing image count), subtract_log_q (1), margin "
+            "keys as full (cosface s = 64, m = 0.4).",
     .keys = sampled_keys,
     .init = sampled_init,
     .forward_backward = sampled_forward_backward,
