@@ -1,6 +1,6 @@
 /* cosxent.h - the margin-softmax cross entropy over K cosine logits that the full, random and
  * sampled heads share, computed in column blocks so the (B,K) logit matrix crosses memory as
- * few times as the GEMMs allow (REFERENCE.md sections 3-5; issue 7).
+ * few times as the GEMMs allow (docs/METHOD.md §3.1-§3.5, §6).
  *
  *   z_ik = s clamp(e_i . w_k inv_k, -1, 1) - off_k        (off: sampled's log Q, else 0)
  *   z_it = s g(cos_it) - off_t                            (t = tgt[i]: margin on the target)
@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "head.h"
+#include "margin.h"
 #include "pool.h"
 
 #define COSXENT_BLOCK 1024 /* columns per block: (B = 256) x 1024 x 4 B = 1 MB, half an L2 */
@@ -58,7 +58,7 @@ size_t cosxent_scratch_floats(int B, int K, int D, int threads);
 double cosxent_forward_backward(float *G, float *demb, float *M, float *scratch,
                                 struct pool *pool, const struct cosxent *p);
 
-/* DCQ's softmax, same blocks and statistics (REFERENCE.md 2): logits against a queue of L unit
+/* DCQ's softmax, same blocks and statistics (docs/METHOD.md §3.4): logits against a queue of L unit
  * keys, a slot whose label equals the row's masked, the positive logit z0 (margin applied, from
  * the row's own key) a column of its own outside the matrix.
  *   z_ij = s clamp(q_i . Q_j, -1, 1)  (Qlab[j] != lab_i),   loss_i = lse_i(z0_i, z_i.) - z0_i

@@ -1,5 +1,5 @@
 /* dcq.h - test hook of the `dcq` head (algorithms/heads/dcq.c). The harness talks to the head
- * through struct head_ops only. */
+ * through the head handle (head.h) only. */
 #ifndef DCQB_HEAD_DCQ_H
 #define DCQB_HEAD_DCQ_H
 

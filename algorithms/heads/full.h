@@ -1,5 +1,5 @@
 /* full.h - test hooks of the `full` head (algorithms/heads/full.c). The harness never needs
- * this header: it talks to the head through struct head_ops only. */
+ * this header: it talks to the head through the head handle (head.h) only. */
 #ifndef DCQB_HEAD_FULL_H
 #define DCQB_HEAD_FULL_H
 

@@ -1,5 +1,5 @@
 /* hrand.h - the head sampling stream: a splitmix64 state (8 bytes, part of each head's saved
- * state, so resume and gradient checks replay it exactly; STYLE.md 2.7) and the draws the
+ * state, so resume and gradient checks replay it exactly; docs/METHOD.md §7) and the draws the
  * partial heads need. Header-only, no GSL (the heads include cblas via ops.h).
  */
 #ifndef DCQB_HRAND_H

@@ -1,6 +1,6 @@
 /* sampled.h - test hooks of the `sampled` head (algorithms/heads/sampled.c): its proposal and
- * expected counts, so tests can check them against REFERENCE.md section 5's closed forms. The
- * harness talks to the head through struct head_ops only. `st` is an initialised head state. */
+ * expected counts, so tests can check them against docs/METHOD.md §3.5's closed forms. The
+ * harness talks to the head through the head handle only. `st` is an open handle's h.st. */
 #ifndef DCQB_HEAD_SAMPLED_H
 #define DCQB_HEAD_SAMPLED_H
 
