@@ -251,6 +251,32 @@ static void test_hash_follows_scopes(void **state)
     cfg_free(&c);
 }
 
+/* The defaults' resolved lines, pinned: a run's hash (and so every checkpoint's guard) depends
+ * on exactly this text, which the hand-written getters produced before the table. */
+static void test_default_lines_pinned(void **state)
+{
+    (void)state;
+    struct cfg c = {0};
+    struct train_settings s;
+    train_settings_defaults(&s);
+    assert_int_equal(train_settings_read(&s, &c, NULL), DCQB_OK);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    assert_int_equal(keys_write_scoped(&c, m, KEY_DEFINES_RUN, train_key_scope), DCQB_OK);
+    fclose(m);
+    assert_string_equal(buf, "batch = 256\nclass_balanced = 0\ndepth = 2\ndim = 128\n"
+                             "ema_key_train = 1\nflip_aug = 1\nhead = full\nhidden = 512\n"
+                             "init_std = 0.01\nlr = 0.1\nlr_schedule = cosine\nmomentum = 0.9\n"
+                             "ratio = 0.1\nresidual = 1\nseed = 1\nsteps = 1000\nthreads = 1\n"
+                             "warmup = 0.05\nweight_decay = 0.0005\n");
+    uint64_t h;
+    assert_int_equal(train_config_hash(&c, &h, NULL), DCQB_OK);
+    assert_true(h == dcqb_fnv1a64(DCQB_FNV1A64_INIT, buf, len));
+    free(buf);
+    cfg_free(&c);
+}
+
 static void test_defining_keys(void **state)
 {
     (void)state;
@@ -288,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_defaults_recorded),
         cmocka_unit_test(test_help_lists_every_key),
         cmocka_unit_test(test_hash_follows_scopes),
+        cmocka_unit_test(test_default_lines_pinned),
         cmocka_unit_test(test_defining_keys),
     };
     return cmocka_run_group_tests_name("keys", tests, NULL, NULL);
