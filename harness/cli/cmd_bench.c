@@ -92,8 +92,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: dcqbench bench [--heads LIST] [--C LIST] [--big-C LIST] [--big-heads LIST]\n"
-            "                      [--d LIST] [--B 256] [--ratio 0.1] [--threads LIST] [--reps N]\n"
-            "                      [--budget S] [--mem-limit-mb MB] [--out results/bench]\n"
+            "                      [--d LIST] [--B N] [--ratio R] [--threads LIST] [--reps N]\n"
+            "                      [--budget S] [--mem-limit-mb MB] [--out DIR]\n"
             "                      [--seed N] [--force] [--quick]\n\n"
             "Time and memory of each head's training step as the number of classes C grows.\n"
             "For each head x C x d x threads one child process measures:\n"
