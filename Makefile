@@ -21,13 +21,17 @@ CPPFLAGS += -Iinclude -Ialgorithms -Idatasets $(addprefix -I,$(HARNESS_DIRS)) -I
 # (4.8 instead of ~85 GFLOP/s here). tests/test_blas.c checks which BLAS answers.
 LDLIBS  = -lgsl $(OPENBLAS_LIBS) -linih -lz -lm -lpthread
 
+# alloc_count.c interposes malloc: it belongs to the programs that want counting (dcqbench's
+# `bench`, the tests), never to the library. bench.o calls it, so every program that links
+# bench.o links ALLOC_OBJ too.
 LIB_SRC  := $(wildcard algorithms/*.c algorithms/heads/*.c datasets/*.c) \
-            $(filter-out harness/cli/main.c,$(wildcard harness/*/*.c))
+            $(filter-out harness/cli/main.c harness/bench/alloc_count.c,$(wildcard harness/*/*.c))
 # BUILD and BINDIR move so that `make check-san` builds beside, not over, the normal build.
 BUILD    ?= build
 BINDIR   ?= bin
 DCQBENCH := $(BINDIR)/dcqbench
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+ALLOC_OBJ := $(BUILD)/harness/bench/alloc_count.o
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard tests/bench_*.c)
@@ -74,13 +78,14 @@ $(BUILD)/libdcqb.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(DCQBENCH): $(BUILD)/harness/cli/main.o $(BUILD)/libdcqb.a
+$(DCQBENCH): $(BUILD)/harness/cli/main.o $(ALLOC_OBJ) $(BUILD)/libdcqb.a
 	@mkdir -p $(BINDIR)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libdcqb.a | deps
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(ALLOC_OBJ) $(BUILD)/libdcqb.a | deps
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libdcqb.a -lcmocka $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -o $@ $< $(ALLOC_OBJ) $(BUILD)/libdcqb.a -lcmocka \
+	    $(LDLIBS)
 
 # One BLAS thread for tests: digests are defined per thread count (tests that need 2 set it).
 # Tests that drive the CLI find it through $DCQBENCH.
@@ -110,4 +115,4 @@ plots: $(DCQBENCH)
 clean:
 	rm -rf build build-san bin
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/harness/cli/main.d
+-include $(LIB_OBJ:.o=.d) $(ALLOC_OBJ:.o=.d) $(BUILD)/harness/cli/main.d

@@ -149,19 +149,19 @@ int head_margin_params(const struct head_cfg *cfg, struct margin_cfg *out, int d
     return margin_validate(out, err);
 }
 
-int head_check_class_list(const char *head, const int32_t *idx, int64_t K, int64_t kmax,
-                          int64_t C, struct dcqb_err *err)
+int head_check_class_list(const int32_t *idx, int64_t K, int64_t kmax, int64_t C,
+                          struct dcqb_err *err)
 {
     if (K < 1 || K > kmax)
-        return DCQB_FAIL(err, DCQB_EINVAL, "%s: %lld fixed classes; this head holds 1..%lld "
-                         "(raise ratio)", head, (long long)K, (long long)kmax);
+        return DCQB_FAIL(err, DCQB_EINVAL, "%lld fixed classes; this head holds 1..%lld "
+                         "(raise ratio)", (long long)K, (long long)kmax);
     for (int64_t k = 0; k < K; k++) {
         if (idx[k] < 0 || idx[k] >= C)
-            return DCQB_FAIL(err, DCQB_EINVAL, "%s: class %d at %lld outside [0, %lld)", head,
-                             (int)idx[k], (long long)k, (long long)C);
+            return DCQB_FAIL(err, DCQB_EINVAL, "class %d at %lld outside [0, %lld)", (int)idx[k],
+                             (long long)k, (long long)C);
         for (int64_t l = 0; l < k; l++)
             if (idx[l] == idx[k])
-                return DCQB_FAIL(err, DCQB_EINVAL, "%s: class %d given twice", head, (int)idx[k]);
+                return DCQB_FAIL(err, DCQB_EINVAL, "class %d given twice", (int)idx[k]);
     }
     return DCQB_OK;
 }
@@ -242,13 +242,15 @@ int head_open(struct head *h, const char *name, const struct head_cfg *cfg, stru
     if (!st)
         return DCQB_FAIL(err, DCQB_ENOMEM, "%s: out of memory for its state (%zu bytes)",
                          ops->name, ops->state_size);
-    struct head tmp = {.ops = ops, .st = st};
+    /* kshot 1 unless the head asks for more: the key is one reference embedding */
+    struct head tmp = {.ops = ops, .st = st, .req = {.kshot = 1}};
     int rc = ops->init(st, cfg, &tmp.req, err);
     if (rc) {
         ops->free(st);
         free(st);
         return prefixed(&tmp, rc, err);
     }
+    if (tmp.req.kshot < 1) tmp.req.kshot = 1;
     *h = tmp;
     return DCQB_OK;
 }

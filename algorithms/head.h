@@ -164,9 +164,9 @@ int head_param_int(const struct head_cfg *cfg, const char *key, long long def, l
 int head_param_choice(const struct head_cfg *cfg, const char *key, const char *def,
                       const char *const *choices, int *out, struct dcqb_err *err);
 /* Validate a fixed class list for set_classes: 1 <= K <= kmax, every index in [0, C), no
- * repeats (O(K^2): callers are tests and `head check`). Messages start with `head`. */
-int head_check_class_list(const char *head, const int32_t *idx, int64_t K, int64_t kmax,
-                          int64_t C, struct dcqb_err *err);
+ * repeats (O(K^2): callers are tests and `head check`). */
+int head_check_class_list(const int32_t *idx, int64_t K, int64_t kmax, int64_t C,
+                          struct dcqb_err *err);
 
 /* crc32 (zlib) of n bytes continued from crc (0 to start), fed in chunks: zlib takes uInt
  * lengths, and a head's tables pass 4 GB. For the heads' digests. */

@@ -1,17 +1,15 @@
 /* bench_algo.c - quick timing of the full head step (forward_backward + step) and the backbone
  * forward + backward at B = 256, D = 128, C = 10000 (defaults otherwise). Not a unit test.
  * Build and run (one BLAS thread):
- *   make && cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Ialgorithms \
- *      $(pkg-config --cflags openblas) tests/bench_algo.c build/libdcqb.a -o build/bench_algo \
- *      -lgsl $(pkg-config --libs openblas) -lz -lm -lpthread
- *   OPENBLAS_NUM_THREADS=1 build/bench_algo [C] [reps]
+ *   make build/tests/bench_algo
+ *   OPENBLAS_NUM_THREADS=1 build/tests/bench_algo [C] [reps]
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "backbone.h"
-#include "heads/full.h"
+#include "head.h"
 #include "ops.h"
 
 static double now(void)
@@ -38,12 +36,13 @@ int main(int argc, char **argv)
     for (int i = 0; i < B * 128; i++) x[i] = (float)((dcqb_splitmix64(&s) >> 40) / 16777216.0 - 0.5);
     for (int i = 0; i < B; i++) y[i] = (int32_t)(dcqb_splitmix64(&s) % (uint64_t)C);
 
-    struct head_cfg hc = {.C = C, .D = D, .max_batch = B, .init_std = 0.01f,
-                          .optim = {0.9f, 5e-4f}, .seed = 1};
-    void *st = calloc(1, head_full.state_size);
+    struct head_cfg hc;
+    head_cfg_defaults(&hc);
+    hc.C = C, hc.D = D, hc.max_batch = B;
+    struct head h;
     struct dcqb_err err = {0};
-    if (head_full.init(st, &hc, NULL, &err)) {
-        fprintf(stderr, "init: %s\n", err.msg);
+    if (head_open(&h, "full", &hc, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
     for (int i = 0; i < B * D; i++) emb[i] = x[i];
@@ -51,13 +50,13 @@ int main(int argc, char **argv)
     float loss;
     for (int r = -2; r < R; r++) {
         double t0 = now();
-        head_full.forward_backward(st, &loss, demb, emb, NULL, y, B, &err);
-        head_full.step(st, 0.01f, r, &err);
+        head_forward_backward(&h, &loss, demb, emb, NULL, y, B, &err);
+        head_step(&h, 0.01f, r, &err);
         if (r >= 0) t[r] = now() - t0;
     }
     qsort(t, R, sizeof *t, cmp);
     struct head_cost hcost;
-    head_full.cost(st, B, &hcost);
+    head_cost(&h, B, &hcost);
     printf("full head B=%d D=%d C=%d: median %.2f ms (min %.2f), %.2f GFLOP/step -> %.1f GFLOP/s;"
            " %.1f MB state\n", B, D, C, 1e3 * t[R / 2], 1e3 * t[0], hcost.flops / 1e9,
            hcost.flops / t[R / 2] / 1e9, hcost.per_class_bytes * C / 1e6);
@@ -93,8 +92,8 @@ int main(int argc, char **argv)
     printf("backbone %d-%d x%d-%d B=%d fwd+bwd: median %.2f ms (min %.2f), ~%.2f GFLOP -> %.1f"
            " GFLOP/s\n", bc.in_dim, bc.hidden, bc.depth, bc.emb_dim, B, 1e3 * t[R / 2],
            1e3 * t[0], bf / 1e9, bf / t[R / 2] / 1e9);
-    head_full.free(st);
+    head_close(&h);
     backbone_free(&net);
-    free(st), free(t), free(x), free(emb), free(demb), free(y), free(L), free(W), free(dW), free(e2);
+    free(t), free(x), free(emb), free(demb), free(y), free(L), free(W), free(dW), free(e2);
     return 0;
 }

@@ -6,7 +6,8 @@
  *   make build/tests/bench_head
  *   OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 build/tests/bench_head dcq 1000000 128
  *   perf record build/tests/bench_head random 100000 128 200 1 && perf report
- * Arguments: head C d [reps = 10] [threads = 1]; B = 256, ratio 0.1, labels uniform over C.
+ * Arguments: head C d [reps = 10] [threads = 1]; B = 256, every other knob from
+ * head_cfg_defaults (as dcqbench train), labels uniform over C.
  * (OPENBLAS_CORETYPE: the dcqbench binary picks it itself, see README.)
  */
 #include <cblas.h>
@@ -29,12 +30,6 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static const char *no_param(void *ctx, const char *key)
-{
-    (void)ctx, (void)key;
-    return NULL;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -54,29 +49,26 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s head C d [reps] [threads]\n", argv[0]);
         return 2;
     }
-    const struct head_ops *h = head_find(argv[1]);
+    const char *name = argv[1];
     const long long C = atoll(argv[2]);
     const int D = atoi(argv[3]), reps = argc > 4 ? atoi(argv[4]) : 10,
               T = argc > 5 ? atoi(argv[5]) : 1, B = BATCH;
-    if (!h || C < 2 || D < 1 || reps < 1 || T < 1) {
-        fprintf(stderr, "bench_head: bad arguments (head name? C >= 2, d, reps, threads >= 1)\n");
+    if (C < 2 || D < 1 || reps < 1 || T < 1) {
+        fprintf(stderr, "bench_head: bad arguments (C >= 2, d, reps, threads >= 1)\n");
         return 2;
     }
     openblas_set_num_threads(T);
     struct head_cfg cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.C = C, cfg.D = D, cfg.max_batch = B, cfg.ratio = 0.1, cfg.seed = 1, cfg.threads = T;
-    cfg.optim.momentum = 0.9f, cfg.optim.weight_decay = 5e-4f;
-    cfg.param = no_param;
-    struct head_req req;
+    head_cfg_defaults(&cfg);
+    cfg.C = C, cfg.D = D, cfg.max_batch = B, cfg.threads = T;
+    struct head h;
     struct dcqb_err err = {0};
-    void *st = calloc(1, h->state_size);
     float *q = malloc(sizeof(float) * 3 * B * D);
     int32_t *lab = malloc(sizeof(int32_t) * B);
     double *tf = malloc(sizeof(double) * 2 * reps), *ts = tf + reps;
-    if (!st || !q || !lab || !tf) return 1;
+    if (!q || !lab || !tf) return 1;
     float *k = q + B * D, *dq = k + B * D;
-    if (h->init(st, &cfg, &req, &err)) {
+    if (head_open(&h, name, &cfg, &err)) {
         fprintf(stderr, "bench_head: %s\n", err.msg);
         return 1;
     }
@@ -89,8 +81,8 @@ int main(int argc, char **argv)
         float loss;
         memset(dq, 0, sizeof(float) * B * D);
         double t0 = now();
-        if (h->forward_backward(st, &loss, dq, q, req.pairs ? k : NULL, lab, B, &err) ||
-            h->step(st, 1e-3f, r + 2, &err)) {
+        if (head_forward_backward(&h, &loss, dq, q, h.req.pairs ? k : NULL, lab, B, &err) ||
+            head_step(&h, 1e-3f, r + 2, &err)) {
             fprintf(stderr, "bench_head: %s\n", err.msg);
             return 1;
         }
@@ -100,9 +92,8 @@ int main(int argc, char **argv)
     long allocs = alloc_count_get();
     alloc_count_enable(0);
     struct head_cost hc;
-    h->cost(st, B, &hc);
-    h->free(st);
-    free(st);
+    head_cost(&h, B, &hc);
+    head_close(&h);
     qsort(tf, (size_t)reps, sizeof *tf, cmp_double);
 
     /* the bound: the head's GEMMs alone at (B, K, D), as dcqbench bench measures it */
@@ -121,7 +112,7 @@ int main(int argc, char **argv)
     qsort(ts, (size_t)reps, sizeof *ts, cmp_double);
     printf("%s C=%lld d=%d K=%lld threads=%d: step min %.2f med %.2f ms | %d GEMMs min %.2f "
            "med %.2f ms | ratio min %.2f med %.2f | allocs in loop %ld\n",
-           h->name, C, D, (long long)K, T, 1e3 * tf[0], 1e3 * tf[reps / 2], ng, 1e3 * ts[0],
+           name, C, D, (long long)K, T, 1e3 * tf[0], 1e3 * tf[reps / 2], ng, 1e3 * ts[0],
            1e3 * ts[reps / 2], tf[0] / ts[0], tf[reps / 2] / ts[reps / 2], allocs);
     free(W), free(q), free(lab), free(tf);
     return 0;

@@ -1,11 +1,13 @@
 /* test_cli_data.c - 'dcqbench data' end to end through the built binary ($DCQBENCH, set by
  * `make test`; bin/dcqbench otherwise): describe (text, --json, --hist), export to npy and dcqb
- * byte-equal to the library's rendering, verify (good and corrupt), unknown flags, --help. */
+ * byte-equal to the library's rendering, verify (good and corrupt), unknown flags, --help; and
+ * synth_export (datasets/export.h), the export command's body, called in process. */
 #include "test_util.h"
 
 #include <sys/wait.h>
 
 #include "dsfile.h"
+#include "export.h"
 #include "npy.h"
 #include "synth.h"
 
@@ -166,6 +168,53 @@ static void test_export_matches_library(void **state)
     synth_free(s);
 }
 
+/* synth_export, the command's body, in process: the holdout split (not covered through the
+ * binary above) equals the library's rendering; refusals name the problem. */
+static void test_export_library(void **state)
+{
+    (void)state;
+    struct synth_cfg cfg = {.seed = 3, .ids = 25};
+    synth_cfg_defaults(&cfg, SYNTH_MS1M);
+    cfg.x_dim = 8;
+    cfg.holdout = 0;
+    struct export_result r;
+    struct dcqb_err err = {0};
+    char prefix[512];
+    snprintf(prefix, sizeof prefix, "%s/lib_ho", test_tmpdir());
+    assert_int_equal(synth_export(&r, &cfg, EXPORT_HOLDOUT, EXPORT_NPY, prefix, -1, 0, &err),
+                     DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "--holdout 1"));
+    assert_int_equal(synth_export(&r, &cfg, EXPORT_TRAIN, EXPORT_NPY, "", -1, 0, &err),
+                     DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "--out"));
+    cfg.holdout = 1;
+    int rc = synth_export(&r, &cfg, EXPORT_HOLDOUT, EXPORT_NPY, prefix, -1, 1, &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, DCQB_OK);
+    struct synth *s;
+    assert_int_equal(synth_create(&s, &cfg, NULL), DCQB_OK);
+    int64_t n = 0;
+    for (int64_t k = 0; k < synth_num_classes(s); k++) n += synth_class_size(s, k) >= 2;
+    assert_int_equal(r.rows, n);
+    assert_int_equal(r.cols, 8);
+    float *x, want[8];
+    int32_t *y;
+    int64_t rows, cols;
+    assert_int_equal(npy_read_f32(&x, &rows, &cols, r.path_x, &err), DCQB_OK);
+    assert_int_equal(npy_read_i32(&y, &rows, r.path_y, &err), DCQB_OK);
+    assert_int_equal(rows, n);
+    for (int64_t k = 0, i = 0; k < synth_num_classes(s); k++) {
+        if (synth_class_size(s, k) < 2) continue;
+        assert_int_equal(synth_render_holdout(s, want, k, 1), 0);
+        assert_memory_equal(x + i * 8, want, sizeof want);
+        assert_int_equal(y[i], k);
+        i++;
+    }
+    free(x);
+    free(y);
+    synth_free(s);
+}
+
 static void test_verify(void **state)
 {
     (void)state;
@@ -200,6 +249,7 @@ int main(void)
         cmocka_unit_test(test_unknown_flag_and_bad_value),
         cmocka_unit_test(test_help_documents_every_knob),
         cmocka_unit_test(test_export_matches_library),
+        cmocka_unit_test(test_export_library),
         cmocka_unit_test(test_verify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,15 +1,16 @@
 /* test_cli_head.c - 'dcqbench head check' end to end through the built binary ($DCQBENCH, set by
  * `make test`; bin/dcqbench otherwise): its loss.txt, d_emb.npy, d_weights.npy and classes.npy
- * equal (to float rounding: the binary may use another BLAS kernel) an in-process forward_backward of the same head on the same inputs (full, random with
- * fixed classes, sampled with fixed classes, dcq with a given queue), and bad inputs are
- * refused with a message naming the problem. */
+ * equal (to float rounding: the binary may use another BLAS kernel) an in-process
+ * forward_backward of the same head on the same inputs (full, random with fixed classes,
+ * sampled with fixed classes, dcq with a given queue), and bad inputs are refused with a
+ * message naming the problem. head_check(), the command's body, is also called in process. */
 #include "head_fixture.h"
 
 #include <sys/wait.h>
 
+#include "cfg.h"
+#include "head_check.h"
 #include "npy.h"
-
-extern const struct head_ops head_full, head_random, head_dcq, head_sampled;
 
 enum { C = 20, D = 6, B = 3, L = 5 };
 
@@ -49,7 +50,7 @@ static int setup(void **state)
 }
 
 /* Run head check, then the same step in process; compare all outputs. */
-static void check_head(const struct head_ops *h, const char *extra, const struct kv *kv,
+static void check_head(const char *name, const char *extra, const struct kv *kv,
                        double ratio, int use_w, int use_cls, int dcq)
 {
     static char out[4096];
@@ -57,7 +58,7 @@ static void check_head(const struct head_ops *h, const char *extra, const struct
     snprintf(args, sizeof args,
              "head check --head %s --emb %s/emb.npy --labels %s/y.npy --num-classes %d "
              "--out %s/out_%s %s",
-             h->name, dir, dir, C, dir, h->name, extra);
+             name, dir, dir, C, dir, name, extra);
     if (use_w) snprintf(args + strlen(args), sizeof args - strlen(args), " --weights %s/w.npy", dir);
     if (use_cls) snprintf(args + strlen(args), sizeof args - strlen(args), " --classes %s/cls.npy", dir);
     if (dcq)
@@ -68,16 +69,16 @@ static void check_head(const struct head_ops *h, const char *extra, const struct
     assert_int_equal(rc, 0);
 
     struct head_cfg cfg = fx_cfg(C, D, B, ratio, dcqb_stream_seed(1, DCQB_STREAM_HEAD), kv, NULL);
-    void *st = fx_init(h, &cfg, NULL);
+    struct head st = fx_open(name, &cfg);
     struct dcqb_err err = {0};
-    if (use_w) assert_int_equal(h->set_weights(st, W, C, D, &err), DCQB_OK);
-    if (use_cls) assert_int_equal(h->set_classes(st, cls, 4, &err), DCQB_OK);
-    if (dcq) assert_int_equal(h->set_queue(st, Q, qlab, L, &err), DCQB_OK);
+    if (use_w) assert_int_equal(head_set_weights(&st, W, C, D, &err), DCQB_OK);
+    if (use_cls) assert_int_equal(head_set_classes(&st, cls, 4, &err), DCQB_OK);
+    if (dcq) assert_int_equal(head_set_queue(&st, Q, qlab, L, &err), DCQB_OK);
     float demb[B * D];
-    double loss = fx_loss(h, st, NULL, NULL, C, D, emb, dcq ? keys : NULL, y, B, demb);
+    double loss = fx_loss(&st, NULL, NULL, C, D, emb, dcq ? keys : NULL, y, B, demb);
 
     char p[400];
-    snprintf(p, sizeof p, "%s/out_%s/loss.txt", dir, h->name);
+    snprintf(p, sizeof p, "%s/out_%s/loss.txt", dir, name);
     FILE *f = fopen(p, "r");
     assert_non_null(f);
     double lf = 0;
@@ -87,16 +88,16 @@ static void check_head(const struct head_ops *h, const char *extra, const struct
     assert_close(lf, loss, 0, 1e-6);
     float *x = NULL;
     int64_t r, k;
-    snprintf(p, sizeof p, "%s/out_%s/d_emb.npy", dir, h->name);
+    snprintf(p, sizeof p, "%s/out_%s/d_emb.npy", dir, name);
     assert_int_equal(npy_read_f32(&x, &r, &k, p, &err), DCQB_OK);
     assert_int_equal(r, B);
     assert_int_equal(k, D);
     assert_close_array(x, demb, B * D, 1e-6, 1e-4);
     free(x);
-    snprintf(p, sizeof p, "%s/out_%s/d_weights.npy", dir, h->name);
-    if (h->weight_grad) {
+    snprintf(p, sizeof p, "%s/out_%s/d_weights.npy", dir, name);
+    if (head_class_weights(&st)) {
         float dW[C * D];
-        h->weight_grad(st, dW);
+        assert_int_equal(head_weight_grad(&st, dW, NULL), DCQB_OK);
         assert_int_equal(npy_read_f32(&x, &r, &k, p, &err), DCQB_OK);
         assert_int_equal(r, C);
         assert_close_array(x, dW, C * D, 1e-6, 1e-4);
@@ -107,47 +108,47 @@ static void check_head(const struct head_ops *h, const char *extra, const struct
     if (use_cls) {
         int32_t *a = NULL;
         int64_t n;
-        snprintf(p, sizeof p, "%s/out_%s/classes.npy", dir, h->name);
+        snprintf(p, sizeof p, "%s/out_%s/classes.npy", dir, name);
         assert_int_equal(npy_read_i32(&a, &n, p, &err), DCQB_OK);
         assert_int_equal(n, 4);
         assert_memory_equal(a, cls, sizeof cls);
         free(a);
     }
-    fx_free(h, st);
+    head_close(&st);
 }
 
 static void test_full(void **state)
 {
     (void)state;
     static const struct kv kv[] = {{"margin", "arcface"}, {NULL, NULL}};
-    check_head(&head_full, "--margin arcface", kv, 0.1, 1, 0, 0);
+    check_head("full", "--margin arcface", kv, 0.1, 1, 0, 0);
 }
 
 static void test_random_fixed(void **state)
 {
     (void)state;
     static const struct kv kv[] = {{"s", "30"}, {NULL, NULL}};
-    check_head(&head_random, "--s 30", kv, (4 + 0.5) / C, 1, 1, 0);
+    check_head("random", "--s 30", kv, (4 + 0.5) / C, 1, 1, 0);
 }
 
 static void test_random_seeded(void **state)
 {
     (void)state; /* classes drawn from --seed 1 exactly as in process with the head stream */
-    check_head(&head_random, "--seed 1 --ratio 0.25", NULL, 0.25, 0, 0, 0);
+    check_head("random", "--seed 1 --ratio 0.25", NULL, 0.25, 0, 0, 0);
 }
 
 static void test_sampled_fixed(void **state)
 {
     (void)state;
     static const struct kv kv[] = {{"subtract_log_q", "1"}, {NULL, NULL}};
-    check_head(&head_sampled, "--subtract-log-q 1", kv, (4 + 0.5) / C, 1, 1, 0);
+    check_head("sampled", "--subtract-log-q 1", kv, (4 + 0.5) / C, 1, 1, 0);
 }
 
 static void test_dcq(void **state)
 {
     (void)state;
     static const struct kv kv[] = {{"queue_len", "5"}, {NULL, NULL}};
-    check_head(&head_dcq, "", kv, 0.1, 0, 0, 1);
+    check_head("dcq", "", kv, 0.1, 0, 0, 1);
 }
 
 static void test_errors(void **state)
@@ -182,12 +183,66 @@ static void test_errors(void **state)
     assert_non_null(strstr(out, "pfc_mode"));
 }
 
+/* head_check() in process, as the command calls it: same loss bit for bit as the handle driven
+ * here (same process, same BLAS kernel), the result's shapes, and its refusals. */
+static void test_library_call(void **state)
+{
+    (void)state;
+    struct cfg c = {0};
+    struct dcqb_err err = {0};
+    char v[400];
+#define SET(k, fmt, ...)                                                                       \
+    snprintf(v, sizeof v, fmt, __VA_ARGS__);                                                   \
+    assert_int_equal(cfg_set(&c, k, v, "test", 0, &err), DCQB_OK);
+    SET("head", "%s", "random");
+    SET("emb", "%s/emb.npy", dir);
+    SET("labels", "%s/y.npy", dir);
+    SET("weights", "%s/w.npy", dir);
+    SET("classes", "%s/cls.npy", dir);
+    SET("out", "%s/lib", dir);
+    SET("s", "%s", "30");
+    struct head_check_result r;
+    int rc = head_check(&r, &c, &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, DCQB_OK);
+    assert_true(r.B == B && r.D == D && r.C == C && r.nonunit_row == -1);
+    static const struct kv kv[] = {{"s", "30"}, {NULL, NULL}};
+    struct head_cfg cfg =
+        fx_cfg(C, D, B, (4 + 0.5) / C, dcqb_stream_seed(1, DCQB_STREAM_HEAD), kv, NULL);
+    struct head h = fx_open("random", &cfg);
+    assert_int_equal(head_set_weights(&h, W, C, D, &err), DCQB_OK);
+    assert_int_equal(head_set_classes(&h, cls, 4, &err), DCQB_OK);
+    float demb[B * D];
+    float loss = (float)fx_loss(&h, NULL, NULL, C, D, emb, NULL, y, B, demb);
+    assert_memory_equal(&loss, &r.loss, sizeof loss);
+    head_close(&h);
+    /* a key nobody reads, and a head without a queue given one */
+    SET("bogus", "%s", "1");
+    assert_int_equal(head_check(&r, &c, &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "bogus"));
+    cfg_free(&c);
+    memset(&c, 0, sizeof c);
+    SET("head", "%s", "full");
+    SET("emb", "%s/emb.npy", dir);
+    SET("labels", "%s/y.npy", dir);
+    SET("num_classes", "%d", C);
+    SET("queue", "%s/q.npy", dir);
+    SET("queue_labels", "%s/ql.npy", dir);
+    SET("queue_len", "%d", L);
+    SET("out", "%s/lib", dir);
+    assert_int_equal(head_check(&r, &c, &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "--queue: full: does not support set_queue"));
+    cfg_free(&c);
+#undef SET
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full),          cmocka_unit_test(test_random_fixed),
         cmocka_unit_test(test_random_seeded), cmocka_unit_test(test_sampled_fixed),
         cmocka_unit_test(test_dcq),           cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_library_call),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -1,4 +1,4 @@
-/* test_head_dcq.c - the `dcq` head, REFERENCE.md section 2: gradient by finite differences,
+/* test_head_dcq.c - the `dcq` head, docs/METHOD.md §3.4: gradient by finite differences,
  * loss and d q against a plain double reference (positive in column 0, own label masked, keys
  * constants), queue init, ring order with wrap-around when L % B != 0, enqueue only in step(),
  * what the head asks of the loop, save/load. (EMA with mu = 0 equals the online network is the
@@ -6,13 +6,11 @@
 #include "head_fixture.h"
 #include "heads/dcq.h"
 
-extern const struct head_ops head_dcq;
-
 enum { C = 50, D = 8, B = 4 };
 
 static const int32_t Y[B] = {3, 17, 3, 42};
 
-/* loss and dq (B,D) of REFERENCE.md 2 in double, cosface (s, m), skipping Qlab == y_i. */
+/* loss and dq (B,D) of docs/METHOD.md §3.4 in double, cosface (s, m), skipping Qlab == y_i. */
 static double ref_loss(double *dq, const float *q, const float *k, const int32_t *y, int Bn,
                        const float *Q, const int32_t *Ql, int L, double s, double m)
 {
@@ -47,8 +45,8 @@ static void test_init_and_req(void **state)
 {
     (void)state;
     struct head_cfg cfg = fx_cfg(C, D, B, 0.1, 1, NULL, NULL);
-    struct head_req req = {0};
-    void *st = fx_init(&head_dcq, &cfg, &req);
+    struct head st = fx_open("dcq", &cfg);
+    struct head_req req = st.req;
     assert_int_equal(req.pairs, 1);
     assert_int_equal(req.ema, 1);
     assert_close(req.ema_mu, 0.999, 1e-7, 0);
@@ -57,7 +55,7 @@ static void test_init_and_req(void **state)
     assert_int_equal(req.eval_ema, 1);
     const int32_t *ql;
     int ptr, L;
-    const float *Q = head_dcq_queue(st, &ql, &ptr, &L);
+    const float *Q = head_dcq_queue(st.st, &ql, &ptr, &L);
     assert_int_equal(L, 5); /* round(0.1 * 50) */
     assert_int_equal(ptr, 0);
     for (int j = 0; j < L; j++) {
@@ -66,23 +64,24 @@ static void test_init_and_req(void **state)
         for (int d = 0; d < D; d++) n += (double)Q[j * D + d] * Q[j * D + d];
         assert_close(n, 1.0, 1e-5, 0);
     }
-    assert_int_equal(head_dcq.queue_classes(st), 0);
+    assert_int_equal(head_queue_classes(&st), 0);
     struct head_cost cost;
-    head_dcq.cost(st, B, &cost);
+    head_cost(&st, B, &cost);
     assert_true(cost.per_class_bytes == 0.0);
     assert_int_equal(cost.active_classes, 6);
-    fx_free(&head_dcq, st);
+    head_close(&st);
     static const struct kv kv[] = {{"queue_len", "7"}, {"mu", "0.9"}, {"kshot", "3"},
                                    {"eval_net", "online"}, {"ema_bn", "0"}, {NULL, NULL}};
     cfg = fx_cfg(C, D, B, 0.1, 1, kv, NULL);
-    st = fx_init(&head_dcq, &cfg, &req);
-    head_dcq_queue(st, NULL, NULL, &L);
+    st = fx_open("dcq", &cfg);
+    req = st.req;
+    head_dcq_queue(st.st, NULL, NULL, &L);
     assert_int_equal(L, 7);
     assert_close(req.ema_mu, 0.9, 1e-7, 0);
     assert_int_equal(req.kshot, 3);
     assert_int_equal(req.eval_ema, 0);
     assert_int_equal(req.ema_bn, 0);
-    fx_free(&head_dcq, st);
+    head_close(&st);
 }
 
 /* Loss and d q against the double reference, on a queue holding own-label slots that are
@@ -92,7 +91,7 @@ static void test_against_reference(void **state)
     (void)state;
     static const struct kv kv[] = {{"queue_len", "9"}, {NULL, NULL}};
     struct head_cfg cfg = fx_cfg(C, D, B, 0.1, 2, kv, NULL);
-    void *st = fx_init(&head_dcq, &cfg, NULL);
+    struct head st = fx_open("dcq", &cfg);
     float q[B * D], k[B * D], Q[9 * D], demb[B * D];
     double dref[B * D];
     int32_t ql[9] = {5, 3, -1, 17, 8, 3, 9, 42, 11};
@@ -102,14 +101,14 @@ static void test_against_reference(void **state)
     memcpy(Q + 1 * D, q, sizeof(float) * D);     /* label 3 = y_0: masked for rows 0, 2 */
     memcpy(Q + 3 * D, q + D, sizeof(float) * D); /* label 17 = y_1 */
     struct dcqb_err err = {0};
-    assert_int_equal(head_dcq.set_queue(st, Q, ql, 9, &err), DCQB_OK);
-    double l = fx_loss(&head_dcq, st, NULL, NULL, C, D, q, k, Y, B, demb);
+    assert_int_equal(head_set_queue(&st, Q, ql, 9, &err), DCQB_OK);
+    double l = fx_loss(&st, NULL, NULL, C, D, q, k, Y, B, demb);
     double lref = ref_loss(dref, q, k, Y, B, Q, ql, 9, 50.0, 0.3);
     assert_close(l, lref, 1e-5, 1e-5);
     for (int i = 0; i < B * D; i++) assert_close(demb[i], dref[i], 1e-5, 1e-4);
     /* demb accumulates */
     float loss;
-    assert_int_equal(head_dcq.forward_backward(st, &loss, demb, q, k, Y, B, &err), DCQB_OK);
+    assert_int_equal(head_forward_backward(&st, &loss, demb, q, k, Y, B, &err), DCQB_OK);
     for (int i = 0; i < B * D; i++) assert_close(demb[i], 2 * dref[i], 1e-5, 1e-4);
     /* rows labelled 3 do not see the label-3 slots at all: change slots 1 and 5, same loss
      * for them; rows labelled 17 and 42 do see them (the full batch loss moves) */
@@ -117,23 +116,23 @@ static void test_against_reference(void **state)
     const int32_t y3[2] = {3, 3};
     memcpy(q3, q, sizeof(float) * D), memcpy(q3 + D, q + 2 * D, sizeof(float) * D);
     memcpy(k3, k, sizeof(float) * D), memcpy(k3 + D, k + 2 * D, sizeof(float) * D);
-    double l3 = fx_loss(&head_dcq, st, NULL, NULL, C, D, q3, k3, y3, 2, demb);
+    double l3 = fx_loss(&st, NULL, NULL, C, D, q3, k3, y3, 2, demb);
     memcpy(Q2, Q, sizeof Q2);
     fx_rows(Q2 + 1 * D, 1, D, 77, 1);
     fx_rows(Q2 + 5 * D, 1, D, 78, 1);
-    assert_int_equal(head_dcq.set_queue(st, Q2, ql, 9, &err), DCQB_OK);
-    assert_true(fx_loss(&head_dcq, st, NULL, NULL, C, D, q3, k3, y3, 2, demb) == l3);
-    double l2 = fx_loss(&head_dcq, st, NULL, NULL, C, D, q, k, Y, B, demb);
+    assert_int_equal(head_set_queue(&st, Q2, ql, 9, &err), DCQB_OK);
+    assert_true(fx_loss(&st, NULL, NULL, C, D, q3, k3, y3, 2, demb) == l3);
+    double l2 = fx_loss(&st, NULL, NULL, C, D, q, k, Y, B, demb);
     assert_true(fabs(l2 - l) > 1e-3);
     assert_close(l2, ref_loss(dref, q, k, Y, B, Q2, ql, 9, 50.0, 0.3), 1e-5, 1e-5);
     /* the positive is column 0 and it is the key: key = q gives a lower loss than key = -q */
     float negq[B * D];
     for (int i = 0; i < B * D; i++) negq[i] = -q[i];
-    double lpos = fx_loss(&head_dcq, st, NULL, NULL, C, D, q, q, Y, B, demb);
-    double lneg = fx_loss(&head_dcq, st, NULL, NULL, C, D, q, negq, Y, B, demb);
+    double lpos = fx_loss(&st, NULL, NULL, C, D, q, q, Y, B, demb);
+    double lneg = fx_loss(&st, NULL, NULL, C, D, q, negq, Y, B, demb);
     assert_true(lpos < lneg);
     assert_close(lpos, ref_loss(dref, q, q, Y, B, Q2, ql, 9, 50.0, 0.3), 1e-5, 1e-5);
-    fx_free(&head_dcq, st);
+    head_close(&st);
 }
 
 static void test_gradcheck(void **state)
@@ -144,16 +143,16 @@ static void test_gradcheck(void **state)
                                     {NULL, NULL}};
     for (int arc = 0; arc < 2; arc++) { /* arcface: the positive's slope is not s */
         struct head_cfg cfg = fx_cfg(C, D, B, 0.1, 3, arc ? kva : kv, NULL);
-        void *st = fx_init(&head_dcq, &cfg, NULL);
+        struct head st = fx_open("dcq", &cfg);
         float q[B * D], k[B * D], Q[11 * D];
         int32_t ql[11] = {3, 1, 2, 17, 4, 5, 6, 7, 8, 9, 42};
         fx_rows(q, B, D, 4, 1);
         fx_rows(k, B, D, 5, 1);
         fx_rows(Q, 11, D, 6, 1);
         struct dcqb_err err = {0};
-        assert_int_equal(head_dcq.set_queue(st, Q, ql, 11, &err), DCQB_OK);
-        assert_true(fx_gradcheck(&head_dcq, st, q, k, Y, B, D, NULL, C, 0) <= 1.0);
-        fx_free(&head_dcq, st);
+        assert_int_equal(head_set_queue(&st, Q, ql, 11, &err), DCQB_OK);
+        assert_true(fx_gradcheck(&st, q, k, Y, B, D, NULL, C, 0) <= 1.0);
+        head_close(&st);
     }
 }
 
@@ -165,7 +164,7 @@ static void test_ring_order(void **state)
     static const struct kv kv[] = {{"queue_len", "7"}, {NULL, NULL}};
     enum { Bs = 3 };
     struct head_cfg cfg = fx_cfg(C, D, Bs, 0.1, 4, kv, NULL);
-    void *st = fx_init(&head_dcq, &cfg, NULL);
+    struct head st = fx_open("dcq", &cfg);
     float q[Bs * D], k[3][Bs * D], demb[Bs * D];
     int32_t y[3][Bs] = {{1, 2, 3}, {4, 5, 6}, {7, 8, 9}};
     struct dcqb_err err = {0};
@@ -174,13 +173,13 @@ static void test_ring_order(void **state)
     int ptr, L;
     for (int t = 0; t < 3; t++) {
         fx_rows(k[t], Bs, D, 10 + t, 1);
-        uint32_t before = head_dcq.digest(st);
-        fx_loss(&head_dcq, st, NULL, NULL, C, D, q, k[t], y[t], Bs, demb);
-        assert_int_equal(head_dcq.digest(st), before); /* no enqueue before step */
-        assert_int_equal(head_dcq.step(st, 0.1f, t, &err), DCQB_OK);
-        assert_int_not_equal(head_dcq.digest(st), before);
+        uint32_t before = head_digest(&st);
+        fx_loss(&st, NULL, NULL, C, D, q, k[t], y[t], Bs, demb);
+        assert_int_equal(head_digest(&st), before); /* no enqueue before step */
+        assert_int_equal(head_step(&st, 0.1f, t, &err), DCQB_OK);
+        assert_int_not_equal(head_digest(&st), before);
     }
-    const float *Q = head_dcq_queue(st, &ql, &ptr, &L);
+    const float *Q = head_dcq_queue(st.st, &ql, &ptr, &L);
     assert_int_equal(ptr, 2);
     /* slot j holds row who_i[j] of step who_t[j] */
     const int who_t[7] = {2, 2, 0, 1, 1, 1, 2}, who_i[7] = {1, 2, 2, 0, 1, 2, 0};
@@ -188,13 +187,13 @@ static void test_ring_order(void **state)
         assert_int_equal(ql[j], y[who_t[j]][who_i[j]]);
         assert_memory_equal(Q + j * D, k[who_t[j]] + who_i[j] * D, sizeof(float) * D);
     }
-    assert_int_equal(head_dcq.queue_classes(st), 7);
+    assert_int_equal(head_queue_classes(&st), 7);
     /* step without a forward_backward is refused; a missing key too */
-    assert_int_equal(head_dcq.step(st, 0.1f, 3, &err), DCQB_EINVAL);
+    assert_int_equal(head_step(&st, 0.1f, 3, &err), DCQB_EINVAL);
     float loss;
-    assert_int_equal(head_dcq.forward_backward(st, &loss, demb, q, NULL, y[0], Bs, &err),
+    assert_int_equal(head_forward_backward(&st, &loss, demb, q, NULL, y[0], Bs, &err),
                      DCQB_EINVAL);
-    fx_free(&head_dcq, st);
+    head_close(&st);
 }
 
 /* The batch's own key is never a negative in its own step, and an enqueued key with a different
@@ -205,24 +204,24 @@ static void test_enqueue_after_loss(void **state)
     (void)state;
     static const struct kv kv[] = {{"queue_len", "5"}, {"s", "10"}, {NULL, NULL}};
     struct head_cfg cfg = fx_cfg(C, D, 1, 0.1, 5, kv, NULL);
-    void *st = fx_init(&head_dcq, &cfg, NULL);
+    struct head st = fx_open("dcq", &cfg);
     float q[D], demb[D];
     struct dcqb_err err = {0};
     fx_rows(q, 1, D, 8, 1);
     const int32_t y8[1] = {8}, y9[1] = {9};
-    struct fx_snap s0 = fx_save(&head_dcq, st);
-    double l0 = fx_loss(&head_dcq, st, NULL, NULL, C, D, q, q, y8, 1, demb);
-    assert_int_equal(head_dcq.step(st, 0.1f, 0, &err), DCQB_OK);
-    struct fx_snap s1 = fx_save(&head_dcq, st);
-    double l_same = fx_loss(&head_dcq, st, &s1, NULL, C, D, q, q, y8, 1, demb);
-    double l_other = fx_loss(&head_dcq, st, &s1, NULL, C, D, q, q, y9, 1, demb);
-    double l_other0 = fx_loss(&head_dcq, st, &s0, NULL, C, D, q, q, y9, 1, demb);
+    struct fx_snap s0 = fx_save(&st);
+    double l0 = fx_loss(&st, NULL, NULL, C, D, q, q, y8, 1, demb);
+    assert_int_equal(head_step(&st, 0.1f, 0, &err), DCQB_OK);
+    struct fx_snap s1 = fx_save(&st);
+    double l_same = fx_loss(&st, &s1, NULL, C, D, q, q, y8, 1, demb);
+    double l_other = fx_loss(&st, &s1, NULL, C, D, q, q, y9, 1, demb);
+    double l_other0 = fx_loss(&st, &s0, NULL, C, D, q, q, y9, 1, demb);
     assert_close(l_other0, l0, 1e-6, 1e-6); /* initial queue: labels -1, label irrelevant */
     assert_true(l_other > l0 + 0.5);        /* own key now a hard negative for label 9 */
     assert_true(l_same < l_other);          /* masked for label 8 */
     free(s0.buf);
     free(s1.buf);
-    fx_free(&head_dcq, st);
+    head_close(&st);
 }
 
 static void test_save_load(void **state)
@@ -230,31 +229,31 @@ static void test_save_load(void **state)
     (void)state;
     static const struct kv kv[] = {{"queue_len", "6"}, {NULL, NULL}};
     struct head_cfg cfg = fx_cfg(C, D, B, 0.1, 6, kv, NULL);
-    void *a = fx_init(&head_dcq, &cfg, NULL);
+    struct head a = fx_open("dcq", &cfg);
     float q[B * D], k[B * D], demb[B * D];
     struct dcqb_err err = {0};
     for (int t = 0; t < 3; t++) {
         fx_rows(q, B, D, 20 + t, 1);
         fx_rows(k, B, D, 40 + t, 1);
-        fx_loss(&head_dcq, a, NULL, NULL, C, D, q, k, Y, B, demb);
-        assert_int_equal(head_dcq.step(a, 0.1f, t, &err), DCQB_OK);
+        fx_loss(&a, NULL, NULL, C, D, q, k, Y, B, demb);
+        assert_int_equal(head_step(&a, 0.1f, t, &err), DCQB_OK);
     }
-    struct fx_snap s = fx_save(&head_dcq, a);
+    struct fx_snap s = fx_save(&a);
     cfg.seed = 60;
-    void *b = fx_init(&head_dcq, &cfg, NULL);
-    assert_int_not_equal(head_dcq.digest(a), head_dcq.digest(b));
-    fx_load(&head_dcq, b, &s);
-    assert_int_equal(head_dcq.digest(a), head_dcq.digest(b));
+    struct head b = fx_open("dcq", &cfg);
+    assert_int_not_equal(head_digest(&a), head_digest(&b));
+    fx_load(&b, &s);
+    assert_int_equal(head_digest(&a), head_digest(&b));
     fx_rows(q, B, D, 90, 1);
     fx_rows(k, B, D, 91, 1);
-    double la = fx_loss(&head_dcq, a, NULL, NULL, C, D, q, k, Y, B, demb);
-    double lb = fx_loss(&head_dcq, b, NULL, NULL, C, D, q, k, Y, B, demb);
+    double la = fx_loss(&a, NULL, NULL, C, D, q, k, Y, B, demb);
+    double lb = fx_loss(&b, NULL, NULL, C, D, q, k, Y, B, demb);
     assert_true(la == lb);
-    assert_int_equal(head_dcq.queue_classes(a), 3); /* labels 3, 17, 42 */
-    assert_int_equal(head_dcq.load(b, s.buf, s.n - 4, &err), DCQB_EFORMAT);
+    assert_int_equal(head_queue_classes(&a), 3); /* labels 3, 17, 42 */
+    assert_int_equal(head_load(&b, s.buf, s.n - 4, &err), DCQB_EFORMAT);
     free(s.buf);
-    fx_free(&head_dcq, a);
-    fx_free(&head_dcq, b);
+    head_close(&a);
+    head_close(&b);
 }
 
 int main(void)

@@ -1,9 +1,7 @@
-/* test_head_random.c - the `random` (Partial FC) head, REFERENCE.md section 3: gradients by
+/* test_head_random.c - the `random` (Partial FC) head, docs/METHOD.md §3.3: gradients by
  * finite differences with the sampling state replayed, r = 1 equals `full`, subset
  * composition and uniformity, v1/v2 update semantics, save/load replays bit for bit. */
 #include "head_fixture.h"
-
-extern const struct head_ops head_full, head_random;
 
 enum { C = 50, D = 8, B = 4 };
 
@@ -14,13 +12,13 @@ static void test_gradcheck(void **state)
     (void)state;
     static const struct kv kv[] = {{"s", "8"}, {"m", "0.2"}, {NULL, NULL}};
     struct head_cfg cfg = fx_cfg(C, D, B, 0.3, 11, kv, NULL);
-    void *st = fx_init(&head_random, &cfg, NULL);
+    struct head st = fx_open("random", &cfg);
     float emb[B * D], W[C * D];
     fx_rows(emb, B, D, 1, 1);
     fx_rows(W, C, D, 2, 0);
-    double worst = fx_gradcheck(&head_random, st, emb, NULL, Y, B, D, W, C, 200);
+    double worst = fx_gradcheck(&st, emb, NULL, Y, B, D, W, C, 200);
     assert_true(worst <= 1.0);
-    fx_free(&head_random, st);
+    head_close(&st);
 }
 
 static void test_gradcheck_arcface(void **state)
@@ -28,12 +26,12 @@ static void test_gradcheck_arcface(void **state)
     (void)state;
     static const struct kv kv[] = {{"margin", "arcface"}, {"s", "8"}, {NULL, NULL}};
     struct head_cfg cfg = fx_cfg(C, D, B, 0.2, 12, kv, NULL);
-    void *st = fx_init(&head_random, &cfg, NULL);
+    struct head st = fx_open("random", &cfg);
     float emb[B * D], W[C * D];
     fx_rows(emb, B, D, 3, 1);
     fx_rows(W, C, D, 4, 0);
-    fx_gradcheck(&head_random, st, emb, NULL, Y, B, D, W, C, 120);
-    fx_free(&head_random, st);
+    fx_gradcheck(&st, emb, NULL, Y, B, D, W, C, 120);
+    head_close(&st);
 }
 
 /* r = 1: same W init, every class, same column order -> loss, d emb, d W and the updated W
@@ -42,27 +40,27 @@ static void test_ratio_one_equals_full(void **state)
 {
     (void)state;
     struct head_cfg cfg = fx_cfg(C, D, B, 1.0, 5, NULL, NULL);
-    void *r = fx_init(&head_random, &cfg, NULL), *f = fx_init(&head_full, &cfg, NULL);
-    assert_memory_equal(head_random.class_weights(r), head_full.class_weights(f),
+    struct head r = fx_open("random", &cfg), f = fx_open("full", &cfg);
+    assert_memory_equal(head_class_weights(&r), head_class_weights(&f),
                         sizeof(float) * C * D);
     float emb[B * D], dr[B * D], df[B * D], gr[C * D], gf[C * D];
     struct dcqb_err err = {0};
     for (int t = 0; t < 3; t++) {
         fx_rows(emb, B, D, 100 + t, 1);
-        double lr_ = fx_loss(&head_random, r, NULL, NULL, C, D, emb, NULL, Y, B, dr);
-        double lf = fx_loss(&head_full, f, NULL, NULL, C, D, emb, NULL, Y, B, df);
+        double lr_ = fx_loss(&r, NULL, NULL, C, D, emb, NULL, Y, B, dr);
+        double lf = fx_loss(&f, NULL, NULL, C, D, emb, NULL, Y, B, df);
         assert_close(lr_, lf, 1e-6, 1e-6);
         assert_close_array(dr, df, B * D, 1e-6, 1e-5);
-        head_random.weight_grad(r, gr);
-        head_full.weight_grad(f, gf);
+        head_weight_grad(&r, gr, NULL);
+        head_weight_grad(&f, gf, NULL);
         assert_close_array(gr, gf, C * D, 1e-5, 1e-5);
-        assert_int_equal(head_random.step(r, 0.1f, t, &err), DCQB_OK);
-        assert_int_equal(head_full.step(f, 0.1f, t, &err), DCQB_OK);
-        assert_close_array(head_random.class_weights(r), head_full.class_weights(f), C * D,
+        assert_int_equal(head_step(&r, 0.1f, t, &err), DCQB_OK);
+        assert_int_equal(head_step(&f, 0.1f, t, &err), DCQB_OK);
+        assert_close_array(head_class_weights(&r), head_class_weights(&f), C * D,
                            1e-7, 1e-5);
     }
-    fx_free(&head_random, r);
-    fx_free(&head_full, f);
+    head_close(&r);
+    head_close(&f);
 }
 
 /* Subset = all distinct labels + negatives, K = int(r C), unique, in range; K < #positives
@@ -71,14 +69,14 @@ static void test_subset(void **state)
 {
     (void)state;
     struct head_cfg cfg = fx_cfg(C, D, B, 0.2, 7, NULL, NULL);
-    void *st = fx_init(&head_random, &cfg, NULL);
+    struct head st = fx_open("random", &cfg);
     float emb[B * D], demb[B * D];
     int32_t cls[C];
     int64_t K;
     fx_rows(emb, B, D, 9, 1);
     for (int t = 0; t < 5; t++) {
-        fx_loss(&head_random, st, NULL, NULL, C, D, emb, NULL, Y, B, demb);
-        head_random.active_classes(st, cls, &K);
+        fx_loss(&st, NULL, NULL, C, D, emb, NULL, Y, B, demb);
+        head_active_classes(&st, cls, &K, NULL);
         assert_int_equal(K, 10);
         int seen[C] = {0};
         for (int k = 0; k < K; k++) {
@@ -87,13 +85,13 @@ static void test_subset(void **state)
         }
         for (int i = 0; i < B; i++) assert_int_equal(seen[Y[i]], 1);
     }
-    fx_free(&head_random, st);
+    head_close(&st);
     cfg.ratio = 0.02; /* int(0.02 * 50) = 1 < 3 positives */
-    st = fx_init(&head_random, &cfg, NULL);
-    fx_loss(&head_random, st, NULL, NULL, C, D, emb, NULL, Y, B, demb);
-    head_random.active_classes(st, cls, &K);
+    st = fx_open("random", &cfg);
+    fx_loss(&st, NULL, NULL, C, D, emb, NULL, Y, B, demb);
+    head_active_classes(&st, cls, &K, NULL);
     assert_int_equal(K, 3);
-    fx_free(&head_random, st);
+    head_close(&st);
 }
 
 /* Negatives are uniform without replacement: with positives {0, 1} and K = 10, each of the 48
@@ -105,15 +103,15 @@ static void test_uniform_negatives(void **state)
     const int n = 3000, Bs = 2;
     const int32_t y[2] = {0, 1};
     struct head_cfg cfg = fx_cfg(C, D, Bs, 0.2, 8, NULL, NULL);
-    void *st = fx_init(&head_random, &cfg, NULL);
+    struct head st = fx_open("random", &cfg);
     float emb[2 * D], demb[2 * D];
     int32_t cls[C];
     int64_t K;
     int count[C] = {0};
     fx_rows(emb, Bs, D, 10, 1);
     for (int t = 0; t < n; t++) {
-        fx_loss(&head_random, st, NULL, NULL, C, D, emb, NULL, y, Bs, demb);
-        head_random.active_classes(st, cls, &K);
+        fx_loss(&st, NULL, NULL, C, D, emb, NULL, y, Bs, demb);
+        head_active_classes(&st, cls, &K, NULL);
         for (int k = 0; k < K; k++) count[cls[k]]++;
     }
     assert_int_equal(count[0], n);
@@ -122,7 +120,7 @@ static void test_uniform_negatives(void **state)
     for (int c = 2; c < C; c++) worst = fmax(worst, fabs(count[c] - expect) / expect);
     if (worst >= 0.15) print_error("max relative deviation %.3f\n", worst);
     assert_true(worst < 0.15);
-    fx_free(&head_random, st);
+    head_close(&st);
 }
 
 /* v1: rows outside the subset are bit-identical after a step, sampled rows move. v2: every row
@@ -139,13 +137,13 @@ static void test_v1_v2(void **state)
     fx_rows(emb, B, D, 21, 1);
     for (int mode = 0; mode < 2; mode++) {
         struct head_cfg cfg = fx_cfg(C, D, B, 0.2, 13, mode ? v2 : v1, NULL);
-        void *st = fx_init(&head_random, &cfg, NULL);
+        struct head st = fx_open("random", &cfg);
         for (int t = 0; t < 2; t++) {
-            memcpy(before, head_random.class_weights(st), sizeof before);
-            fx_loss(&head_random, st, NULL, NULL, C, D, emb, NULL, Y, B, demb);
-            head_random.active_classes(st, cls, &K);
-            assert_int_equal(head_random.step(st, 0.1f, t, &err), DCQB_OK);
-            const float *W = head_random.class_weights(st);
+            memcpy(before, head_class_weights(&st), sizeof before);
+            fx_loss(&st, NULL, NULL, C, D, emb, NULL, Y, B, demb);
+            head_active_classes(&st, cls, &K, NULL);
+            assert_int_equal(head_step(&st, 0.1f, t, &err), DCQB_OK);
+            const float *W = head_class_weights(&st);
             int in[C] = {0};
             for (int k = 0; k < K; k++) in[cls[k]] = 1;
             for (int c = 0; c < C; c++) {
@@ -154,7 +152,7 @@ static void test_v1_v2(void **state)
                 else assert_true(same);
             }
         }
-        fx_free(&head_random, st);
+        head_close(&st);
     }
 }
 
@@ -164,77 +162,74 @@ static void test_save_load(void **state)
 {
     (void)state;
     struct head_cfg cfg = fx_cfg(C, D, B, 0.2, 17, NULL, NULL);
-    void *a = fx_init(&head_random, &cfg, NULL);
+    struct head a = fx_open("random", &cfg);
     float emb[B * D], demb[B * D], la[2], lb[2];
     struct dcqb_err err = {0};
     for (int t = 0; t < 5; t++) {
         if (t == 3) {
-            struct fx_snap s = fx_save(&head_random, a);
+            struct fx_snap s = fx_save(&a);
             cfg.seed = 99; /* the loaded state, not the seed, must decide */
-            void *b = fx_init(&head_random, &cfg, NULL);
-            assert_int_not_equal(head_random.digest(a), head_random.digest(b));
-            fx_load(&head_random, b, &s);
-            assert_int_equal(head_random.digest(a), head_random.digest(b));
+            struct head b = fx_open("random", &cfg);
+            assert_int_not_equal(head_digest(&a), head_digest(&b));
+            fx_load(&b, &s);
+            assert_int_equal(head_digest(&a), head_digest(&b));
             for (int u = 0; u < 2; u++) {
                 fx_rows(emb, B, D, 300 + u, 1);
-                lb[u] = (float)fx_loss(&head_random, b, NULL, NULL, C, D, emb, NULL, Y, B, demb);
-                assert_int_equal(head_random.step(b, 0.1f, u, &err), DCQB_OK);
+                lb[u] = (float)fx_loss(&b, NULL, NULL, C, D, emb, NULL, Y, B, demb);
+                assert_int_equal(head_step(&b, 0.1f, u, &err), DCQB_OK);
             }
             for (int u = 0; u < 2; u++) {
                 fx_rows(emb, B, D, 300 + u, 1);
-                la[u] = (float)fx_loss(&head_random, a, NULL, NULL, C, D, emb, NULL, Y, B, demb);
-                assert_int_equal(head_random.step(a, 0.1f, u, &err), DCQB_OK);
+                la[u] = (float)fx_loss(&a, NULL, NULL, C, D, emb, NULL, Y, B, demb);
+                assert_int_equal(head_step(&a, 0.1f, u, &err), DCQB_OK);
             }
             assert_memory_equal(la, lb, sizeof la);
-            assert_int_equal(head_random.digest(a), head_random.digest(b));
+            assert_int_equal(head_digest(&a), head_digest(&b));
             /* a truncated or foreign blob is refused */
-            assert_int_equal(head_random.load(b, s.buf, s.n - 1, &err), DCQB_EFORMAT);
+            assert_int_equal(head_load(&b, s.buf, s.n - 1, &err), DCQB_EFORMAT);
             free(s.buf);
-            fx_free(&head_random, b);
+            head_close(&b);
             break;
         }
         fx_rows(emb, B, D, 200 + t, 1);
-        fx_loss(&head_random, a, NULL, NULL, C, D, emb, NULL, Y, B, demb);
-        assert_int_equal(head_random.step(a, 0.1f, t, &err), DCQB_OK);
+        fx_loss(&a, NULL, NULL, C, D, emb, NULL, Y, B, demb);
+        assert_int_equal(head_step(&a, 0.1f, t, &err), DCQB_OK);
     }
-    fx_free(&head_random, a);
+    head_close(&a);
 }
 
 static void test_set_classes_and_errors(void **state)
 {
     (void)state;
     struct head_cfg cfg = fx_cfg(C, D, B, 0.2, 3, NULL, NULL);
-    void *st = fx_init(&head_random, &cfg, NULL);
+    struct head st = fx_open("random", &cfg);
     float emb[B * D], demb[B * D];
     struct dcqb_err err = {0};
     fx_rows(emb, B, D, 5, 1);
     const int32_t fixed[5] = {42, 3, 17, 8, 9}, dup[3] = {3, 3, 17}, missing[2] = {3, 17};
-    assert_int_equal(head_random.set_classes(st, dup, 3, &err), DCQB_EINVAL);
-    assert_int_equal(head_random.set_classes(st, fixed, 5, &err), DCQB_OK);
-    uint32_t d0 = head_random.digest(st); /* includes the rng: fixed classes draw nothing */
-    fx_loss(&head_random, st, NULL, NULL, C, D, emb, NULL, Y, B, demb);
-    assert_int_equal(head_random.digest(st), d0);
+    assert_int_equal(head_set_classes(&st, dup, 3, &err), DCQB_EINVAL);
+    assert_int_equal(head_set_classes(&st, fixed, 5, &err), DCQB_OK);
+    uint32_t d0 = head_digest(&st); /* includes the rng: fixed classes draw nothing */
+    fx_loss(&st, NULL, NULL, C, D, emb, NULL, Y, B, demb);
+    assert_int_equal(head_digest(&st), d0);
     int32_t cls[C];
     int64_t K;
-    head_random.active_classes(st, cls, &K);
+    head_active_classes(&st, cls, &K, NULL);
     assert_int_equal(K, 5);
     assert_memory_equal(cls, fixed, sizeof fixed);
-    assert_int_equal(head_random.set_classes(st, missing, 2, &err), DCQB_OK);
+    assert_int_equal(head_set_classes(&st, missing, 2, &err), DCQB_OK);
     float loss;
-    assert_int_equal(head_random.forward_backward(st, &loss, demb, emb, NULL, Y, B, &err),
+    assert_int_equal(head_forward_backward(&st, &loss, demb, emb, NULL, Y, B, &err),
                      DCQB_EINVAL);
     const int32_t bad[B] = {3, 17, 50, 1};
-    assert_int_equal(head_random.forward_backward(st, &loss, demb, emb, NULL, bad, B, &err),
+    assert_int_equal(head_forward_backward(&st, &loss, demb, emb, NULL, bad, B, &err),
                      DCQB_EINVAL);
-    fx_free(&head_random, st);
+    head_close(&st);
     static const struct kv badmode[] = {{"pfc_mode", "v3"}, {NULL, NULL}};
     cfg = fx_cfg(C, D, B, 0.2, 3, badmode, NULL);
-    st = calloc(1, head_random.state_size);
-    struct head_req req = {0};
-    assert_int_equal(head_random.init(st, &cfg, &req, &err), DCQB_EINVAL);
-    assert_non_null(strstr(err.msg, "pfc_mode"));
-    head_random.free(st);
-    free(st);
+    assert_int_equal(head_open(&st, "random", &cfg, &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "random: pfc_mode = 'v3'"));
+    assert_null(st.st);
 }
 
 int main(void)

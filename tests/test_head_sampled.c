@@ -1,12 +1,10 @@
-/* test_head_sampled.c - the `sampled` head, REFERENCE.md section 5: proposal probabilities and
+/* test_head_sampled.c - the `sampled` head, docs/METHOD.md §3.5: proposal probabilities and
  * expected counts against their closed forms, empirical draw frequencies (chi-square), loss and
  * gradients against a plain double reference (accidental hits, -ln Q, margin before the
  * correction, other rows' classes not negatives), finite differences, equality with `full`
  * when every class is sampled, touched-rows-only updates, save/load. */
 #include "head_fixture.h"
 #include "heads/sampled.h"
-
-extern const struct head_ops head_full, head_sampled;
 
 enum { C = 50, D = 8, B = 4 };
 
@@ -82,36 +80,36 @@ static void test_probabilities(void **state)
 {
     (void)state;
     struct head_cfg cfg = fx_cfg(C, D, B, 0.2, 1, kv_logu, counts);
-    void *st = fx_init(&head_sampled, &cfg, NULL);
+    struct head st = fx_open("sampled", &cfg);
     double sum = 0;
     for (int c = 0; c < C; c++) {
-        assert_close(head_sampled_prob(st, c), p_logu(c), 1e-15, 1e-12);
-        sum += head_sampled_prob(st, c);
+        assert_close(head_sampled_prob(st.st, c), p_logu(c), 1e-15, 1e-12);
+        sum += head_sampled_prob(st.st, c);
     }
     assert_close(sum, 1.0, 1e-12, 0);
     /* after one step: Q(c) = -expm1(T log1p(-P(c))) with this step's T (T > S here) */
     float emb[B * D], demb[B * D];
     fx_rows(emb, B, D, 1, 1);
-    fx_loss(&head_sampled, st, NULL, NULL, C, D, emb, NULL, Y, B, demb);
-    int64_t T = head_sampled_tries(st);
+    fx_loss(&st, NULL, NULL, C, D, emb, NULL, Y, B, demb);
+    int64_t T = head_sampled_tries(st.st);
     assert_true(T > 10);
     for (int c = 0; c < C; c++)
-        assert_close(head_sampled_expected(st, c), -expm1((double)T * log1p(-p_logu(c))), 1e-15,
+        assert_close(head_sampled_expected(st.st, c), -expm1((double)T * log1p(-p_logu(c))), 1e-15,
                      1e-12);
     /* fixed classes: T = S, Q = S P */
     const int32_t fx5[5] = {0, 9, 3, 11, 40};
     struct dcqb_err err = {0};
-    assert_int_equal(head_sampled.set_classes(st, fx5, 5, &err), DCQB_OK);
-    fx_loss(&head_sampled, st, NULL, NULL, C, D, emb, NULL, Y, B, demb);
-    assert_int_equal(head_sampled_tries(st), 5);
+    assert_int_equal(head_set_classes(&st, fx5, 5, &err), DCQB_OK);
+    fx_loss(&st, NULL, NULL, C, D, emb, NULL, Y, B, demb);
+    assert_int_equal(head_sampled_tries(st.st), 5);
     for (int c = 0; c < C; c++)
-        assert_close(head_sampled_expected(st, c), 5 * p_logu(c), 1e-15, 1e-12);
-    fx_free(&head_sampled, st);
+        assert_close(head_sampled_expected(st.st, c), 5 * p_logu(c), 1e-15, 1e-12);
+    head_close(&st);
     static const struct kv kv_f[] = {{"sampler", "frequency"}, {NULL, NULL}};
     cfg = fx_cfg(C, D, B, 0.2, 1, kv_f, counts);
-    st = fx_init(&head_sampled, &cfg, NULL);
-    for (int c = 0; c < C; c++) assert_close(head_sampled_prob(st, c), p_freq(c), 1e-15, 1e-12);
-    fx_free(&head_sampled, st);
+    st = fx_open("sampled", &cfg);
+    for (int c = 0; c < C; c++) assert_close(head_sampled_prob(st.st, c), p_freq(c), 1e-15, 1e-12);
+    head_close(&st);
 }
 
 /* Raw proposal draws: chi-square over C = 50 cells, 50,000 draws, 49 degrees of freedom;
@@ -125,10 +123,10 @@ static void test_draw_frequencies(void **state)
     const int n = 50000;
     for (int k = 0; k < 3; k++) {
         struct head_cfg cfg = fx_cfg(C, D, B, 0.2, 100 + k, kvs[k], counts);
-        void *st = fx_init(&head_sampled, &cfg, NULL);
+        struct head st = fx_open("sampled", &cfg);
         int hist[C] = {0};
         for (int t = 0; t < n; t++) {
-            int32_t c = head_sampled_draw(st);
+            int32_t c = head_sampled_draw(st.st);
             assert_true(c >= 0 && c < C);
             hist[c]++;
         }
@@ -139,7 +137,7 @@ static void test_draw_frequencies(void **state)
         }
         if (chi2 >= 100) print_error("sampler %d: chi2 = %.1f\n", k, chi2);
         assert_true(chi2 < 100);
-        fx_free(&head_sampled, st);
+        head_close(&st);
     }
 }
 
@@ -160,18 +158,18 @@ static void test_against_reference(void **state)
     struct dcqb_err err = {0};
     for (int corr = 1; corr >= 0; corr--) {
         struct head_cfg cfg = fx_cfg(C, D, B, 0.2, 2, corr ? kv : kv0, counts);
-        void *st = fx_init(&head_sampled, &cfg, NULL);
-        assert_int_equal(head_sampled.set_classes(st, smp, 6, &err), DCQB_OK);
-        double l = fx_loss(&head_sampled, st, NULL, W, C, D, emb, NULL, Y, B, demb);
+        struct head st = fx_open("sampled", &cfg);
+        assert_int_equal(head_set_classes(&st, smp, 6, &err), DCQB_OK);
+        double l = fx_loss(&st, NULL, W, C, D, emb, NULL, Y, B, demb);
         double lr_ = ref_loss(dref, W, emb, Y, B, smp, 6, 6, 16.0, 0.2, corr);
         assert_close(l, lr_, 1e-5, 1e-5);
         for (int i = 0; i < B * D; i++) assert_close(demb[i], dref[i], 1e-5, 1e-4);
         int32_t a[C];
         int64_t K;
-        head_sampled.active_classes(st, a, &K);
+        head_active_classes(&st, a, &K, NULL);
         assert_int_equal(K, 6);
         assert_memory_equal(a, smp, sizeof smp);
-        fx_free(&head_sampled, st);
+        head_close(&st);
     }
 }
 
@@ -183,12 +181,12 @@ static void test_gradcheck(void **state)
                                     {"s", "8"}, {NULL, NULL}};
     for (int arc = 0; arc < 2; arc++) { /* arcface: the target slope is not s */
         struct head_cfg cfg = fx_cfg(C, D, B, 0.2, 4, arc ? kva : kv, counts);
-        void *st = fx_init(&head_sampled, &cfg, NULL);
+        struct head st = fx_open("sampled", &cfg);
         float emb[B * D], W[C * D];
         fx_rows(emb, B, D, 5 + arc, 1);
         fx_rows(W, C, D, 6 + arc, 0);
-        assert_true(fx_gradcheck(&head_sampled, st, emb, NULL, Y, B, D, W, C, 200) <= 1.0);
-        fx_free(&head_sampled, st);
+        assert_true(fx_gradcheck(&st, emb, NULL, Y, B, D, W, C, 200) <= 1.0);
+        head_close(&st);
     }
 }
 
@@ -205,16 +203,16 @@ static void test_all_classes_equals_full(void **state)
     fx_rows(emb, B, D, 7, 1);
     for (int corr = 0; corr < 2; corr++) {
         struct head_cfg cfg = fx_cfg(C, D, B, 1.0, 8, corr ? kv1 : kv0, NULL);
-        void *s = fx_init(&head_sampled, &cfg, NULL), *f = fx_init(&head_full, &cfg, NULL);
-        double ls = fx_loss(&head_sampled, s, NULL, NULL, C, D, emb, NULL, Y, B, ds);
-        double lf = fx_loss(&head_full, f, NULL, NULL, C, D, emb, NULL, Y, B, df);
+        struct head s = fx_open("sampled", &cfg), f = fx_open("full", &cfg);
+        double ls = fx_loss(&s, NULL, NULL, C, D, emb, NULL, Y, B, ds);
+        double lf = fx_loss(&f, NULL, NULL, C, D, emb, NULL, Y, B, df);
         assert_close(ls, lf, 1e-6, 1e-5);
         assert_close_array(ds, df, B * D, 1e-6, 1e-4);
-        head_sampled.weight_grad(s, gs);
-        head_full.weight_grad(f, gf);
+        head_weight_grad(&s, gs, NULL);
+        head_weight_grad(&f, gf, NULL);
         assert_close_array(gs, gf, C * D, 1e-4, 1e-4);
-        fx_free(&head_sampled, s);
-        fx_free(&head_full, f);
+        head_close(&s);
+        head_close(&f);
     }
 }
 
@@ -223,69 +221,66 @@ static void test_touched_rows_only(void **state)
 {
     (void)state;
     struct head_cfg cfg = fx_cfg(C, D, B, 0.1, 9, kv_logu, counts);
-    void *st = fx_init(&head_sampled, &cfg, NULL);
+    struct head st = fx_open("sampled", &cfg);
     float emb[B * D], demb[B * D], before[C * D];
     int32_t a[C];
     int64_t K;
     struct dcqb_err err = {0};
     fx_rows(emb, B, D, 9, 1);
-    memcpy(before, head_sampled.class_weights(st), sizeof before);
-    fx_loss(&head_sampled, st, NULL, NULL, C, D, emb, NULL, Y, B, demb);
-    head_sampled.active_classes(st, a, &K);
+    memcpy(before, head_class_weights(&st), sizeof before);
+    fx_loss(&st, NULL, NULL, C, D, emb, NULL, Y, B, demb);
+    head_active_classes(&st, a, &K, NULL);
     assert_int_equal(K, 5);
-    assert_int_equal(head_sampled.step(st, 0.1f, 0, &err), DCQB_OK);
+    assert_int_equal(head_step(&st, 0.1f, 0, &err), DCQB_OK);
     int touched[C] = {0};
     for (int k = 0; k < K; k++) touched[a[k]] = 1;
     for (int i = 0; i < B; i++) touched[Y[i]] = 1;
-    const float *W = head_sampled.class_weights(st);
+    const float *W = head_class_weights(&st);
     for (int c = 0; c < C; c++) {
         int same = memcmp(W + c * D, before + c * D, sizeof(float) * D) == 0;
         if (touched[c]) assert_false(same);
         else assert_true(same);
     }
-    fx_free(&head_sampled, st);
+    head_close(&st);
 }
 
 static void test_save_load_and_errors(void **state)
 {
     (void)state;
     struct head_cfg cfg = fx_cfg(C, D, B, 0.2, 10, kv_logu, counts);
-    void *a = fx_init(&head_sampled, &cfg, NULL);
+    struct head a = fx_open("sampled", &cfg);
     float emb[B * D], demb[B * D];
     struct dcqb_err err = {0};
     for (int t = 0; t < 3; t++) {
         fx_rows(emb, B, D, 30 + t, 1);
-        fx_loss(&head_sampled, a, NULL, NULL, C, D, emb, NULL, Y, B, demb);
-        assert_int_equal(head_sampled.step(a, 0.1f, t, &err), DCQB_OK);
+        fx_loss(&a, NULL, NULL, C, D, emb, NULL, Y, B, demb);
+        assert_int_equal(head_step(&a, 0.1f, t, &err), DCQB_OK);
     }
-    struct fx_snap s = fx_save(&head_sampled, a);
+    struct fx_snap s = fx_save(&a);
     cfg.seed = 11;
-    void *b = fx_init(&head_sampled, &cfg, NULL);
-    fx_load(&head_sampled, b, &s);
-    assert_int_equal(head_sampled.digest(a), head_sampled.digest(b));
+    struct head b = fx_open("sampled", &cfg);
+    fx_load(&b, &s);
+    assert_int_equal(head_digest(&a), head_digest(&b));
     for (int t = 0; t < 2; t++) {
         fx_rows(emb, B, D, 50 + t, 1);
-        double la = fx_loss(&head_sampled, a, NULL, NULL, C, D, emb, NULL, Y, B, demb);
-        double lb = fx_loss(&head_sampled, b, NULL, NULL, C, D, emb, NULL, Y, B, demb);
+        double la = fx_loss(&a, NULL, NULL, C, D, emb, NULL, Y, B, demb);
+        double lb = fx_loss(&b, NULL, NULL, C, D, emb, NULL, Y, B, demb);
         assert_true(la == lb);
-        assert_int_equal(head_sampled.step(a, 0.1f, t, &err), DCQB_OK);
-        assert_int_equal(head_sampled.step(b, 0.1f, t, &err), DCQB_OK);
+        assert_int_equal(head_step(&a, 0.1f, t, &err), DCQB_OK);
+        assert_int_equal(head_step(&b, 0.1f, t, &err), DCQB_OK);
     }
-    assert_int_equal(head_sampled.digest(a), head_sampled.digest(b));
+    assert_int_equal(head_digest(&a), head_digest(&b));
     free(s.buf);
-    fx_free(&head_sampled, a);
-    fx_free(&head_sampled, b);
+    head_close(&a);
+    head_close(&b);
     /* log_uniform needs class counts; bad sampler names are named */
-    void *st = calloc(1, head_sampled.state_size);
-    struct head_req req = {0};
+    struct head st;
     cfg = fx_cfg(C, D, B, 0.2, 1, kv_logu, NULL);
-    assert_int_equal(head_sampled.init(st, &cfg, &req, &err), DCQB_EINVAL);
+    assert_int_equal(head_open(&st, "sampled", &cfg, &err), DCQB_EINVAL);
     static const struct kv bad[] = {{"sampler", "zipf"}, {NULL, NULL}};
     cfg = fx_cfg(C, D, B, 0.2, 1, bad, counts);
-    assert_int_equal(head_sampled.init(st, &cfg, &req, &err), DCQB_EINVAL);
-    assert_non_null(strstr(err.msg, "sampler"));
-    head_sampled.free(st);
-    free(st);
+    assert_int_equal(head_open(&st, "sampled", &cfg, &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "sampled: sampler = 'zipf'"));
 }
 
 int main(void)

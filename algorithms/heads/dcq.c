@@ -65,16 +65,14 @@ static int dcq_init(void *st, const struct head_cfg *cfg, struct head_req *req,
     struct dcq_state *s = st;
     memset(s, 0, sizeof *s);
     if (cfg->C < 1 || cfg->C > INT_MAX)
-        return DCQB_FAIL(err, DCQB_EINVAL, "dcq: C = %lld out of range", (long long)cfg->C);
+        return DCQB_FAIL(err, DCQB_EINVAL, "C = %lld out of range", (long long)cfg->C);
     if (cfg->D < 1 || cfg->max_batch < 1)
-        return DCQB_FAIL(err, DCQB_EINVAL, "dcq: D = %d and max_batch = %d must be >= 1",
+        return DCQB_FAIL(err, DCQB_EINVAL, "D = %d and max_batch = %d must be >= 1",
                          cfg->D, cfg->max_batch);
-    double ratio = cfg->ratio > 0 ? cfg->ratio : 0.1;
-    if (!(ratio <= 1000.0))
-        return DCQB_FAIL(err, DCQB_EINVAL, "dcq: ratio = %g outside (0, 1000]", ratio);
     long long qlen, ema_bn, kshot;
-    double mu;
+    double mu, ratio;
     int eval_net, rc;
+    if ((rc = head_cfg_ratio(cfg, &ratio, err))) return rc;
     static const char *const nets[] = {"ema", "online", NULL};
     double def_l = floor(ratio * (double)cfg->C + 0.5); /* round(r*C) */
     if (def_l < 1) def_l = 1;
@@ -105,7 +103,7 @@ static int dcq_init(void *st, const struct head_cfg *cfg, struct head_req *req,
     size_t bytes = nf * sizeof(float) + ni * sizeof(int32_t);
     s->arena = dcqb_zalloc(bytes);
     if (!s->arena)
-        return DCQB_FAIL(err, DCQB_ENOMEM, "dcq: cannot allocate %.1f MB for L = %d",
+        return DCQB_FAIL(err, DCQB_ENOMEM, "cannot allocate %.1f MB for L = %d",
                          bytes / 1e6, s->L);
     float *f = (float *)s->arena;
     s->Q = f, f += L * D;
@@ -137,12 +135,12 @@ static int dcq_forward_backward(void *st, float *loss, float *demb, const float 
     struct dcq_state *s = st;
     const int L = s->L, D = s->D;
     if (!key)
-        return DCQB_FAIL(err, DCQB_EINVAL, "dcq: no key embeddings (the loop must supply pairs)");
+        return DCQB_FAIL(err, DCQB_EINVAL, "no key embeddings (the loop must supply pairs)");
     if (B < 1 || B > s->max_batch)
-        return DCQB_FAIL(err, DCQB_EINVAL, "dcq: batch %d outside [1, %d]", B, s->max_batch);
+        return DCQB_FAIL(err, DCQB_EINVAL, "batch %d outside [1, %d]", B, s->max_batch);
     for (int i = 0; i < B; i++)
         if (labels[i] < 0 || labels[i] >= s->C)
-            return DCQB_FAIL(err, DCQB_EINVAL, "dcq: label %d of row %d outside [0, %lld)",
+            return DCQB_FAIL(err, DCQB_EINVAL, "label %d of row %d outside [0, %lld)",
                              (int)labels[i], i, (long long)s->C);
     /* stash for the enqueue in step(): BD copy */
     memcpy(s->keys, key, sizeof(float) * (size_t)B * D);
@@ -165,7 +163,7 @@ static int dcq_forward_backward(void *st, float *loss, float *demb, const float 
     double total = qxent_forward_backward(s->G, demb, p0, s->xscr, &s->pool, &p);
     *loss = (float)(total / B);
     if (!isfinite(*loss))
-        return DCQB_FAIL(err, DCQB_ENUMERIC, "dcq: non-finite loss %g", (double)*loss);
+        return DCQB_FAIL(err, DCQB_ENUMERIC, "non-finite loss %g", (double)*loss);
     /* demb += dz0_i k_i with dz0 = (p0 - 1) slope / B: 2BD */
     for (int i = 0; i < B; i++) {
         float *o = demb + (size_t)i * D;
@@ -182,7 +180,7 @@ static int dcq_step(void *st, float lr, int64_t t, struct dcqb_err *err)
     struct dcq_state *s = st;
     (void)lr, (void)t;
     if (!s->pending)
-        return DCQB_FAIL(err, DCQB_EINVAL, "dcq: step without a forward_backward");
+        return DCQB_FAIL(err, DCQB_EINVAL, "step without a forward_backward");
     for (int i = 0; i < s->nkeys; i++) {
         memcpy(s->Q + (size_t)s->ptr * s->D, s->keys + (size_t)i * s->D, sizeof(float) * s->D);
         s->Qlab[s->ptr] = s->labels[i];
@@ -237,15 +235,15 @@ static int dcq_load(void *st, const void *buf, size_t n, struct dcqb_err *err)
 {
     struct dcq_state *s = st;
     struct dcq_header h;
-    if (n < sizeof h) return DCQB_FAIL(err, DCQB_EFORMAT, "dcq: state of %zu bytes too short", n);
+    if (n < sizeof h) return DCQB_FAIL(err, DCQB_EFORMAT, "state of %zu bytes too short", n);
     memcpy(&h, buf, sizeof h);
     if (h.magic != DCQ_MAGIC || h.version != DCQ_VERSION)
         return DCQB_FAIL(err, DCQB_EFORMAT,
-                         "dcq: bad state magic/version (%08x v%u; is it another head's?)",
+                         "bad state magic/version (%08x v%u; is it another head's?)",
                          (unsigned)h.magic, (unsigned)h.version);
     if (h.L != s->L || h.D != s->D || n != dcq_state_bytes(s) || h.ptr < 0 || h.ptr >= s->L)
         return DCQB_FAIL(err, DCQB_EFORMAT,
-                         "dcq: state is L = %d, D = %d, ptr = %d; this head has L = %d, D = %d",
+                         "state is L = %d, D = %d, ptr = %d; this head has L = %d, D = %d",
                          (int)h.L, (int)h.D, (int)h.ptr, s->L, s->D);
     const char *p = (const char *)buf + sizeof h;
     size_t nq = (size_t)s->L * s->D * sizeof(float);
@@ -262,11 +260,11 @@ static int dcq_set_queue(void *st, const float *Q, const int32_t *labels, int64_
 {
     struct dcq_state *s = st;
     if (L != s->L)
-        return DCQB_FAIL(err, DCQB_EINVAL, "dcq: queue of %lld slots, head has queue_len = %d",
+        return DCQB_FAIL(err, DCQB_EINVAL, "queue of %lld slots, head has queue_len = %d",
                          (long long)L, s->L);
     for (int64_t j = 0; j < L; j++)
         if (labels[j] < -1 || labels[j] >= s->C)
-            return DCQB_FAIL(err, DCQB_EINVAL, "dcq: queue label %d at %lld outside [-1, %lld)",
+            return DCQB_FAIL(err, DCQB_EINVAL, "queue label %d at %lld outside [-1, %lld)",
                              (int)labels[j], (long long)j, (long long)s->C);
     memcpy(s->Q, Q, sizeof(float) * (size_t)L * s->D);
     memcpy(s->Qlab, labels, sizeof(int32_t) * (size_t)L);
@@ -310,10 +308,11 @@ const struct head_ops head_dcq = {
     .name = "dcq",
     .abi_version = HEAD_ABI_VERSION,
     .state_size = sizeof(struct dcq_state),
-    .help = "Dynamic Class Queue (REFERENCE.md 2): keys from an EMA copy of the backbone on a "
-            "second image of each identity; logits s*[q.k - m | q.Queue, own label masked], "
-            "target column 0; keys enqueued after the loss into a ring of L slots. Keys: "
-            "ratio (0.1) or queue_len (round(ratio*C)), mu (0.999), ema_bn (1), kshot (1), "
+    .help = "Dynamic Class Queue (docs/METHOD.md §3.4): keys from an EMA copy of the backbone on "
+            "a second image of each identity; logits s*[q.k - m | q.Queue, own label masked], "
+            "target column 0; keys enqueued after the loss into a ring of L slots: L = "
+            "queue_len when given, else round(ratio*C) (at least 1; ratio in (0, 1], the "
+            "common key). Keys: queue_len, mu (0.999), ema_bn (1), kshot (1), "
             "eval_net = ema|online (ema), margin keys (cosface s = 50, m = 0.3).",
     .keys = dcq_keys,
     .init = dcq_init,

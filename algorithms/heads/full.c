@@ -72,13 +72,13 @@ static int full_init(void *st, const struct head_cfg *cfg, struct head_req *req,
     memset(s, 0, sizeof *s);
     if (req) memset(req, 0, sizeof *req);
     if (cfg->C < 1 || cfg->C > INT_MAX / 2)
-        return DCQB_FAIL(err, DCQB_EINVAL, "full: C = %lld out of range [1, %d]",
+        return DCQB_FAIL(err, DCQB_EINVAL, "C = %lld out of range [1, %d]",
                          (long long)cfg->C, INT_MAX / 2);
     if (cfg->D < 1 || cfg->max_batch < 1)
-        return DCQB_FAIL(err, DCQB_EINVAL, "full: D = %d and max_batch = %d must be >= 1",
+        return DCQB_FAIL(err, DCQB_EINVAL, "D = %d and max_batch = %d must be >= 1",
                          cfg->D, cfg->max_batch);
     if (cfg->init_std < 0 || !isfinite(cfg->init_std))
-        return DCQB_FAIL(err, DCQB_EINVAL, "full: init_std = %g must be >= 0 (0: default 0.01)",
+        return DCQB_FAIL(err, DCQB_EINVAL, "init_std = %g must be >= 0 (0: default 0.01)",
                          (double)cfg->init_std);
     int rc = head_margin_params(cfg, &s->mc, MARGIN_COSFACE, 64.0f, 0.4f, err);
     if (rc) return rc;
@@ -93,7 +93,7 @@ static int full_init(void *st, const struct head_cfg *cfg, struct head_req *req,
                (size_t)s->max_batch * s->D + nscr + nthr * COSXENT_BLOCK * s->D;
     s->arena = dcqb_zalloc((size_t)n * sizeof(float));
     if (!s->arena)
-        return DCQB_FAIL(err, DCQB_ENOMEM, "full: cannot allocate %.1f MB for C = %lld",
+        return DCQB_FAIL(err, DCQB_ENOMEM, "cannot allocate %.1f MB for C = %lld",
                          n * 4.0 / 1e6, (long long)s->C);
     s->W = s->arena;
     s->V = s->W + CD;
@@ -121,10 +121,10 @@ static int full_forward_backward(void *st, float *loss, float *demb, const float
     (void)key;
     int C = (int)s->C, D = s->D;
     if (B < 1 || B > s->max_batch)
-        return DCQB_FAIL(err, DCQB_EINVAL, "full: batch %d outside [1, %d]", B, s->max_batch);
+        return DCQB_FAIL(err, DCQB_EINVAL, "batch %d outside [1, %d]", B, s->max_batch);
     for (int i = 0; i < B; i++)
         if (labels[i] < 0 || labels[i] >= C)
-            return DCQB_FAIL(err, DCQB_EINVAL, "full: label %d of row %d outside [0, %d)",
+            return DCQB_FAIL(err, DCQB_EINVAL, "label %d of row %d outside [0, %d)",
                              (int)labels[i], i, C);
     memcpy(s->emb, emb, sizeof(float) * (size_t)B * D);
     /* logits, margin softmax, G' in place, demb += G' W and M' = G'^T E, in column blocks:
@@ -134,7 +134,7 @@ static int full_forward_backward(void *st, float *loss, float *demb, const float
     s->B = B;
     *loss = (float)(total / B);
     if (!isfinite(*loss))
-        return DCQB_FAIL(err, DCQB_ENUMERIC, "full: non-finite loss %g", (double)*loss);
+        return DCQB_FAIL(err, DCQB_ENUMERIC, "non-finite loss %g", (double)*loss);
     s->pending = 1;
     return DCQB_OK;
 }
@@ -159,7 +159,7 @@ static int full_step(void *st, float lr, int64_t t, struct dcqb_err *err)
     struct full_state *s = st;
     (void)t;
     if (!s->pending)
-        return DCQB_FAIL(err, DCQB_EINVAL, "full: step without a forward_backward");
+        return DCQB_FAIL(err, DCQB_EINVAL, "step without a forward_backward");
     cosw_sgd_dense(s->W, s->V, s->inv, s->Mbuf, s->logits, s->emb, s->B, s->C, s->D, lr,
                    s->opt.momentum, s->opt.weight_decay, &s->pool);
     s->pending = 0;
@@ -207,15 +207,15 @@ static int full_load(void *st, const void *buf, size_t n, struct dcqb_err *err)
 {
     struct full_state *s = st;
     struct full_header h;
-    if (n < sizeof h) return DCQB_FAIL(err, DCQB_EFORMAT, "full: state of %zu bytes too short", n);
+    if (n < sizeof h) return DCQB_FAIL(err, DCQB_EFORMAT, "state of %zu bytes too short", n);
     memcpy(&h, buf, sizeof h);
     if (h.magic != FULL_MAGIC || h.version != FULL_VERSION)
         return DCQB_FAIL(err, DCQB_EFORMAT,
-                         "full: bad state magic/version (%08x v%u; is it another head's?)",
+                         "bad state magic/version (%08x v%u; is it another head's?)",
                          (unsigned)h.magic, (unsigned)h.version);
     if (h.C != s->C || h.D != s->D || n != full_state_bytes(s))
         return DCQB_FAIL(err, DCQB_EFORMAT,
-                         "full: state is C = %lld, D = %d; this head has C = %lld, D = %d",
+                         "state is C = %lld, D = %d; this head has C = %lld, D = %d",
                          (long long)h.C, (int)h.D, (long long)s->C, s->D);
     memcpy(s->W, (const char *)buf + sizeof h, 2 * (size_t)s->C * s->D * sizeof(float));
     full_norms(s);
@@ -242,7 +242,7 @@ const struct head_ops head_full = {
     .abi_version = HEAD_ABI_VERSION,
     .state_size = sizeof(struct full_state),
     .help = "Full softmax over all C learned class weights (W ~ N(0, init_std^2)) with a margin "
-            "on the target logit, REFERENCE.md 4. Keys: margin = cosface|arcface|combined|none "
+            "on the target logit, docs/METHOD.md §3.2. Keys: margin = cosface|arcface|combined|none "
             "(cosface), s (64), m (cosface 0.4, arcface 0.5), m1/m2/m3 (combined), "
             "straight_through (0), easy_margin (0). Memory and FLOPs grow with C.",
     .keys = full_keys,

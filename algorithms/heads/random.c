@@ -84,20 +84,19 @@ static int random_init(void *st, const struct head_cfg *cfg, struct head_req *re
         req->kshot = kshot;
     }
     if (cfg->C < 1 || cfg->C > INT_MAX / 2)
-        return DCQB_FAIL(err, DCQB_EINVAL, "random: C = %lld out of range [1, %d]",
+        return DCQB_FAIL(err, DCQB_EINVAL, "C = %lld out of range [1, %d]",
                          (long long)cfg->C, INT_MAX / 2);
     if (cfg->D < 1 || cfg->max_batch < 1)
-        return DCQB_FAIL(err, DCQB_EINVAL, "random: D = %d and max_batch = %d must be >= 1",
+        return DCQB_FAIL(err, DCQB_EINVAL, "D = %d and max_batch = %d must be >= 1",
                          cfg->D, cfg->max_batch);
     if (cfg->init_std < 0 || !isfinite(cfg->init_std))
-        return DCQB_FAIL(err, DCQB_EINVAL, "random: init_std = %g must be >= 0",
+        return DCQB_FAIL(err, DCQB_EINVAL, "init_std = %g must be >= 0",
                          (double)cfg->init_std);
-    double ratio = cfg->ratio > 0 ? cfg->ratio : 0.1;
-    if (!(ratio <= 1.0))
-        return DCQB_FAIL(err, DCQB_EINVAL, "random: ratio = %g outside (0, 1]", ratio);
-    static const char *const modes[] = {"v1", "v2", NULL};
-    int rc = head_param_choice(cfg, "pfc_mode", "v1", modes, &s->mode, err);
+    double ratio;
+    int rc = head_cfg_ratio(cfg, &ratio, err);
     if (rc) return rc;
+    static const char *const modes[] = {"v1", "v2", NULL};
+    if ((rc = head_param_choice(cfg, "pfc_mode", "v1", modes, &s->mode, err))) return rc;
     /* defaults of the full head (Partial FC configs: s = 64, CosFace m = 0.4) */
     if ((rc = head_margin_params(cfg, &s->mc, MARGIN_COSFACE, 64.0f, 0.4f, err))) return rc;
     s->C = cfg->C;
@@ -116,7 +115,7 @@ static int random_init(void *st, const struct head_cfg *cfg, struct head_req *re
     size_t ni = 2 * C + 4 * Kx + B;
     s->arena = dcqb_zalloc(nf * sizeof(float) + ni * sizeof(int32_t));
     if (!s->arena)
-        return DCQB_FAIL(err, DCQB_ENOMEM, "random: cannot allocate %.1f MB for C = %lld",
+        return DCQB_FAIL(err, DCQB_ENOMEM, "cannot allocate %.1f MB for C = %lld",
                          (nf * 4.0 + ni * 4.0) / 1e6, (long long)s->C);
     float *f = (float *)s->arena;
     s->W = f, f += C * D;
@@ -174,7 +173,7 @@ static int random_choose(struct random_state *s, const int32_t *labels, int B,
         for (int i = 0; i < B; i++)
             if (s->pos[labels[i]] < 0)
                 return DCQB_FAIL(err, DCQB_EINVAL,
-                                 "random: label %d of row %d is not among the %d fixed classes",
+                                 "label %d of row %d is not among the %d fixed classes",
                                  (int)labels[i], i, n);
         return DCQB_OK;
     }
@@ -221,10 +220,10 @@ static int random_forward_backward(void *st, float *loss, float *demb, const flo
     (void)key;
     int D = s->D;
     if (B < 1 || B > s->max_batch)
-        return DCQB_FAIL(err, DCQB_EINVAL, "random: batch %d outside [1, %d]", B, s->max_batch);
+        return DCQB_FAIL(err, DCQB_EINVAL, "batch %d outside [1, %d]", B, s->max_batch);
     for (int i = 0; i < B; i++)
         if (labels[i] < 0 || labels[i] >= s->C)
-            return DCQB_FAIL(err, DCQB_EINVAL, "random: label %d of row %d outside [0, %lld)",
+            return DCQB_FAIL(err, DCQB_EINVAL, "label %d of row %d outside [0, %lld)",
                              (int)labels[i], i, (long long)s->C);
     int rc = random_choose(s, labels, B, err);
     if (rc) return rc;
@@ -244,7 +243,7 @@ static int random_forward_backward(void *st, float *loss, float *demb, const flo
     double total = cosxent_forward_backward(s->logits, demb, s->dWS, s->scratch, &s->pool, &p);
     *loss = (float)(total / B);
     if (!isfinite(*loss))
-        return DCQB_FAIL(err, DCQB_ENUMERIC, "random: non-finite loss %g", (double)*loss);
+        return DCQB_FAIL(err, DCQB_ENUMERIC, "non-finite loss %g", (double)*loss);
     s->pending = 1;
     return DCQB_OK;
 }
@@ -254,7 +253,7 @@ static int random_step(void *st, float lr, int64_t t, struct dcqb_err *err)
     struct random_state *s = st;
     (void)t;
     if (!s->pending)
-        return DCQB_FAIL(err, DCQB_EINVAL, "random: step without a forward_backward");
+        return DCQB_FAIL(err, DCQB_EINVAL, "step without a forward_backward");
     const float mu = s->opt.momentum, wd = s->opt.weight_decay;
     const int D = s->D;
     if (s->mode == PFC_V1) { /* sampled rows only; the rest frozen bit for bit */
@@ -323,15 +322,15 @@ static int random_load(void *st, const void *buf, size_t n, struct dcqb_err *err
     struct random_state *s = st;
     struct random_header h;
     if (n < sizeof h)
-        return DCQB_FAIL(err, DCQB_EFORMAT, "random: state of %zu bytes too short", n);
+        return DCQB_FAIL(err, DCQB_EFORMAT, "state of %zu bytes too short", n);
     memcpy(&h, buf, sizeof h);
     if (h.magic != RANDOM_MAGIC || h.version != RANDOM_VERSION)
         return DCQB_FAIL(err, DCQB_EFORMAT,
-                         "random: bad state magic/version (%08x v%u; is it another head's?)",
+                         "bad state magic/version (%08x v%u; is it another head's?)",
                          (unsigned)h.magic, (unsigned)h.version);
     if (h.C != s->C || h.D != s->D || n != random_state_bytes(s))
         return DCQB_FAIL(err, DCQB_EFORMAT,
-                         "random: state is C = %lld, D = %d; this head has C = %lld, D = %d",
+                         "state is C = %lld, D = %d; this head has C = %lld, D = %d",
                          (long long)h.C, (int)h.D, (long long)s->C, s->D);
     const char *p = (const char *)buf + sizeof h;
     size_t nw = 2 * (size_t)s->C * s->D * sizeof(float), np = (size_t)s->C * sizeof(int32_t);
@@ -339,7 +338,7 @@ static int random_load(void *st, const void *buf, size_t n, struct dcqb_err *err
         int32_t c;
         memcpy(&c, p + nw + (size_t)j * sizeof c, sizeof c);
         if (c < 0 || c >= s->C)
-            return DCQB_FAIL(err, DCQB_EFORMAT, "random: corrupt permutation entry %d", (int)c);
+            return DCQB_FAIL(err, DCQB_EFORMAT, "corrupt permutation entry %d", (int)c);
     }
     memcpy(s->W, p, nw), p += nw;
     memcpy(s->perm, p, np), p += np;
@@ -374,7 +373,7 @@ static int random_set_classes(void *st, const int32_t *idx, int64_t K, struct dc
 {
     struct random_state *s = st;
     /* not via pos[]: it still belongs to a pending step */
-    int rc = head_check_class_list("random", idx, K, s->Kx, s->C, err);
+    int rc = head_check_class_list(idx, K, s->Kx, s->C, err);
     if (rc) return rc;
     memcpy(s->fixed, idx, sizeof(int32_t) * (size_t)K);
     s->nfixed = (int)K;
@@ -395,9 +394,9 @@ const struct head_ops head_random = {
     .name = "random",
     .abi_version = HEAD_ABI_VERSION,
     .state_size = sizeof(struct random_state),
-    .help = "Partial FC (REFERENCE.md 3): all C weights + momentum stored; per step the batch's "
-            "classes plus uniform negatives up to int(ratio*C), margin softmax over that subset. "
-            "Keys: ratio (0.1), pfc_mode = v1 (only sampled rows updated, others frozen) | v2 "
+    .help = "Partial FC (docs/METHOD.md §3.3): all C weights + momentum stored; per step the "
+            "batch's classes plus uniform negatives up to int(ratio*C) (ratio in (0, 1], the "
+            "common key), margin softmax over that subset. Keys: pfc_mode = v1 (only sampled rows updated, others frozen) | v2 "
             "(decay and momentum on every row), margin keys as full (cosface s = 64, m = 0.4).",
     .keys = random_keys,
     .init = random_init,

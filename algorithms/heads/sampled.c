@@ -142,20 +142,19 @@ static int sampled_init(void *st, const struct head_cfg *cfg, struct head_req *r
         req->kshot = kshot;
     }
     if (cfg->C < 1 || cfg->C > INT_MAX / 2)
-        return DCQB_FAIL(err, DCQB_EINVAL, "sampled: C = %lld out of range [1, %d]",
+        return DCQB_FAIL(err, DCQB_EINVAL, "C = %lld out of range [1, %d]",
                          (long long)cfg->C, INT_MAX / 2);
     if (cfg->D < 1 || cfg->max_batch < 1)
-        return DCQB_FAIL(err, DCQB_EINVAL, "sampled: D = %d and max_batch = %d must be >= 1",
+        return DCQB_FAIL(err, DCQB_EINVAL, "D = %d and max_batch = %d must be >= 1",
                          cfg->D, cfg->max_batch);
     if (cfg->init_std < 0 || !isfinite(cfg->init_std))
-        return DCQB_FAIL(err, DCQB_EINVAL, "sampled: init_std = %g must be >= 0",
+        return DCQB_FAIL(err, DCQB_EINVAL, "init_std = %g must be >= 0",
                          (double)cfg->init_std);
-    double ratio = cfg->ratio > 0 ? cfg->ratio : 0.1;
-    if (!(ratio <= 1.0))
-        return DCQB_FAIL(err, DCQB_EINVAL, "sampled: ratio = %g outside (0, 1]", ratio);
+    double ratio;
+    int rc = head_cfg_ratio(cfg, &ratio, err);
+    if (rc) return rc;
     static const char *const samplers[] = {"uniform", "log_uniform", "frequency", NULL};
     long long corr;
-    int rc;
     if ((rc = head_param_choice(cfg, "sampler", "uniform", samplers, &s->sampler, err)))
         return rc;
     if ((rc = head_param_int(cfg, "subtract_log_q", 1, 0, 1, &corr, err))) return rc;
@@ -170,19 +169,19 @@ static int sampled_init(void *st, const struct head_cfg *cfg, struct head_req *r
     if (s->S > s->C) s->S = (int)s->C;
     s->log_c1 = log((double)s->C + 1.0);
     if (s->sampler != SAMPLER_UNIFORM && !cfg->class_counts)
-        return DCQB_FAIL(err, DCQB_EINVAL, "sampled: sampler = %s needs class_counts",
+        return DCQB_FAIL(err, DCQB_EINVAL, "sampler = %s needs class_counts",
                          samplers[s->sampler]);
     if (s->sampler == SAMPLER_FREQUENCY) { /* unique draws need S classes with P > 0 */
         int64_t nz = 0;
         for (int64_t c = 0; c < s->C; c++) {
             if (cfg->class_counts[c] < 0)
-                return DCQB_FAIL(err, DCQB_EINVAL, "sampled: class_counts[%lld] = %d < 0",
+                return DCQB_FAIL(err, DCQB_EINVAL, "class_counts[%lld] = %d < 0",
                                  (long long)c, (int)cfg->class_counts[c]);
             nz += cfg->class_counts[c] > 0;
         }
         if (nz < s->S)
             return DCQB_FAIL(err, DCQB_EINVAL,
-                             "sampled: S = %d but only %lld classes have images (frequency)",
+                             "S = %d but only %lld classes have images (frequency)",
                              s->S, (long long)nz);
     }
     s->rng = dcqb_stream_seed(cfg->seed, 0x5053);
@@ -197,7 +196,7 @@ static int sampled_init(void *st, const struct head_cfg *cfg, struct head_req *r
     size_t bytes = nf * sizeof(float) + ncum * sizeof(double) + ni * sizeof(int32_t);
     s->arena = dcqb_zalloc(bytes);
     if (!s->arena)
-        return DCQB_FAIL(err, DCQB_ENOMEM, "sampled: cannot allocate %.1f MB for C = %lld",
+        return DCQB_FAIL(err, DCQB_ENOMEM, "cannot allocate %.1f MB for C = %lld",
                          bytes / 1e6, (long long)s->C);
     float *f = (float *)s->arena;
     s->W = f, f += C * D;
@@ -233,7 +232,7 @@ static int sampled_init(void *st, const struct head_cfg *cfg, struct head_req *r
         uint64_t *key = malloc(C * sizeof *key); /* init only, freed below */
         if (!key) {
             sampled_free(s);
-            return DCQB_FAIL(err, DCQB_ENOMEM, "sampled: out of memory ranking classes");
+            return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory ranking classes");
         }
         for (size_t c = 0; c < C; c++) {
             int64_t cnt = cfg->class_counts[c] > 0 ? cfg->class_counts[c] : 0;
@@ -278,7 +277,7 @@ static int sampled_choose(struct sampled_state *s, const int32_t *labels, int B,
         const int64_t max_tries = 1000 * (int64_t)s->S + 1000000;
         while (n < s->S) {
             if (T == max_tries)
-                return DCQB_FAIL(err, DCQB_EINVAL, "sampled: %lld draws gave only %d of %d "
+                return DCQB_FAIL(err, DCQB_EINVAL, "%lld draws gave only %d of %d "
                                  "distinct classes: ratio too close to 1 for this sampler "
                                  "(use sampler = uniform or a smaller ratio)", (long long)T, n,
                                  s->S);
@@ -308,7 +307,7 @@ static int sampled_choose(struct sampled_state *s, const int32_t *labels, int B,
         double q = head_sampled_expected(s, s->cls[u]);
         if (!(q > 0))
             return DCQB_FAIL(err, DCQB_EINVAL,
-                             "sampled: class %d has proposal probability 0 (no images) but is a "
+                             "class %d has proposal probability 0 (no images) but is a "
                              "label of this batch", (int)s->cls[u]);
         s->offU[u] = (float)log(q);
     }
@@ -323,10 +322,10 @@ static int sampled_forward_backward(void *st, float *loss, float *demb, const fl
     (void)key;
     const int D = s->D;
     if (B < 1 || B > s->max_batch)
-        return DCQB_FAIL(err, DCQB_EINVAL, "sampled: batch %d outside [1, %d]", B, s->max_batch);
+        return DCQB_FAIL(err, DCQB_EINVAL, "batch %d outside [1, %d]", B, s->max_batch);
     for (int i = 0; i < B; i++)
         if (labels[i] < 0 || labels[i] >= s->C)
-            return DCQB_FAIL(err, DCQB_EINVAL, "sampled: label %d of row %d outside [0, %lld)",
+            return DCQB_FAIL(err, DCQB_EINVAL, "label %d of row %d outside [0, %lld)",
                              (int)labels[i], i, (long long)s->C);
     int rc = sampled_choose(s, labels, B, err);
     if (rc) return rc;
@@ -343,7 +342,7 @@ static int sampled_forward_backward(void *st, float *loss, float *demb, const fl
     double total = cosxent_forward_backward(s->logits, demb, s->dWU, s->scratch, &s->pool, &p);
     *loss = (float)(total / B);
     if (!isfinite(*loss))
-        return DCQB_FAIL(err, DCQB_ENUMERIC, "sampled: non-finite loss %g", (double)*loss);
+        return DCQB_FAIL(err, DCQB_ENUMERIC, "non-finite loss %g", (double)*loss);
     s->pending = 1;
     return DCQB_OK;
 }
@@ -354,7 +353,7 @@ static int sampled_step(void *st, float lr, int64_t t, struct dcqb_err *err)
     struct sampled_state *s = st;
     (void)t;
     if (!s->pending)
-        return DCQB_FAIL(err, DCQB_EINVAL, "sampled: step without a forward_backward");
+        return DCQB_FAIL(err, DCQB_EINVAL, "step without a forward_backward");
     const float mu = s->opt.momentum, wd = s->opt.weight_decay;
     const int D = s->D;
     cosw_sgd_rows(s->W, s->V, s->inv, s->ord, s->ordk, s->nord, s->dWU, D, lr, mu, wd,
@@ -406,15 +405,15 @@ static int sampled_load(void *st, const void *buf, size_t n, struct dcqb_err *er
     struct sampled_state *s = st;
     struct sampled_header h;
     if (n < sizeof h)
-        return DCQB_FAIL(err, DCQB_EFORMAT, "sampled: state of %zu bytes too short", n);
+        return DCQB_FAIL(err, DCQB_EFORMAT, "state of %zu bytes too short", n);
     memcpy(&h, buf, sizeof h);
     if (h.magic != SAMPLED_MAGIC || h.version != SAMPLED_VERSION)
         return DCQB_FAIL(err, DCQB_EFORMAT,
-                         "sampled: bad state magic/version (%08x v%u; is it another head's?)",
+                         "bad state magic/version (%08x v%u; is it another head's?)",
                          (unsigned)h.magic, (unsigned)h.version);
     if (h.C != s->C || h.D != s->D || h.sampler != s->sampler || n != sampled_state_bytes(s))
         return DCQB_FAIL(err, DCQB_EFORMAT,
-                         "sampled: state is C = %lld, D = %d, sampler %d; this head has C = "
+                         "state is C = %lld, D = %d, sampler %d; this head has C = "
                          "%lld, D = %d, sampler %d",
                          (long long)h.C, (int)h.D, (int)h.sampler, (long long)s->C, s->D,
                          s->sampler);
@@ -450,11 +449,11 @@ static void sampled_weight_grad(const void *st, float *dW)
 static int sampled_set_classes(void *st, const int32_t *idx, int64_t K, struct dcqb_err *err)
 {
     struct sampled_state *s = st;
-    int rc = head_check_class_list("sampled", idx, K, s->S, s->C, err);
+    int rc = head_check_class_list(idx, K, s->S, s->C, err);
     if (rc) return rc;
     for (int64_t k = 0; k < K; k++)
         if (s->subtract_log_q && !(head_sampled_prob(s, idx[k]) > 0))
-            return DCQB_FAIL(err, DCQB_EINVAL, "sampled: class %d has proposal probability 0",
+            return DCQB_FAIL(err, DCQB_EINVAL, "class %d has proposal probability 0",
                              (int)idx[k]);
     memcpy(s->fixed, idx, sizeof(int32_t) * (size_t)K);
     s->nfixed = (int)K;
@@ -476,10 +475,10 @@ const struct head_ops head_sampled = {
     .name = "sampled",
     .abi_version = HEAD_ABI_VERSION,
     .state_size = sizeof(struct sampled_state),
-    .help = "Sampled softmax as TensorFlow defines it (REFERENCE.md 5): S = int(ratio*C) unique "
-            "classes shared by the batch, logits s*cos - ln Q with the margin on the true "
-            "column, accidental hits removed, only touched rows updated. Keys: ratio (0.1), "
-            "sampler = uniform|log_uniform|frequency (uniform; log_uniform ranks classes by "
+    .help = "Sampled softmax as TensorFlow defines it (docs/METHOD.md §3.5): S = int(ratio*C) "
+            "unique classes shared by the batch (ratio in (0, 1], the common key), logits "
+            "s*cos - ln Q with the margin on the true column, accidental hits removed, only "
+            "touched rows updated. Keys: sampler = uniform|log_uniform|frequency (uniform; log_uniform ranks classes by "
             "decreasing image count), subtract_log_q (1), margin keys as full (cosface s = 64, "
             "m = 0.4).",
     .keys = sampled_keys,

@@ -1,27 +1,20 @@
 /* cmd_data.c - 'dcqbench data describe|export|verify': class-size statistics of a synthetic
- * profile, materialised splits (.npy or the dcqb format of datasets/dsfile.h), and a check of a
- * dcqb file. Generator keys are read by synth_cfg_from_cfg (harness/core/data_cfg.c) from the
- * table in datasets/synth_keys.c, so every knob is a flag here and a config key in train/eval/sweep. */
+ * profile, materialised splits (.npy or the dcqb format of datasets/dsfile.h; the work is
+ * synth_export, datasets/export.h), and a check of a dcqb file. Generator keys are read by
+ * synth_cfg_from_cfg (harness/core/data_cfg.c), so every knob is a flag here and a config key in
+ * train/eval/sweep. */
 #include <errno.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "cli.h"
 #include "data_cfg.h"
 #include "dsfile.h"
+#include "export.h"
 #include "jsonw.h"
 #include "keys.h"
-#include "npy.h"
 #include "synth.h"
 
 static const char *const bool_flags[] = {"json", "flip", "help", NULL};
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static void print_knobs(FILE *f, const struct synth_cfg *def)
 {
@@ -107,7 +100,7 @@ static int describe(struct cfg *c, struct dcqb_err *err)
     if ((rc = cfg_check_unused(c, err))) return rc;
     if (c->n_pos > 0)
         return DCQB_FAIL(err, DCQB_EINVAL, "unexpected argument '%s'", c->pos[0]);
-    double t0 = now_s();
+    double t0 = dcqb_now_s();
     struct synth *s;
     if ((rc = synth_create(&s, &sc, err))) return rc;
     struct synth_stats st;
@@ -117,7 +110,7 @@ static int describe(struct cfg *c, struct dcqb_err *err)
         synth_free(s);
         return rc;
     }
-    double wall = now_s() - t0;
+    double wall = dcqb_now_s() - t0;
     if (json) {
         struct jsonw w;
         jsonw_begin(&w, stdout);
@@ -157,38 +150,8 @@ static int describe(struct cfg *c, struct dcqb_err *err)
 
 /* ------------------------------------------------------------------ export */
 
-enum { SPLIT_TRAIN, SPLIT_HOLDOUT, SPLIT_PROBE, SPLIT_DISTR, SPLIT_PAIRS };
-
-/* Render row r of the split into x (cols floats) and *label. For holdout, r indexes the
- * classes that have a held-out image (hold_cls). */
-static void render_row(const struct synth *s, int split, int64_t r, const int64_t *hold_cls,
-                       int flip, float *x, int32_t *label)
-{
-    const int D = synth_config(s)->x_dim;
-    int same;
-    switch (split) {
-    case SPLIT_TRAIN: synth_render_train_n(s, x, label, r, flip); break;
-    case SPLIT_HOLDOUT:
-        synth_render_holdout(s, x, hold_cls[r], flip);
-        *label = (int32_t)hold_cls[r];
-        break;
-    case SPLIT_PROBE: synth_render_probe(s, x, label, r, flip); break;
-    case SPLIT_DISTR:
-        synth_render_distractor(s, x, r, flip);
-        *label = -1;
-        break;
-    default:
-        synth_render_pair(s, x, x + D, &same, r, flip);
-        *label = same;
-        break;
-    }
-}
-
 static int export(struct cfg *c, struct dcqb_err *err)
 {
-    static const char *const splits[] = {"train", "holdout", "probe", "distractors", "pairs",
-                                         NULL};
-    static const char *const formats[] = {"npy", "dcqb", NULL};
     struct synth_cfg sc;
     int split, format, flip, rc;
     long long limit;
@@ -197,89 +160,22 @@ static int export(struct cfg *c, struct dcqb_err *err)
     if (!cfg_find(c, "split"))
         return DCQB_FAIL(err, DCQB_EINVAL, "export needs --split (train, holdout, probe, "
                          "distractors or pairs)");
-    if ((rc = cfg_get_choice(c, "split", "train", splits, &split, err))) return rc;
-    if ((rc = cfg_get_choice(c, "format", "npy", formats, &format, err))) return rc;
+    if ((rc = cfg_get_choice(c, "split", "train", export_split_names, &split, err))) return rc;
+    if ((rc = cfg_get_choice(c, "format", "npy", export_format_names, &format, err))) return rc;
     if ((rc = cfg_get_str(c, "out", NULL, &out, err))) return rc;
     if ((rc = cfg_get_int(c, "limit", -1, -1, INT64_MAX, &limit, err))) return rc;
     if ((rc = cfg_get_bool(c, "flip", 0, &flip, err))) return rc;
     if ((rc = cfg_check_unused(c, err))) return rc;
     if (c->n_pos > 0)
         return DCQB_FAIL(err, DCQB_EINVAL, "unexpected argument '%s'", c->pos[0]);
-    if (!out || !out[0]) return DCQB_FAIL(err, DCQB_EINVAL, "export needs --out PREFIX");
-    if (split == SPLIT_HOLDOUT && !sc.holdout)
-        return DCQB_FAIL(err, DCQB_EINVAL, "--split holdout needs --holdout 1");
-
-    struct synth *s = NULL;
-    int64_t *hold_cls = NULL;
-    float *X = NULL;
-    int32_t *Y = NULL;
-    struct dsfile_writer *w = NULL;
-    char p1[1100], p2[1100];
-    if ((rc = synth_create(&s, &sc, err))) return rc;
-    int64_t rows = 0, C = synth_num_classes(s);
-    switch (split) {
-    case SPLIT_TRAIN: rows = synth_num_train(s); break;
-    case SPLIT_HOLDOUT:
-        for (int64_t k = 0; k < C; k++) rows += synth_class_size(s, k) >= 2;
-        break;
-    case SPLIT_PROBE: rows = synth_num_probe_images(s); break;
-    case SPLIT_DISTR: rows = sc.distractors; break;
-    default: rows = sc.lfw_pairs; break;
-    }
-    if (limit >= 0 && limit < rows) rows = limit;
-    const int64_t cols = (split == SPLIT_PAIRS ? 2 : 1) * (int64_t)sc.x_dim;
-    if (split == SPLIT_HOLDOUT) {
-        hold_cls = malloc((size_t)(rows ? rows : 1) * sizeof *hold_cls);
-        if (!hold_cls) {
-            rc = DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
-            goto out;
-        }
-        for (int64_t k = 0, r = 0; k < C && r < rows; k++)
-            if (synth_class_size(s, k) >= 2) hold_cls[r++] = k;
-    }
-    /* npy holds the whole matrix; dcqb streams CH rows at a time */
-    const int64_t CH = 1024;
-    int64_t buf_rows = format == 0 ? rows : (rows < CH ? rows : CH);
-    X = malloc((size_t)(buf_rows ? buf_rows : 1) * (size_t)cols * sizeof *X);
-    Y = malloc((size_t)(buf_rows ? buf_rows : 1) * sizeof *Y);
-    if (!X || !Y) {
-        rc = DCQB_FAIL(err, DCQB_ENOMEM, "out of memory for %lld x %lld floats (use --limit or "
-                       "--format dcqb, which streams)", (long long)rows, (long long)cols);
-        goto out;
-    }
-    double t0 = now_s();
-    if (format == 0) {
-        for (int64_t r = 0; r < rows; r++)
-            render_row(s, split, r, hold_cls, flip, X + (size_t)r * cols, Y + r);
-        snprintf(p1, sizeof p1, "%s_x.npy", out);
-        snprintf(p2, sizeof p2, "%s_y.npy", out);
-        if ((rc = npy_write_f32(p1, X, rows, cols, err))) goto out;
-        if ((rc = npy_write_i32(p2, Y, rows, err))) goto out;
-    } else {
-        snprintf(p1, sizeof p1, "%s.dcqb", out);
-        if ((rc = dsfile_writer_open(&w, p1, rows, cols, err))) goto out;
-        for (int64_t r0 = 0; r0 < rows; r0 += CH) {
-            int64_t n = rows - r0 < CH ? rows - r0 : CH;
-            for (int64_t r = 0; r < n; r++)
-                render_row(s, split, r0 + r, hold_cls, flip, X + (size_t)r * cols, Y + r);
-            if ((rc = dsfile_writer_append(w, X, Y, n, err))) goto out;
-        }
-        rc = dsfile_writer_close(w, err);
-        w = NULL;
-        if (rc) goto out;
-    }
-    double wall = now_s() - t0;
+    struct export_result r;
+    double t0 = dcqb_now_s();
+    if ((rc = synth_export(&r, &sc, split, format, out, limit, flip, err))) return rc;
     printf("wrote %lld rows x %lld cols (%s split, profile %s, data seed %llu) to %s%s%s in "
-           "%.2f s\n", (long long)rows, (long long)cols, splits[split],
-           synth_profile_name(sc.profile), (unsigned long long)sc.seed, p1,
-           format == 0 ? " and " : "", format == 0 ? p2 : "", wall);
-out:
-    dsfile_writer_abort(w);
-    free(X);
-    free(Y);
-    free(hold_cls);
-    synth_free(s);
-    return rc;
+           "%.2f s\n", (long long)r.rows, (long long)r.cols, export_split_names[split],
+           synth_profile_name(sc.profile), (unsigned long long)sc.seed, r.path_x,
+           r.path_y[0] ? " and " : "", r.path_y, dcqb_now_s() - t0);
+    return DCQB_OK;
 }
 
 /* ------------------------------------------------------------------ verify */

@@ -1,5 +1,5 @@
 /* main.c - bin/dcqbench: dispatch to subcommands. The only translation unit besides the cmd_*
- * files that may print or exit (STYLE.md 2.4). */
+ * files and cli.c that may print or exit (docs/ARCHITECTURE.md §1). */
 #include "cli.h"
 
 #include <cblas.h>
@@ -37,20 +37,6 @@ static void usage(FILE *f)
     fprintf(f, "\n'dcqbench <command> --help' documents each command's options.\n");
 }
 
-int cli_error(const char *cmd, const struct dcqb_err *err)
-{
-    fprintf(stderr, "dcqbench %s: %s\n", cmd, err && err->msg[0] ? err->msg
-                                                 : dcqb_strerror(err ? err->code : 0));
-    return 2;
-}
-
-int cli_wants_help(int argc, char **argv)
-{
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return 1;
-    return 0;
-}
-
 /* OpenBLAS 0.3.21 picks its kernel from the CPU model name; on virtual machines that report a
  * generic "Intel Xeon Processor" it falls back to the Prescott (SSE3) kernel although the CPU
  * has AVX-512: sgemm ran 4x slower here. The kernel is chosen when the library loads, so the
@@ -81,7 +67,8 @@ static void blas_pick_core(char **argv)
 int main(int argc, char **argv)
 {
     blas_pick_core(argv);
-    /* GSL's default handler aborts; every GSL return is checked instead (STYLE.md 2.4). */
+    /* GSL's default handler aborts; every GSL return is checked instead (docs/ARCHITECTURE.md
+     * §1: library code never exits). */
     gsl_set_error_handler_off();
     if (argc < 2) {
         usage(stderr);
