@@ -1,6 +1,7 @@
 /* test_cfg.c - harness/core/cfg.c: INI keys remember file:line, flags win over the file, unknown
  * keys fail naming where they were written, typed getters reject malformed and out-of-range
- * values, `--key=value`, `--key value`, bool flags and positionals. */
+ * values (and (lo, hi] ranges), `--key=value`, `--key value`, bool flags and positionals, strings
+ * that outlive the cfg's growth, and the resolved-config writer. */
 #include "test_util.h"
 
 #include <string.h>
@@ -202,6 +203,63 @@ static void test_write_sorted_used(void **state)
     cfg_free(&c);
 }
 
+/* cfg_get_real: (lo, hi] ranges, float defaults recorded as the float's shortest text. */
+static void test_real_open_range_and_float(void **state)
+{
+    (void)state;
+    struct cfg c = {0};
+    struct dcqb_err err = {0};
+    double d;
+    assert_int_equal(cfg_set(&c, "ratio", "0", "r.ini", 3, &err), DCQB_OK);
+    assert_int_equal(cfg_get_real(&c, "ratio", 0.1, 0, 1, CFG_LO_OPEN, &d, &err), DCQB_EINVAL);
+    assert_contains(err.msg, "r.ini:3: 'ratio' = 0 is outside (0, 1]");
+    assert_int_equal(cfg_get_real(&c, "ratio", 0.1, 0, 1, 0, &d, &err), DCQB_OK); /* [0, 1] */
+    assert_int_equal(cfg_get_real(&c, "std", 0.01f, 0, 1, CFG_AS_FLOAT, &d, &err), DCQB_OK);
+    assert_string_equal(cfg_find(&c, "std")->val, "0.01");
+    assert_true((float)d == 0.01f);
+    assert_int_equal(cfg_get_real(&c, "dstd", 0.01f, 0, 1, 0, &d, &err), DCQB_OK);
+    assert_string_not_equal(cfg_find(&c, "dstd")->val, "0.01"); /* the double nearest 0.01f */
+    cfg_free(&c);
+}
+
+/* A string read from a cfg survives the cfg growing (its entries move) and the key being set
+ * again; cfg_write_if picks keys by predicate. */
+static int keep_a(void *ctx, const char *key)
+{
+    (void)ctx;
+    return key[0] == 'a';
+}
+
+static void test_str_lives_with_cfg(void **state)
+{
+    (void)state;
+    struct cfg c = {0};
+    const char *s, *def;
+    assert_int_equal(cfg_set(&c, "a_name", "first", "x", 1, NULL), DCQB_OK);
+    assert_int_equal(cfg_get_str(&c, "a_name", NULL, &s, NULL), DCQB_OK);
+    assert_int_equal(cfg_get_str(&c, "a_def", "dflt", &def, NULL), DCQB_OK);
+    assert_int_equal(cfg_set(&c, "a_name", "other", "x", 1, NULL), DCQB_OK);
+    assert_string_equal(s, "first");
+    for (int i = 0; i < 500; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "k%d", i);
+        assert_int_equal(cfg_set(&c, k, "v", "x", i + 2, NULL), DCQB_OK);
+    }
+    assert_int_equal(cfg_set(&c, "a_name", "second", "x", 1, NULL), DCQB_OK);
+    assert_string_equal(s, "first");
+    assert_string_equal(def, "dflt");
+    cfg_has(&c, "k7");
+    cfg_has(&c, "a_name");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    assert_int_equal(cfg_write_if(&c, m, keep_a, NULL), DCQB_OK);
+    fclose(m);
+    assert_string_equal(buf, "a_def = dflt\na_name = second\n");
+    free(buf);
+    cfg_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -211,6 +269,8 @@ int main(void)
         cmocka_unit_test(test_unknown_keys),
         cmocka_unit_test(test_typed_getters),
         cmocka_unit_test(test_write_sorted_used),
+        cmocka_unit_test(test_real_open_range_and_float),
+        cmocka_unit_test(test_str_lives_with_cfg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /* test_cli_train.c - 'dcqbench train' through the binary: a real SIGINT writes a checkpoint and
- * exits 130, --resume finishes the run with the digest of an uninterrupted one; a refused
- * --out; a bad flag exits 2 naming it. */
+ * exits 130, --resume finishes the run with the digest of an uninterrupted one; config.ini
+ * holds the run's keys but not the CLI's; a refused --out; a bad flag exits 2 naming it. */
 #include "test_util.h"
 
 #include <signal.h>
@@ -41,6 +41,16 @@ static void test_sigint_then_resume_is_bit_exact(void **state)
     assert_int_equal(test_run_cli(out, sizeof out, cmd), 0);
     char ref[16];
     snprintf(ref, sizeof ref, "%s", digest_of(a));
+    /* config.ini: every key of the run, execution keys too, none of the CLI's own */
+    snprintf(cmd, sizeof cmd, "%s/config.ini", a);
+    char *ini = test_slurp(cmd);
+    assert_non_null(ini);
+    assert_non_null(strstr(ini, "\nckpt_every = 1000\n"));
+    assert_non_null(strstr(ini, "\nratio = 0.1\n"));
+    assert_non_null(strstr(ini, "\nnuis_var = 1\n"));
+    assert_null(strstr(ini, "\nout ="));
+    assert_null(strstr(ini, "\nresume ="));
+    free(ini);
 
     /* the same run, interrupted by SIGINT once its curve has rows */
     pid_t pid = fork();
@@ -103,6 +113,11 @@ static void test_refusals(void **state)
     /* a misspelt flag is named */
     assert_int_equal(test_run_cli(out, sizeof out, "train --stpes 10 --out build/tmp-tests/never"), 2);
     assert_non_null(strstr(out, "stpes"));
+    /* the help is generated from the key table: training keys and the CLI's own options */
+    assert_int_equal(test_run_cli(out, sizeof out, "train --help"), 0);
+    assert_non_null(strstr(out, "\n  ratio "));
+    assert_non_null(strstr(out, "\n  log_every "));
+    assert_non_null(strstr(out, "\n  --print-every "));
     /* a bad value names its key */
     assert_int_equal(test_run_cli(out, sizeof out, "train --batch -3 --out build/tmp-tests/never"), 2);
     assert_non_null(strstr(out, "batch"));

@@ -45,8 +45,10 @@ const char *bench_tsv_header(void) { return tsv_cols; }
 void bench_cfg_defaults(struct bench_cfg *cfg, int quick)
 {
     memset(cfg, 0, sizeof *cfg);
+    struct head_cfg hd;
+    head_cfg_defaults(&hd); /* the heads' shared ratio, as training's */
     cfg->B = 256;
-    cfg->ratio = 0.1;
+    cfg->ratio = hd.ratio;
     cfg->seed = 1;
     cfg->phase_budget_s = 12.0;
     snprintf(cfg->out_dir, sizeof cfg->out_dir, "results/bench");

@@ -1,6 +1,6 @@
-/* cmd_bench.c - 'dcqbench bench': the head cost benchmark (issue 7). Parses options into a
- * struct bench_cfg, prints the memory plans and a table row per finished configuration, and a
- * summary table at the end. The measuring is in harness/bench/bench.c. */
+/* cmd_bench.c - 'dcqbench bench': the head cost benchmark. Parses options (one key table,
+ * bench_keys) into a struct bench_cfg, prints the memory plans and a table row per finished
+ * configuration, and a summary table at the end. The measuring is in harness/bench/bench.c. */
 #include "cli.h"
 
 #include <cblas.h>
@@ -8,16 +8,95 @@
 
 #include "bench.h"
 #include "head.h"
+#include "keys.h"
+
+/* Lists are text rows of the table, parsed after reading (one list per flag, comma separated);
+ * their defaults are bench_cfg_defaults' lists printed back, so the help cannot drift. */
+struct bench_flags {
+    struct bench_cfg cfg;      /* B, ratio, reps, budget, mem limit, seed, force */
+    const char *heads, *big_heads, *C, *big_C, *d, *threads, *out;
+    int quick;
+    char text[7][512];         /* the default lists as text */
+};
+
+#define F(field) offsetof(struct bench_flags, field)
+#define CLI KEY_CLI_ONLY
+static const struct key_spec bench_keys[] = {
+    {"heads", KEY_STR, F(heads), 0, 0, NULL, CLI, 0,
+     "comma-separated head names (empty: every registered head)"},
+    {"C", KEY_STR, F(C), 0, 0, NULL, CLI, 0, "class counts for every head"},
+    {"big_C", KEY_STR, F(big_C), 0, 0, NULL, CLI, 0, "extra class counts ('none' for no extra)"},
+    {"big_heads", KEY_STR, F(big_heads), 0, 0, NULL, CLI, 0,
+     "heads run at --big-C, first --threads value only; the others are planned and refused "
+     "with the memory they would need (empty: every head)"},
+    {"d", KEY_STR, F(d), 0, 0, NULL, CLI, 0, "embedding dims"},
+    {"threads", KEY_STR, F(threads), 0, 0, NULL, CLI, 0, "BLAS threads"},
+    {"B", KEY_INT, F(cfg.B), 1, 1 << 20, NULL, CLI, 0, "batch size"},
+    {"ratio", KEY_DOUBLE, F(cfg.ratio), 0, 1, NULL, CLI, KEY_LO_OPEN,
+     "partial heads' fraction of classes, as training's ratio"},
+    {"reps", KEY_INT, F(cfg.reps), 1, 1 << 20, NULL, CLI, 0,
+     "timed steps per phase, fewer at large C (>= 2)"},
+    {"budget", KEY_DOUBLE, F(cfg.phase_budget_s), 0, 1e9, NULL, CLI, KEY_LO_OPEN,
+     "seconds per timed phase that cap reps at large C"},
+    {"mem_limit_mb", KEY_DOUBLE, F(cfg.mem_limit_mb), 0, 1e12, NULL, CLI,
+     KEY_LO_OPEN | KEY_NO_DEFAULT, "memory the plan may use (default: 0.9 x MemAvailable)"},
+    {"out", KEY_STR, F(out), 0, 0, NULL, CLI, 0, "results folder (bench.tsv)"},
+    {"seed", KEY_I64, F(cfg.seed), 0, (double)INT64_MAX, NULL, CLI, 0, "seed of the inputs"},
+    {"force", KEY_BOOL, F(cfg.force), 0, 0, NULL, CLI, 0, "rerun rows already in bench.tsv"},
+    {"quick", KEY_BOOL, F(quick), 0, 0, NULL, CLI, 0,
+     "~1-minute smoke run: C 1e4,1e5, d 128, 1 thread, reps 3"},
+    KEY_SPEC_END,
+};
+#undef F
+#undef CLI
+
+static const char *list_text(char *buf, size_t n, const int64_t *v, int m)
+{
+    buf[0] = '\0';
+    for (int i = 0; i < m; i++) {
+        size_t l = strlen(buf);
+        snprintf(buf + l, n - l, "%s%lld", i ? "," : "", (long long)v[i]);
+    }
+    return m ? buf : "none";
+}
+
+static const char *names_text(char *buf, size_t n, char (*v)[32], int m)
+{
+    buf[0] = '\0';
+    for (int i = 0; i < m; i++) {
+        size_t l = strlen(buf);
+        snprintf(buf + l, n - l, "%s%s", i ? "," : "", v[i]);
+    }
+    return buf;
+}
+
+static void bench_flags_defaults(struct bench_flags *b, int quick)
+{
+    memset(b, 0, sizeof *b);
+    bench_cfg_defaults(&b->cfg, quick);
+    struct bench_cfg *c = &b->cfg;
+    int64_t d[BENCH_MAX_LIST], th[BENCH_MAX_LIST];
+    for (int i = 0; i < c->n_d; i++) d[i] = c->d[i];
+    for (int i = 0; i < c->n_threads; i++) th[i] = c->threads[i];
+    b->heads = names_text(b->text[0], sizeof b->text[0], c->heads, c->n_heads);
+    b->big_heads = names_text(b->text[1], sizeof b->text[1], c->big_heads, c->n_big_heads);
+    b->C = list_text(b->text[2], sizeof b->text[2], c->C, c->n_C);
+    b->big_C = list_text(b->text[3], sizeof b->text[3], c->big_C, c->n_big_C);
+    b->d = list_text(b->text[4], sizeof b->text[4], d, c->n_d);
+    b->threads = list_text(b->text[5], sizeof b->text[5], th, c->n_threads);
+    b->out = c->out_dir;
+    b->quick = quick;
+}
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: dcqbench bench [--heads LIST] [--C LIST] [--big-C LIST] [--big-heads LIST]\n"
-            "                      [--d LIST] [--B 256] [--ratio 0.1] [--threads LIST] [--reps N]\n"
-            "                      [--budget S] [--mem-limit-mb MB] [--out results/bench]\n"
+            "                      [--d LIST] [--B N] [--ratio R] [--threads LIST] [--reps N]\n"
+            "                      [--budget S] [--mem-limit-mb MB] [--out DIR]\n"
             "                      [--seed N] [--force] [--quick]\n\n"
-            "Time and memory of each head's training step as the number of classes C grows\n"
-            "(issue 7). For each head x C x d x threads one child process measures:\n"
+            "Time and memory of each head's training step as the number of classes C grows.\n"
+            "For each head x C x d x threads one child process measures:\n"
             "  head    forward_backward + step on fixed random unit embeddings (and keys for\n"
             "          pair heads), labels uniform over C; median of --reps steps after warm-up\n"
             "  total   head + backbone (128-512-512 -> d) forward/backward/SGD (+ EMA key forward)\n"
@@ -26,19 +105,11 @@ static void usage(FILE *f)
             "A memory plan is printed first; configurations that would not fit in 0.9 x\n"
             "MemAvailable (or --mem-limit-mb) are refused before anything large is allocated.\n"
             "Rows are appended to <out>/bench.tsv as they finish; rows already 'ok' or 'refused'\n"
-            "at this git revision are skipped unless --force.\n\n"
-            "  --heads LIST      comma-separated head names (default: all registered)\n"
-            "  --C LIST          class counts for every head (1e4,1e5,1e6)\n"
-            "  --big-C LIST      extra class counts (1e7; 'none' for no extra)\n"
-            "  --big-heads LIST  heads run at --big-C (dcq,sampled), first --threads value only;\n"
-            "                    the others are planned and\n"
-            "                    refused with the memory they would need\n"
-            "  --d LIST          embedding dims (128,512)\n"
-            "  --threads LIST    BLAS threads (1,2)\n"
-            "  --reps N          timed steps per phase (11), fewer at large C (>= 2)\n"
-            "  --budget S        seconds per timed phase that cap reps at large C (4)\n"
-            "  --quick           ~1-minute smoke run: C 1e4,1e5, d 128, 1 thread, reps 3\n"
-            "Wall times are noisy when other processes load the cores: compare medians.\n");
+            "at this git revision are skipped unless --force.\n\n");
+    struct bench_flags def;
+    bench_flags_defaults(&def, 0);
+    keys_help(f, bench_keys, &def, KEY_CLI_ONLY, KEYS_HELP_FLAGS, 16);
+    fprintf(f, "Wall times are noisy when other processes load the cores: compare medians.\n");
 }
 
 static int parse_list_i64(const char *s, int64_t *out, int *n)
@@ -126,69 +197,63 @@ static void on_event(void *ctx, enum bench_event ev, const struct bench_row *row
     t->rows[t->n++] = *row;
 }
 
+/* A list flag's text -> cfg; the error names the flag as typed (--big-C for big_C). */
+static int lists_to_cfg(struct bench_cfg *cfg, const struct bench_flags *bf, struct dcqb_err *err)
+{
+    const char *bad = NULL, *val = NULL;
+#define CHECK(cond, key, v)                                                                      \
+    if (!bad && (cond)) bad = key, val = v
+    CHECK(bf->heads[0] && parse_names(bf->heads, cfg->heads, &cfg->n_heads), "heads", bf->heads);
+    CHECK(bf->big_heads[0] && parse_names(bf->big_heads, cfg->big_heads, &cfg->n_big_heads),
+          "big-heads", bf->big_heads);
+    CHECK(parse_list_i64(bf->C, cfg->C, &cfg->n_C) || cfg->n_C == 0, "C", bf->C);
+    CHECK(parse_list_i64(bf->big_C, cfg->big_C, &cfg->n_big_C), "big-C", bf->big_C);
+    CHECK(parse_list_int(bf->d, cfg->d, &cfg->n_d), "d", bf->d);
+    CHECK(parse_list_int(bf->threads, cfg->threads, &cfg->n_threads), "threads", bf->threads);
+    CHECK(strlen(bf->out) >= sizeof cfg->out_dir, "out", bf->out);
+#undef CHECK
+    if (bad) return DCQB_FAIL(err, DCQB_EINVAL, "bad value '%s' for --%s", val, bad);
+    if (!bf->heads[0]) cfg->n_heads = 0;
+    if (!bf->big_heads[0]) cfg->n_big_heads = 0;
+    snprintf(cfg->out_dir, sizeof cfg->out_dir, "%s", bf->out);
+    return DCQB_OK;
+}
+
+static int parse_flags(struct bench_cfg *cfg, int argc, char **argv, struct dcqb_err *err)
+{
+    struct cfg flags = {0};
+    struct bench_flags bf;
+    static const char *const bool_flags[] = {"force", "quick", NULL};
+    int quick = 0, rc;
+    /* --quick picks the defaults of every other flag, so it is read first */
+    if ((rc = cfg_parse_args(&flags, argc, argv, bool_flags, err)) ||
+        (rc = cfg_get_bool(&flags, "quick", 0, &quick, err)))
+        goto out;
+    if (flags.n_pos) {
+        rc = DCQB_FAIL(err, DCQB_EINVAL, "unexpected argument '%s' (options are --key value)",
+                       flags.pos[0]);
+        goto out;
+    }
+    bench_flags_defaults(&bf, quick);
+    if ((rc = keys_read(&bf, bench_keys, KEY_CLI_ONLY, &flags, err)) ||
+        (rc = cfg_check_unused(&flags, err)))
+        goto out;
+    *cfg = bf.cfg;
+    rc = lists_to_cfg(cfg, &bf, err);
+out:
+    cfg_free(&flags); /* bf's strings point into flags: used up by now */
+    return rc;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
         usage(stdout);
         return 0;
     }
-    int quick = 0;
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], "--quick") == 0) quick = 1;
-    struct bench_cfg cfg;
-    bench_cfg_defaults(&cfg, quick);
     struct dcqb_err err = {0};
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--quick") == 0) continue;
-        if (strcmp(a, "--force") == 0) {
-            cfg.force = 1;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            DCQB_FAIL(&err, DCQB_EINVAL, "unknown option or missing value: %s (see --help)", a);
-            return cli_error("bench", &err);
-        }
-        const char *v = argv[++i];
-        int bad = 0;
-        char *end = NULL;
-        if (strcmp(a, "--heads") == 0) bad = parse_names(v, cfg.heads, &cfg.n_heads);
-        else if (strcmp(a, "--big-heads") == 0)
-            bad = parse_names(v, cfg.big_heads, &cfg.n_big_heads);
-        else if (strcmp(a, "--C") == 0) bad = parse_list_i64(v, cfg.C, &cfg.n_C);
-        else if (strcmp(a, "--big-C") == 0) bad = parse_list_i64(v, cfg.big_C, &cfg.n_big_C);
-        else if (strcmp(a, "--d") == 0) bad = parse_list_int(v, cfg.d, &cfg.n_d);
-        else if (strcmp(a, "--threads") == 0) bad = parse_list_int(v, cfg.threads, &cfg.n_threads);
-        else if (strcmp(a, "--B") == 0) {
-            cfg.B = (int)strtol(v, &end, 10);
-            bad = *end || cfg.B < 1;
-        } else if (strcmp(a, "--reps") == 0) {
-            cfg.reps = (int)strtol(v, &end, 10);
-            bad = *end || cfg.reps < 1;
-        } else if (strcmp(a, "--seed") == 0) {
-            cfg.seed = strtoull(v, &end, 10);
-            bad = *end != '\0';
-        } else if (strcmp(a, "--ratio") == 0) {
-            cfg.ratio = strtod(v, &end);
-            bad = *end || !(cfg.ratio > 0 && cfg.ratio <= 1);
-        } else if (strcmp(a, "--budget") == 0) {
-            cfg.phase_budget_s = strtod(v, &end);
-            bad = *end || !(cfg.phase_budget_s > 0);
-        } else if (strcmp(a, "--mem-limit-mb") == 0) {
-            cfg.mem_limit_mb = strtod(v, &end);
-            bad = *end || !(cfg.mem_limit_mb > 0);
-        } else if (strcmp(a, "--out") == 0) {
-            bad = strlen(v) >= sizeof cfg.out_dir;
-            if (!bad) snprintf(cfg.out_dir, sizeof cfg.out_dir, "%s", v);
-        } else {
-            DCQB_FAIL(&err, DCQB_EINVAL, "unknown option '%s' (see --help)", a);
-            return cli_error("bench", &err);
-        }
-        if (bad) {
-            DCQB_FAIL(&err, DCQB_EINVAL, "bad value '%s' for %s", v, a);
-            return cli_error("bench", &err);
-        }
-    }
+    struct bench_cfg cfg;
+    if (parse_flags(&cfg, argc, argv, &err)) return cli_error("bench", &err);
     printf("dcqbench bench: B=%d ratio=%g reps=%d out=%s/bench.tsv; BLAS kernel %s\n", cfg.B,
            cfg.ratio, cfg.reps, cfg.out_dir, openblas_get_corename());
     printf("(wall times are medians; other processes on this machine add noise)\n");

@@ -11,6 +11,7 @@
 #include "dsfile.h"
 #include "export.h"
 #include "jsonw.h"
+#include "keys.h"
 #include "synth.h"
 
 static const char *const bool_flags[] = {"json", "flip", "help", NULL};
@@ -23,14 +24,7 @@ static void print_knobs(FILE *f, const struct synth_cfg *def)
                "  --seed S            master seed (default 1)\n"
                "  --data-seed S       data seed (default: --seed)\n",
             synth_profile_name(def->profile));
-    for (const struct data_knob *k = data_knobs; k->key; k++) {
-        char name[64], val[48];
-        snprintf(name, sizeof name, "%s", k->key);
-        for (char *p = name; *p; p++)
-            if (*p == '_') *p = '-';
-        data_knob_format(k, def, val, sizeof val);
-        fprintf(f, "  --%-17s %s (default %s)\n", name, k->help, val);
-    }
+    keys_help(f, synth_keys, def, KEY_DEFINES_RUN, KEYS_HELP_FLAGS, 19);
 }
 
 static void usage(FILE *f, const char *sub, const struct synth_cfg *def)

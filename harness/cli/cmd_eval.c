@@ -211,14 +211,12 @@ static int eval_run_mode(struct cfg *c, const char *run)
     for (int i = 0; i < c->n; i++) {
         struct cfg_entry *e = &c->e[i];
         if (e->used) continue;
-        int known = 0;
-        for (int k = 0; eval_rundir_keys[k]; k++) known |= !strcmp(e->key, eval_rundir_keys[k]);
-        if (!known) {
+        char key[CFG_KEY_MAX + 8];
+        snprintf(key, sizeof key, "eval.%s", e->key);
+        if (!keys_find(eval_rundir_keys, key)) {
             DCQB_FAIL(&err, DCQB_EINVAL, "unknown option '--%s' with --run (see --help)", e->key);
             goto fail;
         }
-        char key[CFG_KEY_MAX + 8];
-        snprintf(key, sizeof key, "eval.%s", e->key);
         if (cfg_set(&ev, key, e->val, e->src, e->line, &err)) goto fail;
         e->used = 1;
     }

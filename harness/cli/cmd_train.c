@@ -20,6 +20,7 @@
 #include "jsonw.h"
 #include "provenance.h"
 #include "train.h"
+#include "train_keys.h"
 
 static volatile sig_atomic_t g_stop;
 
@@ -34,19 +35,15 @@ static void usage(void)
     printf("usage: dcqbench train [--config FILE] [--KEY VALUE ...] --out DIR [--resume]\n"
            "\nTrain the shared backbone with one classifier head on synthetic or .npy data.\n"
            "Every config key can be given in FILE (INI 'key = value', optional [train]\n"
-           "section) or as --KEY VALUE; flags win. Keys and defaults:\n\n%s\n"
-           "options:\n"
-           "  --config FILE     INI file with keys as above\n"
-           "  --out DIR         run folder (created); refuses a folder that holds a run\n"
-           "                    unless --resume\n"
-           "  --resume          continue DIR's checkpoint bit-exactly (config from\n"
-           "                    DIR/config.ini unless --config is given)\n"
-           "  --print_every N   progress line every N steps when stderr is not a terminal "
-           "(100)\n"
-           "  --help-head NAME  the keys of one head\n"
+           "section) or as --KEY VALUE; flags win. Keys and defaults:\n\n");
+    train_help(stdout);
+    printf("\noptions:\n");
+    struct train_settings def;
+    train_settings_defaults(&def);
+    keys_help(stdout, train_keys, &def, KEY_CLI_ONLY, KEYS_HELP_FLAGS, 17);
+    printf("  --help-head NAME  the keys of one head\n"
            "\nSIGINT/SIGTERM write a checkpoint and exit 130; --resume continues.\n"
-           "Output: DIR/{config.ini, provenance.json, curve.tsv, checkpoint.bin, summary.json}\n",
-           train_help());
+           "Output: DIR/{config.ini, provenance.json, curve.tsv, checkpoint.bin, summary.json}\n");
 }
 
 static int help_head(const char *name)
@@ -200,9 +197,13 @@ int cmd_train(int argc, char **argv)
                   flags.pos[0]);
         goto fail;
     }
-    cfg_get_str(&flags, "config", NULL, &config, &err);
-    cfg_get_str(&flags, "out", NULL, &out, &err);
-    cfg_get_bool(&flags, "resume", 0, &resume, &err);
+    /* the CLI's own keys (config, out, resume, print_every) from the same table */
+    struct train_settings cli;
+    train_settings_defaults(&cli);
+    if ((rc = keys_read(&cli, train_keys, KEY_CLI_ONLY, &flags, &err))) goto fail;
+    config = cli.config;
+    out = cli.out;
+    resume = cli.resume;
     if (!out) {
         DCQB_FAIL(&err, DCQB_EINVAL, "--out DIR is required");
         goto fail;
@@ -214,17 +215,9 @@ int cmd_train(int argc, char **argv)
         if ((rc = cfg_load_ini(&cfg, path, NULL, &err))) goto fail;
     }
     /* flags win over the file */
-    long long print_every = 100;
     for (int i = 0; i < flags.n; i++) {
         const struct cfg_entry *e = &flags.e[i];
-        if (!strcmp(e->key, "config") || !strcmp(e->key, "out") || !strcmp(e->key, "resume"))
-            continue;
-        if (!strcmp(e->key, "print_every")) {
-            if ((rc = cfg_get_int(&flags, "print_every", 100, 1, (long long)1e12, &print_every,
-                                  &err)))
-                goto fail;
-            continue;
-        }
+        if (train_key_scope(e->key) == KEY_CLI_ONLY) continue;
         if ((rc = cfg_set(&cfg, e->key, e->val, e->src, e->line, &err))) goto fail;
     }
     if ((rc = trainer_setup(&tr, &cfg, &err))) goto fail;
@@ -241,8 +234,7 @@ int cmd_train(int argc, char **argv)
         if ((rc = trainer_load(&tr, path, &err))) goto fail;
         fprintf(stderr, "[train] resuming %s at step %lld\n", out, (long long)tr.t);
     }
-    /* resolved config and provenance */
-    static const char *const skip[] = {"out", "resume", "config", "progress", NULL};
+    /* resolved config (every key but the CLI's) and provenance */
     snprintf(path, sizeof path, "%s/config.ini", out);
     FILE *f = fopen(path, "w");
     if (!f) {
@@ -250,7 +242,7 @@ int cmd_train(int argc, char **argv)
         goto fail;
     }
     fprintf(f, "# resolved configuration of this run (every effective key)\n");
-    cfg_write_except(&cfg, f, skip);
+    train_write_resolved(&cfg, f);
     fclose(f);
     snprintf(path, sizeof path, "%s/provenance.json", out);
     if ((f = fopen(path, "w"))) {
@@ -275,7 +267,7 @@ int cmd_train(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    struct prog pr = {isatty(2), print_every, tr.t, -1};
+    struct prog pr = {isatty(2), cli.print_every, tr.t, -1};
     struct train_result res;
     snprintf(path, sizeof path, "%s/checkpoint.bin", out);
     fprintf(stderr, "[train] head %s, %lld classes, %lld images, %lld steps x batch %d\n",

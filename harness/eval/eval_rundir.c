@@ -49,9 +49,43 @@ static void report(eval_progress_fn p, void *ctx, const char *stage, int64_t don
     if (p) p(ctx, stage, done, tot);
 }
 
-const char *const eval_rundir_keys[] = {"net", "flip_sum", "distractors", "tie", "mean_cap",
-                                         "tail", "lfw", "bins", "probe_pairs_as_impostors",
-                                         "devkit", "devkit_features", NULL};
+static const char *const nets[] = {"default", "ema", "online", "raw", NULL};
+static const char *const ties[] = {"strict", "loose", NULL};
+
+#define F(field) offsetof(struct eval_rundir_opts, field)
+const struct key_spec eval_rundir_keys[] = {
+    {"eval.net", KEY_CHOICE, F(net), 0, 0, nets, KEY_EVAL, 0,
+     "network to embed with (default: the head's choice; raw: the input x itself)"},
+    {"eval.flip_sum", KEY_BOOL, F(flip_sum), 0, 0, NULL, KEY_EVAL, 0,
+     "feature = normalize(f(x) + f(flip(x)))"},
+    {"eval.distractors", KEY_I64, F(distractors), 0, 1e9, NULL, KEY_EVAL, 0,
+     "distractors to use (0: the generator's count)"},
+    {"eval.tie", KEY_CHOICE, F(ecfg.tie), 0, 0, ties, KEY_EVAL, 0, "rank ties"},
+    {"eval.mean_cap", KEY_I64, F(mean_cap), 0, 1e9, NULL, KEY_EVAL, 0,
+     "training images per class for the class means (0: all)"},
+    {"eval.tail", KEY_BOOL, F(tail), 0, 0, NULL, KEY_EVAL, 0, "compute the tail diagnostics"},
+    {"eval.lfw", KEY_BOOL, F(lfw), 0, 0, NULL, KEY_EVAL, 0, "compute LFW-style verification"},
+    {"eval.bins", KEY_I64, F(ecfg.n_bins), 100000, 1 << 30, NULL, KEY_EVAL, 0,
+     "impostor histogram bins"},
+    {"eval.probe_pairs_as_impostors", KEY_BOOL, F(ecfg.probe_pairs_as_impostors), 0, 0, NULL,
+     KEY_EVAL, 0, "different-identity probe pairs count as impostors too"},
+    {"eval.devkit", KEY_STR, F(ecfg.devkit_alg), 0, 0, NULL, KEY_EVAL, 0,
+     "write devkit cmc/roc JSON under this algorithm name"},
+    {"eval.devkit_features", KEY_BOOL, F(ecfg.devkit_features), 0, 0, NULL, KEY_EVAL, 0,
+     "with eval.devkit: also the devkit feature files"},
+    KEY_SPEC_END,
+};
+#undef F
+
+void eval_rundir_opts_defaults(struct eval_rundir_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->flip_sum = 1;
+    o->mean_cap = 50;
+    o->tail = 1;
+    o->lfw = 1;
+    eval_cfg_default(&o->ecfg);
+}
 
 int eval_rundir(const char *rundir, struct cfg *opts, const char *outdir,
                 struct eval_summary *sum, eval_progress_fn progress, void *pctx,
@@ -80,41 +114,20 @@ int eval_rundir(const char *rundir, struct cfg *opts, const char *outdir,
     /* a misspelt eval.* key in the run's config would be ignored by training: refuse it here */
     for (int i = 0; i < cfg.n; i++) {
         if (strncmp(cfg.e[i].key, "eval.", 5) != 0) continue;
-        int known = 0;
-        for (int k = 0; eval_rundir_keys[k]; k++) known |= !strcmp(cfg.e[i].key + 5, eval_rundir_keys[k]);
-        if (!known) {
+        if (!keys_find(eval_rundir_keys, cfg.e[i].key)) {
             rc = DCQB_FAIL(err, DCQB_EINVAL, "%s:%d: unknown evaluation key '%s'", cfg.e[i].src,
                            cfg.e[i].line, cfg.e[i].key);
             goto out;
         }
     }
     /* read eval.* before trainer_setup marks them used-and-ignored */
-    static const char *const nets[] = {"default", "ema", "online", "raw", NULL};
-    static const char *const ties[] = {"strict", "loose", NULL};
-    int net_choice, tie, do_tail, do_lfw;
-    long long mean_cap, n_dist_req;
-    if ((rc = cfg_get_choice(&cfg, "eval.net", "default", nets, &net_choice, err))) goto out;
-    if ((rc = cfg_get_bool(&cfg, "eval.flip_sum", 1, &em.flip_sum, err))) goto out;
-    if ((rc = cfg_get_int(&cfg, "eval.distractors", 0, 0, (long long)1e9, &n_dist_req, err)))
-        goto out;
-    if ((rc = cfg_get_choice(&cfg, "eval.tie", "strict", ties, &tie, err))) goto out;
-    if ((rc = cfg_get_int(&cfg, "eval.mean_cap", 50, 0, (long long)1e9, &mean_cap, err)))
-        goto out;
-    if ((rc = cfg_get_bool(&cfg, "eval.tail", 1, &do_tail, err))) goto out;
-    if ((rc = cfg_get_bool(&cfg, "eval.lfw", 1, &do_lfw, err))) goto out;
-    struct eval_cfg ecfg;
-    eval_cfg_default(&ecfg);
-    ecfg.tie = tie;
-    long long bins;
-    const char *devkit;
-    if ((rc = cfg_get_int(&cfg, "eval.bins", ecfg.n_bins, 100000, 1LL << 30, &bins, err)) ||
-        (rc = cfg_get_bool(&cfg, "eval.probe_pairs_as_impostors", 0,
-                           &ecfg.probe_pairs_as_impostors, err)) ||
-        (rc = cfg_get_str(&cfg, "eval.devkit", NULL, &devkit, err)) ||
-        (rc = cfg_get_bool(&cfg, "eval.devkit_features", 0, &ecfg.devkit_features, err)))
-        goto out;
-    ecfg.n_bins = bins;
-    ecfg.devkit_alg = devkit;
+    struct eval_rundir_opts eo;
+    eval_rundir_opts_defaults(&eo);
+    if ((rc = keys_read(&eo, eval_rundir_keys, KEY_EVAL, &cfg, err))) goto out;
+    struct eval_cfg ecfg = eo.ecfg;
+    int net_choice = eo.net, do_tail = eo.tail, do_lfw = eo.lfw;
+    int64_t mean_cap = eo.mean_cap, n_dist_req = eo.distractors;
+    em.flip_sum = eo.flip_sum;
     /* the run's own progress/out keys are not needed to rebuild it */
     if ((rc = trainer_setup(&tr, &cfg, err))) goto out;
     snprintf(path, sizeof path, "%s/checkpoint.bin", rundir);

@@ -14,6 +14,7 @@
 #include "eval.h"
 #include "head.h"
 #include "train.h"
+#include "train_keys.h"
 
 #include <errno.h>
 #include <fcntl.h>
