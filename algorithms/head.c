@@ -1,6 +1,7 @@
-/* head.c - the head registry, the head handle (head_open ... head_close and the wrappers) and
- * the helpers heads use to read their own config keys (head.h; docs/ADDING_A_HEAD.md: a new head
- * is one .c file plus one line in `registry` below).
+/* head.c - the head handle's wrappers (head_close and the methods) and the helpers heads use to
+ * read their own config keys (head.h). The registry and head_open, which need every head, are in
+ * head_registry.c, so that the heads (which call the helpers here) and the registry (which names
+ * the heads) do not call each other in a loop.
  * Error messages name the key and the bad value.
  */
 #include "head.h"
@@ -13,26 +14,6 @@
 #include <string.h>
 
 #include "margin.h"
-
-extern const struct head_ops head_full, head_random, head_dcq, head_sampled;
-
-static const struct head_ops *const registry[] = {
-    &head_full,
-    &head_random,
-    &head_dcq,
-    &head_sampled,
-    NULL,
-};
-
-const struct head_ops *head_find(const char *name)
-{
-    if (!name) return NULL;
-    for (int i = 0; registry[i]; i++)
-        if (strcmp(registry[i]->name, name) == 0) return registry[i];
-    return NULL;
-}
-
-const struct head_ops *const *head_list(void) { return registry; }
 
 static const char *param_get(const struct head_cfg *cfg, const char *key)
 {
@@ -201,58 +182,29 @@ int head_cfg_ratio(const struct head_cfg *cfg, double *ratio, struct dcqb_err *e
     return DCQB_OK;
 }
 
-/* Put "<head>: " in front of the message a head left in err (for code rc != 0). */
-static int prefixed(const struct head *h, int rc, struct dcqb_err *err)
+int head_err_prefix(const char *name, int rc, struct dcqb_err *err)
 {
     if (rc && err) { /* shift the message right, truncating its end if it no longer fits */
-        size_t cap = sizeof err->msg - 1, p = strlen(h->ops->name) + 2;
+        size_t cap = sizeof err->msg - 1, p = strlen(name) + 2;
         size_t n = strnlen(err->msg, cap);
         if (p > cap) p = cap;
         if (n > cap - p) n = cap - p;
         memmove(err->msg + p, err->msg, n);
-        memcpy(err->msg, h->ops->name, p - 2);
+        memcpy(err->msg, name, p - 2);
         memcpy(err->msg + p - 2, ": ", 2);
         err->msg[p + n] = '\0';
     }
     return rc;
 }
 
+static int prefixed(const struct head *h, int rc, struct dcqb_err *err)
+{
+    return head_err_prefix(h->ops->name, rc, err);
+}
+
 static int unsupported(const struct head *h, const char *what, struct dcqb_err *err)
 {
     return DCQB_FAIL(err, DCQB_EINVAL, "%s: does not support %s", head_name(h), what);
-}
-
-int head_open(struct head *h, const char *name, const struct head_cfg *cfg, struct dcqb_err *err)
-{
-    memset(h, 0, sizeof *h);
-    const struct head_ops *ops = head_find(name);
-    if (!ops) {
-        char list[160] = "";
-        for (int i = 0; registry[i]; i++) {
-            size_t n = strlen(list);
-            snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", registry[i]->name);
-        }
-        return DCQB_FAIL(err, DCQB_EINVAL, "unknown head '%s' (heads: %s)", name ? name : "(null)",
-                         list);
-    }
-    if (ops->abi_version != HEAD_ABI_VERSION)
-        return DCQB_FAIL(err, DCQB_EINVAL, "%s: head ABI version %d, this build expects %d",
-                         ops->name, ops->abi_version, HEAD_ABI_VERSION);
-    void *st = calloc(1, ops->state_size ? ops->state_size : 1);
-    if (!st)
-        return DCQB_FAIL(err, DCQB_ENOMEM, "%s: out of memory for its state (%zu bytes)",
-                         ops->name, ops->state_size);
-    /* kshot 1 unless the head asks for more: the key is one reference embedding */
-    struct head tmp = {.ops = ops, .st = st, .req = {.kshot = 1}};
-    int rc = ops->init(st, cfg, &tmp.req, err);
-    if (rc) {
-        ops->free(st);
-        free(st);
-        return prefixed(&tmp, rc, err);
-    }
-    if (tmp.req.kshot < 1) tmp.req.kshot = 1;
-    *h = tmp;
-    return DCQB_OK;
 }
 
 void head_close(struct head *h)

@@ -172,6 +172,10 @@ int head_check_class_list(const int32_t *idx, int64_t K, int64_t kmax, int64_t C
  * lengths, and a head's tables pass 4 GB. For the heads' digests. */
 uint32_t head_crc32(uint32_t crc, const void *p, size_t n);
 
+/* For the wrappers and head_open: put "<name>: " in front of the message a head left in err
+ * when rc != 0, truncating its end if it no longer fits. Returns rc. */
+int head_err_prefix(const char *name, int rc, struct dcqb_err *err);
+
 /* Read the shared margin keys through cfg->param: margin (cosface|arcface|combined|none), s, m
  * (m3 for cosface, m2 for arcface), m1, m2, m3 (combined), straight_through, easy_margin.
  * Absent keys take the head's defaults given here (each head has the reference defaults of
