@@ -1,4 +1,4 @@
-/* test_report.c - 'dcqbench report' on fixture results: verdict rules (REFERENCE.md section 9)
+/* test_report.c - 'dcqbench report' on fixture results: verdict rules (docs/METHOD.md §5)
  * on hand-made paired differences, and a synthetic runs.tsv designed so that every verdict branch
  * is hit (parity held, parity failed, better, reversed, inconclusive, fewer than 3 seeds),
  * with failed rows, a retried run whose last row wins, and a duplicate configuration reached
@@ -72,20 +72,25 @@ static void test_rules(void **state)
 /* ---- fixture runs.tsv -------------------------------------------------------------------------- */
 
 static const char *const fx_header =
-    "schema\trun_id\tsweep\tgit_rev\tstatus\tbatch\teval.distractors\teval.net\thead\tids\tkshot\t"
+    "schema\trun_id\tsweep\tgit_rev\tstatus\tbatch\teval.distractors\teval_net\thead\tids\tkshot\t"
     "m\tmargin\tmu\tprofile\tratio\ts\tseed\tcfg.steps\tsteps\twall_s\tsamples_per_s\t"
     "head_mem_mb\tpeak_rss_mb\tfinal_loss\tdigest\tmegaface_rank1\ttar_at_far_1e-3\t"
     "tar_at_far_1e-4\ttar_at_far_1e-6\tlfw_acc_mean\ttail_acc_mean_b1_2\ttail_acc_mean_b3_5\t"
     "tail_acc_mean_b6_10\ttail_acc_mean_b11_50\ttail_acc_mean_b51_plus\ttail_acc_mean_all\t"
-    "tail_acc_weight_b1_2\ttail_cos_b1_2\terr_msg\n";
+    "tail_acc_weight_b1_2\ttail_cos_b1_2\tclasses\thead_active_classes\terr_msg\n";
 
+/* A run's settings as a sweep section states them; NULL = the section leaves the key alone. */
 struct fx {
     const char *head, *profile, *ratio, *mu, *kshot, *net, *s, *m;
 };
 
 static int fx_counter;
+static const char *fx_full_ratio = "NA"; /* what runs.tsv says for the full softmax's ratio */
 
-/* One row; id NULL = next counter id. r1 < 0 = a failed row with NA metrics. */
+/* One row with the run's resolved configuration, as the sweep records it: every key a head
+ * reads has its value (dcq's kshot 1 and eval_net ema when the section left them alone), "NA"
+ * for keys the head does not read. id NULL = next counter id. r1 < 0 = a failed row with NA
+ * metrics. */
 static void fx_row(FILE *f, const char *id, const struct fx *x, int seed, double r1,
                    const char *err)
 {
@@ -94,23 +99,26 @@ static void fx_row(FILE *f, const char *id, const struct fx *x, int seed, double
         snprintf(idb, sizeof idb, "%016x", 0x1000 + fx_counter++);
         id = idb;
     }
-    int ok = r1 >= 0;
-    fprintf(f, "1\t%s\tfx\tabc123\t%s\t64\t2000\t%s\t%s\t%s\t%s\t%s\tcosface\t%s\t%s\t%s\t%s\t%d\t"
+    int ok = r1 >= 0, dcq = strcmp(x->head, "dcq") == 0, full = strcmp(x->head, "full") == 0;
+    int ids = strcmp(x->profile, "ms1m") ? 1000 : 300;
+    fprintf(f, "1\t%s\tfx\tabc123\t%s\t64\t2000\t%s\t%s\t%d\t%s\t%s\tcosface\t%s\t%s\t%s\t%s\t%d\t"
                "80\t",
-            id, ok ? "ok" : "fail", x->net ? x->net : "NA", x->head,
-            strcmp(x->profile, "ms1m") ? "1000" : "300", x->kshot ? x->kshot : "NA",
-            x->m ? x->m : "0.3", x->mu ? x->mu : "NA", x->profile, x->ratio ? x->ratio : "NA",
-            x->s ? x->s : "50", seed);
+            id, ok ? "ok" : "fail", x->net ? x->net : dcq ? "ema" : "NA", x->head, ids,
+            x->kshot ? x->kshot : dcq ? "1" : "NA", x->m ? x->m : "0.3", x->mu ? x->mu : "NA",
+            x->profile, x->ratio ? x->ratio : full ? fx_full_ratio : "NA", x->s ? x->s : "50",
+            seed);
     if (!ok) {
         fprintf(f, "NA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA"
-                   "\t%s\n", err);
+                   "\tNA\tNA\t%s\n", err);
         return;
     }
-    int dcq = strcmp(x->head, "dcq") == 0;
+    /* the summary's classes and head_active_classes: the full softmax has every class */
+    int active = full ? ids : (int)(atof(x->ratio) * ids + 0.5) + 1;
     fprintf(f, "80\t12.5\t%d\t%.3f\t150\t3.25\tdeadbeef\t%.6f\t%.6f\t%.6f\tNA\t%.6f\t%.6f\t%.6f\t"
-               "%.6f\t%.6f\t%.6f\t%.6f\t%s\t%s\tNA\n",
+               "%.6f\t%.6f\t%.6f\t%.6f\t%s\t%s\t%d\t%d\tNA\n",
             1000 + seed, dcq ? 0.5 : 2.0, r1, r1 + 0.2, r1 + 0.1, 0.9 + r1 / 10, r1 - 0.2,
-            r1 - 0.1, r1, r1 + 0.05, r1 + 0.1, r1, dcq ? "NA" : "0.4", dcq ? "NA" : "0.7");
+            r1 - 0.1, r1, r1 + 0.05, r1 + 0.1, r1, dcq ? "NA" : "0.4", dcq ? "NA" : "0.7", ids,
+            active);
 }
 
 /* Writes FX_ROOT/<sweep>/runs.tsv. rank-1 values (fractions) chosen for these verdicts:
