@@ -11,5 +11,6 @@ set xrange [-0.4:4.4]
 set key top left
 nh = words(heads)
 plot for [i=1:nh] sprintf("%s/tail_%s.tsv", D, split) \
-     using ($1 + 0.06*(i - (nh + 1)/2.0)):(column(word(heads, i)."_acc_mean")):(column(word(heads, i)."_acc_std")) \
+     using ($1 + 0.06*(i - (nh + 1)/2.0)):(column(word(heads, i)."_acc_mean")) \
+           :(column(word(heads, i)."_acc_std")) \
      with yerrorlines ls hls(word(heads, i)) title word(heads, i)

@@ -174,7 +174,8 @@ static void bench_figures(struct claim_result *c, const struct rep *R, const str
         if (!strcmp(h, "dcq")) {
             c->bench.n_d++;
             c->bench.d_ok &= pcb == 0.0;
-            double L = tsv_num(tsv_get(t, idx[k], v->c_ratio)) * tsv_num(tsv_get(t, idx[k], v->c_C));
+            double L = tsv_num(tsv_get(t, idx[k], v->c_ratio)) *
+                       tsv_num(tsv_get(t, idx[k], v->c_C));
             double fl = tsv_num(tsv_get(t, idx[k], v->c_fix)) / L;
             if (isfinite(fl)) {
                 c->bench.fl_min = fmin(c->bench.fl_min, fl);

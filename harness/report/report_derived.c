@@ -49,7 +49,8 @@ static int derived_t1(const struct rep *R, struct dcqb_err *err)
 {
     static const char *const ms[3] = {M_RANK1, M_TAR4, M_LFW};
     struct sbuf b = {0}, band = {0};
-    sb_str(&b, "head\tratio_pct\tn\trank1_mean\trank1_std\ttar4_mean\ttar4_std\tlfw_mean\tlfw_std\n");
+    sb_str(&b, "head\tratio_pct\tn\trank1_mean\trank1_std\ttar4_mean\ttar4_std\tlfw_mean"
+               "\tlfw_std\n");
     for (int h = 0; h < R->n_heads; h++) {
         if (R->whole[h]) continue;
         struct sel where = sel_base(R, R->heads[h], "ms1m", NAN), conds[64];
@@ -161,7 +162,8 @@ static double roc_at(const struct tsv *t, double x)
     for (int r = 1; r < t->rows; r++) {
         double f = tsv_num(tsv_get(t, r, cf)), tr = tsv_num(tsv_get(t, r, ct));
         if (isnan(f) || isnan(tr)) continue;
-        if (f >= x && !isnan(pf) && pf <= x) return f > pf ? pt + (tr - pt) * (x - pf) / (f - pf) : tr;
+        if (f >= x && !isnan(pf) && pf <= x)
+            return f > pf ? pt + (tr - pt) * (x - pf) / (f - pf) : tr;
         pf = f;
         pt = tr;
     }
@@ -254,7 +256,8 @@ static int derived_head_curves(const struct rep *R, const struct cell *c, const 
     }
     b.n = 0;
     double L = cmc_largest(R, c);
-    if (!rc && !isnan(L) && derived_curve(R, c, "eval/cmc.tsv", "rank", "rate", "size", L, PCT, &b)) {
+    if (!rc && !isnan(L) &&
+        derived_curve(R, c, "eval/cmc.tsv", "rank", "rate", "size", L, PCT, &b)) {
         snprintf(name, sizeof name, "cmc_%s_%s.tsv", split, head);
         rc = put(R, name, &b, err);
     }

@@ -81,7 +81,8 @@ static int find_heads(struct rep *R, struct dcqb_err *err)
     R->heads = malloc(max * (sizeof *R->heads + sizeof *R->whole));
     if (!R->heads) return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
     R->whole = (unsigned char *)(R->heads + max);
-    for (const struct head_ops *const *h = head_list(); *h; h++) R->heads[R->n_heads++] = (*h)->name;
+    for (const struct head_ops *const *h = head_list(); *h; h++)
+        R->heads[R->n_heads++] = (*h)->name;
     for (int i = 0; i < R->n_runs; i++) {
         const char *h = R->r[i].head;
         if (!strcmp(h, "?") || head_rank(R, h) < R->n_heads) continue;
