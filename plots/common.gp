@@ -12,5 +12,13 @@ set style line 1 lc rgb "#1f77b4" lw 2.5 pt 7 ps 1.2
 set style line 2 lc rgb "#ff7f0e" lw 2.5 pt 5 ps 1.2
 set style line 3 lc rgb "#2ca02c" lw 2.5 pt 9 ps 1.2
 set style line 4 lc rgb "#d62728" lw 2.5 pt 11 ps 1.2
-# line style of a head name, so a head keeps its colour in every figure
-hls(h) = h eq "full" ? 1 : h eq "random" ? 2 : h eq "sampled" ? 3 : 4
+set style line 5 lc rgb "#9467bd" lw 2.5 pt 13 ps 1.2
+set style line 6 lc rgb "#8c564b" lw 2.5 pt 15 ps 1.2
+set style line 7 lc rgb "#e377c2" lw 2.5 pt 4 ps 1.2
+set style line 8 lc rgb "#7f7f7f" lw 2.5 pt 6 ps 1.2
+# Line style of a head: its place in allheads (every head in table order, from the report's
+# derived/heads.tsv, passed by make_plots.sh), so a head keeps its colour in every figure. A head
+# not in allheads gets style 8.
+if (!exists("allheads")) allheads = ""
+hpos(h) = strstrt(" ".allheads." ", " ".h." ")
+hls(h) = hpos(h) == 0 ? 8 : (words(substr(" ".allheads." ", 1, hpos(h))) % 8) + 1

@@ -45,10 +45,18 @@ fig() {
 skip() { skipped=$((skipped + 1)); echo "make_plots: skip $1: $2"; }
 # rows FILE: data rows (not the header), 0 when the file is missing
 rows() { if [ -f "$1" ]; then echo $(( $(wc -l < "$1") - 1 )); else echo 0; fi; }
+# The heads come from the data, never from a list here: derived/heads.tsv holds every head the
+# report knows in table order ($allheads, also the colour order of common.gp), a TSV's header or
+# first column the heads it has.
+# any_acc FILE: a tail TSV with at least one number in a <head>_acc_mean column
+any_acc() {
+    awk -F '\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i ~ /_acc_mean$/) c[i] = 1; next }
+                  { for (i in c) if ($i != "NA") found = 1 } END { exit !found }' "$1"
+}
 # heads_with PATTERN: the heads (in table order) whose file PATTERN (with %h) has data rows
 heads_with() {
     hs=""
-    for h in full random sampled dcq; do
+    for h in $allheads; do
         f=$(printf '%s' "$1" | sed "s/%h/$h/")
         [ "$(rows "$f")" -gt 0 ] && hs="$hs $h"
     done
@@ -65,9 +73,12 @@ for runs in "$R"/reproduce_*/runs.tsv; do
     if ! "$BIN" report --sweep "$sw" --profile "$prof" --results "$R" --out "$R/$sw/REPORT.md"; then
         echo "make_plots: report failed for $sw"; failed=$((failed + 1)); continue
     fi
-    V="D='$D'"
+    allheads=""
+    [ -f "$D/heads.tsv" ] && allheads=$(tail -n +2 "$D/heads.tsv" | cut -f1 | tr '\n' ' ')
+    V="D='$D'; allheads='$allheads'"
     if [ "$(rows "$D/t1_ratio.tsv")" -gt 0 ] && [ "$(rows "$D/t1_full_band.tsv")" -gt 0 ]; then
-        fig "${prof}_acc_vs_ratio" ratio.gp "$V"
+        hs=$(tail -n +2 "$D/t1_ratio.tsv" | cut -f1 | awk '!seen[$0]++' | tr '\n' ' ')
+        fig "${prof}_acc_vs_ratio" ratio.gp "$V; heads='$hs'"
     else skip "${prof}_acc_vs_ratio" "no ms1m ratio runs (t1_ratio.tsv / t1_full_band.tsv)"; fi
     for sp in mf2 ms1m; do
         for kind in rank1_size:rank1_vs_size roc:roc cmc:cmc loss:curve; do
@@ -76,8 +87,10 @@ for runs in "$R"/reproduce_*/runs.tsv; do
             if [ -n "$hs" ]; then fig "${prof}_${gpn}_${sp}" "$gpn.gp" "$V; split='$sp'; heads='$hs'"
             else skip "${prof}_${gpn}_${sp}" "no $D/${pre}_${sp}_<head>.tsv"; fi
         done
-        if [ "$(rows "$D/tail_$sp.tsv")" -gt 0 ]; then fig "${prof}_tail_$sp" tail.gp "$V; split='$sp'"
-        else skip "${prof}_tail_$sp" "no $D/tail_$sp.tsv"; fi
+        if [ "$(rows "$D/tail_$sp.tsv")" -gt 0 ] && any_acc "$D/tail_$sp.tsv"; then
+            hs=$(head -n 1 "$D/tail_$sp.tsv" | tr '\t' '\n' | sed -n 's/_acc_mean$//p' | tr '\n' ' ')
+            fig "${prof}_tail_$sp" tail.gp "$V; split='$sp'; heads='$hs'"
+        else skip "${prof}_tail_$sp" "no accuracy in $D/tail_$sp.tsv"; fi
     done
     hs=$(heads_with "$D/cost_%h.tsv")
     if [ -n "$hs" ]; then fig "${prof}_cost_vs_classes" cost.gp "$V; heads='$hs'"

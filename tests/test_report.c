@@ -1,4 +1,4 @@
-/* test_report.c - 'dcqbench report' on fixture results: verdict rules (REFERENCE.md section 9)
+/* test_report.c - 'dcqbench report' on fixture results: verdict rules (docs/METHOD.md §5)
  * on hand-made paired differences, and a synthetic runs.tsv designed so that every verdict branch
  * is hit (parity held, parity failed, better, reversed, inconclusive, fewer than 3 seeds),
  * with failed rows, a retried run whose last row wins, and a duplicate configuration reached
@@ -72,20 +72,25 @@ static void test_rules(void **state)
 /* ---- fixture runs.tsv -------------------------------------------------------------------------- */
 
 static const char *const fx_header =
-    "schema\trun_id\tsweep\tgit_rev\tstatus\tbatch\teval.distractors\teval.net\thead\tids\tkshot\t"
+    "schema\trun_id\tsweep\tgit_rev\tstatus\tbatch\teval.distractors\teval_net\thead\tids\tkshot\t"
     "m\tmargin\tmu\tprofile\tratio\ts\tseed\tcfg.steps\tsteps\twall_s\tsamples_per_s\t"
     "head_mem_mb\tpeak_rss_mb\tfinal_loss\tdigest\tmegaface_rank1\ttar_at_far_1e-3\t"
     "tar_at_far_1e-4\ttar_at_far_1e-6\tlfw_acc_mean\ttail_acc_mean_b1_2\ttail_acc_mean_b3_5\t"
     "tail_acc_mean_b6_10\ttail_acc_mean_b11_50\ttail_acc_mean_b51_plus\ttail_acc_mean_all\t"
-    "tail_acc_weight_b1_2\ttail_cos_b1_2\terr_msg\n";
+    "tail_acc_weight_b1_2\ttail_cos_b1_2\tclasses\thead_active_classes\terr_msg\n";
 
+/* A run's settings as a sweep section states them; NULL = the section leaves the key alone. */
 struct fx {
     const char *head, *profile, *ratio, *mu, *kshot, *net, *s, *m;
 };
 
 static int fx_counter;
+static const char *fx_full_ratio = "NA"; /* what runs.tsv says for the full softmax's ratio */
 
-/* One row; id NULL = next counter id. r1 < 0 = a failed row with NA metrics. */
+/* One row with the run's resolved configuration, as the sweep records it: every key a head
+ * reads has its value (dcq's kshot 1 and eval_net ema when the section left them alone), "NA"
+ * for keys the head does not read. id NULL = next counter id. r1 < 0 = a failed row with NA
+ * metrics. */
 static void fx_row(FILE *f, const char *id, const struct fx *x, int seed, double r1,
                    const char *err)
 {
@@ -94,23 +99,26 @@ static void fx_row(FILE *f, const char *id, const struct fx *x, int seed, double
         snprintf(idb, sizeof idb, "%016x", 0x1000 + fx_counter++);
         id = idb;
     }
-    int ok = r1 >= 0;
-    fprintf(f, "1\t%s\tfx\tabc123\t%s\t64\t2000\t%s\t%s\t%s\t%s\t%s\tcosface\t%s\t%s\t%s\t%s\t%d\t"
+    int ok = r1 >= 0, dcq = strcmp(x->head, "dcq") == 0, full = strcmp(x->head, "full") == 0;
+    int ids = strcmp(x->profile, "ms1m") ? 1000 : 300;
+    fprintf(f, "1\t%s\tfx\tabc123\t%s\t64\t2000\t%s\t%s\t%d\t%s\t%s\tcosface\t%s\t%s\t%s\t%s\t%d\t"
                "80\t",
-            id, ok ? "ok" : "fail", x->net ? x->net : "NA", x->head,
-            strcmp(x->profile, "ms1m") ? "1000" : "300", x->kshot ? x->kshot : "NA",
-            x->m ? x->m : "0.3", x->mu ? x->mu : "NA", x->profile, x->ratio ? x->ratio : "NA",
-            x->s ? x->s : "50", seed);
+            id, ok ? "ok" : "fail", x->net ? x->net : dcq ? "ema" : "NA", x->head, ids,
+            x->kshot ? x->kshot : dcq ? "1" : "NA", x->m ? x->m : "0.3", x->mu ? x->mu : "NA",
+            x->profile, x->ratio ? x->ratio : full ? fx_full_ratio : "NA", x->s ? x->s : "50",
+            seed);
     if (!ok) {
         fprintf(f, "NA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA"
-                   "\t%s\n", err);
+                   "\tNA\tNA\t%s\n", err);
         return;
     }
-    int dcq = strcmp(x->head, "dcq") == 0;
+    /* the summary's classes and head_active_classes: the full softmax has every class */
+    int active = full ? ids : (int)(atof(x->ratio) * ids + 0.5) + 1;
     fprintf(f, "80\t12.5\t%d\t%.3f\t150\t3.25\tdeadbeef\t%.6f\t%.6f\t%.6f\tNA\t%.6f\t%.6f\t%.6f\t"
-               "%.6f\t%.6f\t%.6f\t%.6f\t%s\t%s\tNA\n",
+               "%.6f\t%.6f\t%.6f\t%.6f\t%s\t%s\t%d\t%d\tNA\n",
             1000 + seed, dcq ? 0.5 : 2.0, r1, r1 + 0.2, r1 + 0.1, 0.9 + r1 / 10, r1 - 0.2,
-            r1 - 0.1, r1, r1 + 0.05, r1 + 0.1, r1, dcq ? "NA" : "0.4", dcq ? "NA" : "0.7");
+            r1 - 0.1, r1, r1 + 0.05, r1 + 0.1, r1, dcq ? "NA" : "0.4", dcq ? "NA" : "0.7", ids,
+            active);
 }
 
 /* Writes FX_ROOT/<sweep>/runs.tsv. rank-1 values (fractions) chosen for these verdicts:
@@ -419,6 +427,114 @@ static void test_derived_curves(void **state)
     assert_non_null(strstr(err.msg, "runs.tsv"));
 }
 
+/* Runs of a whole head (every class active per step) are at L/C = 100 % whatever their ratio
+ * key says: the resolved ratio 0.1 the full softmax carries gives the same report as NA. */
+static void test_whole_head_ignores_ratio(void **state)
+{
+    (void)state;
+    struct report_opts o = {.results_dir = FX_ROOT, .profile = "default", .sweep = "reproduce_fx4",
+                            .out = FX_ROOT "/R4a.md", .bench_tsv = FX_ROOT "/none.tsv",
+                            .no_derived = 1};
+    struct report_summary s;
+    struct dcqb_err err = {0};
+    write_fixture("reproduce_fx4");
+    assert_int_equal(report_write(&o, &s, &err), DCQB_OK);
+    fx_full_ratio = "0.1";
+    write_fixture("reproduce_fx4");
+    fx_full_ratio = "NA";
+    o.out = FX_ROOT "/R4b.md";
+    assert_int_equal(report_write(&o, &s, &err), DCQB_OK);
+    assert_int_equal(s.verdict[0], REPORT_REPRODUCED);
+    char *a = test_slurp(FX_ROOT "/R4a.md"), *b = test_slurp(FX_ROOT "/R4b.md");
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_string_equal(a, b);
+    has(b, "| full | 96.20 ± 0.20 |");
+    assert_null(strstr(b, "| full 10 % |"));
+    assert_null(strstr(b, "Missing in runs.tsv"));
+    free(a);
+    free(b);
+}
+
+/* Heads the report has never heard of (not registered) get rows, derived columns and curves
+ * like any other, after the registered heads (by name); six heads overflow nothing. */
+static void test_unseen_heads(void **state)
+{
+    (void)state;
+    write_fixture("reproduce_fx5");
+    FILE *f = fopen(FX_ROOT "/reproduce_fx5/runs.tsv", "a");
+    assert_non_null(f);
+    const struct fx zeta_t = {"zeta", "mf2", "0.1", NULL, NULL, NULL, NULL, NULL},
+                    zeta_b = {"zeta", "ms1m", "0.1", NULL, NULL, NULL, NULL, NULL},
+                    alpha_t = {"alpha2", "mf2", "0.1", NULL, NULL, NULL, NULL, NULL};
+    for (int s = 1; s <= 3; s++) {
+        fx_row(f, NULL, &zeta_t, s, 0.40 + 0.01 * s, NULL);
+        fx_row(f, NULL, &zeta_b, s, 0.50 + 0.01 * s, NULL);
+        fx_row(f, NULL, &alpha_t, s, 0.30 + 0.01 * s, NULL);
+    }
+    assert_int_equal(fclose(f), 0);
+    struct report_opts o = {.results_dir = FX_ROOT, .profile = "default", .sweep = "reproduce_fx5",
+                            .out = FX_ROOT "/R5.md", .bench_tsv = FX_ROOT "/none.tsv"};
+    struct report_summary s;
+    struct dcqb_err err = {0};
+    assert_int_equal(report_write(&o, &s, &err), DCQB_OK);
+    char *t = test_slurp(FX_ROOT "/R5.md");
+    assert_non_null(t);
+    has(t, "| zeta 10 % | 95.20 ± 0.10 | 72.00 ± 1.00 | 62.00 ± 1.00 | 52.00 ± 1.00 |"); /* T1 */
+    has(t, "| alpha2 10 % | 32.00 ± 1.00 |"); /* Table 2 */
+    has(t, "| zeta 10 % | 42.00 ± 1.00 |");
+    has(t, "| mf2 | alpha2 |");                     /* Table 3 */
+    has(t, "| ms1m | zeta |");
+    const char *t2 = strstr(t, "## Table 2"), *a = strstr(t2, "| alpha2"), *z = strstr(t2, "| zeta");
+    const char *d = strstr(t2, "| dcq 10 %");
+    assert_true(d && a && z && d < a && a < z); /* registered heads first, then by name */
+    free(t);
+    char *h = test_slurp(FX_ROOT "/reproduce_fx5/derived/heads.tsv");
+    assert_non_null(h);
+    has(h, "head\twhole\nfull\t1\n");
+    has(h, "alpha2\t0\nzeta\t0\n");
+    free(h);
+    h = test_slurp(FX_ROOT "/reproduce_fx5/derived/tail_mf2.tsv");
+    assert_non_null(h);
+    has(h, "\talpha2_acc_mean\talpha2_acc_std\talpha2_cos_mean\talpha2_cos_std\tzeta_acc_mean");
+    free(h);
+    h = test_slurp(FX_ROOT "/reproduce_fx5/derived/t1_ratio.tsv");
+    assert_non_null(h);
+    has(h, "zeta\t10\t3\t52\t1\t");
+    free(h);
+}
+
+/* A value a head needs that runs.tsv lacks is reported as missing, never replaced by the
+ * head's default (dcq's mu 0.999, kshot 1, eval net ema). */
+static void test_missing_values(void **state)
+{
+    (void)state;
+    assert_int_equal(system("mkdir -p " FX_ROOT "/reproduce_fx6"), 0);
+    FILE *f = fopen(FX_ROOT "/reproduce_fx6/runs.tsv", "w");
+    assert_non_null(f);
+    fputs("run_id\tstatus\thead\tprofile\tseed\tratio\tmu\tmargin\ts\tm\tclasses\t"
+          "head_active_classes\tmegaface_rank1\n", f);
+    for (int s = 1; s <= 3; s++) {
+        fprintf(f, "%016x\tok\tdcq\tmf2\t%d\t0.1\tNA\tcosface\t50\t0.3\t1000\t101\t0.5\n", s, s);
+        fprintf(f, "%016x\tok\tfull\tmf2\t%d\tNA\tNA\tcosface\t50\t0.3\t1000\t1000\t0.4\n",
+                0x100 + s, s);
+    }
+    assert_int_equal(fclose(f), 0);
+    struct report_opts o = {.results_dir = FX_ROOT, .profile = "default", .sweep = "reproduce_fx6",
+                            .out = FX_ROOT "/R6.md", .bench_tsv = FX_ROOT "/none.tsv"};
+    struct report_summary s;
+    struct dcqb_err err = {0};
+    assert_int_equal(report_write(&o, &s, &err), DCQB_OK);
+    char *t = test_slurp(FX_ROOT "/R6.md");
+    assert_non_null(t);
+    has(t, "- Missing in runs.tsv (shown as \"missing\"; the report never fills in a default): "
+           "dcq kshot (3 runs); dcq mu (3 runs); dcq eval_net (3 runs)\n");
+    has(t, "| 10 % | missing | missing | missing | 50.00 ± 0.00 |"); /* Table 4 */
+    assert_null(strstr(t, "0.999"));
+    assert_null(strstr(t, "full 10 %")); /* full: every class, its NA ratio is not missing */
+    free(t);
+}
+
 /* The columns the report reads from bench.tsv are columns the benchmark writes (they once
  * drifted apart: the cost table and plot came out empty). */
 static void test_bench_columns_exist(void **state)
@@ -447,6 +563,9 @@ int main(void)
         cmocka_unit_test(test_fixture_verdicts),
         cmocka_unit_test(test_deterministic_and_no_bench),
         cmocka_unit_test(test_derived_curves),
+        cmocka_unit_test(test_whole_head_ignores_ratio),
+        cmocka_unit_test(test_unseen_heads),
+        cmocka_unit_test(test_missing_values),
         cmocka_unit_test(test_bench_columns_exist),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,7 @@
 /* cmd_report.c - 'dcqbench report': results/<sweep>/runs.tsv (+ results/bench/bench.tsv) ->
- * REPORT.md with tables, claim verdicts (REFERENCE.md section 9) and results/<sweep>/derived/
- * TSVs for plots/make_plots.sh. The work is in report.c; this file parses options and prints
- * one summary line. */
+ * REPORT.md with tables, claim verdicts (docs/METHOD.md §5) and results/<sweep>/derived/
+ * TSVs for plots/make_plots.sh. The work is in harness/report/; this file parses options and
+ * prints one summary line. */
 #include "cli.h"
 
 #include <stdlib.h>

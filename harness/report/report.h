@@ -1,19 +1,22 @@
 /* report.h - 'dcqbench report': results/<sweep>/runs.tsv (+ results/bench/bench.tsv) ->
- * REPORT.md tables, claim verdicts (REFERENCE.md section 9) and derived TSVs for the plots.
+ * REPORT.md tables, claim verdicts (docs/METHOD.md §5) and derived TSVs for the plots.
  *
  * Runs are selected by config VALUES, never by sweep section labels (runs.tsv does not record
  * them): Table 1 = profile ms1m; Table 2 = profile mf2 at the base settings; Table 4 = profile
- * mf2, head dcq, grouped by mu, kshot and eval net. Keys a run does not set take the head's
- * default (kshot 1, eval net "ema", ratio 1 for full and 0.1 otherwise). "The profile's main
- * mu" is the most common mu of the dcq runs on ms1m (else of all dcq runs). "The common loss"
- * is the most common (margin, s, m) over all runs. Of several rows with one run_id the last is
- * current (a retried run). Two runs with the same effective settings and seed (e.g. a sweep
- * section that sets kshot = 1 explicitly and one that leaves it at its default) are one
+ * mf2, head dcq, grouped by mu, kshot and eval net. The values are the run's resolved
+ * configuration as runs.tsv records it; a value a head needs that runs.tsv lacks (column absent
+ * or NA) is reported as missing, never filled in with a default. A head whose runs have every
+ * class active in every step (summary head_active_classes == classes) is at L/C = 100 % whatever
+ * its ratio key says. The heads are the registered ones (head_list(), in registry order) and any
+ * other head named in runs.tsv. "The profile's main mu" is the most common mu of the dcq runs
+ * on ms1m (else of all dcq runs). "The common loss" is the most common (margin, s, m) over all
+ * runs. Of several rows with one run_id the last is current (a retried run). Two runs with the
+ * same settings and seed (e.g. two sweep sections reaching one configuration) are one
  * observation: the one with the smaller run_id is used.
  *
  * Statistics (in percentage points for metrics in [0,1]): mean and sample std (n - 1) over
  * seeds; paired differences by seed (same seed = same data draw and backbone init); se = std of
- * the differences / sqrt(n). Verdict rules, REFERENCE.md section 9:
+ * the differences / sqrt(n). Verdict rules, docs/METHOD.md §5:
  *   parity: |mean diff| <= 2 x std over seeds of the baseline -> reproduced
  *   better: diff > 0 in every seed and mean > 2 se -> reproduced; the mirror -> reversed
  *   n < 3 paired seeds -> "inconclusive: only n seeds".

@@ -1,0 +1,132 @@
+/* report_int.h - what the report's files share (not for the rest of the harness: report.h is).
+ *
+ * report_select.c loads runs.tsv into runs, finds the heads, selects runs and computes the
+ * statistics and verdict rules (numbers only, no Markdown); report_fmt.c formats cells;
+ * report_tables.c renders Tables 1-5; report_claims.c computes each claim's result and renders
+ * the results; report_derived.c writes the TSVs the plots read; report.c ties them together.
+ * Calls go one way: report -> tables, claims, derived -> fmt -> select.
+ */
+#ifndef DCQB_REPORT_INT_H
+#define DCQB_REPORT_INT_H
+
+#include "report.h"
+#include "tsv.h"
+
+#define PCT 100.0
+#define MAX_COND 256
+#define N_BUCKETS 6
+#define M_RANK1 "megaface_rank1"
+#define M_TAR3 "tar_at_far_1e-3"
+#define M_TAR4 "tar_at_far_1e-4"
+#define M_TAR6 "tar_at_far_1e-6"
+#define M_LFW "lfw_acc_mean"
+
+/* Tail diagnostic buckets: training images per class (b1_2 = 1-2, ..., then all classes). */
+extern const char *const report_buckets[N_BUCKETS];
+
+/* One distinct run (its last row), with its configuration as runs.tsv states it. A value the
+ * run's row lacks is NULL / NaN / -1 ("missing"): the report never fills in a head's default. */
+struct rrun {
+    int row;              /* row in the runs tsv */
+    const char *run_id;
+    int ok;
+    const char *head, *profile, *net; /* "?" when missing; net NULL: no eval_net / eval.net */
+    int seed, kshot;      /* -1 / 0 when missing */
+    double ratio, mu;     /* NaN when missing; ratio 1 for a head with every class per step */
+    char loss[64];        /* "margin s=.. m=.." */
+};
+
+/* A resolved configuration value the report needs but runs.tsv lacks (column absent or NA). */
+struct rmissing {
+    const char *head, *key;
+    int runs;
+};
+
+struct rep {
+    const struct report_opts *o;
+    char sweep[256], dir[1024], derived[1100];
+    struct tsv t;
+    struct rrun *r;       /* n_runs, sorted by run_id */
+    int n_runs, n_ok, n_failed, n_retried;
+    const char **heads;   /* n_heads: registered heads in registry order, then other heads found
+                           * in the data by name */
+    unsigned char *whole; /* per head: its runs have every class in every step (L/C = 1) */
+    int n_heads;
+    struct rmissing *miss;
+    int n_miss;
+    char common_loss[64];
+    double main_mu;       /* NaN when there are no dcq runs */
+    struct tsv bench;     /* rows == 0 when absent */
+};
+
+/* What a table cell or comparison selects. NULL / NaN / 0 = any. */
+struct sel {
+    const char *head, *profile, *net, *loss;
+    double ratio, mu;
+    int kshot;
+};
+
+/* One ok run per seed (smallest run_id wins a tie), seeds ascending. */
+struct cell {
+    int n, failed;
+    int seed[REPORT_MAX_SEEDS], run[REPORT_MAX_SEEDS];
+};
+
+/* bench.tsv columns the report reads (-1 when absent). */
+struct bench_view {
+    int c_head, c_C, c_d, c_B, c_thr, c_ratio, c_ms, c_gf, c_gemm, c_gmin, c_pcb, c_fix, c_rss,
+        c_st, c_err;
+};
+
+/* ---- report_select.c: runs, heads, selection, statistics ------------------------------------ */
+
+/* R->t parsed: distinct runs, heads, missing values, common loss and main mu. */
+int rep_load_runs(struct rep *R, struct dcqb_err *err);
+void rep_free(struct rep *R);
+int head_rank(const struct rep *R, const char *head);      /* index in R->heads, else n_heads */
+int head_is_whole(const struct rep *R, const char *head);
+const char *run_cfg(const struct rep *R, int row, const char *key); /* NULL: absent or NA */
+double run_num(const struct rep *R, int ri, const char *col);
+int same_num(double a, double b);
+int sel_match(const struct sel *s, const struct rrun *u);
+/* The base ratio of a head: 1 for a head with every class per step, else 10 %. */
+double base_ratio(const struct rep *R, const char *head);
+/* The base settings of a head on a split at `ratio` (NaN any): the common loss; for dcq also
+ * the main mu, kshot 1 and the EMA network. */
+struct sel sel_base(const struct rep *R, const char *head, const char *profile, double ratio);
+void cell_select(const struct rep *R, const struct sel *s, struct cell *c);
+/* Distinct conditions of the runs matching `where`, in table order; at most max. */
+int conditions(const struct rep *R, const struct sel *where, struct sel *out, int max);
+double mean_of(const double *x, int n);
+double std_of(const double *x, int n); /* sample std, n - 1 */
+/* Values of `metric` x scale over the cell's runs with a finite value. */
+int cell_values(const struct rep *R, const struct cell *c, const char *metric, double scale,
+                double *v, int *seed);
+/* a - b paired by seed, for metric x scale. */
+void paired(const struct rep *R, const struct cell *a, const struct cell *b, const char *metric,
+            double scale, struct report_paired *p);
+void bench_view(const struct tsv *t, struct bench_view *v);
+int bench_row_ok(const struct tsv *t, const struct bench_view *v, int i);
+double bench_mem_mb(const struct tsv *t, const struct bench_view *v, int i);
+/* ok rows sorted by (head rank, head, d, C, B, threads, ratio) into idx; returns the count. */
+int bench_sorted(const struct rep *R, const struct bench_view *v, int *idx);
+
+/* ---- report_fmt.c: cells --------------------------------------------------------------------- */
+
+double nz(double x); /* no "-0.00" */
+/* "m ± s", "m ± s (n=2)", "m (n=1)", "n/a" (runs but no value), "failed", "–" (no runs). */
+void fmt_stat(struct sbuf *b, const struct rep *R, const struct cell *c, const char *metric,
+              double scale, int dec);
+void fmt_diff(struct sbuf *b, const struct report_paired *p);
+void fmt_ratio(char *out, size_t n, double r);
+void cond_label(const struct rep *R, const struct sel *s, char *out, size_t n);
+
+/* ---- the sections ------------------------------------------------------------------------- */
+
+void report_tables(struct sbuf *b, const struct rep *R, struct sel *conds); /* conds: MAX_COND */
+/* Claims 1-9 into b; their verdicts into v. DCQB_ENOMEM only. */
+int report_claims(struct sbuf *b, const struct rep *R, enum report_verdict *v,
+                  struct dcqb_err *err);
+int report_derived(const struct rep *R, struct dcqb_err *err);
+
+#endif /* DCQB_REPORT_INT_H */

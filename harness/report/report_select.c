@@ -1,0 +1,543 @@
+/* report_select.c - runs.tsv -> runs, heads and selections; the statistics and the verdict rules
+ * (docs/METHOD.md §5). Numbers only: nothing here writes Markdown.
+ *
+ * Everything iterates in sorted orders (runs by run_id, cells by seed), so the same runs.tsv
+ * gives the same bytes. Cost is tiny (a few thousand runs x a few dozen cells), so selections are
+ * plain linear scans.
+ */
+#include "report_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "head.h"
+
+const char *const report_buckets[N_BUCKETS] = {"b1_2", "b3_5", "b6_10", "b11_50", "b51_plus",
+                                               "all"};
+
+/* ==== runs ================================================================================== */
+
+const char *run_cfg(const struct rep *R, int row, const char *key)
+{
+    /* a config key clashing with a fixed column is written as "cfg.<key>" (sweep.c) */
+    char name[128];
+    snprintf(name, sizeof name, "cfg.%s", key);
+    int c = tsv_col(&R->t, name);
+    if (c < 0) c = tsv_col(&R->t, key);
+    const char *v = tsv_get(&R->t, row, c);
+    return tsv_is_na(v) ? NULL : v;
+}
+
+double run_num(const struct rep *R, int ri, const char *col)
+{
+    return tsv_num(tsv_get(&R->t, R->r[ri].row, tsv_col(&R->t, col)));
+}
+
+static int cmp_run_id(const void *a, const void *b)
+{
+    return strcmp(((const struct rrun *)a)->run_id, ((const struct rrun *)b)->run_id);
+}
+
+/* Keep the last row of each run_id (a retried run), sorted by run_id. */
+static int distinct_runs(struct rep *R, int c_id)
+{
+    const struct tsv *t = &R->t;
+    int n = 0;
+    for (int i = 1; i < t->rows; i++) {
+        const char *id = tsv_get(t, i, c_id);
+        if (tsv_is_na(id)) continue;
+        R->r[n].row = i;
+        R->r[n].run_id = id;
+        n++;
+    }
+    for (int i = 1; i < n; i++) { /* insertion sort: stable in row order, n is small */
+        struct rrun x = R->r[i];
+        int j = i - 1;
+        while (j >= 0 && strcmp(R->r[j].run_id, x.run_id) > 0) {
+            R->r[j + 1] = R->r[j];
+            j--;
+        }
+        R->r[j + 1] = x;
+    }
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        if (i + 1 < n && strcmp(R->r[i].run_id, R->r[i + 1].run_id) == 0) {
+            if (i == 0 || strcmp(R->r[i - 1].run_id, R->r[i].run_id) != 0) R->n_retried++;
+            continue;
+        }
+        R->r[m++] = R->r[i];
+    }
+    return m;
+}
+
+/* The heads: every registered head in registry order, then heads only the data names, by
+ * name. A head is "whole" when every run of it that reports its classes has them all active in
+ * every step (head_active_classes == classes): its L/C is 1 whatever its ratio key says. */
+static int find_heads(struct rep *R, struct dcqb_err *err)
+{
+    int n_reg = 0;
+    for (const struct head_ops *const *h = head_list(); *h; h++) n_reg++;
+    size_t max = (size_t)n_reg + (size_t)R->n_runs;
+    R->heads = malloc(max * (sizeof *R->heads + sizeof *R->whole));
+    if (!R->heads) return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
+    R->whole = (unsigned char *)(R->heads + max);
+    for (const struct head_ops *const *h = head_list(); *h; h++)
+        R->heads[R->n_heads++] = (*h)->name;
+    for (int i = 0; i < R->n_runs; i++) {
+        const char *h = R->r[i].head;
+        if (!strcmp(h, "?") || head_rank(R, h) < R->n_heads) continue;
+        int k = R->n_heads++;
+        while (k > n_reg && strcmp(R->heads[k - 1], h) > 0) {
+            R->heads[k] = R->heads[k - 1];
+            k--;
+        }
+        R->heads[k] = h;
+    }
+    for (int k = 0; k < R->n_heads; k++) {
+        int seen = 0, all = 1;
+        for (int i = 0; i < R->n_runs; i++) {
+            if (strcmp(R->r[i].head, R->heads[k])) continue;
+            double C = run_num(R, i, "classes"), K = run_num(R, i, "head_active_classes");
+            if (isnan(C) || isnan(K)) continue;
+            seen = 1;
+            all &= K == C;
+        }
+        R->whole[k] = (unsigned char)(seen && all);
+    }
+    return DCQB_OK;
+}
+
+int head_rank(const struct rep *R, const char *head)
+{
+    for (int i = 0; i < R->n_heads; i++)
+        if (strcmp(head, R->heads[i]) == 0) return i;
+    return R->n_heads;
+}
+
+int head_is_whole(const struct rep *R, const char *head)
+{
+    int k = head_rank(R, head);
+    return k < R->n_heads && R->whole[k];
+}
+
+/* Count a needed value that the run's row lacks, per (head, key), in first-seen order. */
+static int note_missing(struct rep *R, const char *head, const char *key, struct dcqb_err *err)
+{
+    for (int i = 0; i < R->n_miss; i++)
+        if (!strcmp(R->miss[i].head, head) && !strcmp(R->miss[i].key, key)) {
+            R->miss[i].runs++;
+            return DCQB_OK;
+        }
+    struct rmissing *nm = realloc(R->miss, (size_t)(R->n_miss + 1) * sizeof *nm);
+    if (!nm) return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
+    R->miss = nm;
+    R->miss[R->n_miss++] = (struct rmissing){head, key, 1};
+    return DCQB_OK;
+}
+
+static int head_has_key(const struct head_ops *ops, const char *key)
+{
+    for (const char *const *k = ops && ops->keys ? ops->keys : NULL; k && *k; k++)
+        if (!strcmp(*k, key)) return 1;
+    return 0;
+}
+
+/* A head-specific key's value: NULL for a registered head that does not read the key. */
+static const char *own_cfg(const struct rep *R, int row, const struct head_ops *ops,
+                           const char *key)
+{
+    return !ops || head_has_key(ops, key) ? run_cfg(R, row, key) : NULL;
+}
+
+/* Fill one run's configuration from its row; note what it needs but lacks. */
+static int run_config(struct rep *R, struct rrun *u, struct dcqb_err *err)
+{
+    int row = u->row, rc = DCQB_OK;
+    const struct head_ops *ops = head_find(u->head);
+    const char *v = run_cfg(R, row, "profile");
+    u->profile = v ? v : "?";
+    if (!v) rc = note_missing(R, u->head, "profile", err);
+    v = run_cfg(R, row, "seed");
+    u->seed = v ? atoi(v) : -1;
+    if (!v && !rc) rc = note_missing(R, u->head, "seed", err);
+    u->ratio = head_is_whole(R, u->head) ? 1.0 : tsv_num(run_cfg(R, row, "ratio"));
+    if (isnan(u->ratio) && !rc) rc = note_missing(R, u->head, "ratio", err);
+    /* a registered head's own keys describe only that head (runs.tsv has one column per key) */
+    v = own_cfg(R, row, ops, "kshot");
+    u->kshot = v ? atoi(v) : 0;
+    if (!v && head_has_key(ops, "kshot") && !rc) rc = note_missing(R, u->head, "kshot", err);
+    u->mu = tsv_num(own_cfg(R, row, ops, "mu"));
+    if (isnan(u->mu) && head_has_key(ops, "mu") && !rc) rc = note_missing(R, u->head, "mu", err);
+    u->net = own_cfg(R, row, ops, "eval_net");
+    if (!u->net) u->net = run_cfg(R, row, "eval.net");
+    if (!u->net && head_has_key(ops, "eval_net") && !rc)
+        rc = note_missing(R, u->head, "eval_net", err);
+    static const char *const loss_keys[3] = {"margin", "s", "m"};
+    const char *lv[3];
+    for (int k = 0; k < 3; k++) {
+        lv[k] = run_cfg(R, row, loss_keys[k]);
+        if (!lv[k] && head_has_key(ops, loss_keys[k]) && !rc)
+            rc = note_missing(R, u->head, loss_keys[k], err);
+    }
+    snprintf(u->loss, sizeof u->loss, "%s s=%s m=%s", lv[0] ? lv[0] : "missing",
+             lv[1] ? lv[1] : "missing", lv[2] ? lv[2] : "missing");
+    return rc;
+}
+
+/* Most common loss string (ties: the smallest); "" without runs. */
+static void most_common_loss(struct rep *R)
+{
+    int best = 0;
+    R->common_loss[0] = '\0';
+    for (int i = 0; i < R->n_runs; i++) {
+        int c = 0;
+        for (int j = 0; j < R->n_runs; j++) c += strcmp(R->r[i].loss, R->r[j].loss) == 0;
+        if (c > best || (c == best && strcmp(R->r[i].loss, R->common_loss) < 0)) {
+            best = c;
+            snprintf(R->common_loss, sizeof R->common_loss, "%s", R->r[i].loss);
+        }
+    }
+}
+
+/* The most common mu of the dcq runs on ms1m, else of all dcq runs (report.h). */
+static void find_main_mu(struct rep *R)
+{
+    R->main_mu = NAN;
+    for (int pass = 0; pass < 2 && isnan(R->main_mu); pass++) {
+        int best = 0;
+        for (int i = 0; i < R->n_runs; i++) {
+            const struct rrun *u = &R->r[i];
+            if (strcmp(u->head, "dcq") || (pass == 0 && strcmp(u->profile, "ms1m"))) continue;
+            int c = 0;
+            for (int j = 0; j < R->n_runs; j++) {
+                const struct rrun *w = &R->r[j];
+                c += !strcmp(w->head, "dcq") && (pass || !strcmp(w->profile, "ms1m")) &&
+                     w->mu == u->mu;
+            }
+            if (c > best || (c == best && u->mu < R->main_mu)) {
+                best = c;
+                R->main_mu = u->mu;
+            }
+        }
+    }
+}
+
+int rep_load_runs(struct rep *R, struct dcqb_err *err)
+{
+    const struct tsv *t = &R->t;
+    int c_id = tsv_col(t, "run_id"), c_st = tsv_col(t, "status"), c_head = tsv_col(t, "head");
+    if (c_id < 0 || c_st < 0 || c_head < 0)
+        return DCQB_FAIL(err, DCQB_EFORMAT, "%s/runs.tsv: header lacks run_id, status or head",
+                         R->dir);
+    R->r = calloc((size_t)t->rows, sizeof *R->r);
+    if (!R->r) return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
+    R->n_runs = distinct_runs(R, c_id);
+    for (int i = 0; i < R->n_runs; i++) {
+        struct rrun *u = &R->r[i];
+        const char *st = tsv_get(t, u->row, c_st);
+        u->ok = st && strcmp(st, "ok") == 0;
+        R->n_ok += u->ok;
+        R->n_failed += !u->ok;
+        u->head = run_cfg(R, u->row, "head");
+        if (!u->head) u->head = "?";
+    }
+    int rc = find_heads(R, err);
+    for (int i = 0; i < R->n_runs && !rc; i++) rc = run_config(R, &R->r[i], err);
+    if (rc) return rc;
+    qsort(R->r, (size_t)R->n_runs, sizeof *R->r, cmp_run_id); /* already sorted; the contract */
+    most_common_loss(R);
+    find_main_mu(R);
+    return DCQB_OK;
+}
+
+void rep_free(struct rep *R)
+{
+    tsv_free(&R->t);
+    tsv_free(&R->bench);
+    free(R->r);
+    free(R->heads);
+    free(R->miss);
+    R->r = NULL;
+    R->heads = NULL;
+    R->miss = NULL;
+}
+
+/* ==== selection ============================================================================== */
+
+int same_num(double a, double b) { return fabs(a - b) <= 1e-9 * fmax(1.0, fabs(b)); }
+
+static int str_eq(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
+
+/* strcmp with NULL (missing) first. */
+static int str_cmp(const char *a, const char *b)
+{
+    if (!a || !b) return (a != NULL) - (b != NULL);
+    return strcmp(a, b);
+}
+
+int sel_match(const struct sel *s, const struct rrun *u)
+{
+    if (s->head && strcmp(s->head, u->head)) return 0;
+    if (s->profile && strcmp(s->profile, u->profile)) return 0;
+    if (s->net && !str_eq(s->net, u->net)) return 0;
+    if (s->loss && strcmp(s->loss, u->loss)) return 0;
+    if (!isnan(s->ratio) && !same_num(s->ratio, u->ratio)) return 0;
+    if (!isnan(s->mu) && !(u->mu == s->mu || same_num(s->mu, u->mu))) return 0;
+    if (s->kshot && s->kshot != u->kshot) return 0;
+    return 1;
+}
+
+double base_ratio(const struct rep *R, const char *head)
+{
+    return head_is_whole(R, head) ? 1.0 : 0.1;
+}
+
+struct sel sel_base(const struct rep *R, const char *head, const char *profile, double ratio)
+{
+    struct sel s = {head, profile, NULL, R->common_loss, ratio, NAN, 0};
+    if (strcmp(head, "dcq") == 0) {
+        s.mu = R->main_mu;
+        s.kshot = 1;
+        s.net = "ema";
+    }
+    return s;
+}
+
+void cell_select(const struct rep *R, const struct sel *s, struct cell *c)
+{
+    memset(c, 0, sizeof *c);
+    for (int i = 0; i < R->n_runs; i++) {
+        const struct rrun *u = &R->r[i];
+        if (!sel_match(s, u)) continue;
+        if (!u->ok) {
+            c->failed++;
+            continue;
+        }
+        int k = 0;
+        while (k < c->n && c->seed[k] < u->seed) k++;
+        if (k < c->n && c->seed[k] == u->seed) continue;
+        if (c->n == REPORT_MAX_SEEDS) continue;
+        memmove(c->seed + k + 1, c->seed + k, (size_t)(c->n - k) * sizeof c->seed[0]);
+        memmove(c->run + k + 1, c->run + k, (size_t)(c->n - k) * sizeof c->run[0]);
+        c->seed[k] = u->seed;
+        c->run[k] = i;
+        c->n++;
+    }
+}
+
+static int same_cond(const struct sel *a, const struct sel *b)
+{
+    return !strcmp(a->head, b->head) && str_eq(a->net, b->net) && !strcmp(a->loss, b->loss) &&
+           (same_num(a->ratio, b->ratio) || (isnan(a->ratio) && isnan(b->ratio))) &&
+           ((isnan(a->mu) && isnan(b->mu)) || a->mu == b->mu) && a->kshot == b->kshot;
+}
+
+/* Table order: head, common loss first, ratio, mu, kshot, net. */
+static int cond_cmp(const struct rep *R, const struct sel *y, const struct sel *x)
+{
+    int c = head_rank(R, y->head) - head_rank(R, x->head);
+    if (!c) c = strcmp(y->head, x->head);
+    if (!c) c = (strcmp(y->loss, R->common_loss) != 0) - (strcmp(x->loss, R->common_loss) != 0);
+    if (!c) c = strcmp(y->loss, x->loss);
+    if (!c) c = (y->ratio > x->ratio) - (y->ratio < x->ratio);
+    if (!c && !isnan(x->mu) && !isnan(y->mu)) c = (y->mu > x->mu) - (y->mu < x->mu);
+    if (!c) c = y->kshot - x->kshot;
+    if (!c) c = str_cmp(y->net, x->net);
+    return c;
+}
+
+int conditions(const struct rep *R, const struct sel *where, struct sel *out, int max)
+{
+    int n = 0;
+    for (int i = 0; i < R->n_runs; i++) {
+        const struct rrun *u = &R->r[i];
+        if (!sel_match(where, u)) continue;
+        struct sel s = {u->head, u->profile, u->net, u->loss, u->ratio, u->mu, u->kshot};
+        int dup = 0;
+        for (int k = 0; k < n && !dup; k++) dup = same_cond(&out[k], &s);
+        if (dup || n == max) continue;
+        out[n++] = s;
+    }
+    for (int i = 1; i < n; i++) {
+        struct sel x = out[i];
+        int j = i - 1;
+        for (; j >= 0 && cond_cmp(R, &out[j], &x) > 0; j--) out[j + 1] = out[j];
+        out[j + 1] = x;
+    }
+    return n;
+}
+
+/* ==== statistics and rules =================================================================== */
+
+double mean_of(const double *x, int n)
+{
+    double s = 0;
+    for (int i = 0; i < n; i++) s += x[i];
+    return n ? s / n : NAN;
+}
+
+double std_of(const double *x, int n)
+{
+    if (n < 2) return NAN;
+    double m = mean_of(x, n), s = 0;
+    for (int i = 0; i < n; i++) s += (x[i] - m) * (x[i] - m);
+    return sqrt(s / (n - 1));
+}
+
+void report_paired_stats(struct report_paired *p)
+{
+    for (int i = 0; i < p->n; i++) p->d[i] = p->a[i] - p->b[i];
+    p->mean = mean_of(p->d, p->n);
+    p->std = std_of(p->d, p->n);
+    p->se = p->n >= 2 ? p->std / sqrt((double)p->n) : NAN;
+    p->base_std = std_of(p->b, p->n);
+}
+
+const char *report_verdict_name(enum report_verdict v)
+{
+    switch (v) {
+    case REPORT_NOT_RUN: return "not run";
+    case REPORT_FEW_SEEDS: return "inconclusive (few seeds)";
+    case REPORT_REPRODUCED: return "reproduced";
+    case REPORT_NOT_REPRODUCED: return "not reproduced";
+    case REPORT_INCONCLUSIVE: return "inconclusive at this scale";
+    }
+    return "?";
+}
+
+static enum report_verdict few(const struct report_paired *p, char *why, size_t n)
+{
+    if (p->n == 0) {
+        if (why) snprintf(why, n, "not run in this profile");
+        return REPORT_NOT_RUN;
+    }
+    if (why) snprintf(why, n, "inconclusive: only %d seed%s", p->n, p->n == 1 ? "" : "s");
+    return REPORT_FEW_SEEDS;
+}
+
+enum report_verdict report_rule_parity(const struct report_paired *p, char *why, size_t n)
+{
+    if (p->n < 3) return few(p, why, n);
+    if (fabs(p->mean) <= 2.0 * p->base_std) {
+        if (why) snprintf(why, n, "reproduced");
+        return REPORT_REPRODUCED;
+    }
+    if (why)
+        snprintf(why, n, "not reproduced (the compared setting is %s by %.2f, > 2 x %.2f)",
+                 p->mean > 0 ? "higher" : "lower", fabs(p->mean), p->base_std);
+    return REPORT_NOT_REPRODUCED;
+}
+
+enum report_verdict report_rule_better(const struct report_paired *p, char *why, size_t n)
+{
+    if (p->n < 3) return few(p, why, n);
+    int pos = 1, neg = 1;
+    for (int i = 0; i < p->n; i++) {
+        pos &= p->d[i] > 0;
+        neg &= p->d[i] < 0;
+    }
+    if (pos && p->mean > 2.0 * p->se) {
+        if (why) snprintf(why, n, "reproduced");
+        return REPORT_REPRODUCED;
+    }
+    if (neg && p->mean < -2.0 * p->se) {
+        if (why) snprintf(why, n, "not reproduced (reversed)");
+        return REPORT_NOT_REPRODUCED;
+    }
+    if (why) snprintf(why, n, "inconclusive at this scale");
+    return REPORT_INCONCLUSIVE;
+}
+
+int cell_values(const struct rep *R, const struct cell *c, const char *metric, double scale,
+                double *v, int *seed)
+{
+    int k = 0;
+    for (int i = 0; i < c->n; i++) {
+        double x = run_num(R, c->run[i], metric);
+        if (isnan(x)) continue;
+        if (seed) seed[k] = c->seed[i];
+        v[k++] = x * scale;
+    }
+    return k;
+}
+
+void paired(const struct rep *R, const struct cell *a, const struct cell *b, const char *metric,
+            double scale, struct report_paired *p)
+{
+    memset(p, 0, sizeof *p);
+    for (int i = 0; i < a->n; i++)
+        for (int j = 0; j < b->n; j++) {
+            if (a->seed[i] != b->seed[j]) continue;
+            double x = run_num(R, a->run[i], metric), y = run_num(R, b->run[j], metric);
+            if (isnan(x) || isnan(y)) continue;
+            p->seed[p->n] = a->seed[i];
+            p->a[p->n] = x * scale;
+            p->b[p->n] = y * scale;
+            p->n++;
+        }
+    report_paired_stats(p);
+}
+
+/* ==== bench.tsv ============================================================================== */
+
+void bench_view(const struct tsv *t, struct bench_view *v)
+{
+    v->c_head = tsv_col(t, "head");
+    v->c_C = tsv_col(t, "C");
+    v->c_B = tsv_col(t, "B");
+    v->c_thr = tsv_col(t, "threads");
+    v->c_ratio = tsv_col(t, "ratio");
+    v->c_d = tsv_col(t, "d");
+    v->c_ms = tsv_col(t, "head_ms");      /* the head step alone, median */
+    v->c_gf = tsv_col(t, "head_gflops");
+    v->c_gemm = tsv_col(t, "bound_ratio"); /* head step / its GEMMs at the measured sgemm rate */
+    v->c_gmin = tsv_col(t, "min_ratio");   /* the same from the fastest reps (NA if absent) */
+    v->c_err = tsv_col(t, "err_msg");
+    v->c_pcb = tsv_col(t, "per_class_bytes");
+    v->c_fix = tsv_col(t, "fixed_bytes");
+    v->c_rss = tsv_col(t, "peak_rss_mb");
+    v->c_st = tsv_col(t, "status");
+}
+
+int bench_row_ok(const struct tsv *t, const struct bench_view *v, int i)
+{
+    const char *st = tsv_get(t, i, v->c_st);
+    return v->c_st < 0 || (st && strcmp(st, "ok") == 0);
+}
+
+double bench_mem_mb(const struct tsv *t, const struct bench_view *v, int i)
+{
+    double pcb = tsv_num(tsv_get(t, i, v->c_pcb)), fix = tsv_num(tsv_get(t, i, v->c_fix)),
+           C = tsv_num(tsv_get(t, i, v->c_C));
+    return (pcb * C + fix) / 1048576.0;
+}
+
+static int bench_cmp(const struct rep *R, const struct bench_view *v, int y, int x)
+{
+    const struct tsv *t = &R->bench;
+    const char *hx = tsv_get(t, x, v->c_head), *hy = tsv_get(t, y, v->c_head);
+    hx = hx ? hx : "";
+    hy = hy ? hy : "";
+    int c = head_rank(R, hy) - head_rank(R, hx);
+    if (!c) c = strcmp(hy, hx);
+    const int cols[5] = {v->c_d, v->c_C, v->c_B, v->c_thr, v->c_ratio};
+    for (int k = 0; k < 5 && !c; k++) {
+        double a = tsv_num(tsv_get(t, y, cols[k])), b = tsv_num(tsv_get(t, x, cols[k]));
+        c = (a > b) - (a < b);
+    }
+    return c;
+}
+
+int bench_sorted(const struct rep *R, const struct bench_view *v, int *idx)
+{
+    const struct tsv *t = &R->bench;
+    int n = 0;
+    for (int i = 1; i < t->rows; i++)
+        if (bench_row_ok(t, v, i)) idx[n++] = i;
+    for (int i = 1; i < n; i++) {
+        int x = idx[i], j = i - 1;
+        for (; j >= 0 && bench_cmp(R, v, idx[j], x) > 0; j--) idx[j + 1] = idx[j];
+        idx[j + 1] = x;
+    }
+    return n;
+}

@@ -1,0 +1,298 @@
+/* report_tables.c - Tables 1-5 of REPORT.md. Each metric table is a list of columns {header,
+ * metric, scale, decimals}: a column is one line here, and the header row and every cell come
+ * from the same list. Rows come from the runs (report_select.c), heads from R->heads. */
+#include "report_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+/* A column of a runs table: mean ± std over seeds of metric x scale. */
+struct tcol {
+    const char *header, *metric;
+    double scale;
+    int dec;
+};
+
+static const struct tcol t1_cols[] = {
+    {"LFW acc", M_LFW, PCT, 2},
+    {"TAR@FAR 1e-3", M_TAR3, PCT, 2},
+    {"TAR@FAR 1e-4", M_TAR4, PCT, 2},
+    {"MegaFace rank-1 (largest)", M_RANK1, PCT, 2},
+    {"head memory (MB)", "head_mem_mb", 1.0, 2},
+    {"samples/s", "samples_per_s", 1.0, 0},
+    {NULL, NULL, 0, 0},
+};
+static const struct tcol t2_cols[] = {
+    {"MegaFace rank-1 (largest)", M_RANK1, PCT, 2},
+    {"TAR@FAR 1e-4", M_TAR4, PCT, 2},
+    {"TAR@FAR 1e-6", M_TAR6, PCT, 2},
+    {"LFW acc", M_LFW, PCT, 2},
+    {NULL, NULL, 0, 0},
+};
+static const struct tcol t4_cols[] = {
+    {"MegaFace rank-1 (largest)", M_RANK1, PCT, 2},
+    {"TAR@FAR 1e-4", M_TAR4, PCT, 2},
+    {"LFW acc", M_LFW, PCT, 2},
+    {NULL, NULL, 0, 0},
+};
+
+/* Cells in a " | "-joined header text. */
+static int cells_in(const char *s)
+{
+    int n = 1;
+    for (; *s; s++) n += *s == '|';
+    return n;
+}
+
+/* "| lead | <headers> | tail |\n|---|...|\n"; lead and tail are " | "-joined header cells. */
+static void table_head(struct sbuf *b, const char *lead, const struct tcol *cols,
+                       const char *tail)
+{
+    int k = 0;
+    sb_printf(b, "| %s |", lead);
+    for (; cols[k].header; k++) sb_printf(b, " %s |", cols[k].header);
+    sb_printf(b, " %s |\n|", tail);
+    for (int i = cells_in(lead) + k + cells_in(tail); i > 0; i--) sb_str(b, "---|");
+    sb_str(b, "\n");
+}
+
+/* The metric cells of one row, each followed by " | ". */
+static void row_cells(struct sbuf *b, const struct rep *R, const struct cell *c,
+                      const struct tcol *cols)
+{
+    for (int k = 0; cols[k].header; k++) {
+        fmt_stat(b, R, c, cols[k].metric, cols[k].scale, cols[k].dec);
+        sb_str(b, " | ");
+    }
+}
+
+static void table1(struct sbuf *b, const struct rep *R, struct sel *conds)
+{
+    struct sel where = {NULL, "ms1m", NULL, NULL, NAN, NAN, 0};
+    int n = conditions(R, &where, conds, MAX_COND);
+    sb_str(b, "## Table 1: ratio study on the balanced ms1m-like split\n\n");
+    if (!n) {
+        sb_str(b, "Not run in this profile.\n\n");
+        return;
+    }
+    static const double paper[] = {0.01, 0.02, 0.05, 0.1, 0.2, 0.5};
+    char dropped[128] = "";
+    size_t k = 0;
+    for (int i = 0; i < 6; i++) {
+        int have = 0;
+        for (int j = 0; j < n; j++)
+            have |= !head_is_whole(R, conds[j].head) && same_num(conds[j].ratio, paper[i]);
+        if (!have)
+            k += (size_t)snprintf(dropped + k, sizeof dropped - k, "%s%g %%", k ? ", " : "",
+                                  paper[i] * 100);
+    }
+    sb_printf(b, "Ratios run: partial heads at L/C as listed; ratios of {1, 2, 5, 10, 20, 50} %% "
+                 "dropped in this profile: %s.\n\n", k ? dropped : "none");
+    table_head(b, "head", t1_cols, "seeds");
+    for (int i = 0; i < n; i++) {
+        struct cell c;
+        char lab[160];
+        cell_select(R, &conds[i], &c);
+        cond_label(R, &conds[i], lab, sizeof lab);
+        sb_printf(b, "| %s | ", lab);
+        row_cells(b, R, &c, t1_cols);
+        sb_printf(b, "%d%s |\n", c.n, c.failed ? " (+failed)" : "");
+    }
+    sb_str(b, "\n");
+}
+
+static void table2(struct sbuf *b, const struct rep *R)
+{
+    sb_str(b, "## Table 2: long-tail study on the mf2-like split (partial heads at 10 %)\n\n");
+    table_head(b, "head", t2_cols, "seeds");
+    int any = 0;
+    for (int h = 0; h < R->n_heads; h++) {
+        const char *hd = R->heads[h];
+        struct sel s = sel_base(R, hd, "mf2", base_ratio(R, hd));
+        struct cell c;
+        cell_select(R, &s, &c);
+        if (!c.n && !c.failed) continue;
+        any = 1;
+        char lab[160];
+        cond_label(R, &s, lab, sizeof lab);
+        sb_printf(b, "| %s | ", lab);
+        row_cells(b, R, &c, t2_cols);
+        sb_printf(b, "%d |\n", c.n);
+    }
+    sb_str(b, any ? "\n" : "| (not run in this profile) | | | | | |\n\n");
+}
+
+static void table3(struct sbuf *b, const struct rep *R)
+{
+    static const char *const what[3] = {"tail_acc_mean_", "tail_acc_weight_", "tail_cos_"};
+    static const char *const title[3] = {
+        "held-out top-1 accuracy against class means (%)",
+        "held-out top-1 accuracy against learned class weights (%)",
+        "cosine(learned weight, class mean) x 100"};
+    static const char *const splits[2] = {"mf2", "ms1m"};
+    sb_str(b, "## Table 3: tail diagnostics by training-class size (partial heads at 10 %)\n\n");
+    for (int w = 0; w < 3; w++) {
+        sb_printf(b, "%s:\n\n| split | head |", title[w]);
+        for (int k = 0; k < N_BUCKETS; k++) sb_printf(b, " %s |", report_buckets[k]);
+        sb_str(b, "\n|---|---|");
+        for (int k = 0; k < N_BUCKETS; k++) sb_str(b, "---|");
+        sb_str(b, "\n");
+        for (int sp = 0; sp < 2; sp++)
+            for (int h = 0; h < R->n_heads; h++) {
+                const char *hd = R->heads[h];
+                struct sel s = sel_base(R, hd, splits[sp], base_ratio(R, hd));
+                struct cell c;
+                cell_select(R, &s, &c);
+                if (!c.n) continue;
+                sb_printf(b, "| %s | %s |", splits[sp], hd);
+                for (int k = 0; k < N_BUCKETS; k++) {
+                    char m[64];
+                    snprintf(m, sizeof m, "%s%s", what[w], report_buckets[k]);
+                    sb_str(b, " ");
+                    fmt_stat(b, R, &c, m, PCT, 2);
+                    sb_str(b, " |");
+                }
+                sb_str(b, "\n");
+            }
+        sb_str(b, "\n");
+    }
+    sb_str(b, "Buckets are training images per class (b1_2 = 1-2, ..., b51_plus = 51 or more). "
+              "n/a: the head has no class weights (dcq) or the bucket is empty.\n\n");
+}
+
+/* Table 4's settings cells: a value runs.tsv lacks shows as "missing". */
+static void t4_settings(struct sbuf *b, const struct sel *s)
+{
+    char r[32];
+    fmt_ratio(r, sizeof r, s->ratio);
+    sb_printf(b, "| %s | ", isnan(s->ratio) ? "missing" : r);
+    if (isnan(s->mu)) sb_str(b, "missing | ");
+    else sb_printf(b, "%g | ", s->mu);
+    if (s->kshot) sb_printf(b, "%d | ", s->kshot);
+    else sb_str(b, "missing | ");
+    sb_printf(b, "%s | ", s->net ? s->net : "missing");
+}
+
+static void table4(struct sbuf *b, const struct rep *R, struct sel *conds)
+{
+    struct sel where = {"dcq", "mf2", NULL, R->common_loss, NAN, NAN, 0};
+    int n = conditions(R, &where, conds, MAX_COND);
+    sb_str(b, "## Table 4: DCQ ablations on the mf2-like split\n\n");
+    if (!n) {
+        sb_str(b, "Not run in this profile.\n\n");
+        return;
+    }
+    struct sel base = sel_base(R, "dcq", "mf2", base_ratio(R, "dcq"));
+    struct cell cb;
+    cell_select(R, &base, &cb);
+    sb_printf(b, "Paired differences are against the base setting (ratio 10 %%, mu %g, kshot 1, "
+                 "EMA network), in points.\n\n", R->main_mu);
+    table_head(b, "ratio | mu | kshot | eval net", t4_cols, "rank-1 minus base (paired) | seeds");
+    for (int i = 0; i < n; i++) {
+        struct cell c;
+        cell_select(R, &conds[i], &c);
+        t4_settings(b, &conds[i]);
+        row_cells(b, R, &c, t4_cols);
+        if (sel_match(&base, &R->r[c.n ? c.run[0] : 0]) && c.n) {
+            sb_str(b, "(base)");
+        } else {
+            struct report_paired p;
+            paired(R, &c, &cb, M_RANK1, PCT, &p);
+            fmt_diff(b, &p);
+        }
+        sb_printf(b, " | %d |\n", c.n);
+    }
+    sb_str(b, "\n");
+}
+
+/* A column of Table 5: a bench.tsv column, or (NULL) the head memory from its parts. */
+struct bcol {
+    const char *header, *column;
+    int dec;
+};
+
+static const struct bcol t5_cols[] = {
+    {"d", "d", 0},
+    {"C", "C", 0},
+    {"B", "B", 0},
+    {"threads", "threads", 0},
+    {"ratio", "ratio", 3},
+    {"head step ms (median)", "head_ms", 3},      /* the head step alone, median */
+    {"GFLOP/s", "head_gflops", 1},
+    {"x GEMM bound", "bound_ratio", 2},           /* head step / its GEMMs alone */
+    {"x bound (fastest reps)", "min_ratio", 2},   /* the same from the fastest reps */
+    {"head memory (MB)", NULL, 2},
+    {"peak RSS (MB)", "peak_rss_mb", 1},
+    {NULL, NULL, 0},
+};
+
+static void t5_row(struct sbuf *b, const struct tsv *t, const struct bench_view *v, int i)
+{
+    const char *h = tsv_get(t, i, v->c_head);
+    sb_printf(b, "| %s |", h ? h : "?");
+    for (int k = 0; t5_cols[k].header; k++) {
+        double x = t5_cols[k].column ? tsv_num(tsv_get(t, i, tsv_col(t, t5_cols[k].column)))
+                                     : bench_mem_mb(t, v, i);
+        if (isnan(x)) sb_str(b, " NA |");
+        else sb_printf(b, " %.*f |", t5_cols[k].dec, x);
+    }
+    sb_str(b, "\n");
+}
+
+/* Refused configurations carry the memory they would have needed: say so. */
+static void t5_refused(struct sbuf *b, const struct tsv *t, const struct bench_view *v)
+{
+    int first = 1;
+    for (int i = 1; i < t->rows; i++) {
+        const char *st = tsv_get(t, i, v->c_st);
+        if (!st || strcmp(st, "refused") != 0) continue;
+        if (first) sb_str(b, "Refused before allocating (memory plan):\n\n");
+        first = 0;
+        const char *h = tsv_get(t, i, v->c_head), *e = tsv_get(t, i, v->c_err);
+        sb_printf(b, "- %s, d = %.0f, C = %.0f, %.0f thread(s): %s\n", h ? h : "?",
+                  tsv_num(tsv_get(t, i, v->c_d)), tsv_num(tsv_get(t, i, v->c_C)),
+                  tsv_num(tsv_get(t, i, v->c_thr)), e ? e : "");
+    }
+    if (!first) sb_str(b, "\n");
+}
+
+static void table5(struct sbuf *b, const struct rep *R)
+{
+    sb_str(b, "## Table 5: head cost as the number of classes grows (results/bench/bench.tsv)\n\n");
+    if (!R->bench.rows) {
+        sb_str(b, "No bench results: run `make bench`.\n\n");
+        return;
+    }
+    const struct tsv *t = &R->bench;
+    struct bench_view v;
+    bench_view(t, &v);
+    int *idx = malloc((size_t)t->rows * sizeof *idx);
+    if (!idx) return;
+    int n = bench_sorted(R, &v, idx);
+    int k = 0;
+    sb_str(b, "| head |");
+    for (; t5_cols[k].header; k++) sb_printf(b, " %s |", t5_cols[k].header);
+    sb_str(b, "\n|---|");
+    for (int i = 0; i < k; i++) sb_str(b, "---|");
+    sb_str(b, "\n");
+    for (int i = 0; i < n; i++) t5_row(b, t, &v, idx[i]);
+    if (!n) {
+        sb_str(b, "| (no ok rows) |");
+        for (int i = 0; i < k; i++) sb_str(b, " |");
+        sb_str(b, "\n");
+    }
+    sb_str(b, "\nHead memory = per_class_bytes x C + fixed_bytes. x GEMM bound = median head step /"
+              " median time of the head's GEMMs alone (same shapes, same run); the fastest-reps"
+              " column divides the minima, steadier when other processes share the cores.\n\n");
+    t5_refused(b, t, &v);
+    free(idx);
+}
+
+void report_tables(struct sbuf *b, const struct rep *R, struct sel *conds)
+{
+    table1(b, R, conds);
+    table2(b, R);
+    table3(b, R);
+    table4(b, R, conds);
+    table5(b, R);
+}
