@@ -77,7 +77,7 @@ static const char fake_script[] =
     "  esac\n"
     "  printf '{\"status\": \"ok\", \"err_msg\": \"\", \"steps\": 10, \"final_loss\": 1.5, "
     "\"digest\": \"00c0ffee\", \"wall_s\": 0.25, \"samples_per_s\": 100, "
-    "\"head_mem_bytes\": 2097152, \"peak_rss_mb\": 12.5, \"extra\": 3}\\n' > \"$out/summary.json\"\n"
+    "\"head_mem_bytes\": 2097152, \"head_mem_mb\": 2, \"peak_rss_mb\": 12.5, \"extra\": 3}\\n' > \"$out/summary.json\"\n"
     "  exit 0\n"
     "fi\n"
     "[ \"$mode\" = evalfail ] && { echo 'eval boom' >&2; exit 3; }\n"
@@ -156,9 +156,9 @@ static void test_fnv_vectors(void **state)
 {
     (void)state;
     /* published FNV-1a 64 test vectors */
-    assert_true(sweep_fnv1a64("", 0) == 0xcbf29ce484222325ULL);
-    assert_true(sweep_fnv1a64("a", 1) == 0xaf63dc4c8601ec8cULL);
-    assert_true(sweep_fnv1a64("foobar", 6) == 0x85944171f73967e8ULL);
+    assert_true(dcqb_fnv1a64(DCQB_FNV1A64_INIT, "", 0) == 0xcbf29ce484222325ULL);
+    assert_true(dcqb_fnv1a64(DCQB_FNV1A64_INIT, "a", 1) == 0xaf63dc4c8601ec8cULL);
+    assert_true(dcqb_fnv1a64(DCQB_FNV1A64_INIT, "foobar", 6) == 0x85944171f73967e8ULL);
 }
 
 static void test_canon_value(void **state)
@@ -239,11 +239,13 @@ static void test_hash_independent_of_order(void **state)
     /* run_id is FNV-1a 64 of the canonical text, which is run.conf */
     char id[17];
     snprintf(id, sizeof id, "%016llx",
-             (unsigned long long)sweep_fnv1a64(a.runs[0].conf, strlen(a.runs[0].conf)));
+             (unsigned long long)dcqb_fnv1a64(DCQB_FNV1A64_INIT, a.runs[0].conf,
+                                                  strlen(a.runs[0].conf)));
     assert_string_equal(id, a.runs[0].run_id);
     /* pinned: a change of the canonical form would orphan every finished result */
     const char *canon = "head = dcq\nlr = 0.1\nmu = 0.9\nseed = 1\n";
-    snprintf(id, sizeof id, "%016llx", (unsigned long long)sweep_fnv1a64(canon, strlen(canon)));
+    snprintf(id, sizeof id, "%016llx",
+             (unsigned long long)dcqb_fnv1a64(DCQB_FNV1A64_INIT, canon, strlen(canon)));
     int found = 0;
     for (int i = 0; i < 4; i++)
         if (!strcmp(a.runs[i].conf, canon)) found = !strcmp(a.runs[i].run_id, id);

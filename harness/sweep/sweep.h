@@ -1,7 +1,8 @@
 /* sweep.h - sweep files: parse, expand to runs, hash, and drive `dcqbench train`/`eval` as child
- * processes, appending one row per finished run to results/<sweep>/runs.tsv (STYLE.md 2.8,
- * issue 6; the layout follows ann-benchmarks: a run's folder is a pure function of its config,
- * so finished runs are skipped and an interrupted sweep resumes).
+ * processes, appending one row per finished run to results/<sweep>/runs.tsv (docs/ARCHITECTURE.md
+ * §4 and §5; the layout follows ann-benchmarks: a run's folder is a pure function of its config,
+ * so finished runs are skipped and an interrupted sweep resumes). Files: sweep_file.c (parse,
+ * expand, canonicalise, hash), sweep_exec.c (child runner), sweep_ledger.c (runs.tsv).
  *
  * Sweep file (INI, parsed by libinih through cfg.h):
  *   [sweep]          optional: name (default: file basename without .conf), jobs, metrics
@@ -13,8 +14,8 @@
  * Canonical run config: one "key = value\n" line per key, keys sorted (strcmp); integer
  * literals lose '+' and leading zeros, other numbers are printed with the shortest "%.<p>g",
  * p <= 17, that strtod reads back to the same double (same equivalence as %.17g, but 0.1 stays
- * "0.1"); non-numbers are kept verbatim. run_id = 16 hex digits of FNV-1a 64 of that text, which
- * is also the run's run.conf.
+ * "0.1"); non-numbers are kept verbatim. run_id = 16 hex digits of FNV-1a 64 (dcqb_fnv1a64) of
+ * that text, which is also the run's run.conf.
  *
  * Only cmd_sweep.c prints; everything here returns enum dcqb_status with a message.
  */
@@ -33,9 +34,6 @@
 int sweep_key_known(const char *key);
 /* Head names a [head.<name>] section may use. TODO(lead): use head_find() from head.h. */
 int sweep_head_known(const char *name);
-
-/* 64-bit FNV-1a. */
-uint64_t sweep_fnv1a64(const void *data, size_t n);
 
 /* Normalise one value as described above into out (NUL-terminated, at most n bytes).
  * DCQB_EINVAL when it does not fit. */
