@@ -9,6 +9,7 @@
 
 #include "jsonw.h"
 #include "provenance.h"
+#include "tsv.h"
 
 #define METRICS_LEAF "metrics.json" /* inside an evaluation folder */
 
@@ -152,29 +153,6 @@ int rundir_metrics_write(const char *evaldir, const char *const *keys, const dou
 
 #define RECORD_MAX_BYTES (1 << 20) /* a summary is ~1 kB; more is not one of ours */
 
-/* The whole file NUL-terminated into *buf (malloc'd); *buf = NULL when it does not exist. */
-static int read_text(const char *path, char **buf)
-{
-    *buf = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return errno == ENOENT ? DCQB_OK : DCQB_EIO;
-    char *b = malloc(RECORD_MAX_BYTES + 1);
-    if (!b) {
-        fclose(f);
-        return DCQB_ENOMEM;
-    }
-    size_t r = fread(b, 1, RECORD_MAX_BYTES, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(b);
-        return DCQB_EIO;
-    }
-    b[r] = '\0';
-    *buf = b;
-    return DCQB_OK;
-}
-
 static const char *json_ws(const char *p)
 {
     while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
@@ -267,7 +245,8 @@ int rundir_record_read(struct rundir_record *rec, const char *dir, enum rundir_f
     rec->n = -1;
     int rc = rundir_path(path, sizeof path, dir, f);
     if (rc) return DCQB_FAIL(err, rc, "path too long: %s/%s", dir, rundir_name(f));
-    if ((rc = read_text(path, &buf))) return DCQB_FAIL(err, rc, "%s: cannot read", path);
+    if ((rc = file_read_all(&buf, NULL, path, RECORD_MAX_BYTES, NULL)))
+        return DCQB_FAIL(err, rc, "%s: cannot read", path);
     if (!buf) return DCQB_OK;
     rec->n = 0;
     rc = parse_flat(buf, rec);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "tsv.h"
 #include "version.h"
 
 /* Columns copied from summary.json, in runs.tsv order. */
@@ -19,6 +20,8 @@ static const char *const result_cols[] = {
     "data_time_share", "head_per_class_bytes", "head_fixed_bytes", "head_flops_per_step",
     "backbone_flops_per_step", "head_active_classes", "queue_distinct_classes", "blas_core",
     NULL};
+#define LEDGER_MAX_BYTES ((size_t)1 << 30) /* a guard against reading a huge wrong file */
+
 static const char *const lead_cols[] = {"schema", "run_id", "sweep", "git_rev", "status", NULL};
 
 static int in_list(const char *const *list, const char *s)
@@ -30,35 +33,8 @@ static int in_list(const char *const *list, const char *s)
 
 /* ==== runs.tsv header ======================================================================= */
 
-struct sbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t l)
-{
-    if (b->oom) return;
-    if (b->n + l + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 256;
-        while (nc < b->n + l + 1) nc *= 2;
-        char *np = realloc(b->p, nc);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->n, s, l);
-    b->n += l;
-    b->p[b->n] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
-
 /* One TSV cell: empty -> NA, tabs/newlines -> spaces. */
-static void sb_cell(struct sbuf *b, const char *s, int first)
+static void cell(struct sbuf *b, const char *s, int first)
 {
     if (!first) sb_add(b, "\t", 1);
     if (!s || !*s) {
@@ -87,9 +63,9 @@ int sweep_tsv_header(const struct sweep *s, char **out, struct dcqb_err *err)
     struct sbuf b = {0};
     char buf[CFG_KEY_MAX + 8];
     int first = 1;
-    for (int i = 0; lead_cols[i]; i++, first = 0) sb_cell(&b, lead_cols[i], first);
-    for (int i = 0; i < s->n_keys; i++) sb_cell(&b, config_col(s->keys[i], buf, sizeof buf), 0);
-    for (int i = 0; result_cols[i]; i++) sb_cell(&b, result_cols[i], 0);
+    for (int i = 0; lead_cols[i]; i++, first = 0) cell(&b, lead_cols[i], first);
+    for (int i = 0; i < s->n_keys; i++) cell(&b, config_col(s->keys[i], buf, sizeof buf), 0);
+    for (int i = 0; result_cols[i]; i++) cell(&b, result_cols[i], 0);
     for (int i = 0; i < s->n_metrics; i++) {
         const char *m = s->metrics[i];
         int clash = in_list(lead_cols, m) || in_list(result_cols, m) || !strcmp(m, "err_msg");
@@ -100,9 +76,9 @@ int sweep_tsv_header(const struct sweep *s, char **out, struct dcqb_err *err)
             return DCQB_FAIL(err, DCQB_EINVAL, "%s: metric '%s' clashes with a runs.tsv column",
                              s->path, m);
         }
-        sb_cell(&b, m, 0);
+        cell(&b, m, 0);
     }
-    sb_cell(&b, "err_msg", 0);
+    cell(&b, "err_msg", 0);
     sb_add(&b, "\n", 1);
     if (b.oom) {
         free(b.p);
@@ -113,100 +89,42 @@ int sweep_tsv_header(const struct sweep *s, char **out, struct dcqb_err *err)
 }
 
 
-/* ==== file helpers ========================================================================== */
-
-/* Read a whole file (at most `max` bytes) NUL-terminated; *buf = NULL if it does not exist. */
-static int read_all(const char *path, size_t max, char **buf, size_t *len)
-{
-    *buf = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return errno == ENOENT ? DCQB_OK : DCQB_EIO;
-    struct sbuf b = {0};
-    char chunk[4096];
-    size_t r;
-    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0 && b.n < max) sb_add(&b, chunk, r);
-    int bad = ferror(f);
-    fclose(f);
-    if (b.oom || bad) {
-        free(b.p);
-        return b.oom ? DCQB_ENOMEM : DCQB_EIO;
-    }
-    if (!b.p) sb_add(&b, "", 0);
-    if (b.oom) return DCQB_ENOMEM;
-    *buf = b.p;
-    *len = b.n;
-    return DCQB_OK;
-}
-
-
 /* ==== runs.tsv reading ====================================================================== */
-
-/* Column index of `name` in a header line, or -1. */
-static int tsv_col(const char *header, const char *name)
-{
-    int col = 0;
-    size_t nl = strlen(name);
-    for (const char *p = header;; col++) {
-        size_t l = strcspn(p, "\t\n");
-        if (l == nl && strncmp(p, name, l) == 0) return col;
-        p += l;
-        if (*p != '\t') return -1;
-        p++;
-    }
-}
-
-/* Field `col` of a line into out. 0 if the line has fewer fields. */
-static int tsv_field(const char *line, int col, char *out, size_t n)
-{
-    const char *p = line;
-    for (int c = 0; c < col; c++) {
-        p += strcspn(p, "\t\n");
-        if (*p != '\t') return 0;
-        p++;
-    }
-    size_t l = strcspn(p, "\t\n");
-    if (l >= n) l = n - 1;
-    memcpy(out, p, l);
-    out[l] = '\0';
-    return 1;
-}
-
-static int count_fields(const char *line)
-{
-    int n = 1;
-    for (const char *p = line; *p && *p != '\n'; p++) n += *p == '\t';
-    return n;
-}
 
 static int cmp_id(const void *a, const void *b) { return strcmp(a, b); } /* char[17] rows */
 
-/* Sorted run_ids with an ok row in `text` (a whole runs.tsv). */
-static int ok_ids(const char *text, char (**ids)[17], int *n_ids, struct dcqb_err *err)
+/* Sorted run_ids with an ok row in `text` (a whole runs.tsv, taken over and freed). Torn or
+ * partial rows (a writer killed mid-line) do not count. */
+static int ok_ids(char *text, char (**ids)[17], int *n_ids, struct dcqb_err *err)
 {
     *ids = NULL;
     *n_ids = 0;
-    if (!text || !*text) return DCQB_OK;
-    int c_id = tsv_col(text, "run_id"), c_st = tsv_col(text, "status");
-    int nf = count_fields(text);
-    if (c_id < 0 || c_st < 0) return DCQB_FAIL(err, DCQB_EFORMAT, "runs.tsv: no run_id/status");
-    int cap = 0;
-    for (const char *l = strchr(text, '\n'); l && l[1]; l = strchr(l, '\n')) {
-        l++;
-        char id[32], st[16];
-        if (count_fields(l) != nf || !strchr(l, '\n')) continue; /* torn or partial row */
-        if (!tsv_field(l, c_id, id, sizeof id) || !tsv_field(l, c_st, st, sizeof st)) continue;
-        if (strcmp(st, "ok") != 0 || strlen(id) != 16) continue;
+    if (!text || !*text) {
+        free(text);
+        return DCQB_OK;
+    }
+    struct tsv t;
+    int rc = tsv_parse(&t, text, "runs.tsv", err), cap = 0;
+    if (rc) return rc;
+    int c_id = tsv_col(&t, "run_id"), c_st = tsv_col(&t, "status");
+    if (c_id < 0 || c_st < 0) rc = DCQB_FAIL(err, DCQB_EFORMAT, "runs.tsv: no run_id/status");
+    for (int r = 1; !rc && r < t.rows; r++) {
+        const char *id = tsv_get(&t, r, c_id), *st = tsv_get(&t, r, c_st);
+        if (!tsv_row_whole(&t, r) || strcmp(st, "ok") != 0 || strlen(id) != 16) continue;
         if (*n_ids == cap) {
             cap = cap ? 2 * cap : 64;
             char(*ni)[17] = realloc(*ids, (size_t)cap * sizeof *ni);
-            if (!ni) return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
+            if (!ni) {
+                rc = DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
+                break;
+            }
             *ids = ni;
         }
         memcpy((*ids)[(*n_ids)++], id, 17);
     }
+    tsv_free(&t);
     if (*n_ids) qsort(*ids, (size_t)*n_ids, sizeof **ids, cmp_id);
-    return DCQB_OK;
+    return rc;
 }
 
 static int id_in(char (*ids)[17], int n, const char *id)
@@ -241,15 +159,14 @@ int sweep_done_mask(const struct sweep *s, const char *results_dir, unsigned cha
     char path[1024];
     snprintf(path, sizeof path, "%s/%s/runs.tsv", results_dir, s->name);
     char *text;
-    size_t len;
     memset(done, 0, (size_t)s->n_runs);
-    if (read_all(path, (size_t)1 << 30, &text, &len))
+    if (file_read_all(&text, NULL, path, LEDGER_MAX_BYTES, NULL))
         return DCQB_FAIL(err, DCQB_EIO, "%s: cannot read", path);
     char(*ids)[17];
     int n_ids, rc = ok_ids(text, &ids, &n_ids, err);
-    for (int i = 0; !rc && i < s->n_runs; i++) done[i] = (unsigned char)id_in(ids, n_ids, s->runs[i].run_id);
+    for (int i = 0; !rc && i < s->n_runs; i++)
+        done[i] = (unsigned char)id_in(ids, n_ids, s->runs[i].run_id);
     free(ids);
-    free(text);
     return rc;
 }
 
@@ -282,12 +199,15 @@ int sweep_ledger_open(struct sweep_ledger *l, const struct sweep *s, const char 
         if (write(l->fd, hdr, hl) != (ssize_t)hl || fsync(l->fd) != 0)
             rc = DCQB_FAIL(err, DCQB_EIO, "%s: cannot write header: %s", l->path,
                            strerror(errno));
-    } else if ((rc = read_all(l->path, (size_t)1 << 30, &text, &len))) {
-        rc = DCQB_FAIL(err, rc, "%s: cannot read", l->path);
+    } else if ((rc = file_read_all(&text, &len, l->path, LEDGER_MAX_BYTES, NULL)) || !text) {
+        rc = DCQB_FAIL(err, rc ? rc : DCQB_EIO, "%s: cannot read", l->path);
     } else if (!(rc = header_mismatch(l->path, text, hdr, err))) {
         if (text[len - 1] != '\n' && write(l->fd, "\n", 1) != 1) /* torn last line */
             rc = DCQB_FAIL(err, DCQB_EIO, "%s: write failed", l->path);
-        if (!rc) rc = ok_ids(text, &l->ok, &l->n_ok, err);
+        if (!rc) {
+            rc = ok_ids(text, &l->ok, &l->n_ok, err);
+            text = NULL; /* ok_ids took it */
+        }
     }
     lk.l_type = F_UNLCK;
     fcntl(l->fd, F_SETLK, &lk);
@@ -320,19 +240,19 @@ int sweep_ledger_append(struct sweep_ledger *l, const struct sweep *s, int run,
     struct sbuf b = {0};
     char num[64];
     snprintf(num, sizeof num, "%d", SWEEP_SCHEMA);
-    sb_cell(&b, num, 1);
-    sb_cell(&b, ru->run_id, 0);
-    sb_cell(&b, s->name, 0);
-    sb_cell(&b, DCQB_GIT_REV, 0);
-    sb_cell(&b, ok ? "ok" : "fail", 0);
+    cell(&b, num, 1);
+    cell(&b, ru->run_id, 0);
+    cell(&b, s->name, 0);
+    cell(&b, DCQB_GIT_REV, 0);
+    cell(&b, ok ? "ok" : "fail", 0);
     for (int k = 0, j = 0; k < s->n_keys; k++) {
         while (j < ru->n_kv && strcmp(ru->key[j], s->keys[k]) < 0) j++;
-        sb_cell(&b, j < ru->n_kv && !strcmp(ru->key[j], s->keys[k]) ? ru->val[j] : NULL, 0);
+        cell(&b, j < ru->n_kv && !strcmp(ru->key[j], s->keys[k]) ? ru->val[j] : NULL, 0);
     }
-    for (int i = 0; result_cols[i]; i++) sb_cell(&b, rundir_record_get(sum, result_cols[i]), 0);
+    for (int i = 0; result_cols[i]; i++) cell(&b, rundir_record_get(sum, result_cols[i]), 0);
     for (int i = 0; i < s->n_metrics; i++)
-        sb_cell(&b, rundir_record_get(met, s->metrics[i]), 0);
-    sb_cell(&b, ok ? NULL : msg, 0);
+        cell(&b, rundir_record_get(met, s->metrics[i]), 0);
+    cell(&b, ok ? NULL : msg, 0);
     sb_add(&b, "\n", 1);
     if (b.oom) {
         free(b.p);
@@ -353,7 +273,7 @@ int sweep_merge(const char *out, const char *const *in, int n_in, struct dcqb_er
     size_t len;
     int rc = DCQB_OK, fd = -1;
     struct sbuf b = {0};
-    if ((rc = read_all(out, (size_t)1 << 30, &old, &len)))
+    if ((rc = file_read_all(&old, &len, out, LEDGER_MAX_BYTES, NULL)))
         return DCQB_FAIL(err, rc, "%s: cannot read", out);
     if (old && *old) {
         size_t l = strcspn(old, "\n");
@@ -372,7 +292,7 @@ int sweep_merge(const char *out, const char *const *in, int n_in, struct dcqb_er
             rc = DCQB_FAIL(err, DCQB_EINVAL, "%s is both input and output", out);
             goto out;
         }
-        if ((rc = read_all(in[i], (size_t)1 << 30, &t, &len)) || !t) {
+        if ((rc = file_read_all(&t, &len, in[i], LEDGER_MAX_BYTES, NULL)) || !t) {
             rc = DCQB_FAIL(err, DCQB_EIO, "%s: cannot read", in[i]);
             goto out;
         }
