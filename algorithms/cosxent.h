@@ -1,6 +1,6 @@
 /* cosxent.h - the margin-softmax cross entropy over K cosine logits that the full, random and
  * sampled heads share, computed in column blocks so the (B,K) logit matrix crosses memory as
- * few times as the GEMMs allow (REFERENCE.md sections 3-5; issue 7).
+ * few times as the GEMMs allow (docs/METHOD.md §3.1-§3.5, §6).
  *
  *   z_ik = s clamp(e_i . w_k inv_k, -1, 1) - off_k        (off: sampled's log Q, else 0)
  *   z_it = s g(cos_it) - off_t                            (t = tgt[i]: margin on the target)
@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "head.h"
+#include "margin.h"
 #include "pool.h"
 
 #define COSXENT_BLOCK 1024 /* columns per block: (B = 256) x 1024 x 4 B = 1 MB, half an L2 */

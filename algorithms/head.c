@@ -1,5 +1,6 @@
-/* head.c - the head registry and the helpers heads use to read their own config keys
- * (head.h; STYLE.md 2.2: a new head is one .c file plus one line in `registry` below).
+/* head.c - the head registry, the head handle (head_open ... head_close and the wrappers) and
+ * the helpers heads use to read their own config keys (head.h; docs/ADDING_A_HEAD.md: a new head
+ * is one .c file plus one line in `registry` below).
  * Error messages name the key and the bad value.
  */
 #include "head.h"
@@ -9,6 +10,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "margin.h"
 
@@ -115,7 +117,7 @@ int head_param_choice(const struct head_cfg *cfg, const char *key, const char *d
 }
 
 /* Defaults: the head's (def_type, def_s, def_m); a margin type other than def_type takes the
- * reference value of REFERENCE.md 3/4: arcface m = 0.5, cosface m = 0.4, combined (1, 0, 0)
+ * reference value (docs/METHOD.md §3.1): arcface m = 0.5, cosface m = 0.4, combined (1, 0, 0)
  * unless m1/m2/m3 are given. `m` sets m3 (cosface) or m2 (arcface); m1, m2, m3 are read for `combined` only. */
 int head_margin_params(const struct head_cfg *cfg, struct margin_cfg *out, int def_type,
                        float def_s, float def_m, struct dcqb_err *err)
@@ -175,4 +177,167 @@ uint32_t head_crc32(uint32_t crc, const void *p, size_t n)
         n -= k;
     }
     return (uint32_t)c;
+}
+
+/* ---- the handle ------------------------------------------------------------------------- */
+
+void head_cfg_defaults(struct head_cfg *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->max_batch = 256;
+    cfg->ratio = 0.1;
+    cfg->init_std = 0.01f;
+    cfg->optim.momentum = 0.9f;
+    cfg->optim.weight_decay = 5e-4f;
+    cfg->seed = 1;
+    cfg->threads = 1;
+}
+
+int head_cfg_ratio(const struct head_cfg *cfg, double *ratio, struct dcqb_err *err)
+{
+    if (!(cfg->ratio > 0.0 && cfg->ratio <= 1.0))
+        return DCQB_FAIL(err, DCQB_EINVAL, "ratio = %g outside (0, 1]", cfg->ratio);
+    *ratio = cfg->ratio;
+    return DCQB_OK;
+}
+
+/* Put "<head>: " in front of the message a head left in err (for code rc != 0). */
+static int prefixed(const struct head *h, int rc, struct dcqb_err *err)
+{
+    if (rc && err) { /* shift the message right, truncating its end if it no longer fits */
+        size_t cap = sizeof err->msg - 1, p = strlen(h->ops->name) + 2;
+        size_t n = strnlen(err->msg, cap);
+        if (p > cap) p = cap;
+        if (n > cap - p) n = cap - p;
+        memmove(err->msg + p, err->msg, n);
+        memcpy(err->msg, h->ops->name, p - 2);
+        memcpy(err->msg + p - 2, ": ", 2);
+        err->msg[p + n] = '\0';
+    }
+    return rc;
+}
+
+static int unsupported(const struct head *h, const char *what, struct dcqb_err *err)
+{
+    return DCQB_FAIL(err, DCQB_EINVAL, "%s: does not support %s", head_name(h), what);
+}
+
+int head_open(struct head *h, const char *name, const struct head_cfg *cfg, struct dcqb_err *err)
+{
+    memset(h, 0, sizeof *h);
+    const struct head_ops *ops = head_find(name);
+    if (!ops) {
+        char list[160] = "";
+        for (int i = 0; registry[i]; i++) {
+            size_t n = strlen(list);
+            snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", registry[i]->name);
+        }
+        return DCQB_FAIL(err, DCQB_EINVAL, "unknown head '%s' (heads: %s)", name ? name : "(null)",
+                         list);
+    }
+    if (ops->abi_version != HEAD_ABI_VERSION)
+        return DCQB_FAIL(err, DCQB_EINVAL, "%s: head ABI version %d, this build expects %d",
+                         ops->name, ops->abi_version, HEAD_ABI_VERSION);
+    void *st = calloc(1, ops->state_size ? ops->state_size : 1);
+    if (!st)
+        return DCQB_FAIL(err, DCQB_ENOMEM, "%s: out of memory for its state (%zu bytes)",
+                         ops->name, ops->state_size);
+    struct head tmp = {.ops = ops, .st = st};
+    int rc = ops->init(st, cfg, &tmp.req, err);
+    if (rc) {
+        ops->free(st);
+        free(st);
+        return prefixed(&tmp, rc, err);
+    }
+    *h = tmp;
+    return DCQB_OK;
+}
+
+void head_close(struct head *h)
+{
+    if (!h) return;
+    if (h->ops && h->st) h->ops->free(h->st);
+    free(h->st);
+    memset(h, 0, sizeof *h);
+}
+
+const char *head_name(const struct head *h)
+{
+    return h && h->ops ? h->ops->name : "(closed head)";
+}
+
+int head_forward_backward(struct head *h, float *loss, float *demb, const float *emb,
+                          const float *key, const int32_t *labels, int B, struct dcqb_err *err)
+{
+    return prefixed(h, h->ops->forward_backward(h->st, loss, demb, emb, key, labels, B, err),
+                    err);
+}
+
+int head_step(struct head *h, float lr, int64_t t, struct dcqb_err *err)
+{
+    return prefixed(h, h->ops->step(h->st, lr, t, err), err);
+}
+
+void head_cost(const struct head *h, int B, struct head_cost *out)
+{
+    h->ops->cost(h->st, B, out);
+}
+
+uint32_t head_digest(const struct head *h) { return h->ops->digest(h->st); }
+
+size_t head_state_bytes(const struct head *h) { return h->ops->state_bytes(h->st); }
+
+int head_save(const struct head *h, void *buf, struct dcqb_err *err)
+{
+    int rc = h->ops->save(h->st, buf);
+    if (rc) return DCQB_FAIL(err, rc, "%s: save failed (%s)", h->ops->name, dcqb_strerror(rc));
+    return DCQB_OK;
+}
+
+int head_load(struct head *h, const void *buf, size_t n, struct dcqb_err *err)
+{
+    return prefixed(h, h->ops->load(h->st, buf, n, err), err);
+}
+
+const float *head_class_weights(const struct head *h)
+{
+    return h->ops->class_weights ? h->ops->class_weights(h->st) : NULL;
+}
+
+int head_set_weights(struct head *h, const float *W, int64_t C, int D, struct dcqb_err *err)
+{
+    if (!h->ops->set_weights) return unsupported(h, "set_weights", err);
+    return prefixed(h, h->ops->set_weights(h->st, W, C, D, err), err);
+}
+
+int head_weight_grad(const struct head *h, float *dW, struct dcqb_err *err)
+{
+    if (!h->ops->weight_grad) return unsupported(h, "weight_grad", err);
+    h->ops->weight_grad(h->st, dW);
+    return DCQB_OK;
+}
+
+int head_set_classes(struct head *h, const int32_t *idx, int64_t K, struct dcqb_err *err)
+{
+    if (!h->ops->set_classes) return unsupported(h, "set_classes", err);
+    return prefixed(h, h->ops->set_classes(h->st, idx, K, err), err);
+}
+
+int head_active_classes(const struct head *h, int32_t *idx, int64_t *K, struct dcqb_err *err)
+{
+    if (!h->ops->active_classes) return unsupported(h, "active_classes", err);
+    h->ops->active_classes(h->st, idx, K);
+    return DCQB_OK;
+}
+
+int head_set_queue(struct head *h, const float *Q, const int32_t *labels, int64_t L,
+                   struct dcqb_err *err)
+{
+    if (!h->ops->set_queue) return unsupported(h, "set_queue", err);
+    return prefixed(h, h->ops->set_queue(h->st, Q, labels, L, err), err);
+}
+
+int64_t head_queue_classes(const struct head *h)
+{
+    return h->ops->queue_classes ? h->ops->queue_classes(h->st) : -1;
 }

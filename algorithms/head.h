@@ -13,26 +13,23 @@
  *   step(lr, t)                         the head's own optimiser step / queue update, after the
  *                                       backbone update.
  * Dims: B batch, D embedding, C classes, K active classes this step.
+ *
+ * Callers outside the heads use the handle (struct head, head_open ... head_close, below): it
+ * owns the state's allocation, the ABI check, the "<head>: " prefix of every message and the
+ * "does not support" answer for the optional methods (docs/ARCHITECTURE.md §7).
+ *
+ * ratio and queue_len, one relation for every head: ratio is in (0, 1] (head_cfg_ratio checks
+ * it, head_cfg_defaults sets 0.1); random and sampled use K = int(ratio*C) classes per step; dcq
+ * keeps a queue of L = queue_len keys when that key is given, else L = round(ratio*C) (at least 1).
  */
 #ifndef DCQB_HEAD_H
 #define DCQB_HEAD_H
 
 #include "dcqb.h"
+#include "margin.h"
 #include "optim.h"
 
 #define HEAD_ABI_VERSION 1
-
-enum margin_type { MARGIN_COSFACE = 0, MARGIN_ARCFACE, MARGIN_COMBINED, MARGIN_NONE };
-
-/* Target logit z_y = s * (cos(m1 * theta_y + m2) - m3); others s * cos_j (REFERENCE.md sec. 4).
- * CosFace: (1, 0, m3); ArcFace: (1, m2, 0) with the threshold guard. */
-struct margin_cfg {
-    int type;              /* enum margin_type */
-    float s;               /* scale */
-    float m1, m2, m3;      /* combined-margin parameters; set from `m` for cosface/arcface */
-    int straight_through;  /* ArcFace: insightface >= 657ae30e gradient (margin under no-grad) */
-    int easy_margin;       /* ArcFace: guard at cos > 0 instead of cos > cos(pi - m) */
-};
 
 /* Everything a head may be configured with. Common knobs are fields; head-specific keys are
  * read through `param`, so a new head with new knobs needs no harness change. */
@@ -40,7 +37,7 @@ struct head_cfg {
     int64_t C;                 /* number of classes */
     int D;                     /* embedding dimension */
     int max_batch;             /* B upper bound: allocate per-step buffers for this */
-    double ratio;              /* partial heads: fraction of classes per step / queue (0.1) */
+    double ratio;              /* partial heads: fraction of classes per step / queue, (0, 1] */
     float init_std;            /* class-weight init N(0, init_std^2) (0.01) */
     struct optim_cfg optim;    /* the head's own SGD (momentum, weight decay) */
     uint64_t seed;             /* head stream (DCQB_STREAM_HEAD): init and sampling */
@@ -117,6 +114,43 @@ struct head_ops {
                      struct dcqb_err *err);
     int64_t (*queue_classes)(const void *st);
 };
+
+/* Handle over one head instance. A zeroed struct is a closed handle. */
+struct head {
+    const struct head_ops *ops;
+    void *st;                        /* the head's state, calloc'd by head_open */
+    struct head_req req;             /* what the head asks of the loop, filled by init */
+};
+
+/* Every shared default once: ratio 0.1, init_std 0.01, optim {momentum 0.9, weight_decay 5e-4},
+ * seed 1, threads 1, max_batch 256; C, D and class_counts left 0/NULL for the caller. */
+void head_cfg_defaults(struct head_cfg *cfg);
+/* Find `name` in the registry (unknown: DCQB_EINVAL naming it and listing the heads), check its
+ * abi_version, calloc state_size, run init; on any failure free what was made, leave *h zeroed. */
+int  head_open(struct head *h, const char *name, const struct head_cfg *cfg, struct dcqb_err *err);
+void head_close(struct head *h);     /* NULL or zeroed: no-op; leaves *h zeroed */
+const char *head_name(const struct head *h);
+/* Thin wrappers: messages come out as "<head>: <what the head said>". */
+int  head_forward_backward(struct head *h, float *loss, float *demb, const float *emb,
+                           const float *key, const int32_t *labels, int B, struct dcqb_err *err);
+int  head_step(struct head *h, float lr, int64_t t, struct dcqb_err *err);
+void head_cost(const struct head *h, int B, struct head_cost *out);
+uint32_t head_digest(const struct head *h);
+size_t head_state_bytes(const struct head *h);
+int  head_save(const struct head *h, void *buf, struct dcqb_err *err);
+int  head_load(struct head *h, const void *buf, size_t n, struct dcqb_err *err);
+/* Optional methods: DCQB_EINVAL "<head>: does not support <what>" when the head lacks them. */
+const float *head_class_weights(const struct head *h);   /* NULL when unsupported */
+int  head_set_weights(struct head *h, const float *W, int64_t C, int D, struct dcqb_err *err);
+int  head_weight_grad(const struct head *h, float *dW, struct dcqb_err *err);
+int  head_set_classes(struct head *h, const int32_t *idx, int64_t K, struct dcqb_err *err);
+int  head_active_classes(const struct head *h, int32_t *idx, int64_t *K, struct dcqb_err *err);
+int  head_set_queue(struct head *h, const float *Q, const int32_t *labels, int64_t L,
+                    struct dcqb_err *err);
+int64_t head_queue_classes(const struct head *h);         /* -1 when unsupported */
+
+/* For head init: cfg->ratio checked against the one range every head shares, (0, 1]. */
+int head_cfg_ratio(const struct head_cfg *cfg, double *ratio, struct dcqb_err *err);
 
 const struct head_ops *head_find(const char *name);
 /* NULL-terminated list of every registered head. */

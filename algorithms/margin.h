@@ -1,4 +1,4 @@
-/* margin.h - target-logit transforms of REFERENCE.md section 4: CosFace, ArcFace (classic
+/* margin.h - target-logit transforms of docs/METHOD.md §3.1: CosFace, ArcFace (classic
  * threshold guard, easy_margin), the combined (m1, m2, m3) form and "none".
  *
  *   z_y = s * g(cos_y);  margin_forward gives z_y, margin_backward gives d z_y / d cos_y.
@@ -14,7 +14,19 @@
 #ifndef DCQB_MARGIN_H
 #define DCQB_MARGIN_H
 
-#include "head.h"
+#include "dcqb.h"
+
+enum margin_type { MARGIN_COSFACE = 0, MARGIN_ARCFACE, MARGIN_COMBINED, MARGIN_NONE };
+
+/* Target logit z_y = s * (cos(m1 * theta_y + m2) - m3); others s * cos_j (docs/METHOD.md §3.1).
+ * CosFace: (1, 0, m3); ArcFace: (1, m2, 0) with the threshold guard. */
+struct margin_cfg {
+    int type;              /* enum margin_type */
+    float s;               /* scale */
+    float m1, m2, m3;      /* combined-margin parameters; set from `m` for cosface/arcface */
+    int straight_through;  /* ArcFace: insightface >= 657ae30e gradient (margin under no-grad) */
+    int easy_margin;       /* ArcFace: guard at cos > 0 instead of cos > cos(pi - m) */
+};
 
 /* DCQB_EINVAL naming the field when s <= 0, a margin is negative or not finite, m1 < 1... */
 int margin_validate(const struct margin_cfg *mc, struct dcqb_err *err);

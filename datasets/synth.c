@@ -133,18 +133,18 @@ void synth_cfg_defaults(struct synth_cfg *cfg, int profile)
     cfg->holdout = 1;
 }
 
-static const char *const profile_names[] = {"ms1m", "mf2", "uniform", "zipf", "lognormal"};
+const char *const synth_profile_names[] = {"ms1m", "mf2", "uniform", "zipf", "lognormal", NULL};
 
 int synth_profile_from_name(const char *name)
 {
     for (int i = 0; i < 5; i++)
-        if (name && strcmp(name, profile_names[i]) == 0) return i;
+        if (name && strcmp(name, synth_profile_names[i]) == 0) return i;
     return -1;
 }
 
 const char *synth_profile_name(int profile)
 {
-    return profile >= 0 && profile < 5 ? profile_names[profile] : "?";
+    return profile >= 0 && profile < 5 ? synth_profile_names[profile] : "?";
 }
 
 static int check_cfg(const struct synth_cfg *c, struct dcqb_err *err)

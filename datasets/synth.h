@@ -21,6 +21,7 @@
 #define DCQB_SYNTH_H
 
 #include "dcqb.h"
+#include "keyspec.h"
 
 enum synth_profile {
     SYNTH_MS1M = 0, /* deep classes, lognormal sizes like MS1MV2 (mean ~68 per id)        */
@@ -31,7 +32,7 @@ enum synth_profile {
 };
 
 /* Every field is a knob of `dcqbench data` (--field-name value) and a config key of the same
- * name (harness/core/data_cfg.c). Defaults come from CALIBRATION.md. */
+ * name (synth_keys below). Defaults: docs/METHOD.md §1. */
 struct synth_cfg {
     uint64_t seed;          /* data seed; the generator keys everything on it */
     int profile;            /* enum synth_profile */
@@ -73,8 +74,17 @@ struct synth_cfg {
 
 /* Fill every field with the documented defaults for `profile` (ids, seed left as given). */
 void synth_cfg_defaults(struct synth_cfg *cfg, int profile);
+/* "ms1m", "mf2", "uniform", "zipf", "lognormal" (enum order), NULL-terminated. */
+extern const char *const synth_profile_names[];
 /* "ms1m", "mf2", "uniform", "zipf", "lognormal" -> enum, or -1. */
 int synth_profile_from_name(const char *name);
+
+/* The generator's config keys, one row per struct synth_cfg field (datasets/synth_keys.c; read
+ * by harness/core/keys.c): synth_id_keys = profile, ids, data_seed (the field `seed`);
+ * synth_keys = every knob, read after synth_cfg_defaults(profile) so that the profile's values
+ * are the defaults. Both end with a NULL name. */
+extern const struct key_spec synth_id_keys[];
+extern const struct key_spec synth_keys[];
 const char *synth_profile_name(int profile);
 
 struct synth; /* opaque: renderer weights, class sizes and offsets */

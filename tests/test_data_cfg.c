@@ -1,9 +1,11 @@
-/* test_data_cfg.c - synth_cfg_from_cfg (harness/core/data_cfg.c): the keys train/eval/sweep share.
+/* test_data_cfg.c - synth_cfg_from_cfg (harness/core/data_cfg.c) over datasets/synth_keys.c: the
+ * keys train/eval/sweep share.
  * Defaults per profile, data_seed falling back to seed, every knob settable by its field name,
  * range errors naming the key, and unknown keys left for cfg_check_unused. */
 #include "test_util.h"
 
 #include "data_cfg.h"
+#include "keys.h"
 
 static void test_defaults_and_seed(void **state)
 {
@@ -34,23 +36,23 @@ static void test_every_knob_by_field_name(void **state)
     struct synth_cfg sc, def = {.seed = 1, .ids = 10000};
     synth_cfg_defaults(&def, SYNTH_MS1M);
     int n = 0;
-    for (const struct data_knob *k = data_knobs; k->key; k++, n++) {
+    for (const struct key_spec *k = synth_keys; k->name; k++, n++) {
         /* a value inside the range and different from the default */
         char v[32];
-        snprintf(v, sizeof v, "%s", k->type == DATA_KNOB_DOUBLE ? "0.25" : "1");
-        if (strcmp(k->key, "lfw_pairs") == 0) snprintf(v, sizeof v, "20");
-        if (strcmp(k->key, "id_dim") == 0 || strcmp(k->key, "holdout") == 0)
-            snprintf(v, sizeof v, "%s", strcmp(k->key, "holdout") == 0 ? "0" : "2");
-        assert_int_equal(cfg_set(&c, k->key, v, "test", n + 1, NULL), DCQB_OK);
+        snprintf(v, sizeof v, "%s", k->type == KEY_DOUBLE ? "0.25" : "1");
+        if (strcmp(k->name, "lfw_pairs") == 0) snprintf(v, sizeof v, "20");
+        if (strcmp(k->name, "id_dim") == 0 || strcmp(k->name, "holdout") == 0)
+            snprintf(v, sizeof v, "%s", strcmp(k->name, "holdout") == 0 ? "0" : "2");
+        assert_int_equal(cfg_set(&c, k->name, v, "test", n + 1, NULL), DCQB_OK);
     }
     assert_true(n >= 23);
     assert_int_equal(synth_cfg_from_cfg(&sc, &c, NULL), DCQB_OK);
     assert_int_equal(cfg_check_unused(&c, NULL), DCQB_OK); /* every key was read */
-    for (const struct data_knob *k = data_knobs; k->key; k++) {
+    for (const struct key_spec *k = synth_keys; k->name; k++) {
         char a[48], b[48];
-        data_knob_format(k, &sc, a, sizeof a);
-        data_knob_format(k, &def, b, sizeof b);
-        if (strcmp(a, b) == 0) print_error("knob %s not applied (%s)\n", k->key, a);
+        keys_format(a, sizeof a, k, &sc);
+        keys_format(b, sizeof b, k, &def);
+        if (strcmp(a, b) == 0) print_error("knob %s not applied (%s)\n", k->name, a);
         assert_string_not_equal(a, b);
     }
     cfg_free(&c);

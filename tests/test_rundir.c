@@ -113,6 +113,14 @@ static void test_metrics_and_bad_records(void **state)
     assert_string_equal(rundir_record_get(&rec, "c"), "0");
 }
 
+static int not_out(void *ctx, const char *key)
+{
+    (void)ctx;
+    return strcmp(key, "out") != 0;
+}
+
+static int write_but_out(const struct cfg *c, FILE *f) { return cfg_write_if(c, f, not_out, NULL); }
+
 static void test_config_round_trip(void **state)
 {
     (void)state;
@@ -124,8 +132,7 @@ static void test_config_round_trip(void **state)
     long long steps;
     assert_int_equal(cfg_get_int(&c, "steps", 80, 1, 1000, &steps, &err), DCQB_OK);
     assert_true(cfg_has(&c, "lr") && cfg_has(&c, "out"));
-    static const char *const skip[] = {"out", NULL};
-    assert_int_equal(rundir_config_write(dir, &c, skip, &err), DCQB_OK);
+    assert_int_equal(rundir_config_write(dir, write_but_out, &c, &err), DCQB_OK);
     assert_int_equal(rundir_config_load(&back, dir, &err), DCQB_OK);
     assert_int_equal(back.n, 2); /* lr and the recorded default of steps; out skipped */
     assert_string_equal(cfg_find(&back, "lr")->val, "0.1");

@@ -1,7 +1,7 @@
 /* cmd_data.c - 'dcqbench data describe|export|verify': class-size statistics of a synthetic
  * profile, materialised splits (.npy or the dcqb format of datasets/dsfile.h), and a check of a
- * dcqb file. Generator keys are read by synth_cfg_from_cfg (harness/core/data_cfg.c), so every knob
- * is a flag here and a config key in train/eval/sweep. */
+ * dcqb file. Generator keys are read by synth_cfg_from_cfg (harness/core/data_cfg.c) from the
+ * table in datasets/synth_keys.c, so every knob is a flag here and a config key in train/eval/sweep. */
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
@@ -10,6 +10,7 @@
 #include "data_cfg.h"
 #include "dsfile.h"
 #include "jsonw.h"
+#include "keys.h"
 #include "npy.h"
 #include "synth.h"
 
@@ -30,14 +31,7 @@ static void print_knobs(FILE *f, const struct synth_cfg *def)
                "  --seed S            master seed (default 1)\n"
                "  --data-seed S       data seed (default: --seed)\n",
             synth_profile_name(def->profile));
-    for (const struct data_knob *k = data_knobs; k->key; k++) {
-        char name[64], val[48];
-        snprintf(name, sizeof name, "%s", k->key);
-        for (char *p = name; *p; p++)
-            if (*p == '_') *p = '-';
-        data_knob_format(k, def, val, sizeof val);
-        fprintf(f, "  --%-17s %s (default %s)\n", name, k->help, val);
-    }
+    keys_help(f, synth_keys, def, KEY_DEFINES_RUN, KEYS_HELP_FLAGS, 19);
 }
 
 static void usage(FILE *f, const char *sub, const struct synth_cfg *def)

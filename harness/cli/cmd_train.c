@@ -20,6 +20,7 @@
 #include "provenance.h"
 #include "rundir.h"
 #include "train.h"
+#include "train_keys.h"
 
 static volatile sig_atomic_t g_stop;
 
@@ -34,19 +35,15 @@ static void usage(void)
     printf("usage: dcqbench train [--config FILE] [--KEY VALUE ...] --out DIR [--resume]\n"
            "\nTrain the shared backbone with one classifier head on synthetic or .npy data.\n"
            "Every config key can be given in FILE (INI 'key = value', optional [train]\n"
-           "section) or as --KEY VALUE; flags win. Keys and defaults:\n\n%s\n"
-           "options:\n"
-           "  --config FILE     INI file with keys as above\n"
-           "  --out DIR         run folder (created); refuses a folder that holds a run\n"
-           "                    unless --resume\n"
-           "  --resume          continue DIR's checkpoint bit-exactly (config from\n"
-           "                    DIR/config.ini unless --config is given)\n"
-           "  --print_every N   progress line every N steps when stderr is not a terminal "
-           "(100)\n"
-           "  --help-head NAME  the keys of one head\n"
+           "section) or as --KEY VALUE; flags win. Keys and defaults:\n\n");
+    train_help(stdout);
+    printf("\noptions:\n");
+    struct train_settings def;
+    train_settings_defaults(&def);
+    keys_help(stdout, train_keys, &def, KEY_CLI_ONLY, KEYS_HELP_FLAGS, 17);
+    printf("  --help-head NAME  the keys of one head\n"
            "\nSIGINT/SIGTERM write a checkpoint and exit 130; --resume continues.\n"
-           "Output: DIR/{config.ini, provenance.json, curve.tsv, checkpoint.bin, summary.json}\n",
-           train_help());
+           "Output: DIR/{config.ini, provenance.json, curve.tsv, checkpoint.bin, summary.json}\n");
 }
 
 static int help_head(const char *name)
@@ -165,9 +162,13 @@ int cmd_train(int argc, char **argv)
                   flags.pos[0]);
         goto fail;
     }
-    cfg_get_str(&flags, "config", NULL, &config, &err);
-    cfg_get_str(&flags, "out", NULL, &out, &err);
-    cfg_get_bool(&flags, "resume", 0, &resume, &err);
+    /* the CLI's own keys (config, out, resume, print_every) from the same table */
+    struct train_settings cli;
+    train_settings_defaults(&cli);
+    if ((rc = keys_read(&cli, train_keys, KEY_CLI_ONLY, &flags, &err))) goto fail;
+    config = cli.config;
+    out = cli.out;
+    resume = cli.resume;
     if (!out) {
         DCQB_FAIL(&err, DCQB_EINVAL, "--out DIR is required");
         goto fail;
@@ -182,17 +183,9 @@ int cmd_train(int argc, char **argv)
         if ((rc = cfg_load_ini(&cfg, path, NULL, &err))) goto fail;
     }
     /* flags win over the file */
-    long long print_every = 100;
     for (int i = 0; i < flags.n; i++) {
         const struct cfg_entry *e = &flags.e[i];
-        if (!strcmp(e->key, "config") || !strcmp(e->key, "out") || !strcmp(e->key, "resume"))
-            continue;
-        if (!strcmp(e->key, "print_every")) {
-            if ((rc = cfg_get_int(&flags, "print_every", 100, 1, (long long)1e12, &print_every,
-                                  &err)))
-                goto fail;
-            continue;
-        }
+        if (train_key_scope(e->key) == KEY_CLI_ONLY) continue;
         if ((rc = cfg_set(&cfg, e->key, e->val, e->src, e->line, &err))) goto fail;
     }
     if ((rc = trainer_setup(&tr, &cfg, &err))) goto fail;
@@ -209,9 +202,8 @@ int cmd_train(int argc, char **argv)
         if ((rc = trainer_load(&tr, path, &err))) goto fail;
         fprintf(stderr, "[train] resuming %s at step %lld\n", out, (long long)tr.t);
     }
-    /* resolved config and provenance */
-    static const char *const skip[] = {"out", "resume", "config", "progress", NULL};
-    if ((rc = rundir_config_write(out, &cfg, skip, &err))) goto fail;
+    /* resolved config (every key but the CLI's) and provenance */
+    if ((rc = rundir_config_write(out, train_write_resolved, &cfg, &err))) goto fail;
     rundir_provenance_write(out, tr.o.threads, (unsigned long long)tr.o.seed, NULL);
     if (tr.t > 0) rundir_curve_truncate(out, tr.t, NULL);
     rundir_path(path, sizeof path, out, RUNDIR_CURVE);
@@ -228,7 +220,7 @@ int cmd_train(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    struct prog pr = {isatty(2), print_every, tr.t, -1};
+    struct prog pr = {isatty(2), cli.print_every, tr.t, -1};
     struct train_result res;
     rundir_path(path, sizeof path, out, RUNDIR_CHECKPOINT);
     fprintf(stderr, "[train] head %s, %lld classes, %lld images, %lld steps x batch %d\n",

@@ -10,6 +10,8 @@
 void cfg_free(struct cfg *c)
 {
     if (!c) return;
+    for (int i = 0; i < c->n_strs; i++) free(c->strs[i]);
+    free(c->strs);
     free(c->e);
     free(c->pos);
     memset(c, 0, sizeof *c);
@@ -144,7 +146,7 @@ int cfg_parse_args(struct cfg *c, int argc, char **argv, const char *const *bool
     return DCQB_OK;
 }
 
-static const char *where(const struct cfg_entry *e, char *buf, size_t n)
+const char *cfg_where(const struct cfg_entry *e, char *buf, size_t n)
 {
     if (e->line < 0)
         snprintf(buf, n, "default");
@@ -190,10 +192,10 @@ int cfg_get_int(struct cfg *c, const char *key, long long def, long long lo, lon
     while (*end == ' ' || *end == '\t') end++;
     if (errno || end == e->val || *end || d != floor(d) || !isfinite(d))
         return DCQB_FAIL(err, DCQB_EINVAL, "%s: '%s' must be an integer, got '%s'",
-                         where(e, w, sizeof w), key, e->val);
+                         cfg_where(e, w, sizeof w), key, e->val);
     if (d < (double)lo || d > (double)hi)
         return DCQB_FAIL(err, DCQB_EINVAL, "%s: '%s' = %s is outside [%lld, %lld]",
-                         where(e, w, sizeof w), key, e->val, lo, hi);
+                         cfg_where(e, w, sizeof w), key, e->val, lo, hi);
     *out = (long long)d;
     return DCQB_OK;
 }
@@ -201,11 +203,17 @@ int cfg_get_int(struct cfg *c, const char *key, long long def, long long lo, lon
 int cfg_get_double(struct cfg *c, const char *key, double def, double lo, double hi, double *out,
                    struct dcqb_err *err)
 {
+    return cfg_get_real(c, key, def, lo, hi, 0, out, err);
+}
+
+int cfg_get_real(struct cfg *c, const char *key, double def, double lo, double hi, int flags,
+                 double *out, struct dcqb_err *err)
+{
     struct cfg_entry *e = find_mut(c, key);
     char w[CFG_SRC_MAX + 16];
     if (!e) {
         char buf[32];
-        dcqb_fmt_double(buf, sizeof buf, def, 0);
+        dcqb_fmt_double(buf, sizeof buf, def, (flags & CFG_AS_FLOAT) != 0);
         *out = def;
         return record_default(c, key, buf);
     }
@@ -216,10 +224,11 @@ int cfg_get_double(struct cfg *c, const char *key, double def, double lo, double
     while (*end == ' ' || *end == '\t') end++;
     if (errno || end == e->val || *end || !isfinite(d))
         return DCQB_FAIL(err, DCQB_EINVAL, "%s: '%s' must be a number, got '%s'",
-                         where(e, w, sizeof w), key, e->val);
-    if (d < lo || d > hi)
-        return DCQB_FAIL(err, DCQB_EINVAL, "%s: '%s' = %s is outside [%g, %g]",
-                         where(e, w, sizeof w), key, e->val, lo, hi);
+                         cfg_where(e, w, sizeof w), key, e->val);
+    int lo_open = (flags & CFG_LO_OPEN) != 0;
+    if (d < lo || (lo_open && d == lo) || d > hi)
+        return DCQB_FAIL(err, DCQB_EINVAL, "%s: '%s' = %s is outside %c%g, %g]",
+                         cfg_where(e, w, sizeof w), key, e->val, lo_open ? '(' : '[', lo, hi);
     *out = d;
     return DCQB_OK;
 }
@@ -234,21 +243,32 @@ int cfg_get_bool(struct cfg *c, const char *key, int def, int *out, struct dcqb_
     return DCQB_OK;
 }
 
+/* A copy of v owned by c: entries live in one array that moves when it grows, so a pointer
+ * into it would dangle after the next cfg_set. */
+static int keep_str(struct cfg *c, const char *v, const char **out, struct dcqb_err *err)
+{
+    char **ns = realloc(c->strs, (size_t)(c->n_strs + 1) * sizeof *ns);
+    char *d = ns ? strdup(v) : NULL;
+    if (ns) c->strs = ns;
+    if (!d) return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory reading config");
+    c->strs[c->n_strs++] = d;
+    *out = d;
+    return DCQB_OK;
+}
+
 int cfg_get_str(struct cfg *c, const char *key, const char *def, const char **out,
                 struct dcqb_err *err)
 {
-    (void)err;
     struct cfg_entry *e = find_mut(c, key);
     if (!e) {
         *out = def;
         if (!def) return DCQB_OK;
         int rc = record_default(c, key, def);
-        if (rc == DCQB_OK) *out = find_mut(c, key)->val;
-        return rc;
+        if (rc) return DCQB_FAIL(err, rc, "out of memory reading config");
+        return keep_str(c, def, out, err);
     }
     e->used = 1;
-    *out = e->val;
-    return DCQB_OK;
+    return keep_str(c, e->val, out, err);
 }
 
 int cfg_get_choice(struct cfg *c, const char *key, const char *def, const char *const *choices,
@@ -274,7 +294,7 @@ int cfg_get_choice(struct cfg *c, const char *key, const char *def, const char *
     if (!e) return DCQB_FAIL(err, DCQB_EINVAL, "default '%s' of '%s' is not one of: %s", v, key,
                              list);
     return DCQB_FAIL(err, DCQB_EINVAL, "%s: '%s' = '%s' is not one of: %s",
-                     where(e, w, sizeof w), key, v, list);
+                     cfg_where(e, w, sizeof w), key, v, list);
 }
 
 int cfg_check_unused(const struct cfg *c, struct dcqb_err *err)
@@ -285,7 +305,7 @@ int cfg_check_unused(const struct cfg *c, struct dcqb_err *err)
             const struct cfg_entry *e = &c->e[i];
             if (e->line == 0)
                 return DCQB_FAIL(err, DCQB_EINVAL, "unknown option '--%s' (see --help)", e->key);
-            return DCQB_FAIL(err, DCQB_EINVAL, "%s: unknown key '%s'", where(e, w, sizeof w),
+            return DCQB_FAIL(err, DCQB_EINVAL, "%s: unknown key '%s'", cfg_where(e, w, sizeof w),
                              e->key);
         }
     return DCQB_OK;
@@ -296,19 +316,16 @@ static int cmp_entry(const void *a, const void *b)
     return strcmp(((const struct cfg_entry *)a)->key, ((const struct cfg_entry *)b)->key);
 }
 
-int cfg_write(const struct cfg *c, FILE *f) { return cfg_write_except(c, f, NULL); }
+int cfg_write(const struct cfg *c, FILE *f) { return cfg_write_if(c, f, NULL, NULL); }
 
-int cfg_write_except(const struct cfg *c, FILE *f, const char *const *exclude)
+int cfg_write_if(const struct cfg *c, FILE *f, int (*keep)(void *ctx, const char *key),
+                 void *ctx)
 {
     struct cfg_entry *tmp = malloc((size_t)(c->n ? c->n : 1) * sizeof *tmp);
     if (!tmp) return DCQB_ENOMEM;
     int m = 0;
-    for (int i = 0; i < c->n; i++) {
-        int skip = !c->e[i].used;
-        for (const char *const *x = exclude; x && *x && !skip; x++)
-            skip = strcmp(*x, c->e[i].key) == 0;
-        if (!skip) tmp[m++] = c->e[i];
-    }
+    for (int i = 0; i < c->n; i++)
+        if (c->e[i].used && (!keep || keep(ctx, c->e[i].key))) tmp[m++] = c->e[i];
     qsort(tmp, (size_t)m, sizeof *tmp, cmp_entry);
     for (int i = 0; i < m; i++) fprintf(f, "%s = %s\n", tmp[i].key, tmp[i].val);
     free(tmp);

@@ -27,6 +27,8 @@ struct cfg {
     int n, cap;
     int n_pos;                 /* positional arguments collected by cfg_parse_args */
     char **pos;
+    char **strs;               /* copies handed out by cfg_get_str: `e` moves when it grows */
+    int n_strs;
 };
 
 void cfg_free(struct cfg *c);
@@ -55,20 +57,32 @@ int cfg_get_int(struct cfg *c, const char *key, long long def, long long lo, lon
                 long long *out, struct dcqb_err *err);
 int cfg_get_double(struct cfg *c, const char *key, double def, double lo, double hi, double *out,
                    struct dcqb_err *err);
+/* cfg_get_double's general form. CFG_LO_OPEN: lo itself is refused, the range is (lo, hi].
+ * CFG_AS_FLOAT: the field is a float, so an absent key records the shortest text of (float)def
+ * ("0.1", not the double nearest 0.1f). */
+enum { CFG_LO_OPEN = 1, CFG_AS_FLOAT = 2 };
+int cfg_get_real(struct cfg *c, const char *key, double def, double lo, double hi, int flags,
+                 double *out, struct dcqb_err *err);
 int cfg_get_bool(struct cfg *c, const char *key, int def, int *out, struct dcqb_err *err);
-/* String getter: the returned pointer lives as long as the cfg. */
+/* String getter: the returned pointer lives as long as the cfg (it is a copy, so later sets
+ * neither move nor change it). */
 int cfg_get_str(struct cfg *c, const char *key, const char *def, const char **out,
                 struct dcqb_err *err);
 /* One of a NULL-terminated list of choices; *out is its index. */
 int cfg_get_choice(struct cfg *c, const char *key, const char *def, const char *const *choices,
                    int *out, struct dcqb_err *err);
 
+/* Where an entry was set ("file:line", "command line" or "default"), for error messages. */
+const char *cfg_where(const struct cfg_entry *e, char *buf, size_t n);
+
 /* First key that was set but never read -> DCQB_EINVAL "unknown key 'x' (file:line)". */
 int cfg_check_unused(const struct cfg *c, struct dcqb_err *err);
 
 /* Write all used entries (defaults included: getters record them) as "key = value" lines,
- * sorted by key: the resolved config. `exclude`: NULL-terminated keys to leave out, or NULL. */
+ * sorted by key: the resolved config. cfg_write_if writes only the keys keep(ctx, key) accepts
+ * (keys.h's keys_write_scoped picks them by scope). */
 int cfg_write(const struct cfg *c, FILE *f);
-int cfg_write_except(const struct cfg *c, FILE *f, const char *const *exclude);
+int cfg_write_if(const struct cfg *c, FILE *f, int (*keep)(void *ctx, const char *key),
+                 void *ctx);
 
 #endif /* DCQB_CFG_H */

@@ -49,8 +49,8 @@ static int leaf_path(char *buf, size_t n, const char *dir, const char *leaf,
 
 /* ---- config.ini ----------------------------------------------------------------------------- */
 
-int rundir_config_write(const char *dir, const struct cfg *cfg, const char *const *skip,
-                        struct dcqb_err *err)
+int rundir_config_write(const char *dir, int (*write_body)(const struct cfg *cfg, FILE *f),
+                        const struct cfg *cfg, struct dcqb_err *err)
 {
     char path[4096];
     int rc = leaf_path(path, sizeof path, dir, names[RUNDIR_CONFIG], err);
@@ -58,7 +58,7 @@ int rundir_config_write(const char *dir, const struct cfg *cfg, const char *cons
     FILE *f = fopen(path, "w");
     if (!f) return DCQB_FAIL(err, DCQB_EIO, "%s: cannot write: %s", path, strerror(errno));
     fprintf(f, "# resolved configuration of this run (every effective key)\n");
-    cfg_write_except(cfg, f, skip);
+    write_body(cfg, f);
     int bad = ferror(f);
     if (fclose(f) != 0 || bad) return DCQB_FAIL(err, DCQB_EIO, "%s: write failed", path);
     return DCQB_OK;

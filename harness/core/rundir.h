@@ -12,6 +12,7 @@
 #define DCQB_RUNDIR_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cfg.h"
 #include "dcqb.h"
@@ -38,9 +39,10 @@ int rundir_path(char *buf, size_t n, const char *dir, enum rundir_file f);
 
 /* ---- config.ini ----------------------------------------------------------------------------- */
 
-/* Write the resolved config (cfg_write_except(cfg, skip) under a one-line comment). */
-int rundir_config_write(const char *dir, const struct cfg *cfg, const char *const *skip,
-                        struct dcqb_err *err);
+/* Write the resolved config: a one-line comment, then write_body(cfg, f) (the trainer's
+ * train_write_resolved, which knows the key scopes; a function because core sits below train). */
+int rundir_config_write(const char *dir, int (*write_body)(const struct cfg *cfg, FILE *f),
+                        const struct cfg *cfg, struct dcqb_err *err);
 /* Load DIR/config.ini flat into cfg (appending to what cfg holds). */
 int rundir_config_load(struct cfg *cfg, const char *dir, struct dcqb_err *err);
 

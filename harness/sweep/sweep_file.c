@@ -13,6 +13,7 @@
 #include "eval.h"
 #include "head.h"
 #include "train.h"
+#include "train_keys.h"
 
 #define SWEEP_ORDER_SEED 0x5eedc0ffee123457ULL /* fixed: the canonical order never changes */
 

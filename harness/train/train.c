@@ -12,6 +12,7 @@
 #include <gsl/gsl_rng.h>
 
 #include "data_cfg.h"
+#include "train_keys.h"
 
 /* ---------------------------------------------------------------- private state */
 
@@ -79,101 +80,6 @@ static void rows_normalize_backward(float *dx, const float *g, const float *y, c
 
 /* ---------------------------------------------------------------- setup */
 
-static const char train_help_text[] =
-    "data (synthetic):  profile=ms1m ids=10000 data_seed=<seed> and every generator knob\n"
-    "                   (see 'dcqbench data --help')\n"
-    "data (.npy):       train_x=X.npy train_y=Y.npy (float32 (N,D), int labels 0..C-1)\n"
-    "run:               head=full seed=1 steps=1000 (or epochs=E) batch=256 threads=1\n"
-    "                   class_balanced=0 flip_aug=1 ckpt_every=500 log_every=10\n"
-    "optimiser:         lr=0.1 lr_schedule=cosine|step|linear|constant warmup=0.05\n"
-    "                   momentum=0.9 weight_decay=5e-4 (backbone and head alike)\n"
-    "backbone:          dim=128 (embedding d) hidden=512 depth=2 residual=1\n"
-    "head (common):     ratio=0.1 init_std=0.01 margin=cosface|arcface|combined|none s m\n"
-    "                   m1 m2 m3 straight_through easy_margin (defaults per head)\n"
-    "DCQ weight generator: ema_key_train=1 (key forward in BN train mode)\n"
-    "head-specific keys: see 'dcqbench train --help-head NAME'\n"
-    "eval.* keys are kept for 'dcqbench eval --run' and ignored by training.\n";
-
-const char *train_help(void) { return train_help_text; }
-
-/* Every key trainer_setup reads itself; data knobs and head keys are looked up in their own
- * tables (data_knobs[], each head's `keys`), so a new head or knob needs no edit here. */
-static const char *const train_keys[] = {
-    "head", "seed", "steps", "epochs", "batch", "threads", "class_balanced", "flip_aug",
-    "ema_key_train", "ckpt_every", "log_every", "lr", "lr_schedule", "warmup", "momentum",
-    "weight_decay", "dim", "hidden", "depth", "residual", "ratio", "init_std", "train_x",
-    "train_y", "profile", "ids", "data_seed", NULL};
-
-int train_key_known(const char *key)
-{
-    if (strncmp(key, "eval.", 5) == 0 && key[5]) return 1;
-    for (int i = 0; train_keys[i]; i++)
-        if (strcmp(train_keys[i], key) == 0) return 1;
-    for (const struct data_knob *k = data_knobs; k->key; k++)
-        if (strcmp(k->key, key) == 0) return 1;
-    for (const struct head_ops *const *h = head_list(); *h; h++)
-        for (const char *const *k = (*h)->keys; k && *k; k++)
-            if (strcmp(*k, key) == 0) return 1;
-    return 0;
-}
-
-static const char *head_param_cb(void *ctx, const char *key)
-{
-    struct cfg *c = ctx;
-    if (!cfg_has(c, key)) return NULL;
-    return cfg_find(c, key)->val;
-}
-
-static void head_default_cb(void *ctx, const char *key, const char *val)
-{
-    struct cfg *c = ctx;
-    if (cfg_find(c, key)) return;
-    if (cfg_set(c, key, val, "default", -1, NULL) == DCQB_OK) cfg_has(c, key);
-}
-
-/* Keys that name where and how a run is executed but not what it computes. */
-static const char *const non_defining_keys[] = {"out", "resume", "log_every", "ckpt_every",
-                                                "progress", NULL};
-
-static int config_hash(struct cfg *cfg, uint64_t *out, struct dcqb_err *err)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    if (!m) return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory hashing the config");
-    cfg_write_except(cfg, m, non_defining_keys);
-    fclose(m);
-    /* eval.* keys say how a run is evaluated, not what it trained: leave them out */
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (char *line = buf; line && *line;) {
-        char *nl = strchr(line, '\n');
-        size_t n = nl ? (size_t)(nl - line + 1) : strlen(line);
-        if (strncmp(line, "eval.", 5) != 0)
-            for (size_t i = 0; i < n; i++) {
-                h ^= (unsigned char)line[i];
-                h *= 0x100000001b3ULL;
-            }
-        line = nl ? nl + 1 : NULL;
-    }
-    (void)len;
-    *out = h;
-    free(buf);
-    return DCQB_OK;
-}
-
-#define GET_INT(key, def, lo, hi, dst)                                                        \
-    do {                                                                                      \
-        long long v_;                                                                         \
-        if ((rc = cfg_get_int(cfg, key, def, lo, hi, &v_, err))) goto fail;                   \
-        dst = v_;                                                                             \
-    } while (0)
-#define GET_DBL(key, def, lo, hi, dst)                                                        \
-    do {                                                                                      \
-        double v_;                                                                            \
-        if ((rc = cfg_get_double(cfg, key, def, lo, hi, &v_, err))) goto fail;                \
-        dst = v_;                                                                             \
-    } while (0)
-
 int trainer_setup(struct trainer *tr, struct cfg *cfg, struct dcqb_err *err)
 {
     int rc;
@@ -182,22 +88,15 @@ int trainer_setup(struct trainer *tr, struct cfg *cfg, struct dcqb_err *err)
     if (!p) return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
     tr->priv = p;
 
-    /* eval.* keys belong to 'dcqbench eval --run'; out/resume/progress to the CLI. */
-    for (int i = 0; i < cfg->n; i++)
-        if (strncmp(cfg->e[i].key, "eval.", 5) == 0) cfg->e[i].used = 1;
-    cfg_has(cfg, "out");
-    cfg_has(cfg, "resume");
-    cfg_has(cfg, "progress");
-
+    /* every training key from one table (train_keys.c); generator and head keys below */
+    struct train_settings ks;
+    train_settings_defaults(&ks);
+    if ((rc = train_settings_read(&ks, cfg, err))) goto fail;
     struct train_opts *o = &tr->o;
-    long long seed;
-    if ((rc = cfg_get_int(cfg, "seed", 1, 0, INT64_MAX, &seed, err))) goto fail;
-    o->seed = (uint64_t)seed;
+    *o = ks.o;
 
     /* ---- data */
-    const char *tx, *ty;
-    cfg_get_str(cfg, "train_x", NULL, &tx, err);
-    cfg_get_str(cfg, "train_y", NULL, &ty, err);
+    const char *tx = ks.train_x, *ty = ks.train_y;
     if (tx || ty) {
         if (!tx || !ty) {
             rc = DCQB_FAIL(err, DCQB_EINVAL, "train_x and train_y go together");
@@ -216,49 +115,14 @@ int trainer_setup(struct trainer *tr, struct cfg *cfg, struct dcqb_err *err)
     }
 
     /* ---- run */
-    GET_INT("batch", 256, 2, 1 << 16, o->batch);
-    if (cfg_find(cfg, "epochs") && cfg_find(cfg, "steps")) {
-        rc = DCQB_FAIL(err, DCQB_EINVAL, "give either 'steps' or 'epochs', not both");
-        goto fail;
-    }
-    if (cfg_find(cfg, "epochs")) {
-        double ep;
-        GET_DBL("epochs", 1, 1e-6, 1e6, ep);
-        o->steps = (int64_t)ceil(ep * (double)tr->ts.N / o->batch);
-    } else {
-        GET_INT("steps", 1000, 1, (long long)1e12, o->steps);
-    }
-    GET_INT("threads", 1, 1, 256, o->threads);
-    GET_INT("class_balanced", 0, 0, 1, o->class_balanced);
-    GET_INT("flip_aug", 1, 0, 1, o->flip_aug);
-    GET_INT("ema_key_train", 1, 0, 1, o->ema_key_train);
-    GET_INT("ckpt_every", 500, 0, (long long)1e12, o->ckpt_every);
-    GET_INT("log_every", 10, 1, (long long)1e12, o->log_every);
-
-    static const char *const scheds[] = {"cosine", "step", "linear", "constant", NULL};
-    GET_DBL("lr", 0.1, 0, 1e6, o->lr.base);
-    if ((rc = cfg_get_choice(cfg, "lr_schedule", "cosine", scheds, &o->lr.schedule, err)))
-        goto fail;
-    GET_DBL("warmup", 0.05, 0, 1, o->lr.warmup);
-    o->lr.step_at[0] = 0.5;
-    o->lr.step_at[1] = 0.75;
-    o->lr.n_step_at = 2;
-    o->lr.step_gamma = 0.1f;
-    GET_DBL("momentum", 0.9, 0, 0.999999, o->optim.momentum);
-    GET_DBL("weight_decay", 5e-4, 0, 1, o->optim.weight_decay);
+    if (ks.epochs > 0) o->steps = (int64_t)ceil(ks.epochs * (double)tr->ts.N / o->batch);
 
     /* ---- backbone */
-    struct backbone_cfg bcfg;
-    backbone_cfg_defaults(&bcfg);
+    struct backbone_cfg bcfg = ks.net;
     bcfg.in_dim = tr->ts.D;
-    GET_INT("dim", bcfg.emb_dim, 2, 4096, bcfg.emb_dim);
-    GET_INT("hidden", bcfg.hidden, 2, 16384, bcfg.hidden);
-    GET_INT("depth", bcfg.depth, 1, 64, bcfg.depth);
-    GET_INT("residual", bcfg.residual, 0, 1, bcfg.residual);
 
     /* ---- head */
-    const char *hname;
-    cfg_get_str(cfg, "head", "full", &hname, err);
+    const char *hname = ks.head_name;
     tr->head = head_find(hname);
     if (!tr->head) {
         char names[256] = "";
@@ -270,17 +134,14 @@ int trainer_setup(struct trainer *tr, struct cfg *cfg, struct dcqb_err *err)
         goto fail;
     }
     struct head_cfg *hc = &tr->hcfg;
+    *hc = ks.head; /* ratio, init_std */
     hc->C = tr->ts.C;
     hc->D = bcfg.emb_dim;
     hc->max_batch = o->batch;
-    GET_DBL("ratio", 0.1, 1e-9, 1, hc->ratio);
-    GET_DBL("init_std", 0.01, 0, 10, hc->init_std);
     hc->optim = o->optim;
     hc->seed = dcqb_stream_seed(o->seed, DCQB_STREAM_HEAD);
     hc->class_counts = tr->ts.sizes;
-    hc->param = head_param_cb;
-    hc->note_default = head_default_cb;
-    hc->param_ctx = cfg;
+    train_head_keys(hc, cfg);
     hc->threads = o->threads; /* the head's own passes use the run's threads too */
     if (tr->head->abi_version != HEAD_ABI_VERSION) {
         rc = DCQB_FAIL(err, DCQB_EINVAL, "head '%s' was built for head ABI %d, harness has %d",
@@ -296,7 +157,7 @@ int trainer_setup(struct trainer *tr, struct cfg *cfg, struct dcqb_err *err)
     if ((rc = tr->head->init(tr->hst, hc, &tr->req, err))) goto fail;
     if (tr->req.kshot < 1) tr->req.kshot = 1;
     if ((rc = cfg_check_unused(cfg, err))) goto fail;
-    if ((rc = config_hash(cfg, &tr->cfg_hash, err))) goto fail;
+    if ((rc = train_config_hash(cfg, &tr->cfg_hash, err))) goto fail;
 
     /* ---- networks and buffers */
     openblas_set_num_threads(o->threads);

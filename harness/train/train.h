@@ -68,7 +68,7 @@ struct train_result {
     uint32_t digest;
 };
 
-/* Build everything from a config (keys documented by train_help). Unknown keys are errors.
+/* Build everything from a config (keys: train_keys.h). Unknown keys are errors.
  * `eval.*` keys are accepted and ignored (they belong to `dcqbench eval`). */
 int trainer_setup(struct trainer *tr, struct cfg *cfg, struct dcqb_err *err);
 void trainer_free(struct trainer *tr);
@@ -91,12 +91,5 @@ uint32_t trainer_digest(const struct trainer *tr);
 /* Embed n inputs x (n,Din) with the online (use_ema = 0) or EMA network, eval-mode BN, into
  * out (n,d) unnormalised. Uses the trainer's buffers in chunks of `batch`. */
 void trainer_embed(struct trainer *tr, float *out, const float *x, int64_t n, int use_ema);
-
-/* Non-zero if `key` is a config key some part of training reads (train keys, data knobs, any
- * registered head's keys, eval.*): what a sweep file may set. */
-int train_key_known(const char *key);
-
-/* Text of every training key with its default, for --help. */
-const char *train_help(void);
 
 #endif
