@@ -28,7 +28,9 @@
 
 #define SWEEP_NAME_MAX 128
 #define SWEEP_MAX_RUNS 100000 /* guards against a typo expanding to millions of runs */
-#define SWEEP_SCHEMA 1        /* the `schema` column of runs.tsv; bump when columns change */
+/* The `schema` column of runs.tsv; bump when columns change. 2: the config columns are every
+ * run-defining key plus the sweep's own keys, filled from each run's resolved config.ini. */
+#define SWEEP_SCHEMA 2
 
 /* The keys a sweep may set (train keys, one table; extend it there) and eval.<anything>. */
 int sweep_key_known(const char *key);
@@ -56,6 +58,9 @@ struct sweep {
     char **metrics;      /* metric columns of runs.tsv */
     int n_keys;
     char **keys;         /* sorted union of the runs' config keys */
+    int n_cols;
+    const char **cols;   /* runs.tsv's config columns: keys and every run-defining key
+                          * (train_defining_keys), sorted, each once */
     int n_runs;
     struct sweep_run *runs; /* in canonical order: sorted by a seeded mix of the run_id */
 };
@@ -67,7 +72,11 @@ int sweep_load(struct sweep *s, const char *path, struct dcqb_err *err);
 void sweep_free(struct sweep *s);
 
 
-/* runs.tsv header line (with '\n') for this sweep, malloc'd, into *out. */
+/* runs.tsv header line (with '\n') for this sweep, malloc'd, into *out: schema run_id sweep
+ * git_rev status, the config columns (s->cols; a key named like a fixed column is written
+ * cfg.<key>), the summary.json columns, the metrics, err_msg. A run's config cells hold its
+ * resolved config.ini values (canonical form), the sweep's values when it wrote none, NA for a
+ * key its head does not read. */
 int sweep_tsv_header(const struct sweep *s, char **out, struct dcqb_err *err);
 
 /* ---- running ------------------------------------------------------------------------------ */

@@ -306,6 +306,7 @@ void sweep_free(struct sweep *s)
     for (int i = 0; i < s->n_metrics; i++) free(s->metrics[i]);
     free(s->metrics);
     free(s->keys);
+    free(s->cols);
     memset(s, 0, sizeof *s);
 }
 
@@ -516,6 +517,29 @@ static int collect_keys(struct sweep *s, struct dcqb_err *err)
     return DCQB_OK;
 }
 
+/* s->cols = sorted union of s->keys and every run-defining key: fixed when the header is
+ * written, so each run's resolved value has a column whatever the sweep itself set. */
+static int collect_cols(struct sweep *s, struct dcqb_err *err)
+{
+    const char **def = NULL;
+    int n_def = 0, rc = train_defining_keys(&def, &n_def, err);
+    if (rc) return rc;
+    s->cols = malloc((size_t)(s->n_keys + n_def + 1) * sizeof *s->cols);
+    if (!s->cols) {
+        free(def);
+        return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
+    }
+    int i = 0, j = 0; /* merge of two sorted lists */
+    while (i < s->n_keys || j < n_def) {
+        int c = i == s->n_keys ? 1 : j == n_def ? -1 : strcmp(s->keys[i], def[j]);
+        s->cols[s->n_cols++] = c <= 0 ? s->keys[i] : def[j];
+        i += c <= 0;
+        j += c >= 0;
+    }
+    free(def);
+    return DCQB_OK;
+}
+
 static int load(struct loader *L, struct dcqb_err *err)
 {
     struct sweep *s = L->s;
@@ -532,7 +556,9 @@ static int load(struct loader *L, struct dcqb_err *err)
     if ((rc = metrics_and_name(L, err))) return rc;
     for (int i = 1; i < L->n_g; i++)
         if ((rc = expand_group(s, &L->g[0], &L->g[i], &cap, err))) return rc;
-    if ((rc = sort_and_dedupe(s, err)) || (rc = collect_keys(s, err))) return rc;
+    if ((rc = sort_and_dedupe(s, err)) || (rc = collect_keys(s, err)) ||
+        (rc = collect_cols(s, err)))
+        return rc;
     return DCQB_OK;
 }
 

@@ -13,13 +13,14 @@
 #include "tsv.h"
 #include "version.h"
 
-/* Columns copied from summary.json, in runs.tsv order. */
+/* Columns copied from summary.json, in runs.tsv order. eval_ema_default: the network `eval
+ * --run` embeds with when eval.net is "default" or not set (1 EMA, 0 online). */
 static const char *const result_cols[] = {
     "steps", "wall_s", "samples_per_s", "head_mem_mb", "peak_rss_mb", "final_loss", "digest",
     "first_loss", "classes", "train_images", "head_time_share", "backbone_time_share",
     "data_time_share", "head_per_class_bytes", "head_fixed_bytes", "head_flops_per_step",
     "backbone_flops_per_step", "head_active_classes", "queue_distinct_classes", "blas_core",
-    NULL};
+    "eval_ema_default", NULL};
 #define LEDGER_MAX_BYTES ((size_t)1 << 30) /* a guard against reading a huge wrong file */
 
 static const char *const lead_cols[] = {"schema", "run_id", "sweep", "git_rev", "status", NULL};
@@ -64,13 +65,13 @@ int sweep_tsv_header(const struct sweep *s, char **out, struct dcqb_err *err)
     char buf[CFG_KEY_MAX + 8];
     int first = 1;
     for (int i = 0; lead_cols[i]; i++, first = 0) cell(&b, lead_cols[i], first);
-    for (int i = 0; i < s->n_keys; i++) cell(&b, config_col(s->keys[i], buf, sizeof buf), 0);
+    for (int i = 0; i < s->n_cols; i++) cell(&b, config_col(s->cols[i], buf, sizeof buf), 0);
     for (int i = 0; result_cols[i]; i++) cell(&b, result_cols[i], 0);
     for (int i = 0; i < s->n_metrics; i++) {
         const char *m = s->metrics[i];
         int clash = in_list(lead_cols, m) || in_list(result_cols, m) || !strcmp(m, "err_msg");
-        for (int k = 0; k < s->n_keys; k++)
-            clash |= !strcmp(config_col(s->keys[k], buf, sizeof buf), m);
+        for (int k = 0; k < s->n_cols; k++)
+            clash |= !strcmp(config_col(s->cols[k], buf, sizeof buf), m);
         if (clash) {
             free(b.p);
             return DCQB_FAIL(err, DCQB_EINVAL, "%s: metric '%s' clashes with a runs.tsv column",
@@ -142,10 +143,11 @@ static int header_mismatch(const char *path, const char *have, const char *want,
         if (la != lb || strncmp(a, b, la) != 0 || a[la] != b[lb]) {
             return DCQB_FAIL(err, DCQB_EINVAL,
                              "%s has a different header (column %d: file '%.*s', this sweep "
-                             "'%.*s'; the sweep's keys or metrics changed): use a new [sweep] "
-                             "name or --results DIR, or move the old file away",
+                             "'%.*s'; the sweep's keys or metrics changed, or runs.tsv's columns "
+                             "did (schema %d now)): use a new [sweep] name or --results DIR, or "
+                             "move the old file away",
                              path, col + 1, (int)(la > 40 ? 40 : la), a, (int)(lb > 40 ? 40 : lb),
-                             b);
+                             b, SWEEP_SCHEMA);
         }
         if (a[la] != '\t') return DCQB_OK;
         a += la + 1;
@@ -230,12 +232,31 @@ int sweep_ledger_has_ok(const struct sweep_ledger *l, const char *run_id)
     return id_in(l->ok, l->n_ok, run_id);
 }
 
+/* The run's config columns: its resolved config.ini (canonical form, so "5e+01" reads as the
+ * sweep's "50"), else the sweep's own value (train failed before writing config.ini), else NA:
+ * a key the run's head does not read. */
+static void config_cells(struct sbuf *b, const struct sweep *s, const struct sweep_run *ru,
+                         const char *rundir)
+{
+    struct cfg resolved = {0};
+    int have = rundir_config_load(&resolved, rundir, NULL) == DCQB_OK;
+    for (int k = 0, j = 0; k < s->n_cols; k++) {
+        const char *key = s->cols[k], *v = NULL;
+        const struct cfg_entry *e = have ? cfg_find(&resolved, key) : NULL;
+        char canon[CFG_VAL_MAX];
+        while (j < ru->n_kv && strcmp(ru->key[j], key) < 0) j++;
+        if (e && sweep_canon_value(canon, sizeof canon, e->val) == DCQB_OK) v = canon;
+        else if (j < ru->n_kv && !strcmp(ru->key[j], key)) v = ru->val[j];
+        cell(b, v, 0);
+    }
+    cfg_free(&resolved);
+}
+
 int sweep_ledger_append(struct sweep_ledger *l, const struct sweep *s, int run,
                         const char *rundir, int ok, const struct rundir_record *sum,
                         const struct rundir_record *met, const char *msg,
                         struct dcqb_err *err)
 {
-    (void)rundir;
     const struct sweep_run *ru = &s->runs[run];
     struct sbuf b = {0};
     char num[64];
@@ -245,10 +266,7 @@ int sweep_ledger_append(struct sweep_ledger *l, const struct sweep *s, int run,
     cell(&b, s->name, 0);
     cell(&b, DCQB_GIT_REV, 0);
     cell(&b, ok ? "ok" : "fail", 0);
-    for (int k = 0, j = 0; k < s->n_keys; k++) {
-        while (j < ru->n_kv && strcmp(ru->key[j], s->keys[k]) < 0) j++;
-        cell(&b, j < ru->n_kv && !strcmp(ru->key[j], s->keys[k]) ? ru->val[j] : NULL, 0);
-    }
+    config_cells(&b, s, ru, rundir);
     for (int i = 0; result_cols[i]; i++) cell(&b, rundir_record_get(sum, result_cols[i]), 0);
     for (int i = 0; i < s->n_metrics; i++)
         cell(&b, rundir_record_get(met, s->metrics[i]), 0);
