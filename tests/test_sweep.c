@@ -3,8 +3,9 @@
  * The runner tests drive a fake "dcqbench" shell script written to build/tmp-tests/, which
  * behaves by the run's `eval.fake` key: ok, fail (summary with status fail, exit 1), crash
  * (SIGSEGV), nosummary (exit 2, no summary.json, no config.ini), evalfail (eval exits 3), hang
- * (sleeps 5 s unless interrupted by SIGINT, then exits 1 without summary). Every train but
- * nosummary writes a resolved config.ini: run.conf plus "ratio = 0.10" and, for dcq,
+ * (sleeps 5 s unless interrupted by SIGINT, then exits 1 without summary). Like the real one,
+ * train refuses a folder that holds a checkpoint.bin. Every train but nosummary writes a
+ * checkpoint.bin and a resolved config.ini: run.conf plus "ratio = 0.10" and, for dcq,
  * "mu = 9.99e-1" (defaults in a non-canonical spelling). */
 #include "test_util.h"
 
@@ -72,8 +73,10 @@ static const char fake_script[] =
     "echo \"fake $cmd $mode\"\n"
     "if [ \"$cmd\" = train ]; then\n"
     "  echo x >> \"$out/attempts\"\n"
+    "  [ -e \"$out/checkpoint.bin\" ] && { echo \"$out already holds a run\" >&2; exit 2; }\n"
     "  [ \"$mode\" != nosummary ] && { echo '# resolved'; cat \"$conf\"; echo 'ratio = 0.10';\n"
     "    grep -q '^head = dcq' \"$conf\" && echo 'mu = 9.99e-1'; } > \"$out/config.ini\"\n"
+    "  [ \"$mode\" != nosummary ] && echo ckpt > \"$out/checkpoint.bin\"\n"
     "  case \"$mode\" in\n"
     "  crash) kill -SEGV $$ ;;\n"
     "  hang) trap 'echo got INT; exit 1' INT; sleep 5 & wait $!; echo done; exit 0 ;;\n"
@@ -405,13 +408,20 @@ static void test_runs_failures_and_resume(void **state)
         assert_int_equal(attempts(res, &s, i), strcmp(mode_of(&s.runs[i]), "ok") ? 2 : 1);
     text = test_slurp(tsv);
     assert_int_equal(count_lines(text), 1 + 12 + 8);
+    for (int i = 0; i < s.n_runs; i++) { /* retried from scratch, not refused by train */
+        char *row = find_row(text, s.runs[i].run_id);
+        if (!strcmp(mode_of(&s.runs[i]), "evalfail"))
+            assert_non_null(strstr(row, "eval exited with status 3"));
+        free(row);
+    }
     free(text);
 
-    /* --force reruns everything */
+    /* --force reruns everything, from scratch (an earlier attempt's checkpoint goes first) */
     o.force = 1;
     assert_int_equal(sweep_execute(&s, &o, &r, &err), DCQB_OK);
     assert_int_equal(r.skipped, 0);
-    assert_int_equal(r.ok + r.failed, 12);
+    assert_int_equal(r.ok, 4);
+    assert_int_equal(r.failed, 8);
     sweep_free(&s);
 }
 

@@ -137,18 +137,23 @@ static void report(struct runner *r, int run, int ok, const char *msg, double wa
 
 
 
-/* Start run `run` in slot sl: clean stale outputs, write run.conf, launch train. */
+/* Start run `run` in slot sl: clean stale outputs, write run.conf, launch train. Every attempt
+ * trains from scratch: the outputs of an earlier attempt (an interrupted or failed one, or a
+ * finished one under --force) go first, since train refuses a folder holding a checkpoint and a
+ * stale config.ini or summary.json would be read as this attempt's. */
 static int start_run(struct runner *r, struct slot *sl, int run, char *msg, size_t n,
                      struct dcqb_err *err)
 {
+    static const enum rundir_file stale[] = {RUNDIR_SUMMARY, RUNDIR_METRICS, RUNDIR_CHECKPOINT,
+                                             RUNDIR_CONFIG, RUNDIR_CURVE, RUNDIR_PROVENANCE};
     char p[1200], conf[1200], log[1200];
     run_path(r, run, -1, p, sizeof p);
     int rc = fs_mkdir_p(p, err);
     if (rc) return rc;
-    run_path(r, run, RUNDIR_SUMMARY, conf, sizeof conf);
-    unlink(conf);
-    run_path(r, run, RUNDIR_METRICS, conf, sizeof conf);
-    unlink(conf);
+    for (size_t i = 0; i < sizeof stale / sizeof stale[0]; i++) {
+        run_path(r, run, (int)stale[i], conf, sizeof conf);
+        unlink(conf);
+    }
     run_path(r, run, RUNDIR_RUN_CONF, conf, sizeof conf);
     FILE *f = fopen(conf, "w");
     if (!f) return DCQB_FAIL(err, DCQB_EIO, "%s: cannot write: %s", conf, strerror(errno));
