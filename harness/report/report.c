@@ -293,8 +293,9 @@ static int load_runs(struct rep *R, struct dcqb_err *err)
         u->seed = v ? atoi(v) : 1;
         v = run_cfg(R, row, "kshot");
         u->kshot = v ? atoi(v) : 1;
-        u->net = run_cfg(R, row, "eval_net");
-        if (!u->net) u->net = run_cfg(R, row, "eval.net");
+        /* eval's own eval.net overrides the head's eval_net (eval_rundir.c) */
+        u->net = run_cfg(R, row, "eval.net");
+        if (!u->net || !strcmp(u->net, "default")) u->net = run_cfg(R, row, "eval_net");
         if (!u->net) u->net = "ema";
         double def_ratio = strcmp(u->head, "full") == 0 ? 1.0 : 0.1;
         u->ratio = num_of(run_cfg(R, row, "ratio"));
