@@ -92,6 +92,20 @@ static void test_tiny_run_rerun_skips(void **state)
     char lines[4][1024];
     assert_int_equal(read_tsv(cfg.out_dir, lines, 4), 1);
     assert_non_null(strstr(lines[0], "full\t1000\t16\t32\t1\t0.1\t1000\tok\t"));
+    /* the file's row, read back by column name, is the row the callback saw */
+    char path[700];
+    snprintf(path, sizeof path, "%s/bench.tsv", cfg.out_dir);
+    struct tsv t;
+    assert_int_equal(tsv_load(&t, path, &err), DCQB_OK);
+    struct bench_row back;
+    assert_int_equal(bench_row_read(&back, &t, 1), 0);
+    assert_string_equal(back.status, s.last.status);
+    assert_int_equal(back.K, s.last.K);
+    assert_int_equal(back.n_gemm, s.last.n_gemm);
+    assert_int_equal(back.allocs_in_loop, s.last.allocs_in_loop);
+    assert_close(back.head_ms, s.last.head_ms, 1e-4, 0);
+    assert_close(back.peak_rss_mb, s.last.peak_rss_mb, 0.05, 0);
+    tsv_free(&t);
 
     /* rerun: skipped, no new line */
     struct seen s2 = {0};
@@ -128,6 +142,69 @@ static void test_refused_under_memory_limit(void **state)
     assert_non_null(strstr(lines[0], "\trefused\t"));
 }
 
+/* The column contract: header, writer and reader come from one table, so a row written and
+ * read back by column name is the row, and the header names every member once. */
+static void test_column_table_round_trip(void **state)
+{
+    (void)state;
+    int n = 0;
+    char hdr[1024] = "";
+    for (; bench_cols[n].name; n++) {
+        for (int j = 0; j < n; j++) assert_string_not_equal(bench_cols[j].name, bench_cols[n].name);
+        assert_true(bench_cols[n].off + bench_cols[n].size <= sizeof(struct bench_row));
+        size_t l = strlen(hdr);
+        snprintf(hdr + l, sizeof hdr - l, "%s%s", n ? "\t" : "", bench_cols[n].name);
+    }
+    assert_int_equal(n, 31);
+    assert_string_equal(hdr, bench_tsv_header());
+    struct bench_row r = {.head = "dcq", .C = 10000000, .d = 128, .B = 256, .threads = 2,
+                          .ratio = 0.1, .K = 1000000, .status = "ok", .reps = 5,
+                          .head_ms = 12.5, .head_cpu_ms = 25, .head_min_ms = 12.25,
+                          .total_ms = 40.125, .head_gflops = 81.5, .gemm_bound_ms = 10,
+                          .bound_ratio = 1.25, .gemm_min_ms = 9.5, .min_ratio = 1.5,
+                          .gemm_gflops = 90.25, .n_gemm = 2, .per_class_bytes = 520,
+                          .fixed_bytes = 4096, .plan_bytes = 5.2e9, .avail_bytes = 6e9,
+                          .peak_rss_mb = 4960.5, .head_allocs = 0, .allocs_in_loop = -1,
+                          .bound_allocs = 3, .blas_core = "", .git_rev = "abc1234",
+                          .err_msg = "tab\there"};
+    struct sbuf b = {0};
+    sb_str(&b, bench_tsv_header());
+    sb_add(&b, "\n", 1);
+    bench_row_format(&b, &r);
+    assert_false(b.oom);
+    assert_non_null(strstr(b.p, "\t-\tabc1234\ttab here\n")); /* empty -> "-", tab -> space */
+    struct tsv t;
+    struct dcqb_err err = {0};
+    char *text;
+    assert_int_equal(sb_take(&b, &text, &err), DCQB_OK);
+    assert_int_equal(tsv_parse(&t, text, "bench.tsv", &err), DCQB_OK);
+    assert_int_equal(t.rows, 2);
+    assert_int_equal(t.cols, n);
+    struct bench_row q;
+    assert_int_equal(bench_row_read(&q, &t, 1), 0);
+    assert_string_equal(q.head, "dcq");
+    assert_int_equal(q.C, r.C);
+    assert_int_equal(q.threads, 2);
+    assert_close(q.ratio, 0.1, 0, 1e-12);
+    assert_int_equal(q.K, r.K);
+    assert_close(q.total_ms, r.total_ms, 0, 1e-12);
+    assert_close(q.gemm_gflops, r.gemm_gflops, 0, 1e-12);
+    assert_close(q.plan_bytes, r.plan_bytes, 0, 1e-12);
+    assert_close(q.peak_rss_mb, r.peak_rss_mb, 0, 1e-12);
+    assert_int_equal(q.n_gemm, 2);
+    assert_int_equal(q.allocs_in_loop, -1);
+    assert_int_equal(q.bound_allocs, 3);
+    assert_string_equal(q.blas_core, "-");
+    assert_string_equal(q.git_rev, "abc1234");
+    assert_string_equal(q.err_msg, "tab here");
+    tsv_free(&t);
+    /* a torn last line (no newline) is not a row */
+    text = strdup("head\tC\nfull\t10");
+    assert_int_equal(tsv_parse(&t, text, "bench.tsv", &err), DCQB_OK);
+    assert_int_equal(bench_row_read(&q, &t, 1), -1);
+    tsv_free(&t);
+}
+
 static void test_bad_config(void **state)
 {
     (void)state;
@@ -144,6 +221,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiny_run_rerun_skips),
         cmocka_unit_test(test_refused_under_memory_limit),
+        cmocka_unit_test(test_column_table_round_trip),
         cmocka_unit_test(test_bad_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

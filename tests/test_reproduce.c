@@ -4,6 +4,8 @@
  * reproduce` works on a fresh clone. Results go to build/tmp-tests/reproduce, not results/. */
 #include "test_util.h"
 
+#include "tsv.h"
+
 static char out[1 << 16];
 static char res[512];
 
@@ -49,6 +51,25 @@ static void test_smoke_profile_end_to_end(void **state)
         double v = strtod(p, &end);
         assert_true(end != p && v >= 0 && v <= 1);
     }
+
+    /* every row carries its resolved configuration: keys the sweep never set are filled from
+     * the run's config.ini (batch, lr are set; kshot, queue_len and momentum are not), and a
+     * key the run's head does not read is NA */
+    struct tsv t;
+    struct dcqb_err err = {0};
+    assert_int_equal(tsv_parse(&t, strdup(tsv), path, &err), DCQB_OK);
+    int c_head = tsv_col(&t, "head"), c_mom = tsv_col(&t, "momentum"), c_mu = tsv_col(&t, "mu"),
+        c_k = tsv_col(&t, "kshot"), c_q = tsv_col(&t, "queue_len"), c_lr = tsv_col(&t, "lr");
+    assert_true(c_head >= 0 && c_mom >= 0 && c_mu >= 0 && c_k >= 0 && c_q >= 0 && c_lr >= 0);
+    for (int r = 1; r < t.rows; r++) {
+        int dcq = strcmp(tsv_get(&t, r, c_head), "dcq") == 0;
+        assert_false(tsv_is_na(tsv_get(&t, r, c_mom)));
+        assert_false(tsv_is_na(tsv_get(&t, r, c_lr)));
+        assert_int_equal(tsv_is_na(tsv_get(&t, r, c_mu)), !dcq);
+        assert_int_equal(tsv_is_na(tsv_get(&t, r, c_k)), !dcq);
+        assert_int_equal(tsv_is_na(tsv_get(&t, r, c_q)), !dcq);
+    }
+    tsv_free(&t);
 
     /* 2. the report: every table and every claim section, verdicts computed */
     snprintf(args, sizeof args, "report --profile smoke --results %s --no-timestamp", res);

@@ -2,8 +2,11 @@
  * (resume, shards, failing and crashing children, runs.tsv shape, header refusal, merge).
  * The runner tests drive a fake "dcqbench" shell script written to build/tmp-tests/, which
  * behaves by the run's `eval.fake` key: ok, fail (summary with status fail, exit 1), crash
- * (SIGSEGV), nosummary (exit 2, no summary.json), evalfail (eval exits 3), hang (sleeps 5 s
- * unless interrupted by SIGINT, then exits 1 without summary). */
+ * (SIGSEGV), nosummary (exit 2, no summary.json, no config.ini), evalfail (eval exits 3), hang
+ * (sleeps 5 s unless interrupted by SIGINT, then exits 1 without summary). Like the real one,
+ * train refuses a folder that holds a checkpoint.bin. Every train but nosummary writes a
+ * checkpoint.bin and a resolved config.ini: run.conf plus "ratio = 0.10" and, for dcq,
+ * "mu = 9.99e-1" (defaults in a non-canonical spelling). */
 #include "test_util.h"
 
 #include <signal.h>
@@ -12,6 +15,8 @@
 #include <sys/wait.h>
 
 #include "sweep.h"
+#include "train_keys.h"
+#include "tsv.h"
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
@@ -68,6 +73,10 @@ static const char fake_script[] =
     "echo \"fake $cmd $mode\"\n"
     "if [ \"$cmd\" = train ]; then\n"
     "  echo x >> \"$out/attempts\"\n"
+    "  [ -e \"$out/checkpoint.bin\" ] && { echo \"$out already holds a run\" >&2; exit 2; }\n"
+    "  [ \"$mode\" != nosummary ] && { echo '# resolved'; cat \"$conf\"; echo 'ratio = 0.10';\n"
+    "    grep -q '^head = dcq' \"$conf\" && echo 'mu = 9.99e-1'; } > \"$out/config.ini\"\n"
+    "  [ \"$mode\" != nosummary ] && echo ckpt > \"$out/checkpoint.bin\"\n"
     "  case \"$mode\" in\n"
     "  crash) kill -SEGV $$ ;;\n"
     "  hang) trap 'echo got INT; exit 1' INT; sleep 5 & wait $!; echo done; exit 0 ;;\n"
@@ -77,7 +86,8 @@ static const char fake_script[] =
     "  esac\n"
     "  printf '{\"status\": \"ok\", \"err_msg\": \"\", \"steps\": 10, \"final_loss\": 1.5, "
     "\"digest\": \"00c0ffee\", \"wall_s\": 0.25, \"samples_per_s\": 100, "
-    "\"head_mem_bytes\": 2097152, \"peak_rss_mb\": 12.5, \"extra\": 3}\\n' > \"$out/summary.json\"\n"
+    "\"head_mem_bytes\": 2097152, \"head_mem_mb\": 2, \"peak_rss_mb\": 12.5, \"extra\": 3, "
+    "\"eval_ema_default\": 1}\\n' > \"$out/summary.json\"\n"
     "  exit 0\n"
     "fi\n"
     "[ \"$mode\" = evalfail ] && { echo 'eval boom' >&2; exit 3; }\n"
@@ -133,6 +143,17 @@ static char *find_row(const char *text, const char *run_id)
     return r;
 }
 
+/* The cell of column `col` in the (last) row of run_id; fails the test when either is absent. */
+static const char *cell_of(const struct tsv *t, const char *run_id, const char *col)
+{
+    int c = tsv_col(t, col), c_id = tsv_col(t, "run_id"), hit = -1;
+    assert_true(c >= 0 && c_id >= 0);
+    for (int r = 1; r < t->rows; r++)
+        if (!strcmp(tsv_get(t, r, c_id), run_id)) hit = r;
+    assert_true(hit > 0);
+    return tsv_get(t, hit, c);
+}
+
 static const char *mode_of(const struct sweep_run *r)
 {
     for (int i = 0; i < r->n_kv; i++)
@@ -156,9 +177,9 @@ static void test_fnv_vectors(void **state)
 {
     (void)state;
     /* published FNV-1a 64 test vectors */
-    assert_true(sweep_fnv1a64("", 0) == 0xcbf29ce484222325ULL);
-    assert_true(sweep_fnv1a64("a", 1) == 0xaf63dc4c8601ec8cULL);
-    assert_true(sweep_fnv1a64("foobar", 6) == 0x85944171f73967e8ULL);
+    assert_true(dcqb_fnv1a64(DCQB_FNV1A64_INIT, "", 0) == 0xcbf29ce484222325ULL);
+    assert_true(dcqb_fnv1a64(DCQB_FNV1A64_INIT, "a", 1) == 0xaf63dc4c8601ec8cULL);
+    assert_true(dcqb_fnv1a64(DCQB_FNV1A64_INIT, "foobar", 6) == 0x85944171f73967e8ULL);
 }
 
 static void test_canon_value(void **state)
@@ -239,11 +260,13 @@ static void test_hash_independent_of_order(void **state)
     /* run_id is FNV-1a 64 of the canonical text, which is run.conf */
     char id[17];
     snprintf(id, sizeof id, "%016llx",
-             (unsigned long long)sweep_fnv1a64(a.runs[0].conf, strlen(a.runs[0].conf)));
+             (unsigned long long)dcqb_fnv1a64(DCQB_FNV1A64_INIT, a.runs[0].conf,
+                                                  strlen(a.runs[0].conf)));
     assert_string_equal(id, a.runs[0].run_id);
     /* pinned: a change of the canonical form would orphan every finished result */
     const char *canon = "head = dcq\nlr = 0.1\nmu = 0.9\nseed = 1\n";
-    snprintf(id, sizeof id, "%016llx", (unsigned long long)sweep_fnv1a64(canon, strlen(canon)));
+    snprintf(id, sizeof id, "%016llx",
+             (unsigned long long)dcqb_fnv1a64(DCQB_FNV1A64_INIT, canon, strlen(canon)));
     int found = 0;
     for (int i = 0; i < 4; i++)
         if (!strcmp(a.runs[i].conf, canon)) found = !strcmp(a.runs[i].run_id, id);
@@ -302,32 +325,54 @@ static void test_runs_failures_and_resume(void **state)
     snprintf(tsv, sizeof tsv, "%s/t/runs.tsv", res);
     char *text = test_slurp(tsv);
     assert_non_null(text);
-    const char *hdr = "schema\trun_id\tsweep\tgit_rev\tstatus\teval.fake\thead\tqueue_len\tseed\t"
-                      "cfg.steps\tsteps\twall_s\tsamples_per_s\thead_mem_mb\tpeak_rss_mb\t"
-                      "final_loss\tdigest\tfirst_loss\tclasses\ttrain_images\t"
-                      "head_time_share\tbackbone_time_share\tdata_time_share\t"
-                      "head_per_class_bytes\thead_fixed_bytes\thead_flops_per_step\t"
-                      "backbone_flops_per_step\thead_active_classes\tqueue_distinct_classes\t"
-                      "blas_core\t"
-                      "lfw_acc\tmf_rank1\terr_msg\n";
-    assert_memory_equal(text, hdr, strlen(hdr));
-    assert_int_equal(count_lines(text), 1 + 12);
-    /* every row has the header's column count */
-    int cols = 33;
-    for (const char *l = text; *l; l = strchr(l, '\n') + 1) {
-        int n = 1;
-        for (const char *p = l; *p != '\n'; p++) n += *p == '\t';
-        assert_int_equal(n, cols);
+    /* header: lead columns, the config columns (every run-defining key and the sweep's own,
+     * sorted; steps clashes with a result column), the summary columns, metrics, err_msg */
+    const char **def;
+    int n_def;
+    assert_int_equal(train_defining_keys(&def, &n_def, &err), DCQB_OK);
+    assert_true(n_def > 20);
+    assert_int_equal(s.n_cols, n_def + 1); /* eval.fake is the sweep's only other key */
+    struct sbuf want = {0};
+    sb_str(&want, "schema\trun_id\tsweep\tgit_rev\tstatus");
+    for (int i = 0; i < s.n_cols; i++) {
+        if (i) assert_true(strcmp(s.cols[i - 1], s.cols[i]) < 0);
+        sb_printf(&want, "\t%s%s", strcmp(s.cols[i], "steps") ? "" : "cfg.", s.cols[i]);
     }
+    free(def);
+    sb_str(&want, "\tsteps\twall_s\tsamples_per_s\thead_mem_mb\tpeak_rss_mb\t"
+                  "final_loss\tdigest\tfirst_loss\tclasses\ttrain_images\t"
+                  "head_time_share\tbackbone_time_share\tdata_time_share\t"
+                  "head_per_class_bytes\thead_fixed_bytes\thead_flops_per_step\t"
+                  "backbone_flops_per_step\thead_active_classes\tqueue_distinct_classes\t"
+                  "blas_core\teval_ema_default\t"
+                  "lfw_acc\tmf_rank1\terr_msg\n");
+    assert_false(want.oom);
+    assert_memory_equal(text, want.p, want.n);
+    sb_free(&want);
+    assert_int_equal(count_lines(text), 1 + 12);
+    struct tsv t;
+    assert_int_equal(tsv_parse(&t, strdup(text), tsv, &err), DCQB_OK);
+    for (int k = 1; k < t.rows; k++) assert_true(tsv_row_whole(&t, k)); /* header's width */
     for (int i = 0; i < s.n_runs; i++) {
         const char *m = mode_of(&s.runs[i]);
+        int dcq = !strcmp(cell_of(&t, s.runs[i].run_id, "head"), "dcq");
         char *row = find_row(text, s.runs[i].run_id);
         assert_non_null(row);
+        /* resolved config: the sweep's keys, and the run's defaults from its config.ini in
+         * canonical form; NA for a key its head does not read or when train wrote none */
+        assert_string_equal(cell_of(&t, s.runs[i].run_id, "cfg.steps"), "10");
+        assert_string_equal(cell_of(&t, s.runs[i].run_id, "eval.fake"), m);
+        assert_string_equal(cell_of(&t, s.runs[i].run_id, "queue_len"), dcq ? "8" : "NA");
+        int resolved = strcmp(m, "nosummary") != 0;
+        assert_string_equal(cell_of(&t, s.runs[i].run_id, "ratio"), resolved ? "0.1" : "NA");
+        assert_string_equal(cell_of(&t, s.runs[i].run_id, "mu"),
+                            resolved && dcq ? "0.999" : "NA");
+        assert_string_equal(cell_of(&t, s.runs[i].run_id, "kshot"), "NA");
         if (!strcmp(m, "ok")) {
             assert_non_null(strstr(row, "\tok\t"));
             /* steps 10, head_mem 2 MiB, lfw 0.875, mf_rank1 null -> NA, err_msg NA */
             assert_non_null(strstr(row, "\t10\t0.25\t100\t2\t12.5\t1.5\t00c0ffee\t"));
-            assert_non_null(strstr(row, "\t0.875\tNA\tNA"));
+            assert_non_null(strstr(row, "\t1\t0.875\tNA\tNA"));
         } else {
             assert_non_null(strstr(row, "\tfail\t"));
         }
@@ -350,6 +395,7 @@ static void test_runs_failures_and_resume(void **state)
         struct stat st;
         assert_int_equal(stat(p, &st), 0);
     }
+    tsv_free(&t);
     free(text);
 
     /* rerun: ok runs skipped, failed runs retried (one more row each) */
@@ -362,13 +408,20 @@ static void test_runs_failures_and_resume(void **state)
         assert_int_equal(attempts(res, &s, i), strcmp(mode_of(&s.runs[i]), "ok") ? 2 : 1);
     text = test_slurp(tsv);
     assert_int_equal(count_lines(text), 1 + 12 + 8);
+    for (int i = 0; i < s.n_runs; i++) { /* retried from scratch, not refused by train */
+        char *row = find_row(text, s.runs[i].run_id);
+        if (!strcmp(mode_of(&s.runs[i]), "evalfail"))
+            assert_non_null(strstr(row, "eval exited with status 3"));
+        free(row);
+    }
     free(text);
 
-    /* --force reruns everything */
+    /* --force reruns everything, from scratch (an earlier attempt's checkpoint goes first) */
     o.force = 1;
     assert_int_equal(sweep_execute(&s, &o, &r, &err), DCQB_OK);
     assert_int_equal(r.skipped, 0);
-    assert_int_equal(r.ok + r.failed, 12);
+    assert_int_equal(r.ok, 4);
+    assert_int_equal(r.failed, 8);
     sweep_free(&s);
 }
 
@@ -427,14 +480,28 @@ static void test_header_mismatch_refused(void **state)
     assert_int_equal(sweep_execute(&s, &o, &r, &err), DCQB_OK);
     assert_int_equal(r.ok, 1);
     sweep_free(&s);
-    /* the same sweep gains a key */
+    /* a run-defining key already has its column: the same header, the new run just runs */
     assert_int_equal(load_text(&s, "hdr.conf", "[head.full]\neval.fake = ok\nseed = 3\n", &err),
                      DCQB_OK);
+    assert_int_equal(sweep_execute(&s, &o, &r, &err), DCQB_OK);
+    assert_int_equal(r.ok, 1);
+    sweep_free(&s);
+    /* the same sweep gains an evaluation key: a new column */
+    assert_int_equal(load_text(&s, "hdr.conf", "[head.full]\neval.fake = ok\neval.tail = 0\n",
+                               &err), DCQB_OK);
     int rc = sweep_execute(&s, &o, &r, &err);
     assert_int_equal(rc, DCQB_EINVAL);
     assert_non_null(strstr(err.msg, "different header"));
     assert_non_null(strstr(err.msg, "--results"));
     assert_int_equal(r.ok + r.failed, 0);
+    sweep_free(&s);
+    /* a runs.tsv of schema 1 (only the sweep's keys as config columns) is refused by name */
+    char p[600];
+    snprintf(p, sizeof p, "%s/hdr/runs.tsv", res);
+    write_file(p, "schema\trun_id\tsweep\tgit_rev\tstatus\teval.fake\thead\tsteps\terr_msg\n");
+    assert_int_equal(load_text(&s, "hdr.conf", "[head.full]\neval.fake = ok\n", &err), DCQB_OK);
+    assert_int_equal(sweep_execute(&s, &o, &r, &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "schema 2 now"));
     sweep_free(&s);
 }
 

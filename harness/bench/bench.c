@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stddef.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -26,6 +27,7 @@
 #include "ops.h"
 #include "optim.h"
 #include "provenance.h"
+#include "tsv.h"
 
 #define BENCH_NLAB 8          /* label batches in rotation */
 #define BENCH_SLACK (64e6)    /* backbone, activations, libraries, stacks: bytes added to plans */
@@ -33,14 +35,38 @@
 #define BENCH_EST_RATE 40e9   /* FLOP/s per thread assumed when choosing reps */
 #define BENCH_IN_DIM 128      /* backbone input width (backbone_cfg_defaults) */
 
-static const char *const tsv_cols =
-    "head\tC\td\tB\tthreads\tratio\tK\tstatus\treps\thead_ms\thead_cpu_ms\thead_min_ms\t"
-    "total_ms\thead_gflops\tgemm_bound_ms\tbound_ratio\tgemm_min_ms\tmin_ratio\tgemm_gflops\t"
-    "n_gemm\tper_class_bytes\t"
-    "fixed_bytes\tplan_bytes\tavail_bytes\tpeak_rss_mb\thead_allocs\tallocs_in_loop\tbound_allocs\tblas_core\tgit_rev\t"
-    "err_msg";
+/* bench.tsv's columns: header, writer and reader all come from this one table. */
+#define COL(field, fmt, type)                                                                   \
+    {#field, fmt, offsetof(struct bench_row, field), sizeof(((struct bench_row *)0)->field), type}
+const struct bench_col bench_cols[] = {
+    COL(head, "%s", BENCH_STR),           COL(C, "%lld", BENCH_I64),
+    COL(d, "%d", BENCH_INT),              COL(B, "%d", BENCH_INT),
+    COL(threads, "%d", BENCH_INT),        COL(ratio, "%g", BENCH_DBL),
+    COL(K, "%lld", BENCH_I64),            COL(status, "%s", BENCH_STR),
+    COL(reps, "%d", BENCH_INT),           COL(head_ms, "%.4f", BENCH_DBL),
+    COL(head_cpu_ms, "%.4f", BENCH_DBL),  COL(head_min_ms, "%.4f", BENCH_DBL),
+    COL(total_ms, "%.4f", BENCH_DBL),     COL(head_gflops, "%.3f", BENCH_DBL),
+    COL(gemm_bound_ms, "%.4f", BENCH_DBL), COL(bound_ratio, "%.4f", BENCH_DBL),
+    COL(gemm_min_ms, "%.4f", BENCH_DBL),  COL(min_ratio, "%.4f", BENCH_DBL),
+    COL(gemm_gflops, "%.3f", BENCH_DBL),  COL(n_gemm, "%d", BENCH_INT),
+    COL(per_class_bytes, "%.0f", BENCH_DBL), COL(fixed_bytes, "%.0f", BENCH_DBL),
+    COL(plan_bytes, "%.0f", BENCH_DBL),   COL(avail_bytes, "%.0f", BENCH_DBL),
+    COL(peak_rss_mb, "%.1f", BENCH_DBL),  COL(head_allocs, "%ld", BENCH_LONG),
+    COL(allocs_in_loop, "%ld", BENCH_LONG), COL(bound_allocs, "%ld", BENCH_LONG),
+    COL(blas_core, "%s", BENCH_STR_DASH), COL(git_rev, "%s", BENCH_STR),
+    COL(err_msg, "%s", BENCH_STR_DASH),   {NULL, NULL, 0, 0, 0}};
+#undef COL
 
-const char *bench_tsv_header(void) { return tsv_cols; }
+const char *bench_tsv_header(void)
+{
+    static char hdr[1024]; /* built once from the table; bench runs single-threaded */
+    if (!hdr[0])
+        for (int i = 0; bench_cols[i].name; i++) {
+            size_t l = strlen(hdr);
+            snprintf(hdr + l, sizeof hdr - l, "%s%s", i ? "\t" : "", bench_cols[i].name);
+        }
+    return hdr;
+}
 
 void bench_cfg_defaults(struct bench_cfg *cfg, int quick)
 {
@@ -130,68 +156,57 @@ static void fill_unit_rows(float *x, int n, int d, uint64_t seed)
 
 /* ---- rows: struct <-> TSV ----------------------------------------------------------------- */
 
-static void clean_msg(char *s)
+void bench_row_format(struct sbuf *b, const struct bench_row *r)
 {
-    for (; *s; s++)
-        if (*s == '\t' || *s == '\n' || *s == '\r') *s = ' ';
+    for (int i = 0; bench_cols[i].name; i++) {
+        const struct bench_col *c = &bench_cols[i];
+        const char *p = (const char *)r + c->off;
+        if (i) sb_add(b, "\t", 1);
+        switch (c->type) {
+        case BENCH_STR:
+        case BENCH_STR_DASH:
+            if (c->type == BENCH_STR_DASH && !*p) p = "-";
+            for (; *p; p++) /* a cell never holds a tab or a line break */
+                sb_add(b, *p == '\t' || *p == '\n' || *p == '\r' ? " " : p, 1);
+            break;
+        case BENCH_I64: sb_printf(b, c->fmt, (long long)*(const int64_t *)(const void *)p); break;
+        case BENCH_INT: sb_printf(b, c->fmt, *(const int *)(const void *)p); break;
+        case BENCH_LONG: sb_printf(b, c->fmt, *(const long *)(const void *)p); break;
+        case BENCH_DBL: sb_printf(b, c->fmt, *(const double *)(const void *)p); break;
+        }
+    }
+    sb_add(b, "\n", 1);
 }
 
+int bench_row_read(struct bench_row *r, const struct tsv *t, int row)
+{
+    memset(r, 0, sizeof *r);
+    if (!tsv_row_whole(t, row)) return -1;
+    for (int i = 0; bench_cols[i].name; i++) {
+        const struct bench_col *c = &bench_cols[i];
+        const char *v = tsv_get(t, row, tsv_col(t, c->name));
+        char *p = (char *)r + c->off;
+        if (!v) return -1;
+        switch (c->type) {
+        case BENCH_STR:
+        case BENCH_STR_DASH: snprintf(p, c->size, "%s", v); break;
+        case BENCH_I64: *(int64_t *)(void *)p = strtoll(v, NULL, 10); break;
+        case BENCH_INT: *(int *)(void *)p = atoi(v); break;
+        case BENCH_LONG: *(long *)(void *)p = strtol(v, NULL, 10); break;
+        case BENCH_DBL: *(double *)(void *)p = strtod(v, NULL); break;
+        }
+    }
+    return 0;
+}
+
+/* Append one row to bench.tsv (one write + flush, so a crash loses at most this row). */
 static void row_write(FILE *f, const struct bench_row *r)
 {
-    char msg[256];
-    snprintf(msg, sizeof msg, "%s", r->err_msg[0] ? r->err_msg : "-");
-    clean_msg(msg);
-    fprintf(f,
-            "%s\t%lld\t%d\t%d\t%d\t%g\t%lld\t%s\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.3f\t%.4f\t%.4f\t"
-            "%.4f\t%.4f\t%.3f\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.1f\t%ld\t%ld\t%ld\t%s\t%s\t%s\n",
-            r->head, (long long)r->C, r->d, r->B, r->threads, r->ratio, (long long)r->K,
-            r->status, r->reps, r->head_ms, r->head_cpu_ms, r->head_min_ms, r->total_ms,
-            r->head_gflops, r->gemm_bound_ms, r->bound_ratio, r->gemm_min_ms, r->min_ratio,
-            r->gemm_gflops, r->n_gemm,
-            r->per_class_bytes, r->fixed_bytes, r->plan_bytes, r->avail_bytes, r->peak_rss_mb,
-            r->head_allocs, r->allocs_in_loop, r->bound_allocs, r->blas_core[0] ? r->blas_core : "-",
-            r->git_rev, msg);
+    struct sbuf b = {0};
+    bench_row_format(&b, r);
+    if (!b.oom) fwrite(b.p, 1, b.n, f);
+    sb_free(&b);
     fflush(f);
-}
-
-/* Parse one TSV line into r; 0 on success. */
-static int row_parse(char *line, struct bench_row *r)
-{
-    char *f[32];
-    int n = 0;
-    for (char *p = line; n < 32;) {
-        f[n++] = p;
-        char *t = strchr(p, '\t');
-        if (!t) break;
-        *t = '\0';
-        p = t + 1;
-    }
-    if (n != 31) return -1;
-    char *nl = strchr(f[30], '\n');
-    if (nl) *nl = '\0';
-    memset(r, 0, sizeof *r);
-    snprintf(r->head, sizeof r->head, "%s", f[0]);
-    r->C = strtoll(f[1], NULL, 10);
-    r->d = atoi(f[2]), r->B = atoi(f[3]), r->threads = atoi(f[4]);
-    r->ratio = strtod(f[5], NULL);
-    r->K = strtoll(f[6], NULL, 10);
-    snprintf(r->status, sizeof r->status, "%s", f[7]);
-    r->reps = atoi(f[8]);
-    double *dv[] = {&r->head_ms,     &r->head_cpu_ms,   &r->head_min_ms, &r->total_ms,
-                    &r->head_gflops, &r->gemm_bound_ms, &r->bound_ratio, &r->gemm_min_ms,
-                    &r->min_ratio,   &r->gemm_gflops};
-    for (int i = 0; i < 10; i++) *dv[i] = strtod(f[9 + i], NULL);
-    r->n_gemm = atoi(f[19]);
-    double *dv2[] = {&r->per_class_bytes, &r->fixed_bytes, &r->plan_bytes, &r->avail_bytes,
-                     &r->peak_rss_mb};
-    for (int i = 0; i < 5; i++) *dv2[i] = strtod(f[20 + i], NULL);
-    r->head_allocs = strtol(f[25], NULL, 10);
-    r->allocs_in_loop = strtol(f[26], NULL, 10);
-    r->bound_allocs = strtol(f[27], NULL, 10);
-    snprintf(r->blas_core, sizeof r->blas_core, "%s", f[28]);
-    snprintf(r->git_rev, sizeof r->git_rev, "%s", f[29]);
-    snprintf(r->err_msg, sizeof r->err_msg, "%s", f[30]);
-    return 0;
 }
 
 static int same_config(const struct bench_row *a, const struct bench_row *b)
@@ -585,6 +600,52 @@ static int in_list(const char (*list)[32], int n, const char *name)
     return 0;
 }
 
+/* The rows of bench.tsv at path that a rerun skips: status ok or refused at this git revision.
+ * A missing or empty file has none (*has_header 0); another header is an error. */
+static int read_done(const char *path, struct bench_row **done, int *n_done, int *has_header,
+                     struct dcqb_err *err)
+{
+    char *text;
+    struct tsv t;
+    int cap = 0, rc = file_read_all(&text, NULL, path, 0, err);
+    if (rc || !text || !*text) {
+        free(text);
+        return rc;
+    }
+    const char *hdr = bench_tsv_header();
+    size_t hl = strcspn(text, "\n");
+    if (hl != strlen(hdr) || strncmp(text, hdr, hl) != 0) {
+        free(text);
+        return DCQB_FAIL(err, DCQB_EFORMAT,
+                         "bench: %s has another header (older schema?); move it away", path);
+    }
+    *has_header = 1;
+    if ((rc = tsv_parse(&t, text, path, err))) return rc;
+    for (int i = 1; i < t.rows; i++) {
+        struct bench_row r;
+        if (bench_row_read(&r, &t, i)) continue;
+        if (strcmp(r.git_rev, provenance_git_rev()) != 0) continue;
+        if (strcmp(r.status, "ok") != 0 && strcmp(r.status, "refused") != 0) continue;
+        if (*n_done == cap) {
+            cap = cap ? 2 * cap : 64;
+            struct bench_row *nd = realloc(*done, sizeof *nd * (size_t)cap);
+            if (!nd) {
+                rc = DCQB_FAIL(err, DCQB_ENOMEM, "bench: out of memory");
+                break;
+            }
+            *done = nd;
+        }
+        (*done)[(*n_done)++] = r;
+    }
+    tsv_free(&t);
+    if (rc) {
+        free(*done);
+        *done = NULL;
+        *n_done = 0;
+    }
+    return rc;
+}
+
 int bench_run(const struct bench_cfg *cfg, bench_report_fn report, void *ctx,
               struct dcqb_err *err)
 {
@@ -610,47 +671,17 @@ int bench_run(const struct bench_cfg *cfg, bench_report_fn report, void *ctx,
 
     /* finished rows of this git revision */
     struct bench_row *done = NULL;
-    int n_done = 0, cap = 0;
-    FILE *f = fopen(path, "r");
-    int has_header = 0;
-    if (f) {
-        char line[2048];
-        if (fgets(line, sizeof line, f)) {
-            line[strcspn(line, "\n")] = '\0';
-            if (strcmp(line, tsv_cols) != 0) {
-                fclose(f);
-                return DCQB_FAIL(err, DCQB_EFORMAT,
-                                 "bench: %s has another header (older schema?); move it away",
-                                 path);
-            }
-            has_header = 1;
-        }
-        while (fgets(line, sizeof line, f)) {
-            struct bench_row r;
-            if (row_parse(line, &r)) continue;
-            if (strcmp(r.git_rev, provenance_git_rev()) != 0) continue;
-            if (strcmp(r.status, "ok") != 0 && strcmp(r.status, "refused") != 0) continue;
-            if (n_done == cap) {
-                cap = cap ? 2 * cap : 64;
-                struct bench_row *nd = realloc(done, sizeof *done * (size_t)cap);
-                if (!nd) {
-                    free(done);
-                    fclose(f);
-                    return DCQB_FAIL(err, DCQB_ENOMEM, "bench: out of memory");
-                }
-                done = nd;
-            }
-            done[n_done++] = r;
-        }
-        fclose(f);
-    }
+    int n_done = 0, has_header = 0;
+    int rc = read_done(path, &done, &n_done, &has_header, err);
+    if (rc) return rc;
+    FILE *f;
     f = fopen(path, "a");
     if (!f) {
         free(done);
         return DCQB_FAIL(err, DCQB_EIO, "bench: cannot open %s: %s", path, strerror(errno));
     }
     if (!has_header) {
-        fprintf(f, "%s\n", tsv_cols);
+        fprintf(f, "%s\n", bench_tsv_header());
         fflush(f);
     }
 
@@ -659,7 +690,7 @@ int bench_run(const struct bench_cfg *cfg, bench_report_fn report, void *ctx,
     int nC = 0;
     for (int i = 0; i < cfg->n_C; i++) Cs[nC++] = cfg->C[i];
     for (int i = 0; i < cfg->n_big_C; i++) Cs[nC++] = cfg->big_C[i];
-    int rc = DCQB_OK;
+    rc = DCQB_OK;
     for (int ci = 0; ci < nC; ci++) {
         int big = ci >= cfg->n_C;
         for (int di = 0; di < cfg->n_d; di++)

@@ -28,6 +28,7 @@
 #define DCQB_BENCH_H
 
 #include "dcqb.h"
+#include "tsv.h"
 
 #define BENCH_MAX_LIST 16
 
@@ -96,7 +97,33 @@ typedef void (*bench_report_fn)(void *ctx, enum bench_event ev, const struct ben
 int bench_run(const struct bench_cfg *cfg, bench_report_fn report, void *ctx,
               struct dcqb_err *err);
 
-/* The TSV header line (without newline), for readers and tests. */
+/* ---- bench.tsv: one column table for header, writer and reader ----------------------------- */
+
+enum bench_col_type {
+    BENCH_STR,      /* char array; tabs and line breaks written as spaces */
+    BENCH_STR_DASH, /* the same, written "-" when empty */
+    BENCH_I64,      /* int64_t */
+    BENCH_INT,      /* int */
+    BENCH_LONG,     /* long */
+    BENCH_DBL       /* double */
+};
+
+struct bench_col {
+    const char *name; /* header name = the struct bench_row member */
+    const char *fmt;  /* printf format of the cell */
+    size_t off, size; /* offsetof and sizeof the member */
+    enum bench_col_type type;
+};
+
+/* bench.tsv's columns in file order; ends with a NULL name. */
+extern const struct bench_col bench_cols[];
+
+/* The TSV header line (without newline): the table's names joined by tabs. */
 const char *bench_tsv_header(void);
+/* Append r as one bench.tsv line (with its newline) to b. */
+void bench_row_format(struct sbuf *b, const struct bench_row *r);
+/* Data row `row` of a parsed bench.tsv into r, every column found by name. -1 when the row is
+ * torn (a writer killed mid-line) or a column is missing. */
+int bench_row_read(struct bench_row *r, const struct tsv *t, int row);
 
 #endif

@@ -1,6 +1,6 @@
 /* cmd_sweep.c - 'dcqbench sweep': expand sweep files into runs and run each as child processes
  * (`dcqbench train`, then `dcqbench eval`), resumable, shardable, one runs.tsv row per run
- * (issue 6, STYLE.md 2.8). The mechanism is harness/sweep/sweep.c; this file parses options, prints
+ * (docs/ARCHITECTURE.md §4). The mechanism is harness/sweep/; this file parses options, prints
  * progress, and owns the SIGINT handler (the one piece of process-global state it needs).
  */
 #include "cli.h"
@@ -60,10 +60,14 @@ static const char sweep_help[] =
     "\n"
     "results/<sweep>/runs.tsv: tab-separated, header line, NA = missing, one row per finished\n"
     "run appended by one write() + fsync (shards may share the file). Columns: schema run_id\n"
-    "sweep git_rev status, every config key of the sweep (sorted; a key named like a fixed\n"
-    "column is written cfg.<key>), steps wall_s samples_per_s head_mem_mb (MiB) peak_rss_mb\n"
-    "final_loss digest, the metric columns, err_msg. If runs.tsv exists with another header\n"
-    "(the sweep gained a key or metric), the sweep refuses: choose a new name or --results.\n"
+    "sweep git_rev status; the run's resolved configuration: every key that defines a run\n"
+    "(training, generator and every head's keys) and every key of the sweep, sorted, read\n"
+    "from the run's config.ini, so defaults are written out (NA: the run's head does not read\n"
+    "the key; a key named like a fixed column is written cfg.<key>); steps wall_s\n"
+    "samples_per_s head_mem_mb (MiB) peak_rss_mb final_loss digest ... eval_ema_default from\n"
+    "summary.json; the metric columns; err_msg. If runs.tsv exists with another header (the\n"
+    "sweep gained an eval.* key or a metric, or an older schema), the sweep refuses: choose a\n"
+    "new name or --results.\n"
     "Read with pandas.read_csv(f, sep='\\t', na_values='NA') or gnuplot 'set datafile\n"
     "separator tab'.\n"
     "\n"

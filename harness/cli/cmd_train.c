@@ -17,8 +17,8 @@
 
 #include "cli.h"
 #include "fsutil.h"
-#include "jsonw.h"
 #include "provenance.h"
+#include "rundir.h"
 #include "train.h"
 #include "train_keys.h"
 
@@ -91,85 +91,50 @@ static void on_progress(void *ctx, int64_t t, int64_t T, double loss, double lr,
             100.0 * (double)t / (double)T, loss, lr, sps, els, eta, p->tty ? "  " : "\n");
 }
 
+/* The run's summary.json record from the trainer (tr NULL: setup failed, status only). */
 static int write_summary(const char *dir, const char *status, const char *msg,
                          const struct trainer *tr, const struct train_result *res)
 {
-    char path[4096], tmp[4200];
-    snprintf(path, sizeof path, "%s/summary.json", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return -1;
-    struct jsonw w;
-    jsonw_begin(&w, f);
-    jsonw_str(&w, "status", status);
-    jsonw_str(&w, "err_msg", msg ? msg : "");
+    struct rundir_summary s = {.status = status, .err_msg = msg};
     if (tr && tr->head) {
         struct head_cost hc = {0};
         int B = tr->o.batch;
         tr->head->cost(tr->hst, B, &hc);
-        jsonw_str(&w, "head", tr->head->name);
-        jsonw_int(&w, "classes", tr->ts.C);
-        jsonw_int(&w, "train_images", tr->ts.N);
-        jsonw_int(&w, "steps", tr->o.steps);
-        jsonw_int(&w, "steps_done", res ? res->steps_done : 0);
-        jsonw_int(&w, "batch", B);
-        jsonw_num(&w, "final_loss", res ? res->final_loss : NAN);
-        jsonw_num(&w, "first_loss", res ? res->first_loss : NAN);
-        char dg[16];
-        snprintf(dg, sizeof dg, "%08x", res ? res->digest : 0);
-        jsonw_str(&w, "digest", dg);
-        jsonw_num(&w, "wall_s", res ? res->wall_s : NAN);
-        jsonw_num(&w, "samples_per_s", res ? res->samples_per_s : NAN);
+        s.has_run = 1;
+        s.head = tr->head->name;
+        s.classes = tr->ts.C;
+        s.train_images = tr->ts.N;
+        s.steps = tr->o.steps;
+        s.steps_done = res ? res->steps_done : 0;
+        s.batch = B;
+        s.final_loss = res ? res->final_loss : NAN;
+        s.first_loss = res ? res->first_loss : NAN;
+        s.digest = res ? res->digest : 0;
+        s.wall_s = res ? res->wall_s : NAN;
+        s.samples_per_s = res ? res->samples_per_s : NAN;
         double tot = res ? res->head_s + res->backbone_s + res->data_s : 0;
-        jsonw_num(&w, "head_time_share", tot > 0 ? res->head_s / tot : NAN);
-        jsonw_num(&w, "backbone_time_share", tot > 0 ? res->backbone_s / tot : NAN);
-        jsonw_num(&w, "data_time_share", tot > 0 ? res->data_s / tot : NAN);
-        jsonw_num(&w, "head_per_class_bytes", hc.per_class_bytes);
-        jsonw_num(&w, "head_fixed_bytes", hc.fixed_bytes);
+        s.head_time_share = tot > 0 ? res->head_s / tot : NAN;
+        s.backbone_time_share = tot > 0 ? res->backbone_s / tot : NAN;
+        s.data_time_share = tot > 0 ? res->data_s / tot : NAN;
+        s.head_per_class_bytes = hc.per_class_bytes;
+        s.head_fixed_bytes = hc.fixed_bytes;
         /* per_class_bytes is per class: the head's memory is C of them plus the fixed part */
-        jsonw_num(&w, "head_mem_bytes", hc.per_class_bytes * (double)tr->ts.C + hc.fixed_bytes);
-        if (tr->head->queue_classes)
-            jsonw_int(&w, "queue_distinct_classes", tr->head->queue_classes(tr->hst));
-        jsonw_num(&w, "head_flops_per_step", hc.flops);
-        jsonw_int(&w, "head_active_classes", hc.active_classes);
+        s.head_mem_bytes = hc.per_class_bytes * (double)tr->ts.C + hc.fixed_bytes;
+        s.has_queue = tr->head->queue_classes != NULL;
+        if (s.has_queue) s.queue_distinct_classes = tr->head->queue_classes(tr->hst);
+        s.head_flops_per_step = hc.flops;
+        s.head_active_classes = hc.active_classes;
         double bf = backbone_flops_per_sample(&tr->net);
         /* forward + backward ~ 3x forward; the EMA key forward adds kshot x forward */
-        jsonw_num(&w, "backbone_flops_per_step",
-                  bf * B * (3.0 + (tr->req.pairs ? tr->req.kshot : 0)));
-        jsonw_int(&w, "threads", tr->o.threads);
-        jsonw_str(&w, "blas_core", openblas_get_corename());
-        jsonw_int(&w, "seed", (long long)tr->o.seed);
-        jsonw_int(&w, "eval_ema_default", tr->req.eval_ema);
+        s.backbone_flops_per_step = bf * B * (3.0 + (tr->req.pairs ? tr->req.kshot : 0));
+        s.threads = tr->o.threads;
+        s.blas_core = openblas_get_corename();
+        s.seed = tr->o.seed;
+        s.eval_ema_default = tr->req.eval_ema;
     }
-    jsonw_num(&w, "peak_rss_mb", provenance_peak_rss_mb());
-    jsonw_str(&w, "git_rev", provenance_git_rev());
-    jsonw_end(&w);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) return -1;
-    return rename(tmp, path);
-}
-
-/* Keep curve rows with step < t (after a resume the rows past the checkpoint are redone). */
-static int curve_truncate(const char *path, int64_t t)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *g = fopen(tmp, "w");
-    if (!g) {
-        fclose(f);
-        return -1;
-    }
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        char *end;
-        long long s = strtoll(line, &end, 10);
-        if (end == line || s < t) fputs(line, g); /* header or earlier row */
-    }
-    fclose(f);
-    if (fclose(g) != 0) return -1;
-    return rename(tmp, path);
+    s.peak_rss_mb = provenance_peak_rss_mb();
+    s.git_rev = provenance_git_rev();
+    return rundir_summary_write(dir, &s, NULL);
 }
 
 static const char *const bool_flags[] = {"resume", NULL};
@@ -208,7 +173,10 @@ int cmd_train(int argc, char **argv)
         DCQB_FAIL(&err, DCQB_EINVAL, "--out DIR is required");
         goto fail;
     }
-    snprintf(path, sizeof path, "%s/config.ini", out);
+    if (rundir_path(path, sizeof path, out, RUNDIR_CONFIG)) {
+        DCQB_FAIL(&err, DCQB_EINVAL, "--out %s: path too long", out);
+        goto fail;
+    }
     if (config) {
         if ((rc = cfg_load_ini(&cfg, config, "train", &err))) goto fail;
     } else if (resume && fs_exists(path)) {
@@ -222,11 +190,11 @@ int cmd_train(int argc, char **argv)
     }
     if ((rc = trainer_setup(&tr, &cfg, &err))) goto fail;
 
-    snprintf(path, sizeof path, "%s/checkpoint.bin", out);
+    rundir_path(path, sizeof path, out, RUNDIR_CHECKPOINT);
     int have_ckpt = fs_exists(path);
     if (have_ckpt && !resume) {
-        DCQB_FAIL(&err, DCQB_EINVAL, "%s already holds a run (checkpoint.bin); use --resume "
-                  "or another --out", out);
+        DCQB_FAIL(&err, DCQB_EINVAL, "%s already holds a run (%s); use --resume "
+                  "or another --out", out, rundir_name(RUNDIR_CHECKPOINT));
         goto fail;
     }
     if ((rc = fs_mkdir_p(out, &err))) goto fail;
@@ -235,25 +203,10 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "[train] resuming %s at step %lld\n", out, (long long)tr.t);
     }
     /* resolved config (every key but the CLI's) and provenance */
-    snprintf(path, sizeof path, "%s/config.ini", out);
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        DCQB_FAIL(&err, DCQB_EIO, "%s: cannot write: %s", path, strerror(errno));
-        goto fail;
-    }
-    fprintf(f, "# resolved configuration of this run (every effective key)\n");
-    train_write_resolved(&cfg, f);
-    fclose(f);
-    snprintf(path, sizeof path, "%s/provenance.json", out);
-    if ((f = fopen(path, "w"))) {
-        struct jsonw w;
-        jsonw_begin(&w, f);
-        provenance_write(&w, tr.o.threads, (unsigned long long)tr.o.seed);
-        jsonw_end(&w);
-        fclose(f);
-    }
-    snprintf(path, sizeof path, "%s/curve.tsv", out);
-    if (tr.t > 0) curve_truncate(path, tr.t);
+    if ((rc = rundir_config_write(out, train_write_resolved, &cfg, &err))) goto fail;
+    rundir_provenance_write(out, tr.o.threads, (unsigned long long)tr.o.seed, NULL);
+    if (tr.t > 0) rundir_curve_truncate(out, tr.t, NULL);
+    rundir_path(path, sizeof path, out, RUNDIR_CURVE);
     FILE *curve = fopen(path, tr.t > 0 ? "a" : "w");
     if (!curve) {
         DCQB_FAIL(&err, DCQB_EIO, "%s: cannot write: %s", path, strerror(errno));
@@ -269,7 +222,7 @@ int cmd_train(int argc, char **argv)
 
     struct prog pr = {isatty(2), cli.print_every, tr.t, -1};
     struct train_result res;
-    snprintf(path, sizeof path, "%s/checkpoint.bin", out);
+    rundir_path(path, sizeof path, out, RUNDIR_CHECKPOINT);
     fprintf(stderr, "[train] head %s, %lld classes, %lld images, %lld steps x batch %d\n",
             tr.head->name, (long long)tr.ts.C, (long long)tr.ts.N, (long long)tr.o.steps,
             tr.o.batch);
@@ -298,7 +251,7 @@ int cmd_train(int argc, char **argv)
 fail:
     /* record the failure for a sweep, unless the folder holds someone's run */
     if (out) {
-        snprintf(path, sizeof path, "%s/checkpoint.bin", out);
+        rundir_path(path, sizeof path, out, RUNDIR_CHECKPOINT);
         if (!fs_exists(path) && fs_mkdir_p(out, NULL) == DCQB_OK)
             write_summary(out, "fail", err.msg, NULL, NULL);
     }

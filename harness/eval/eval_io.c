@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include "jsonw.h"
+#include "rundir.h"
 
 #define B5(pre) pre "b1_2", pre "b3_5", pre "b6_10", pre "b11_50", pre "b51_plus"
 
@@ -479,13 +479,7 @@ int eval_run(const struct eval_inputs *in, const struct eval_cfg *cfg, const cha
     }
 
     /* metrics.json last: its presence means the evaluation finished */
-    if (!(f = open_out(outdir, "metrics.json", path, sizeof path, err))) goto fail_open;
-    struct jsonw w;
-    jsonw_begin(&w, f);
-    for (int i = 0; i < sum.n_keys; i++)
-        jsonw_num(&w, eval_metric_keys[i], sum.v[i]);
-    jsonw_end(&w);
-    if ((rc = close_out(f, path, err))) goto done;
+    if ((rc = rundir_metrics_write(outdir, eval_metric_keys, sum.v, sum.n_keys, err))) goto done;
     if (sum_out) *sum_out = sum;
     rc = DCQB_OK;
     goto done;

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "rundir.h"
 #include "train.h"
 
 #define EMB_CHUNK 4096
@@ -101,8 +102,7 @@ int eval_rundir(const char *rundir, struct cfg *opts, const char *outdir,
     int rc;
     memset(&tr, 0, sizeof tr);
 
-    snprintf(path, sizeof path, "%s/config.ini", rundir);
-    if ((rc = cfg_load_ini(&cfg, path, NULL, err))) goto out;
+    if ((rc = rundir_config_load(&cfg, rundir, err))) goto out;
     /* the caller's eval.* options win over the run's */
     for (int i = 0; opts && i < opts->n; i++)
         if (strncmp(opts->e[i].key, "eval.", 5) == 0) {
@@ -130,7 +130,10 @@ int eval_rundir(const char *rundir, struct cfg *opts, const char *outdir,
     em.flip_sum = eo.flip_sum;
     /* the run's own progress/out keys are not needed to rebuild it */
     if ((rc = trainer_setup(&tr, &cfg, err))) goto out;
-    snprintf(path, sizeof path, "%s/checkpoint.bin", rundir);
+    if (rundir_path(path, sizeof path, rundir, RUNDIR_CHECKPOINT)) {
+        rc = DCQB_FAIL(err, DCQB_EINVAL, "%s: path too long", rundir);
+        goto out;
+    }
     if ((rc = trainer_load(&tr, path, err))) goto out;
     if (tr.t < tr.o.steps) {
         rc = DCQB_FAIL(err, DCQB_EINVAL, "%s: training stopped at step %lld of %lld; finish it "

@@ -168,8 +168,12 @@ static int run_config(struct rep *R, struct rrun *u, struct dcqb_err *err)
     if (!v && head_has_key(ops, "kshot") && !rc) rc = note_missing(R, u->head, "kshot", err);
     u->mu = tsv_num(own_cfg(R, row, ops, "mu"));
     if (isnan(u->mu) && head_has_key(ops, "mu") && !rc) rc = note_missing(R, u->head, "mu", err);
-    u->net = own_cfg(R, row, ops, "eval_net");
-    if (!u->net) u->net = run_cfg(R, row, "eval.net");
+    /* the network evaluated: eval's own eval.net wins over the head's eval_net (eval_rundir.c);
+     * failing both, the one eval took by default (summary's eval_ema_default) */
+    u->net = run_cfg(R, row, "eval.net");
+    if (u->net && !strcmp(u->net, "default")) u->net = NULL;
+    if (!u->net) u->net = own_cfg(R, row, ops, "eval_net");
+    if (!u->net && (v = run_cfg(R, row, "eval_ema_default"))) u->net = atoi(v) ? "ema" : "online";
     if (!u->net && head_has_key(ops, "eval_net") && !rc)
         rc = note_missing(R, u->head, "eval_net", err);
     static const char *const loss_keys[3] = {"margin", "s", "m"};

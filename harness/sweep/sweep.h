@@ -1,7 +1,8 @@
 /* sweep.h - sweep files: parse, expand to runs, hash, and drive `dcqbench train`/`eval` as child
- * processes, appending one row per finished run to results/<sweep>/runs.tsv (STYLE.md 2.8,
- * issue 6; the layout follows ann-benchmarks: a run's folder is a pure function of its config,
- * so finished runs are skipped and an interrupted sweep resumes).
+ * processes, appending one row per finished run to results/<sweep>/runs.tsv (docs/ARCHITECTURE.md
+ * §4 and §5; the layout follows ann-benchmarks: a run's folder is a pure function of its config,
+ * so finished runs are skipped and an interrupted sweep resumes). Files: sweep_file.c (parse,
+ * expand, canonicalise, hash), sweep_exec.c (child runner), sweep_ledger.c (runs.tsv).
  *
  * Sweep file (INI, parsed by libinih through cfg.h):
  *   [sweep]          optional: name (default: file basename without .conf), jobs, metrics
@@ -13,8 +14,8 @@
  * Canonical run config: one "key = value\n" line per key, keys sorted (strcmp); integer
  * literals lose '+' and leading zeros, other numbers are printed with the shortest "%.<p>g",
  * p <= 17, that strtod reads back to the same double (same equivalence as %.17g, but 0.1 stays
- * "0.1"); non-numbers are kept verbatim. run_id = 16 hex digits of FNV-1a 64 of that text, which
- * is also the run's run.conf.
+ * "0.1"); non-numbers are kept verbatim. run_id = 16 hex digits of FNV-1a 64 (dcqb_fnv1a64) of
+ * that text, which is also the run's run.conf.
  *
  * Only cmd_sweep.c prints; everything here returns enum dcqb_status with a message.
  */
@@ -27,15 +28,14 @@
 
 #define SWEEP_NAME_MAX 128
 #define SWEEP_MAX_RUNS 100000 /* guards against a typo expanding to millions of runs */
-#define SWEEP_SCHEMA 1        /* the `schema` column of runs.tsv; bump when columns change */
+/* The `schema` column of runs.tsv; bump when columns change. 2: the config columns are every
+ * run-defining key plus the sweep's own keys, filled from each run's resolved config.ini. */
+#define SWEEP_SCHEMA 2
 
 /* The keys a sweep may set (train keys, one table; extend it there) and eval.<anything>. */
 int sweep_key_known(const char *key);
 /* Head names a [head.<name>] section may use. TODO(lead): use head_find() from head.h. */
 int sweep_head_known(const char *name);
-
-/* 64-bit FNV-1a. */
-uint64_t sweep_fnv1a64(const void *data, size_t n);
 
 /* Normalise one value as described above into out (NUL-terminated, at most n bytes).
  * DCQB_EINVAL when it does not fit. */
@@ -58,6 +58,9 @@ struct sweep {
     char **metrics;      /* metric columns of runs.tsv */
     int n_keys;
     char **keys;         /* sorted union of the runs' config keys */
+    int n_cols;
+    const char **cols;   /* runs.tsv's config columns: keys and every run-defining key
+                          * (train_defining_keys), sorted, each once */
     int n_runs;
     struct sweep_run *runs; /* in canonical order: sorted by a seeded mix of the run_id */
 };
@@ -69,7 +72,11 @@ int sweep_load(struct sweep *s, const char *path, struct dcqb_err *err);
 void sweep_free(struct sweep *s);
 
 
-/* runs.tsv header line (with '\n') for this sweep, malloc'd, into *out. */
+/* runs.tsv header line (with '\n') for this sweep, malloc'd, into *out: schema run_id sweep
+ * git_rev status, the config columns (s->cols; a key named like a fixed column is written
+ * cfg.<key>), the summary.json columns, the metrics, err_msg. A run's config cells hold its
+ * resolved config.ini values (canonical form), the sweep's values when it wrote none, NA for a
+ * key its head does not read. */
 int sweep_tsv_header(const struct sweep *s, char **out, struct dcqb_err *err);
 
 /* ---- running ------------------------------------------------------------------------------ */

@@ -1,0 +1,118 @@
+/* rundir.h - the run folder (docs/ARCHITECTURE.md §5): the one owner of its file names and of
+ * its records. A run folder is what `dcqbench train --out DIR` writes, `dcqbench eval --run DIR`
+ * reads and adds eval/ to, and a sweep creates as <results>/<sweep>/<run_id>/ with run.conf and
+ * the two logs. As in ann-benchmarks' results.py, the path of every file is a pure function of
+ * the folder, and storing and loading a record live next to each other here:
+ *   config.ini         resolved configuration (every effective key, defaults included)
+ *   summary.json       how training ended and what it cost (flat JSON, one value per key)
+ *   eval/metrics.json  evaluation metrics (flat JSON, eval_metric_keys order)
+ * Library code: returns enum dcqb_status with a message, never prints.
+ */
+#ifndef DCQB_RUNDIR_H
+#define DCQB_RUNDIR_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cfg.h"
+#include "dcqb.h"
+
+enum rundir_file {
+    RUNDIR_CONFIG,     /* config.ini */
+    RUNDIR_PROVENANCE, /* provenance.json */
+    RUNDIR_CURVE,      /* curve.tsv: step loss lr samples_per_s */
+    RUNDIR_CHECKPOINT, /* checkpoint.bin: latest state; at the end the final model */
+    RUNDIR_SUMMARY,    /* summary.json */
+    RUNDIR_EVAL,       /* eval/: the evaluation folder of `eval --run` */
+    RUNDIR_METRICS,    /* eval/metrics.json */
+    RUNDIR_RUN_CONF,   /* run.conf: the sweep's canonical run config (its hash is the run_id) */
+    RUNDIR_TRAIN_LOG,  /* train.log: the sweep's capture of train's output */
+    RUNDIR_EVAL_LOG,   /* eval.log: the same for eval */
+    RUNDIR_N_FILES
+};
+
+/* The file's name relative to the run folder ("eval/metrics.json"). */
+const char *rundir_name(enum rundir_file f);
+
+/* buf = "<dir>/<name>". DCQB_EINVAL (buf holds a truncated path) when it does not fit. */
+int rundir_path(char *buf, size_t n, const char *dir, enum rundir_file f);
+
+/* ---- config.ini ----------------------------------------------------------------------------- */
+
+/* Write the resolved config: a one-line comment, then write_body(cfg, f) (the trainer's
+ * train_write_resolved, which knows the key scopes; a function because core sits below train). */
+int rundir_config_write(const char *dir, int (*write_body)(const struct cfg *cfg, FILE *f),
+                        const struct cfg *cfg, struct dcqb_err *err);
+/* Load DIR/config.ini flat into cfg (appending to what cfg holds). */
+int rundir_config_load(struct cfg *cfg, const char *dir, struct dcqb_err *err);
+
+/* ---- summary.json --------------------------------------------------------------------------- */
+
+/* What training reports about a run; the caller fills it (cmd_train.c from its trainer). With
+ * has_run = 0 (setup failed) only status, err_msg, peak_rss_mb and git_rev are written. */
+struct rundir_summary {
+    const char *status;  /* ok | fail | interrupted */
+    const char *err_msg; /* NULL = "" */
+    int has_run;
+    const char *head;
+    int64_t classes, train_images, steps, steps_done;
+    int batch;
+    double final_loss, first_loss; /* NAN -> null */
+    uint32_t digest;
+    double wall_s, samples_per_s;
+    double head_time_share, backbone_time_share, data_time_share;
+    double head_per_class_bytes, head_fixed_bytes;
+    double head_mem_bytes;         /* summary.json also gets head_mem_mb = this / 2^20 */
+    int has_queue;                 /* 1: the head keeps a queue; write queue_distinct_classes */
+    int64_t queue_distinct_classes;
+    double head_flops_per_step;
+    int64_t head_active_classes;
+    double backbone_flops_per_step;
+    int threads;
+    const char *blas_core;
+    uint64_t seed;
+    int eval_ema_default;
+    double peak_rss_mb;
+    const char *git_rev;
+};
+
+/* Write DIR/summary.json atomically (a temporary file renamed over it). */
+int rundir_summary_write(const char *dir, const struct rundir_summary *s, struct dcqb_err *err);
+
+/* ---- eval/metrics.json ---------------------------------------------------------------------- */
+
+/* Write <evaldir>/metrics.json: n numbers, keys[i] = v[i] in order (non-finite -> null).
+ * evaldir is the evaluation's output folder (RUNDIR_EVAL of a run, or `eval --out DIR`). */
+int rundir_metrics_write(const char *evaldir, const char *const *keys, const double *v, int n,
+                         struct dcqb_err *err);
+
+/* ---- reading the flat JSON records ---------------------------------------------------------- */
+
+struct rundir_kv {
+    char key[64];
+    char val[256]; /* number text, string content, "1"/"0" for booleans, "" for null */
+};
+
+struct rundir_record {
+    int n; /* members read; -1 when the file does not exist */
+    struct rundir_kv kv[128];
+};
+
+/* Read DIR/<f> (RUNDIR_SUMMARY or RUNDIR_METRICS) into rec. A missing file is not an error
+ * (rec->n = -1); a nested or malformed object is DCQB_EFORMAT (rec->n = 0). */
+int rundir_record_read(struct rundir_record *rec, const char *dir, enum rundir_file f,
+                       struct dcqb_err *err);
+/* The value of key, or NULL when absent. */
+const char *rundir_record_get(const struct rundir_record *rec, const char *key);
+
+/* ---- curve.tsv, provenance.json ------------------------------------------------------------- */
+
+/* Keep DIR/curve.tsv's header and rows with step < t (after a resume the rows past the
+ * checkpoint are redone). A missing curve is fine. */
+int rundir_curve_truncate(const char *dir, int64_t t, struct dcqb_err *err);
+
+/* Write DIR/provenance.json (provenance_write). Best effort, as before: 0 or DCQB_EIO. */
+int rundir_provenance_write(const char *dir, int threads, unsigned long long seed,
+                            struct dcqb_err *err);
+
+#endif /* DCQB_RUNDIR_H */

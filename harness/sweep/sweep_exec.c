@@ -1,0 +1,344 @@
+/* sweep_exec.c - the sweep runner (see sweep.h): each run in a fresh child process, `dcqbench
+ * train` and then `dcqbench eval`, up to `jobs` at once, one runs.tsv row per finished run
+ * (sweep_ledger.c). docs/ARCHITECTURE.md §4 describes the life of a sweep.
+ *
+ * Why children: one crashed or diverged run must never take the sweep down, and a child's peak
+ * RSS is its own.
+ */
+#include "sweep.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "rundir.h"
+#include "sweep_ledger.h"
+
+struct slot {
+    int run;       /* index into s->runs, -1 = free */
+    pid_t pid;
+    int phase;     /* 1 train, 2 eval */
+    double t0;
+};
+
+struct runner {
+    const struct sweep *s;
+    const struct sweep_opts *o;
+    char dir[1024];     /* <results>/<sweep> */
+    struct sweep_ledger ledger;
+    struct sweep_result *res;
+    int todo_total;     /* runs to execute in this call */
+    double wall_sum;
+    int wall_n;
+};
+
+/* The folder of run `run`, or with f >= 0 a file in it. */
+static void run_path(const struct runner *r, int run, int f, char *out, size_t n)
+{
+    char d[1100];
+    snprintf(d, sizeof d, "%s/%s", r->dir, r->s->runs[run].run_id);
+    if (f < 0) snprintf(out, n, "%s", d);
+    else rundir_path(out, n, d, (enum rundir_file)f);
+}
+
+static void log_tail(const char *path, char *out, size_t n)
+{
+    out[0] = '\0';
+    FILE *f = fopen(path, "rb");
+    if (!f) return;
+    char buf[2048];
+    long sz = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : 0;
+    long off = sz > (long)sizeof buf - 1 ? sz - (long)sizeof buf + 1 : 0;
+    size_t r = 0;
+    if (fseek(f, off, SEEK_SET) == 0) r = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[r] = '\0';
+    while (r && (buf[r - 1] == '\n' || buf[r - 1] == '\r' || buf[r - 1] == ' ')) buf[--r] = '\0';
+    char *l = strrchr(buf, '\n');
+    snprintf(out, n, "%s", l ? l + 1 : buf);
+}
+
+
+
+/* Start `exec <argv...>` with stdin /dev/null, stdout+stderr to log, in its own process group
+ * (so a terminal's ^C reaches only the sweep, which forwards it exactly once). */
+static int spawn(pid_t *pid, const char *exec, char *const argv[], const char *log,
+                 char *msg, size_t n)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t none, def;
+    sigemptyset(&none);
+    sigemptyset(&def);
+    sigaddset(&def, SIGINT);
+    sigaddset(&def, SIGTERM);
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (rc) goto out0;
+    rc = posix_spawnattr_init(&at);
+    if (rc) goto out1;
+    if ((rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) ||
+        (rc = posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644)) ||
+        (rc = posix_spawn_file_actions_adddup2(&fa, 1, 2)) ||
+        (rc = posix_spawnattr_setpgroup(&at, 0)) ||
+        (rc = posix_spawnattr_setsigmask(&at, &none)) ||
+        (rc = posix_spawnattr_setsigdefault(&at, &def)) ||
+        (rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                                POSIX_SPAWN_SETSIGDEF)))
+        goto out2;
+    extern char **environ;
+    rc = posix_spawn(pid, exec, &fa, &at, argv, environ);
+out2:
+    posix_spawnattr_destroy(&at);
+out1:
+    posix_spawn_file_actions_destroy(&fa);
+out0:
+    if (rc) snprintf(msg, n, "cannot start %s: %s", exec, strerror(rc));
+    return rc;
+}
+
+static void describe_exit(int st, const char *what, const char *log, char *msg, size_t n)
+{
+    char tail[200];
+    log_tail(log, tail, sizeof tail);
+    if (WIFSIGNALED(st))
+        snprintf(msg, n, "%s crashed: killed by signal %d (%s); log: %s", what, WTERMSIG(st),
+                 strsignal(WTERMSIG(st)), tail[0] ? tail : "(empty)");
+    else
+        snprintf(msg, n, "%s exited with status %d; log: %s", what, WEXITSTATUS(st),
+                 tail[0] ? tail : "(empty)");
+}
+
+
+
+static void report(struct runner *r, int run, int ok, const char *msg, double wall,
+                   int running)
+{
+    if (!r->o->progress) return;
+    struct sweep_progress p = {0};
+    p.run = &r->s->runs[run];
+    p.ok = ok;
+    p.err_msg = ok ? "" : msg;
+    p.wall_s = wall;
+    p.total = r->res->total;
+    p.done = r->res->skipped + r->res->ok + r->res->failed;
+    p.failed = r->res->failed;
+    p.running = running;
+    int left = r->todo_total - r->res->ok - r->res->failed;
+    p.eta_s = r->wall_n ? r->wall_sum / r->wall_n * left / r->o->jobs : -1;
+    r->o->progress(r->o->progress_ctx, &p);
+}
+
+
+
+/* Start run `run` in slot sl: clean stale outputs, write run.conf, launch train. Every attempt
+ * trains from scratch: the outputs of an earlier attempt (an interrupted or failed one, or a
+ * finished one under --force) go first, since train refuses a folder holding a checkpoint and a
+ * stale config.ini or summary.json would be read as this attempt's. */
+static int start_run(struct runner *r, struct slot *sl, int run, char *msg, size_t n,
+                     struct dcqb_err *err)
+{
+    static const enum rundir_file stale[] = {RUNDIR_SUMMARY, RUNDIR_METRICS, RUNDIR_CHECKPOINT,
+                                             RUNDIR_CONFIG, RUNDIR_CURVE, RUNDIR_PROVENANCE};
+    char p[1200], conf[1200], log[1200];
+    run_path(r, run, -1, p, sizeof p);
+    int rc = fs_mkdir_p(p, err);
+    if (rc) return rc;
+    for (size_t i = 0; i < sizeof stale / sizeof stale[0]; i++) {
+        run_path(r, run, (int)stale[i], conf, sizeof conf);
+        unlink(conf);
+    }
+    run_path(r, run, RUNDIR_RUN_CONF, conf, sizeof conf);
+    FILE *f = fopen(conf, "w");
+    if (!f) return DCQB_FAIL(err, DCQB_EIO, "%s: cannot write: %s", conf, strerror(errno));
+    fputs(r->s->runs[run].conf, f);
+    if (fclose(f) != 0) return DCQB_FAIL(err, DCQB_EIO, "%s: cannot write", conf);
+    run_path(r, run, RUNDIR_TRAIN_LOG, log, sizeof log);
+    char *argv[] = {(char *)r->o->exec, "train", "--config", conf, "--out", p, NULL};
+    sl->run = run;
+    sl->phase = 1;
+    sl->t0 = dcqb_now_s();
+    msg[0] = '\0';
+    if (spawn(&sl->pid, r->o->exec, argv, log, msg, n)) sl->pid = -1; /* recorded as failed */
+    return DCQB_OK;
+}
+
+/* Training ended (wait status st): why the run failed into msg, or "" when it may go on to
+ * evaluation. sum is its summary.json (n = -1: none). */
+static void train_verdict(const struct rundir_record *sum, int st, const char *log, char *msg,
+                          size_t n)
+{
+    const char *status = rundir_record_get(sum, "status"), *em = rundir_record_get(sum, "err_msg");
+    const char *name = rundir_name(RUNDIR_SUMMARY);
+    int have_sum = sum->n >= 0;
+    if (msg[0]) {
+        /* could not start, or summary.json unreadable: msg says which */
+    } else if (WIFSIGNALED(st) || (WEXITSTATUS(st) != 0 && !have_sum)) {
+        describe_exit(st, "train", log, msg, n);
+        if (!have_sum) snprintf(msg + strlen(msg), n - strlen(msg), " (no %s)", name);
+    } else if (!have_sum) {
+        snprintf(msg, n, "train exited with status 0 but wrote no %s", name);
+    } else if (!status || strcmp(status, "ok") != 0 || WEXITSTATUS(st) != 0) {
+        snprintf(msg, n, "train %s (exit %d)%s%s", status ? status : "status missing",
+                 WEXITSTATUS(st), em && *em ? ": " : "", em ? em : "");
+    }
+}
+
+/* A child of slot sl ended with wait status st (or failed to start: pid -1). Either launches
+ * the next phase (returns with sl->run still set) or finishes the run. */
+static int child_done(struct runner *r, struct slot *sl, int st, int stopping, char *msg,
+                      size_t n, int running, struct dcqb_err *err)
+{
+    char dir[1200], log[1200];
+    struct rundir_record *sum = calloc(2, sizeof *sum), *met;
+    if (!sum) return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
+    met = sum + 1;
+    met->n = 0;
+    int run = sl->run, ok = 0, rc = DCQB_OK;
+    struct dcqb_err jerr = {0};
+    run_path(r, run, -1, dir, sizeof dir);
+    if (rundir_record_read(sum, dir, RUNDIR_SUMMARY, &jerr) && !msg[0])
+        snprintf(msg, n, "%s", jerr.msg);
+    if (sl->phase == 1) {
+        run_path(r, run, RUNDIR_TRAIN_LOG, log, sizeof log);
+        train_verdict(sum, st, log, msg, n);
+        if (!msg[0] && stopping) {
+            r->res->interrupted++;
+            goto free_slot;
+        }
+        if (!msg[0]) {
+            char edir[1200];
+            run_path(r, run, RUNDIR_EVAL, edir, sizeof edir);
+            mkdir(edir, 0755);
+            run_path(r, run, RUNDIR_EVAL_LOG, log, sizeof log);
+            char *argv[] = {(char *)r->o->exec, "eval", "--run", dir, NULL};
+            sl->phase = 2;
+            if (spawn(&sl->pid, r->o->exec, argv, log, msg, n) == 0) goto out;
+        }
+    } else {
+        run_path(r, run, RUNDIR_EVAL_LOG, log, sizeof log);
+        if (!msg[0] && (WIFSIGNALED(st) || WEXITSTATUS(st) != 0)) {
+            describe_exit(st, "eval", log, msg, n);
+        } else if (!msg[0]) {
+            jerr.msg[0] = '\0';
+            if (rundir_record_read(met, dir, RUNDIR_METRICS, &jerr))
+                snprintf(msg, n, "%s", jerr.msg);
+            else if (met->n < 0)
+                snprintf(msg, n, "eval exited with status 0 but wrote no %s",
+                         rundir_name(RUNDIR_METRICS));
+            else ok = 1;
+        }
+    }
+    if (sum->n < 0) sum->n = 0;
+    if (met->n < 0) met->n = 0;
+    if (!ok && stopping) { /* interrupted: no row, a rerun retries it */
+        r->res->interrupted++;
+        goto free_slot;
+    }
+    rc = sweep_ledger_append(&r->ledger, r->s, run, dir, ok, sum, met, msg, err);
+    if (rc) goto free_slot;
+    double wall = dcqb_now_s() - sl->t0;
+    r->wall_sum += wall;
+    r->wall_n++;
+    if (ok) r->res->ok++;
+    else r->res->failed++;
+    report(r, run, ok, msg, wall, running - 1);
+free_slot:
+    sl->run = -1;
+    sl->pid = 0;
+out:
+    free(sum);
+    return rc;
+}
+
+int sweep_execute(const struct sweep *s, const struct sweep_opts *o, struct sweep_result *res,
+                  struct dcqb_err *err)
+{
+    struct runner r = {.s = s, .o = o, .ledger = {.fd = -1}, .res = res};
+    memset(res, 0, sizeof *res);
+    if (o->jobs < 1 || o->shard_n < 1 || o->shard_i < 0 || o->shard_i >= o->shard_n)
+        return DCQB_FAIL(err, DCQB_EINVAL, "bad jobs or shard");
+    if (snprintf(r.dir, sizeof r.dir, "%s/%s", o->results_dir, s->name) >= (int)sizeof r.dir)
+        return DCQB_FAIL(err, DCQB_EINVAL, "results path too long");
+    int rc = fs_mkdir_p(r.dir, err);
+    if (rc) return rc;
+    int *todo = malloc((size_t)(s->n_runs ? s->n_runs : 1) * sizeof *todo);
+    struct slot *slots = calloc((size_t)o->jobs, sizeof *slots);
+    if (!todo || !slots) {
+        rc = DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = sweep_ledger_open(&r.ledger, s, r.dir, err))) goto out;
+    int n_todo = 0;
+    for (int i = 0; i < s->n_runs; i++) {
+        if (i % o->shard_n != o->shard_i) continue;
+        res->total++;
+        if (!o->force && sweep_ledger_has_ok(&r.ledger, s->runs[i].run_id)) res->skipped++;
+        else todo[n_todo++] = i;
+    }
+    r.todo_total = n_todo;
+    for (int j = 0; j < o->jobs; j++) slots[j].run = -1;
+
+    int next = 0, running = 0, fwd = 0;
+    char msg[512];
+    while (next < n_todo || running > 0) {
+        int stop = o->stop ? (int)*o->stop : 0;
+        if (stop > fwd) { /* forward once per level: SIGINT, then SIGKILL */
+            for (int j = 0; j < o->jobs; j++)
+                if (slots[j].run >= 0 && slots[j].pid > 0)
+                    kill(-slots[j].pid, stop >= 2 ? SIGKILL : SIGINT);
+            fwd = stop;
+        }
+        for (int j = 0; j < o->jobs && !stop && next < n_todo; j++) {
+            if (slots[j].run >= 0) continue;
+            if ((rc = start_run(&r, &slots[j], todo[next++], msg, sizeof msg, err))) goto wait;
+            running++;
+            if (slots[j].pid < 0) { /* could not start: record now */
+                if ((rc = child_done(&r, &slots[j], 0, 0, msg, sizeof msg, running, err)))
+                    goto wait;
+                running--;
+            }
+        }
+        if (!running) break;
+        int reaped = 0;
+        for (int j = 0; j < o->jobs; j++) {
+            if (slots[j].run < 0) continue;
+            int st;
+            pid_t w = waitpid(slots[j].pid, &st, WNOHANG);
+            if (w == 0 || (w < 0 && errno == EINTR)) continue;
+            if (w < 0) st = 0x7f00; /* lost child: treat as exit 127 */
+            reaped = 1;
+            msg[0] = '\0';
+            if ((rc = child_done(&r, &slots[j], st, stop > 0, msg, sizeof msg, running, err)))
+                goto wait;
+            if (slots[j].run < 0) running--;
+        }
+        if (!reaped) {
+            struct timespec ts = {0, 20 * 1000 * 1000}; /* 20 ms poll: negligible CPU */
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (o->stop && *o->stop) {
+        rc = DCQB_FAIL(err, DCQB_EINTR, "interrupted: %d run(s) stopped before finishing",
+                       res->interrupted);
+    }
+    goto out;
+wait: /* a setup error mid-sweep: do not leave children behind */
+    for (int j = 0; j < o->jobs; j++)
+        if (slots[j].run >= 0 && slots[j].pid > 0) {
+            kill(-slots[j].pid, SIGKILL);
+            waitpid(slots[j].pid, NULL, 0);
+        }
+out:
+    sweep_ledger_close(&r.ledger);
+    free(todo);
+    free(slots);
+    return rc;
+}
+
