@@ -123,7 +123,7 @@ static void fill_pattern(float *x, size_t n, uint64_t seed, float lo, float hi)
 static void fill_unit_rows(float *x, int n, int d, uint64_t seed)
 {
     fill_pattern(x, (size_t)n * d, seed, -1.0f, 1.0f);
-    l2norm_forward(x, NULL, x, n, d);
+    l2norm_forward(x, NULL, x, n, d, L2NORM_F64_SCALE);
 }
 
 /* ---- rows: struct <-> TSV ----------------------------------------------------------------- */
@@ -416,11 +416,11 @@ static void child_run(const struct bench_cfg *cfg, const struct head_ops *h,
             backbone_ema(&ema, &net, req.ema_mu, req.ema_bn);
             if (req.pairs) {
                 backbone_forward(&ema, ek, xk, B, 1);
-                l2norm_forward(k, NULL, ek, B, d);
+                l2norm_forward(k, NULL, ek, B, d, L2NORM_F32_SCALE);
             }
         }
         backbone_forward(&net, e, x, B, 1);
-        l2norm_forward(q, qn, e, B, d);
+        l2norm_forward(q, qn, e, B, d, L2NORM_F32_SCALE);
         memset(dq, 0, sizeof(float) * (size_t)B * d);
         if ((rc = h->forward_backward(st, &loss, dq, q, key, y, B, &err))) goto out;
         memset(de, 0, sizeof(float) * (size_t)B * d);
