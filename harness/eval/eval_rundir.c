@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "checkpoint.h"
 #include "ops.h"
 #include "train.h"
 
