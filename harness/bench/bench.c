@@ -1,4 +1,4 @@
-/* bench.c - the head cost benchmark (issue 7; see bench.h for what is measured and how).
+/* bench.c - the head cost benchmark (see bench.h for what is measured and how).
  *
  * Parent: builds the configuration list, prints (through the callback) a memory plan per
  * configuration, refuses what cannot fit, forks one child per configuration and appends its
@@ -21,17 +21,17 @@
 #include <unistd.h>
 
 #include "alloc_count.h"
-#include "backbone.h"
 #include "head.h"
 #include "ops.h"
-#include "optim.h"
 #include "provenance.h"
+#include "train.h"
 
 #define BENCH_NLAB 8          /* label batches in rotation */
 #define BENCH_SLACK (64e6)    /* backbone, activations, libraries, stacks: bytes added to plans */
 #define BENCH_AVAIL_FRAC 0.9  /* use at most this share of MemAvailable */
 #define BENCH_EST_RATE 40e9   /* FLOP/s per thread assumed when choosing reps */
-#define BENCH_IN_DIM 128      /* backbone input width (backbone_cfg_defaults) */
+#define BENCH_IN_DIM 128      /* rendered input width (the generator's x_dim default) */
+#define BENCH_DATA_BYTES 16.0 /* per class: the generator's size and offset, the trainset's size */
 
 static const char *const tsv_cols =
     "head\tC\td\tB\tthreads\tratio\tK\tstatus\treps\thead_ms\thead_cpu_ms\thead_min_ms\t"
@@ -73,13 +73,7 @@ void bench_cfg_defaults(struct bench_cfg *cfg, int quick)
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-static double wall_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
+/* CPU seconds of all threads of this process (wall time is dcqb_now_s). */
 static double cpu_s(void)
 {
     struct timespec ts;
@@ -274,8 +268,11 @@ static int plan_make(const struct head_ops *h, int64_t C, int d, int B, double r
     double fb = (fxb[1] - fxb[0]) / (double)(Cs[1] - Cs[0]);
     p->fixed_bytes = fxb[0] + fb * (double)(C - Cs[0]);
     p->head_bytes = p->a + p->b * (double)C;
-    p->bench_bytes = 4.0 * (3.0 * B * d + 2.0 * B * BENCH_IN_DIM + 2.0 * B * d) +
-                     4.0 * BENCH_NLAB * B + BENCH_SLACK;
+    /* time_head's q, k, dq and labels; the trainer's step buffers (x, xk; e, q, dq, de, k, ek
+     * and norms) and class tables; the backbones are in the slack */
+    p->bench_bytes = 4.0 * (3.0 * B * d + (double)BENCH_NLAB * B) +
+                     4.0 * (2.0 * B * BENCH_IN_DIM + 7.0 * B * d) + BENCH_DATA_BYTES * (double)C +
+                     BENCH_SLACK;
     double Kd = (double)p->K;
     p->gemm_bytes = 4.0 * (2.0 * Kd * d + (double)B * Kd + 2.0 * B * d) + BENCH_SLACK;
     p->total = p->head_bytes + p->bench_bytes;
@@ -303,171 +300,146 @@ static int choose_reps(double flops, int threads, const struct bench_cfg *cfg, i
     return reps;
 }
 
-static void child_run(const struct bench_cfg *cfg, const struct head_ops *h,
-                      const struct plan *pl, struct bench_row *row)
+int bench_train_cfg(struct cfg *c, const char *head, int64_t C, int d, int B, int threads,
+                    double ratio, uint64_t seed, int64_t steps, struct dcqb_err *err)
 {
-    struct dcqb_err err = {0};
-    const int B = row->B, d = row->d, T = row->threads;
-    const int64_t C = row->C;
-    openblas_set_num_threads(T);
-    snprintf(row->blas_core, sizeof row->blas_core, "%s", openblas_get_corename());
-    row->head_allocs = row->allocs_in_loop = row->bound_allocs = -1;
-
-    void *st = calloc(1, h->state_size ? h->state_size : 1);
-    struct head_req req;
-    memset(&req, 0, sizeof req);
-    struct backbone net, ema;
-    memset(&net, 0, sizeof net);
-    memset(&ema, 0, sizeof ema);
-    float *buf = NULL, *mom = NULL, *g = NULL;
-    double *tw = NULL, *tc = NULL;
-    int rc;
-    if (!st) {
-        rc = DCQB_FAIL(&err, DCQB_ENOMEM, "cannot allocate the head state");
-        goto out;
+    char v[7][32];
+    snprintf(v[0], sizeof v[0], "%lld", (long long)C);
+    snprintf(v[1], sizeof v[1], "%d", d);
+    snprintf(v[2], sizeof v[2], "%d", B);
+    snprintf(v[3], sizeof v[3], "%d", threads);
+    dcqb_fmt_double(v[4], sizeof v[4], ratio, 0);
+    snprintf(v[5], sizeof v[5], "%llu", (unsigned long long)seed);
+    snprintf(v[6], sizeof v[6], "%lld", (long long)steps);
+    /* one image per identity: instance-balanced sampling is uniform over the C classes; a
+     * fixed small lr keeps the timed steps far from divergence */
+    const char *const kv[][2] = {
+        {"head", head},   {"profile", "uniform"}, {"uniform_n", "1"},         {"ids", v[0]},
+        {"dim", v[1]},    {"batch", v[2]},        {"threads", v[3]},          {"ratio", v[4]},
+        {"seed", v[5]},   {"steps", v[6]},        {"lr", "0.001"},            {"warmup", "0"},
+        {"lr_schedule", "constant"},              {"ckpt_every", "0"}};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
+        int rc = cfg_set(c, kv[i][0], kv[i][1], "bench", 0, err);
+        if (rc) return rc;
     }
-    if ((rc = head_setup(h, st, C, d, B, cfg->ratio, cfg->seed, T, &req, &err))) goto out;
-    struct head_cost hc;
-    h->cost(st, B, &hc);
-    row->K = hc.active_classes;
-    row->per_class_bytes = hc.per_class_bytes;
-    row->fixed_bytes = hc.fixed_bytes;
+    return DCQB_OK;
+}
 
-    int warm, reps = choose_reps(hc.flops, T, cfg, &warm);
-    row->reps = reps;
-    /* bench buffers, one allocation: emb q, key k, demb dq, de, e, ek (B,d); x, xk (B,Din);
-     * norms qn (B); labels (NLAB,B) */
-    size_t nb = 6 * (size_t)B * d + 2 * (size_t)B * BENCH_IN_DIM + (size_t)B +
-                (size_t)BENCH_NLAB * B;
-    buf = malloc(nb * sizeof(float));
-    tw = malloc(sizeof(double) * 2 * (size_t)(reps + 1));
-    if (!buf || !tw) {
-        rc = DCQB_FAIL(&err, DCQB_ENOMEM, "cannot allocate bench buffers");
-        goto out;
+int bench_time_step(struct trainer *tr, int warm, int reps, double *wall, float *first_loss,
+                    long *allocs, struct dcqb_err *err)
+{
+    alloc_count_enable(0);
+    for (int r = -warm; r < reps; r++) {
+        float loss;
+        if (r == 0) alloc_count_enable(1);
+        double w0 = dcqb_now_s();
+        int rc = trainer_step(tr, r + warm, &loss, err);
+        if (r >= 0) wall[r] = dcqb_now_s() - w0;
+        if (rc) {
+            alloc_count_enable(0);
+            return rc;
+        }
+        if (r == -warm && first_loss) *first_loss = loss;
     }
-    tc = tw + reps + 1;
-    float *q = buf, *k = q + (size_t)B * d, *dq = k + (size_t)B * d, *de = dq + (size_t)B * d,
-          *e = de + (size_t)B * d, *ek = e + (size_t)B * d, *x = ek + (size_t)B * d,
-          *xk = x + (size_t)B * BENCH_IN_DIM, *qn = xk + (size_t)B * BENCH_IN_DIM;
-    int32_t *lab = (int32_t *)(qn + B);
+    *allocs = alloc_count_available() ? alloc_count_get() : -1;
+    alloc_count_enable(0);
+    return DCQB_OK;
+}
+
+/* Step count of the total phase: as many timed steps as the head phase, fewer when a step
+ * takes seconds (the head's share dominates there and the head phase has the longer median);
+ * one untimed warm-up step first. */
+static int step_reps(double flops, int threads, int reps)
+{
+    double est = flops / (BENCH_EST_RATE * threads);
+    int n = reps > 3 ? reps : 3;
+    if (est > 1.0) n = 2;
+    if (est > 2.0) n = 1;
+    return n > reps ? reps : n;
+}
+
+/* The head alone, after time_step on the same trainer: forward_backward + step on fixed random
+ * unit embeddings (and keys for pair heads), labels uniform over the C classes, BENCH_NLAB
+ * label batches in rotation. Fills head_ms, head_min_ms, head_cpu_ms, head_gflops, K and
+ * head_allocs. tw, tc: (reps) scratch. */
+static int time_head(struct trainer *tr, const struct bench_cfg *cfg, int warm, int reps,
+                     double *tw, double *tc, struct bench_row *row, struct dcqb_err *err)
+{
+    const int B = row->B, d = row->d;
+    const struct head_ops *h = tr->head;
+    /* one allocation: emb q, key k, demb dq (B,d); labels (NLAB,B) */
+    float *buf = malloc(sizeof(float) * (3 * (size_t)B * d + (size_t)BENCH_NLAB * B));
+    if (!buf) return DCQB_FAIL(err, DCQB_ENOMEM, "cannot allocate bench buffers");
+    float *q = buf, *k = q + (size_t)B * d, *dq = k + (size_t)B * d;
+    int32_t *lab = (int32_t *)(dq + (size_t)B * d);
     fill_unit_rows(q, B, d, cfg->seed * 7 + 1);
     fill_unit_rows(k, B, d, cfg->seed * 7 + 2);
-    fill_pattern(x, (size_t)B * BENCH_IN_DIM, cfg->seed * 7 + 3, -1.0f, 1.0f);
-    fill_pattern(xk, (size_t)B * BENCH_IN_DIM, cfg->seed * 7 + 4, -1.0f, 1.0f);
     uint64_t ls = cfg->seed * 7 + 5;
     /* labels uniform over the C classes (class-balanced set, instance-balanced sampling) */
     for (size_t i = 0; i < (size_t)BENCH_NLAB * B; i++)
-        lab[i] = (int32_t)(dcqb_splitmix64(&ls) % (uint64_t)C);
-    const float *key = req.pairs ? k : NULL;
-    const float lr = 1e-3f;
+        lab[i] = (int32_t)(dcqb_splitmix64(&ls) % (uint64_t)row->C);
+    const float *key = tr->req.pairs ? k : NULL;
+    const int64_t t0 = tr->o.steps; /* the head's step count goes on after time_step's */
+    int rc = DCQB_OK;
     float loss;
-
-    /* phase 1: head alone */
-    long allocs = 0;
-    for (int r = -warm; r < reps; r++) {
+    alloc_count_enable(0);
+    for (int r = -warm; r < reps && !rc; r++) {
         const int32_t *y = lab + (size_t)((r + warm) % BENCH_NLAB) * B;
         if (r == 0) alloc_count_enable(1);
-        double w0 = wall_s(), c0 = cpu_s();
+        double w0 = dcqb_now_s(), c0 = cpu_s();
         memset(dq, 0, sizeof(float) * (size_t)B * d);
-        if ((rc = h->forward_backward(st, &loss, dq, q, key, y, B, &err))) goto out;
-        if ((rc = h->step(st, lr, r + warm, &err))) goto out;
-        double w1 = wall_s(), c1 = cpu_s();
+        rc = h->forward_backward(tr->hst, &loss, dq, q, key, y, B, err);
+        if (!rc) rc = h->step(tr->hst, 1e-3f, t0 + r + warm, err);
+        double w1 = dcqb_now_s(), c1 = cpu_s();
         if (r >= 0) tw[r] = w1 - w0, tc[r] = c1 - c0;
     }
-    allocs = alloc_count_get();
+    long allocs = alloc_count_get();
     alloc_count_enable(0);
+    free(buf);
+    if (rc) return rc;
     row->head_allocs = alloc_count_available() ? allocs : -1;
-    h->cost(st, B, &hc); /* after steps: heads whose K varies (sampled) report the last one */
+    struct head_cost hc;
+    h->cost(tr->hst, B, &hc); /* after steps: heads whose K varies (sampled) report the last */
     row->K = hc.active_classes;
     row->head_ms = 1e3 * median(tw, reps);
-    row->head_min_ms = 1e3 * tw[0];
+    row->head_min_ms = 1e3 * tw[0]; /* median() sorted tw */
     row->head_cpu_ms = 1e3 * median(tc, reps);
     row->head_gflops = hc.flops / (row->head_ms * 1e-3) / 1e9;
+    return DCQB_OK;
+}
 
-    /* phase 2: head + backbone (+ EMA key forward for pair heads, kshot 1) */
-    struct backbone_cfg bc;
-    backbone_cfg_defaults(&bc);
-    bc.emb_dim = d;
-    if ((rc = backbone_init(&net, &bc, B, dcqb_stream_seed(cfg->seed, DCQB_STREAM_INIT), &err)))
-        goto out;
-    int has_ema = req.ema || req.pairs;
-    if (has_ema) {
-        if ((rc = backbone_init(&ema, &bc, B, dcqb_stream_seed(cfg->seed, DCQB_STREAM_INIT),
-                                &err)))
-            goto out;
-        if ((rc = backbone_copy(&ema, &net, &err))) goto out;
-    }
-    mom = calloc(net.n_params, sizeof(float));
-    if (!mom) {
-        rc = DCQB_FAIL(&err, DCQB_ENOMEM, "cannot allocate backbone momentum");
-        goto out;
-    }
-    struct optim_cfg oc = {0.9f, 5e-4f};
-    int treps = reps > 3 ? reps : 3, twarm = 1;
-    if (hc.flops / (BENCH_EST_RATE * T) > 1.0) treps = 2; /* head phase already warmed up */
-    if (hc.flops / (BENCH_EST_RATE * T) > 2.0) treps = 1;
-    if (treps > reps) treps = reps;
-    alloc_count_enable(0);
-    for (int r = -twarm; r < treps; r++) {
-        const int32_t *y = lab + (size_t)((r + twarm) % BENCH_NLAB) * B;
-        if (r == 0) alloc_count_enable(1);
-        double w0 = wall_s();
-        if (has_ema) {
-            backbone_ema(&ema, &net, req.ema_mu, req.ema_bn);
-            if (req.pairs) {
-                backbone_forward(&ema, ek, xk, B, 1);
-                l2norm_forward(k, NULL, ek, B, d, L2NORM_F32_SCALE);
-            }
-        }
-        backbone_forward(&net, e, x, B, 1);
-        l2norm_forward(q, qn, e, B, d, L2NORM_F32_SCALE);
-        memset(dq, 0, sizeof(float) * (size_t)B * d);
-        if ((rc = h->forward_backward(st, &loss, dq, q, key, y, B, &err))) goto out;
-        memset(de, 0, sizeof(float) * (size_t)B * d);
-        l2norm_backward(de, dq, q, qn, B, d);
-        backbone_zero_grad(&net);
-        backbone_backward(&net, de, B);
-        sgd_step(net.params, mom, net.grads, net.n_params, lr, &oc);
-        if ((rc = h->step(st, lr, 100 + r, &err))) goto out;
-        if (r >= 0) tw[r] = wall_s() - w0;
-    }
-    allocs += alloc_count_get();
-    alloc_count_enable(0);
-    row->total_ms = 1e3 * median(tw, treps);
-    row->allocs_in_loop = alloc_count_available() ? allocs : -1;
-
-    /* phase 3: the GEMM bound, after the head and backbones are gone */
-    h->free(st);
-    free(st);
-    st = NULL;
-    backbone_free(&net);
-    backbone_free(&ema);
+/* The head's GEMMs alone, after the head is gone: n_gemm of (B,d)x(K,d)^T -> (B,K),
+ * (B,K)x(K,d) -> (B,d), (B,K)^T x (B,d) -> (K,d) through the ops.h helpers. Fills the
+ * gemm_* columns, bound_allocs and the two ratios (head_ms must be set). tw: (reps) scratch. */
+static int time_gemm_bound(int n_gemm, int reps, double *tw, struct bench_row *row,
+                           struct dcqb_err *err)
+{
+    const int B = row->B, d = row->d, ng = n_gemm;
     const int64_t K = row->K;
-    const int ng = pl->n_gemm;
     row->n_gemm = ng;
     size_t KD = (size_t)K * d, BK = (size_t)B * K, BD = (size_t)B * d;
-    g = malloc(sizeof(float) * (2 * KD + BK + 2 * BD));
-    if (!g) {
-        rc = DCQB_FAIL(&err, DCQB_ENOMEM, "cannot allocate %.2f GB for the GEMM bound",
-                       4.0 * (double)(2 * KD + BK + 2 * BD) / 1e9);
-        goto out;
-    }
+    float *g = malloc(sizeof(float) * (2 * KD + BK + 2 * BD));
+    if (!g)
+        return DCQB_FAIL(err, DCQB_ENOMEM, "cannot allocate %.2f GB for the GEMM bound",
+                         4.0 * (double)(2 * KD + BK + 2 * BD) / 1e9);
     float *gW = g, *gO = gW + KD, *gL = gO + KD, *gA = gL + BK, *gD = gA + BD;
     fill_pattern(gW, KD, 11, -0.05f, 0.05f);
     fill_pattern(gL, BK, 12, -1e-3f, 1e-3f);
     fill_pattern(gA, BD, 13, -0.1f, 0.1f);
     memset(gD, 0, sizeof(float) * BD);
+    alloc_count_enable(0);
     for (int r = -1; r < reps; r++) {
         if (r == 0) alloc_count_enable(1);
-        double w0 = wall_s();
+        double w0 = dcqb_now_s();
         /* logits (B,K) = A (B,d) W^T: the forward GEMM (overwrites gL like the head does) */
         matmul_bd_kd_to_bk(gL, gA, gW, B, (int)K, d, 1.0f, 0.0f);
         if (ng >= 2) matmul_bk_kd_to_bd(gD, gL, gW, B, (int)K, d, 1.0f, 1.0f);
         if (ng >= 3) matmul_bk_bd_to_kd(gO, gL, gA, B, (int)K, d, 1.0f, 0.0f);
-        if (r >= 0) tw[r] = wall_s() - w0;
+        if (r >= 0) tw[r] = dcqb_now_s() - w0;
     }
     row->bound_allocs = alloc_count_available() ? alloc_count_get() : -1;
     alloc_count_enable(0);
+    free(g);
     row->gemm_bound_ms = 1e3 * median(tw, reps);
     row->gemm_min_ms = 1e3 * tw[0]; /* median() sorted tw */
     row->gemm_gflops = 2.0 * ng * B * (double)K * d / (row->gemm_bound_ms * 1e-3) / 1e9;
@@ -475,18 +447,54 @@ static void child_run(const struct bench_cfg *cfg, const struct head_ops *h,
     /* best step over best bound: noise on a shared machine only ever adds time, so the pair of
      * minima is the steadier estimate of the same ratio; both are reported */
     row->min_ratio = row->head_min_ms / row->gemm_min_ms;
-    rc = DCQB_OK;
-out:
-    if (st) {
-        h->free(st);
-        free(st);
+    return DCQB_OK;
+}
+
+/* One configuration in the forked child: the training step (total_ms) on a trainer set up from
+ * bench_train_cfg, then the head alone on that trainer's head, then, with the trainer freed,
+ * the GEMM bound. Fills row; status "failed" with the message on any error. */
+static void child_run(const struct bench_cfg *cfg, const struct head_ops *h,
+                      const struct plan *pl, struct bench_row *row)
+{
+    struct dcqb_err err = {0};
+    const int B = row->B, T = row->threads;
+    openblas_set_num_threads(T);
+    snprintf(row->blas_core, sizeof row->blas_core, "%s", openblas_get_corename());
+    row->head_allocs = row->allocs_in_loop = row->bound_allocs = -1;
+    struct trainer tr;
+    memset(&tr, 0, sizeof tr);
+    struct cfg tc = {0};
+    double *tw = NULL;
+    int rc;
+    /* a run as long as the most steps time_step takes (one warm-up + cfg->reps) */
+    if ((rc = bench_train_cfg(&tc, h->name, row->C, row->d, B, T, cfg->ratio, cfg->seed,
+                              1 + (cfg->reps > 3 ? cfg->reps : 3), &err)))
+        goto out;
+    if ((rc = trainer_setup(&tr, &tc, &err))) goto out;
+    struct head_cost hc;
+    tr.head->cost(tr.hst, B, &hc);
+    row->K = hc.active_classes;
+    row->per_class_bytes = hc.per_class_bytes;
+    row->fixed_bytes = hc.fixed_bytes;
+    int warm, reps = choose_reps(hc.flops, T, cfg, &warm), sreps = step_reps(hc.flops, T, reps);
+    row->reps = reps;
+    tw = malloc(sizeof(double) * 2 * (size_t)(reps + 1));
+    if (!tw) {
+        rc = DCQB_FAIL(&err, DCQB_ENOMEM, "cannot allocate bench buffers");
+        goto out;
     }
-    backbone_free(&net);
-    backbone_free(&ema);
-    free(buf);
-    free(mom);
+    long step_allocs;
+    if ((rc = bench_time_step(&tr, 1, sreps, tw, NULL, &step_allocs, &err))) goto out;
+    row->total_ms = 1e3 * median(tw, sreps);
+    if ((rc = time_head(&tr, cfg, warm, reps, tw, tw + reps + 1, row, &err))) goto out;
+    if (row->head_allocs >= 0 && step_allocs >= 0)
+        row->allocs_in_loop = row->head_allocs + step_allocs;
+    trainer_free(&tr);
+    rc = time_gemm_bound(pl->n_gemm, reps, tw, row, &err);
+out:
+    trainer_free(&tr);
+    cfg_free(&tc);
     free(tw);
-    free(g);
     if (rc) {
         snprintf(row->status, sizeof row->status, "failed");
         snprintf(row->err_msg, sizeof row->err_msg, "%s: %.200s", dcqb_strerror(rc), err.msg);
