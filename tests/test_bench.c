@@ -9,6 +9,7 @@
 
 #include "alloc_count.h"
 #include "bench.h"
+#include "bench_child.h"
 #include "train.h"
 
 static void tiny_cfg(struct bench_cfg *cfg, const char *sub)

@@ -63,19 +63,6 @@ struct bench_cfg {
  * ratio 0.1, reps 5. quick = 1: a ~1-minute smoke run (C {1e4, 1e5}, d 128, 1 thread, reps 3). */
 void bench_cfg_defaults(struct bench_cfg *cfg, int quick);
 
-struct cfg;
-struct trainer;
-/* The training config whose step the benchmark times (into c, a zeroed or partly filled cfg;
- * cfg_free it): head, ids = C synthetic classes of one image each, dim d, batch B, threads,
- * ratio, seed, steps; lr 1e-3 constant; every other key at training's default. */
-int bench_train_cfg(struct cfg *c, const char *head, int64_t C, int d, int B, int threads,
-                    double ratio, uint64_t seed, int64_t steps, struct dcqb_err *err);
-/* Steps 0 .. warm+reps-1 of tr through trainer_step: wall seconds of the last `reps` into
- * wall[0..reps), the loss of step 0 into *first_loss (may be NULL), allocation calls inside
- * the timed steps into *allocs (-1: not counted in this build). */
-int bench_time_step(struct trainer *tr, int warm, int reps, double *wall, float *first_loss,
-                    long *allocs, struct dcqb_err *err);
-
 /* One result row (one line of bench.tsv). Times in ms; -1 where not measured. */
 struct bench_row {
     char head[32];
