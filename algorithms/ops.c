@@ -1,5 +1,5 @@
 /* ops.c - BLAS-backed GEMM helpers with naive twins, row L2 normalisation and the vectorised
- * exp-and-sum the blocked softmaxes are built on (cosxent.c; STYLE.md 2.6).
+ * exp-and-sum the blocked softmaxes are built on (cosxent.c).
  * This file includes <cblas.h>: never a GSL randist/matrix header here (they clash).
  */
 #include "ops.h"
@@ -141,7 +141,7 @@ void l2norm_backward(float *dx, const float *g, const float *y, const float *nor
  * exponent bits. Max error ~2 ulp on [-87, 0] (tests/test_ops.c compares it with exp()). Only
  * IEEE +, *, conversions and bit moves: the same bits in every vector width, so the
  * target_clones below (AVX-512, AVX2, baseline SSE2) keep results identical across machines
- * and no -ffast-math is needed (STYLE.md 2.10 allows it here; we do without). Inputs are
+ * and no -ffast-math is needed (determinism: docs/METHOD.md §7). Inputs are
  * x = z - max <= 0; below -87 the result is clamped to exp(-87) ~ 1.6e-38, invisible next to
  * the block maximum's exp(0) = 1 in the sum; above 0 (masked columns) to 1; NaN stays NaN. */
 static inline float exp_poly(float xin)
