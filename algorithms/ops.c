@@ -1,5 +1,5 @@
 /* ops.c - BLAS-backed GEMM helpers with naive twins, row L2 normalisation and the vectorised
- * exp-and-sum the blocked softmaxes are built on (cosxent.c; STYLE.md 2.6).
+ * exp-and-sum the blocked softmaxes are built on (cosxent.c).
  * This file includes <cblas.h>: never a GSL randist/matrix header here (they clash).
  */
 #include "ops.h"
@@ -83,33 +83,54 @@ void matmul_bk_bd_to_kd_ref(float *out, const float *g, const float *a, int B, i
 
 #define L2_EPS 1e-12
 
-void l2norm_forward(float *y, float *norms, const float *x, int B, int D)
+int64_t l2norm_forward(float *y, float *norms, const float *x, int64_t n, int d,
+                       enum l2norm_round round)
 {
-    /* x, y (B,D); norms (B) */
-    for (int i = 0; i < B; i++) {
-        const float *xi = x + (size_t)i * D;
-        float *yi = y + (size_t)i * D;
+    int64_t n_zero = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * d;
+        float *yi = y + (size_t)i * d;
         double ss = 0;
-        for (int d = 0; d < D; d++) ss += (double)xi[d] * xi[d];
-        double n = sqrt(ss);
-        if (norms) norms[i] = (float)n;
-        float inv = (float)(1.0 / (n > L2_EPS ? n : L2_EPS));
-        for (int d = 0; d < D; d++) yi[d] = xi[d] * inv;
+        for (int j = 0; j < d; j++) ss += (double)xi[j] * xi[j];
+        n_zero += !(ss > 0);
+        double nrm = sqrt(ss);
+        if (round == L2NORM_F32_SCALE) {
+            float f = (float)nrm;
+            if (f < (float)L2_EPS) f = (float)L2_EPS;
+            if (norms) norms[i] = f;
+            float inv = 1.0f / f;
+            for (int j = 0; j < d; j++) yi[j] = xi[j] * inv;
+            continue;
+        }
+        if (norms) norms[i] = (float)nrm;
+        if (round == L2NORM_F64_SCALE) {
+            float inv = (float)(1.0 / (nrm > L2_EPS ? nrm : L2_EPS));
+            for (int j = 0; j < d; j++) yi[j] = xi[j] * inv;
+        } else if (fabs(ss - 1.0) <= 1e-6) {
+            /* already unit: used bit for bit, so exactly representable unit vectors give exact
+             * cosines */
+            if (yi != xi) memcpy(yi, xi, sizeof(float) * (size_t)d);
+        } else if (ss > 0) {
+            const double inv = 1.0 / nrm;
+            for (int j = 0; j < d; j++) yi[j] = (float)(xi[j] * inv);
+        } else {
+            memset(yi, 0, sizeof(float) * (size_t)d);
+        }
     }
+    return n_zero;
 }
 
-void l2norm_backward(float *dx, const float *g, const float *y, const float *norms, int B, int D)
+void l2norm_backward(float *dx, const float *g, const float *y, const float *norms, int64_t n,
+                     int d)
 {
-    /* dx, g, y (B,D); norms (B): dx += (g - (g.y) y) / |x| */
-    for (int i = 0; i < B; i++) {
-        const float *gi = g + (size_t)i * D, *yi = y + (size_t)i * D;
-        float *dxi = dx + (size_t)i * D;
+    for (int64_t i = 0; i < n; i++) {
+        const float *gi = g + (size_t)i * d, *yi = y + (size_t)i * d;
+        float *dxi = dx + (size_t)i * d;
         double gy = 0;
-        for (int d = 0; d < D; d++) gy += (double)gi[d] * yi[d];
-        double n = norms[i];
-        float inv = (float)(1.0 / (n > L2_EPS ? n : L2_EPS));
-        float c = (float)gy;
-        for (int d = 0; d < D; d++) dxi[d] += (gi[d] - c * yi[d]) * inv;
+        for (int j = 0; j < d; j++) gy += (double)gi[j] * yi[j];
+        float nrm = norms[i] > (float)L2_EPS ? norms[i] : (float)L2_EPS;
+        float inv = 1.0f / nrm, c = (float)gy;
+        for (int j = 0; j < d; j++) dxi[j] = (gi[j] - c * yi[j]) * inv;
     }
 }
 
@@ -120,7 +141,7 @@ void l2norm_backward(float *dx, const float *g, const float *y, const float *nor
  * exponent bits. Max error ~2 ulp on [-87, 0] (tests/test_ops.c compares it with exp()). Only
  * IEEE +, *, conversions and bit moves: the same bits in every vector width, so the
  * target_clones below (AVX-512, AVX2, baseline SSE2) keep results identical across machines
- * and no -ffast-math is needed (STYLE.md 2.10 allows it here; we do without). Inputs are
+ * and no -ffast-math is needed (determinism: docs/METHOD.md §7). Inputs are
  * x = z - max <= 0; below -87 the result is clamped to exp(-87) ~ 1.6e-38, invisible next to
  * the block maximum's exp(0) = 1 in the sum; above 0 (masked columns) to 1; NaN stays NaN. */
 static inline float exp_poly(float xin)

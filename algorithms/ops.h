@@ -1,7 +1,6 @@
 /* ops.h - dense kernels shared by the backbone and the heads: three GEMM shapes over OpenBLAS
  * cblas_sgemm (each with a naive `_ref` twin for tests), row L2 normalisation forward/backward,
- * and the vectorised exp-and-sum of the blocked softmaxes in cosxent.h (REFERENCE.md sections 2
- * and 4; STYLE.md 2.6).
+ * and the vectorised exp-and-sum of the blocked softmaxes in cosxent.h (docs/METHOD.md §2, §3).
  *
  * Dim letters, fixed here once for the whole project:
  *   B batch rows, D embedding (or a layer's input width), C total classes,
@@ -36,12 +35,27 @@ void matmul_bk_bd_to_kd(float *out, const float *g, const float *a, int B, int K
 void matmul_bk_bd_to_kd_ref(float *out, const float *g, const float *a, int B, int K, int D,
                             float alpha, float beta);
 
-/* y (B,D) = x / max(|x|, 1e-12) per row (F.normalize); norms (B) <- |x| (unclamped).
- * y may alias x.  3BD FLOPs. */
-void l2norm_forward(float *y, float *norms, const float *x, int B, int D);
-/* dx (B,D) += (g - (g.y) y) / max(|x|, 1e-12), with y the forward output and norms from it.
- * 4BD FLOPs. */
-void l2norm_backward(float *dx, const float *g, const float *y, const float *norms, int B, int D);
+/* Row L2 normalisation: the one implementation, for the training step (q and keys), DCQ's
+ * queue slots and evaluation. |x|^2 is summed in double in row order everywhere; how the
+ * scale is rounded differs between the three uses, and each use's digests or metrics are
+ * pinned to its rounding (a shared rounding moves about one row in four by an ulp), so the
+ * rounding is an argument rather than three copies of the loop:
+ *   L2NORM_F32_SCALE  s = 1.0f / max((float)|x|, 1e-12f), y = x s in float; norms <- that
+ *                     clamped float |x|. The training step (l2norm_backward divides by it).
+ *   L2NORM_F64_SCALE  s = (float)(1.0 / max(|x|, 1e-12)), y = x s in float; norms <- (float)|x|.
+ *                     DCQ's initial queue slots and the embeddings of a run's evaluation sets.
+ *   L2NORM_F64_EXACT  y = (float)(x / |x|) in double, rows with |x|^2 within 1e-6 of 1 copied
+ *                     bit for bit, rows with no direction set to zero; norms <- (float)|x|.
+ *                     Evaluation of given embeddings (docs/METHOD.md §4: scores are cosines).
+ * x, y (n,d), y may alias x; norms (n) or NULL. Returns the rows with no direction
+ * (!(|x|^2 > 0)), which only L2NORM_F64_EXACT zeroes.  3nd FLOPs. */
+enum l2norm_round { L2NORM_F32_SCALE, L2NORM_F64_SCALE, L2NORM_F64_EXACT };
+int64_t l2norm_forward(float *y, float *norms, const float *x, int64_t n, int d,
+                       enum l2norm_round round);
+/* dx (n,d) = (g - (g.y) y) / max(norm, 1e-12f) per row (overwrites dx), y and norms from
+ * l2norm_forward; the division is in float (the training step's arithmetic).  4nd FLOPs. */
+void l2norm_backward(float *dx, const float *g, const float *y, const float *norms, int64_t n,
+                     int d);
 
 /* x[j] <- exp(x[j] - mx) over n <= 1024 floats in place (a vectorised polynomial exp), and
  * their sum in 16 fixed float lanes joined in a fixed order. For blocked softmaxes (cosxent). */

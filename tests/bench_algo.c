@@ -46,7 +46,7 @@ int main(int argc, char **argv)
         return 1;
     }
     for (int i = 0; i < B * D; i++) emb[i] = x[i];
-    l2norm_forward(emb, NULL, emb, B, D);
+    l2norm_forward(emb, NULL, emb, B, D, L2NORM_F64_SCALE);
     float loss;
     for (int r = -2; r < R; r++) {
         double t0 = now();

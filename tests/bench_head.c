@@ -40,7 +40,7 @@ static void urand_rows(float *x, int n, int D, uint64_t seed)
 {
     for (int i = 0; i < n * D; i++)
         x[i] = (float)((dcqb_splitmix64(&seed) >> 40) * (1.0 / 16777216.0)) - 0.5f;
-    l2norm_forward(x, NULL, x, n, D);
+    l2norm_forward(x, NULL, x, n, D, L2NORM_F64_SCALE);
 }
 
 int main(int argc, char **argv)

@@ -1,13 +1,16 @@
 /* test_bench.c - the head cost benchmark's mechanics on a tiny configuration (C = 1000,
  * d = 16, reps 2): TSV header and columns, status, skip on rerun, refusal under a fake memory
- * limit before anything is allocated, and no allocation inside the step loop. No timing
- * assertions (timing belongs to `make bench`). */
+ * limit before anything is allocated, no allocation inside the step loop, and the timed step
+ * being training's step (same loss and digest). No timing assertions (timing belongs to
+ * `make bench`). */
 #include "test_util.h"
 
 #include <string.h>
 
 #include "alloc_count.h"
 #include "bench.h"
+#include "bench_child.h"
+#include "train.h"
 
 static void tiny_cfg(struct bench_cfg *cfg, const char *sub)
 {
@@ -205,6 +208,45 @@ static void test_column_table_round_trip(void **state)
     tsv_free(&t);
 }
 
+/* The bench times training's own step: for the same seed and shape, the trainer the bench
+ * builds gives the loss of a training run's first step and, after the same steps, its digest
+ * (full, and dcq for the EMA + key path). The training side spells the config as a user would
+ * to 'dcqbench train'. */
+static void test_bench_step_is_training_step(void **state)
+{
+    (void)state;
+    const char *heads[] = {"full", "dcq"};
+    for (int h = 0; h < 2; h++) {
+        struct dcqb_err err = {0};
+        struct cfg bc = {0}, tc = {0};
+        struct trainer bt, tt;
+        assert_int_equal(bench_train_cfg(&bc, heads[h], 1000, 16, 32, 1, 0.1, 3, 3, &err),
+                         DCQB_OK);
+        assert_int_equal(trainer_setup(&bt, &bc, &err), DCQB_OK);
+        double wall[2];
+        float first = NAN;
+        long allocs;
+        assert_int_equal(bench_time_step(&bt, 1, 2, wall, &first, &allocs, &err), DCQB_OK);
+        if (alloc_count_available()) assert_int_equal(allocs, 0);
+        const char *kv[][2] = {{"head", heads[h]}, {"profile", "uniform"}, {"uniform_n", "1"},
+                               {"ids", "1000"},    {"dim", "16"},          {"batch", "32"},
+                               {"threads", "1"},   {"ratio", "0.1"},       {"seed", "3"},
+                               {"steps", "3"},     {"lr", "0.001"},        {"warmup", "0"},
+                               {"lr_schedule", "constant"}};
+        for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+            assert_int_equal(cfg_set(&tc, kv[i][0], kv[i][1], "test", 1, NULL), DCQB_OK);
+        assert_int_equal(trainer_setup(&tt, &tc, &err), DCQB_OK);
+        struct train_result r;
+        assert_int_equal(trainer_run(&tt, NULL, NULL, NULL, NULL, NULL, &r, &err), DCQB_OK);
+        assert_true(first == r.first_loss); /* 3 steps: the first-loss mean is step 0 alone */
+        assert_int_equal(trainer_digest(&bt), r.digest);
+        trainer_free(&bt);
+        trainer_free(&tt);
+        cfg_free(&bc);
+        cfg_free(&tc);
+    }
+}
+
 static void test_bad_config(void **state)
 {
     (void)state;
@@ -222,6 +264,7 @@ int main(void)
         cmocka_unit_test(test_tiny_run_rerun_skips),
         cmocka_unit_test(test_refused_under_memory_limit),
         cmocka_unit_test(test_column_table_round_trip),
+        cmocka_unit_test(test_bench_step_is_training_step),
         cmocka_unit_test(test_bad_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

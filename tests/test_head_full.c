@@ -29,7 +29,7 @@ static struct head_cfg base_cfg(const struct kv *kv, int64_t nc, int d, int maxb
 static void unit_rows(float *e, int n, int d, uint64_t seed)
 {
     for (int i = 0; i < n * d; i++) e[i] = urand(&seed);
-    l2norm_forward(e, NULL, e, n, d);
+    l2norm_forward(e, NULL, e, n, d, L2NORM_F64_SCALE);
 }
 
 /* direct double computation of docs/METHOD.md §3.1 */
@@ -267,7 +267,7 @@ static void test_tiny_training_lowers_loss(void **state)
         }
         backbone_zero_grad(&net);
         backbone_forward(&net, emb, x, BT, 1);
-        l2norm_forward(u, nrm, emb, BT, 8);
+        l2norm_forward(u, nrm, emb, BT, 8, L2NORM_F32_SCALE);
         memset(du, 0, sizeof du);
         memset(de, 0, sizeof de);
         assert_int_equal(head_forward_backward(&st, &loss, du, u, NULL, y, BT, NULL), 0);

@@ -1,5 +1,5 @@
 /* test_ops.c - GEMM helpers vs their naive twins, L2 normalisation forward/backward (finite
- * differences in double), the polynomial exp and the block exp-and-sum kernels (plain and
+ * differences in double) and its three roundings bit for bit, the polynomial exp and the block exp-and-sum kernels (plain and
  * label-masked) against exp() in double, and the seeded init fills. */
 #include "test_util.h"
 
@@ -64,13 +64,13 @@ static void test_l2norm_forward_backward(void **state)
     fill(x, B * D, 11);
     fill(g, B * D, 12);
     for (int i = 0; i < B * D; i++) x[i] *= 3.0f;
-    l2norm_forward(y, nrm, x, B, D);
+    assert_int_equal(l2norm_forward(y, nrm, x, B, D, L2NORM_F32_SCALE), 0);
     for (int i = 0; i < B; i++) {
         double ss = 0;
         for (int d = 0; d < D; d++) ss += (double)y[i * D + d] * y[i * D + d];
         assert_close(ss, 1.0, 1e-6, 0);
     }
-    for (int i = 0; i < B * D; i++) dx[i] = 0.5f; /* accumulates */
+    for (int i = 0; i < B * D; i++) dx[i] = 0.5f; /* overwritten */
     l2norm_backward(dx, g, y, nrm, B, D);
     /* f(x) = sum g . normalize(x), central differences in double */
     for (int i = 0; i < B; i++)
@@ -83,8 +83,50 @@ static void test_l2norm_forward_backward(void **state)
             xp[d] -= 2 * eps;
             norm_d(yp, xp, D);
             for (int k = 0; k < D; k++) fm += g[i * D + k] * yp[k];
-            assert_close(dx[i * D + d] - 0.5f, (fp - fm) / (2 * eps), 1e-5, 1e-3);
+            assert_close(dx[i * D + d], (fp - fm) / (2 * eps), 1e-5, 1e-3);
         }
+}
+
+/* The three roundings bit for bit against their formulas (each pins digests or metrics:
+ * training, DCQ's queue and evaluation), the zero-row count, and the exact rounding's copy of
+ * rows that are already unit. */
+static void test_l2norm_roundings(void **state)
+{
+    (void)state;
+    enum { R = 64 };
+    float x[R * D], y[R * D], nrm[R];
+    fill(x, R * D, 31);
+    for (int i = 0; i < R * D; i++) x[i] *= 1.0f + (float)(i % 7);
+    memset(x + 3 * D, 0, sizeof(float) * D); /* row 3: no direction */
+    memset(x + 5 * D, 0, sizeof(float) * D);
+    x[5 * D + 2] = -1.0f;                    /* row 5: already unit */
+    int differ = 0;
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(l2norm_forward(y, nrm, x, R, D, (enum l2norm_round)round), 1);
+        for (int i = 0; i < R; i++) {
+            const float *xi = x + i * D;
+            double ss = 0;
+            for (int d = 0; d < D; d++) ss += (double)xi[d] * xi[d];
+            float f = (float)sqrt(ss) < 1e-12f ? 1e-12f : (float)sqrt(ss);
+            float s32 = 1.0f / f, s64 = (float)(1.0 / (sqrt(ss) > 1e-12 ? sqrt(ss) : 1e-12));
+            differ += s32 != s64;
+            for (int d = 0; d < D; d++) {
+                float want = round == L2NORM_F32_SCALE ? xi[d] * s32
+                             : round == L2NORM_F64_SCALE ? xi[d] * s64
+                             : i == 3                     ? 0.0f
+                             : i == 5                     ? xi[d]
+                                                          : (float)(xi[d] * (1.0 / sqrt(ss)));
+                assert_memory_equal(&y[i * D + d], &want, sizeof want);
+            }
+            float wn = round == L2NORM_F32_SCALE ? f : (float)sqrt(ss);
+            assert_memory_equal(&nrm[i], &wn, sizeof wn);
+        }
+    }
+    assert_true(differ > 0); /* the roundings do differ: this test can tell them apart */
+    /* in place, no norms */
+    memcpy(y, x, sizeof x);
+    l2norm_forward(y, NULL, y, R, D, L2NORM_F64_EXACT);
+    assert_true(y[5 * D + 2] == -1.0f && y[3 * D] == 0.0f);
 }
 
 /* exp-and-sum over a block, in place: against exp() in double; the masked variant zeroes
@@ -165,6 +207,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_vs_ref),
         cmocka_unit_test(test_l2norm_forward_backward),
+        cmocka_unit_test(test_l2norm_roundings),
         cmocka_unit_test(test_exp_shift_sum),
         cmocka_unit_test(test_exp_poly_accuracy),
         cmocka_unit_test(test_rng_fill_deterministic),

@@ -1,9 +1,11 @@
-/* test_train.c - the training loop: determinism, bit-exact resume, divergence detection,
- * learning (loss falls, closed-set accuracy far above chance), config errors. */
+/* test_train.c - the training step and loop: determinism, the loop as trainer_step repeated,
+ * bit-exact resume, divergence detection, learning (loss falls, closed-set accuracy far above
+ * chance), config errors. */
 #include "test_util.h"
 
 #include <string.h>
 
+#include "checkpoint.h"
 #include "npy.h"
 #include "train.h"
 
@@ -93,6 +95,33 @@ static void stop_progress(void *ctx, int64_t t, int64_t T, double loss, double l
     (void)T, (void)loss, (void)lr, (void)sps, (void)el;
     struct stop_at *s = ctx;
     if (t == s->at) *s->stop = 1; /* as SIGINT would, after step t-1 finished */
+}
+
+/* trainer_run is the loop around trainer_step: stepping by hand ends in the run's digest and
+ * the first step's loss is the run's first loss (DCQ: the EMA and key path too). */
+static void test_step_by_hand_equals_run(void **state)
+{
+    (void)state;
+    struct dcqb_err err = {0};
+    const char *heads[] = {"full", "dcq"};
+    for (int h = 0; h < 2; h++) {
+        struct trainer a, b;
+        struct train_result ra;
+        assert_int_equal(setup_tiny(&a, heads[h], 12, NULL, NULL, &err), DCQB_OK);
+        assert_int_equal(trainer_run(&a, NULL, NULL, NULL, NULL, NULL, &ra, &err), DCQB_OK);
+        assert_int_equal(setup_tiny(&b, heads[h], 12, NULL, NULL, &err), DCQB_OK);
+        float loss, first = 0;
+        for (int64_t t = 0; t < 12; t++) {
+            assert_int_equal(trainer_step(&b, t, &loss, &err), DCQB_OK);
+            if (t == 0) first = loss;
+        }
+        assert_int_equal(b.t, 0); /* the step leaves the position to the loop */
+        assert_true(first == ra.first_loss); /* ring of 1 step at 12 steps: step 0 exactly */
+        assert_int_equal(trainer_digest(&b), ra.digest);
+        assert_true(b.data_s > 0 && b.backbone_s > 0 && b.head_s > 0);
+        trainer_free(&a);
+        trainer_free(&b);
+    }
 }
 
 static void test_resume_is_bit_exact(void **state)
@@ -290,6 +319,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_seed_same_digest),
         cmocka_unit_test(test_two_threads_same_digest),
+        cmocka_unit_test(test_step_by_hand_equals_run),
         cmocka_unit_test(test_resume_is_bit_exact),
         cmocka_unit_test(test_checkpoint_refuses_other_config_and_corruption),
         cmocka_unit_test(test_divergence_is_reported_with_step),

@@ -121,7 +121,7 @@ static int dcq_init(void *st, const struct head_cfg *cfg, struct head_req *req,
         dcq_free(s);
         return rc;
     }
-    l2norm_forward(s->Q, s->G, s->Q, s->L, s->D); /* G as scratch for the L norms (B*L >= L) */
+    l2norm_forward(s->Q, s->G, s->Q, s->L, s->D, L2NORM_F64_SCALE); /* G: norms scratch */
     for (size_t j = 0; j < L; j++) s->Qlab[j] = -1;
     s->ptr = 0;
     if ((rc = pool_init(&s->pool, cfg->threads, err))) dcq_free(s);

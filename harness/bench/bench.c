@@ -1,14 +1,13 @@
-/* bench.c - the head cost benchmark (issue 7; see bench.h for what is measured and how).
+/* bench.c - the head cost benchmark (see bench.h for what is measured and how).
  *
  * Parent: builds the configuration list, prints (through the callback) a memory plan per
  * configuration, refuses what cannot fit, forks one child per configuration and appends its
- * row to bench.tsv. Child: allocates, times, writes one struct bench_row into a pipe, _exits.
- * This file includes <cblas.h> (thread count, kernel name): no GSL randist/matrix header here.
+ * row to bench.tsv. Child: bench_child_run (bench_child.c) measures, the row goes back
+ * through a pipe, _exit.
  */
 #define _DEFAULT_SOURCE /* wait4, struct rusage */
 #include "bench.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -18,22 +17,17 @@
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "alloc_count.h"
-#include "backbone.h"
+#include "bench_child.h"
 #include "head.h"
-#include "ops.h"
-#include "optim.h"
 #include "provenance.h"
 #include "tsv.h"
 
-#define BENCH_NLAB 8          /* label batches in rotation */
 #define BENCH_SLACK (64e6)    /* backbone, activations, libraries, stacks: bytes added to plans */
 #define BENCH_AVAIL_FRAC 0.9  /* use at most this share of MemAvailable */
-#define BENCH_EST_RATE 40e9   /* FLOP/s per thread assumed when choosing reps */
-#define BENCH_IN_DIM 128      /* backbone input width (backbone_cfg_defaults) */
+#define BENCH_IN_DIM 128      /* rendered input width (the generator's x_dim default) */
+#define BENCH_DATA_BYTES 16.0 /* per class: the generator's size and offset, the trainset's size */
 
 /* bench.tsv's columns: header, writer and reader all come from this one table. */
 #define COL(field, fmt, type)                                                                   \
@@ -101,33 +95,6 @@ void bench_cfg_defaults(struct bench_cfg *cfg, int quick)
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-static double wall_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* median of t[0..n) (sorts t) */
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
-
 /* MemAvailable in bytes, 0 if unreadable. */
 static double mem_available(void)
 {
@@ -139,19 +106,6 @@ static double mem_available(void)
         if (sscanf(line, "MemAvailable: %lf kB", &kb) == 1) break;
     fclose(f);
     return kb * 1024.0;
-}
-
-static void fill_pattern(float *x, size_t n, uint64_t seed, float lo, float hi)
-{
-    uint64_t s = seed;
-    for (size_t i = 0; i < n; i++)
-        x[i] = lo + (hi - lo) * (float)((dcqb_splitmix64(&s) >> 40) * (1.0 / 16777216.0));
-}
-
-static void fill_unit_rows(float *x, int n, int d, uint64_t seed)
-{
-    fill_pattern(x, (size_t)n * d, seed, -1.0f, 1.0f);
-    l2norm_forward(x, NULL, x, n, d);
 }
 
 /* ---- rows: struct <-> TSV ----------------------------------------------------------------- */
@@ -291,8 +245,11 @@ static int plan_make(const struct head_ops *h, int64_t C, int d, int B, double r
     double fb = (fxb[1] - fxb[0]) / (double)(Cs[1] - Cs[0]);
     p->fixed_bytes = fxb[0] + fb * (double)(C - Cs[0]);
     p->head_bytes = p->a + p->b * (double)C;
-    p->bench_bytes = 4.0 * (3.0 * B * d + 2.0 * B * BENCH_IN_DIM + 2.0 * B * d) +
-                     4.0 * BENCH_NLAB * B + BENCH_SLACK;
+    /* time_head's q, k, dq and labels; the trainer's step buffers (x, xk; e, q, dq, de, k, ek
+     * and norms) and class tables; the backbones are in the slack */
+    p->bench_bytes = 4.0 * (3.0 * B * d + (double)BENCH_NLAB * B) +
+                     4.0 * (2.0 * B * BENCH_IN_DIM + 7.0 * B * d) + BENCH_DATA_BYTES * (double)C +
+                     BENCH_SLACK;
     double Kd = (double)p->K;
     p->gemm_bytes = 4.0 * (2.0 * Kd * d + (double)B * Kd + 2.0 * B * d) + BENCH_SLACK;
     p->total = p->head_bytes + p->bench_bytes;
@@ -300,221 +257,9 @@ static int plan_make(const struct head_ops *h, int64_t C, int d, int B, double r
     return DCQB_OK;
 }
 
-/* ---- the child: one configuration --------------------------------------------------------- */
-
-struct phase_times {
-    double med, min, cpu;
-};
-
-static int choose_reps(double flops, int threads, const struct bench_cfg *cfg, int *warm)
-{
-    double est = flops / (BENCH_EST_RATE * threads);
-    int reps = cfg->reps;
-    if (est > 0 && est * reps > cfg->phase_budget_s) reps = (int)(cfg->phase_budget_s / est);
-    /* at least 3 timed steps, 2 for multi-second steps (C = 1e6-1e7), which a median of 2 still
-     * describes well next to their size; keeps `make bench` within 15 minutes */
-    int min_reps = est > 2.0 ? 2 : 3;
-    if (reps < min_reps) reps = min_reps;
-    if (reps > cfg->reps && cfg->reps >= 1) reps = cfg->reps;
-    *warm = est > 1.0 ? 1 : 2;
-    return reps;
-}
-
-static void child_run(const struct bench_cfg *cfg, const struct head_ops *h,
-                      const struct plan *pl, struct bench_row *row)
-{
-    struct dcqb_err err = {0};
-    const int B = row->B, d = row->d, T = row->threads;
-    const int64_t C = row->C;
-    openblas_set_num_threads(T);
-    snprintf(row->blas_core, sizeof row->blas_core, "%s", openblas_get_corename());
-    row->head_allocs = row->allocs_in_loop = row->bound_allocs = -1;
-
-    void *st = calloc(1, h->state_size ? h->state_size : 1);
-    struct head_req req;
-    memset(&req, 0, sizeof req);
-    struct backbone net, ema;
-    memset(&net, 0, sizeof net);
-    memset(&ema, 0, sizeof ema);
-    float *buf = NULL, *mom = NULL, *g = NULL;
-    double *tw = NULL, *tc = NULL;
-    int rc;
-    if (!st) {
-        rc = DCQB_FAIL(&err, DCQB_ENOMEM, "cannot allocate the head state");
-        goto out;
-    }
-    if ((rc = head_setup(h, st, C, d, B, cfg->ratio, cfg->seed, T, &req, &err))) goto out;
-    struct head_cost hc;
-    h->cost(st, B, &hc);
-    row->K = hc.active_classes;
-    row->per_class_bytes = hc.per_class_bytes;
-    row->fixed_bytes = hc.fixed_bytes;
-
-    int warm, reps = choose_reps(hc.flops, T, cfg, &warm);
-    row->reps = reps;
-    /* bench buffers, one allocation: emb q, key k, demb dq, de, e, ek (B,d); x, xk (B,Din);
-     * norms qn (B); labels (NLAB,B) */
-    size_t nb = 6 * (size_t)B * d + 2 * (size_t)B * BENCH_IN_DIM + (size_t)B +
-                (size_t)BENCH_NLAB * B;
-    buf = malloc(nb * sizeof(float));
-    tw = malloc(sizeof(double) * 2 * (size_t)(reps + 1));
-    if (!buf || !tw) {
-        rc = DCQB_FAIL(&err, DCQB_ENOMEM, "cannot allocate bench buffers");
-        goto out;
-    }
-    tc = tw + reps + 1;
-    float *q = buf, *k = q + (size_t)B * d, *dq = k + (size_t)B * d, *de = dq + (size_t)B * d,
-          *e = de + (size_t)B * d, *ek = e + (size_t)B * d, *x = ek + (size_t)B * d,
-          *xk = x + (size_t)B * BENCH_IN_DIM, *qn = xk + (size_t)B * BENCH_IN_DIM;
-    int32_t *lab = (int32_t *)(qn + B);
-    fill_unit_rows(q, B, d, cfg->seed * 7 + 1);
-    fill_unit_rows(k, B, d, cfg->seed * 7 + 2);
-    fill_pattern(x, (size_t)B * BENCH_IN_DIM, cfg->seed * 7 + 3, -1.0f, 1.0f);
-    fill_pattern(xk, (size_t)B * BENCH_IN_DIM, cfg->seed * 7 + 4, -1.0f, 1.0f);
-    uint64_t ls = cfg->seed * 7 + 5;
-    /* labels uniform over the C classes (class-balanced set, instance-balanced sampling) */
-    for (size_t i = 0; i < (size_t)BENCH_NLAB * B; i++)
-        lab[i] = (int32_t)(dcqb_splitmix64(&ls) % (uint64_t)C);
-    const float *key = req.pairs ? k : NULL;
-    const float lr = 1e-3f;
-    float loss;
-
-    /* phase 1: head alone */
-    long allocs = 0;
-    for (int r = -warm; r < reps; r++) {
-        const int32_t *y = lab + (size_t)((r + warm) % BENCH_NLAB) * B;
-        if (r == 0) alloc_count_enable(1);
-        double w0 = wall_s(), c0 = cpu_s();
-        memset(dq, 0, sizeof(float) * (size_t)B * d);
-        if ((rc = h->forward_backward(st, &loss, dq, q, key, y, B, &err))) goto out;
-        if ((rc = h->step(st, lr, r + warm, &err))) goto out;
-        double w1 = wall_s(), c1 = cpu_s();
-        if (r >= 0) tw[r] = w1 - w0, tc[r] = c1 - c0;
-    }
-    allocs = alloc_count_get();
-    alloc_count_enable(0);
-    row->head_allocs = alloc_count_available() ? allocs : -1;
-    h->cost(st, B, &hc); /* after steps: heads whose K varies (sampled) report the last one */
-    row->K = hc.active_classes;
-    row->head_ms = 1e3 * median(tw, reps);
-    row->head_min_ms = 1e3 * tw[0];
-    row->head_cpu_ms = 1e3 * median(tc, reps);
-    row->head_gflops = hc.flops / (row->head_ms * 1e-3) / 1e9;
-
-    /* phase 2: head + backbone (+ EMA key forward for pair heads, kshot 1) */
-    struct backbone_cfg bc;
-    backbone_cfg_defaults(&bc);
-    bc.emb_dim = d;
-    if ((rc = backbone_init(&net, &bc, B, dcqb_stream_seed(cfg->seed, DCQB_STREAM_INIT), &err)))
-        goto out;
-    int has_ema = req.ema || req.pairs;
-    if (has_ema) {
-        if ((rc = backbone_init(&ema, &bc, B, dcqb_stream_seed(cfg->seed, DCQB_STREAM_INIT),
-                                &err)))
-            goto out;
-        if ((rc = backbone_copy(&ema, &net, &err))) goto out;
-    }
-    mom = calloc(net.n_params, sizeof(float));
-    if (!mom) {
-        rc = DCQB_FAIL(&err, DCQB_ENOMEM, "cannot allocate backbone momentum");
-        goto out;
-    }
-    struct optim_cfg oc = {0.9f, 5e-4f};
-    int treps = reps > 3 ? reps : 3, twarm = 1;
-    if (hc.flops / (BENCH_EST_RATE * T) > 1.0) treps = 2; /* head phase already warmed up */
-    if (hc.flops / (BENCH_EST_RATE * T) > 2.0) treps = 1;
-    if (treps > reps) treps = reps;
-    alloc_count_enable(0);
-    for (int r = -twarm; r < treps; r++) {
-        const int32_t *y = lab + (size_t)((r + twarm) % BENCH_NLAB) * B;
-        if (r == 0) alloc_count_enable(1);
-        double w0 = wall_s();
-        if (has_ema) {
-            backbone_ema(&ema, &net, req.ema_mu, req.ema_bn);
-            if (req.pairs) {
-                backbone_forward(&ema, ek, xk, B, 1);
-                l2norm_forward(k, NULL, ek, B, d);
-            }
-        }
-        backbone_forward(&net, e, x, B, 1);
-        l2norm_forward(q, qn, e, B, d);
-        memset(dq, 0, sizeof(float) * (size_t)B * d);
-        if ((rc = h->forward_backward(st, &loss, dq, q, key, y, B, &err))) goto out;
-        memset(de, 0, sizeof(float) * (size_t)B * d);
-        l2norm_backward(de, dq, q, qn, B, d);
-        backbone_zero_grad(&net);
-        backbone_backward(&net, de, B);
-        sgd_step(net.params, mom, net.grads, net.n_params, lr, &oc);
-        if ((rc = h->step(st, lr, 100 + r, &err))) goto out;
-        if (r >= 0) tw[r] = wall_s() - w0;
-    }
-    allocs += alloc_count_get();
-    alloc_count_enable(0);
-    row->total_ms = 1e3 * median(tw, treps);
-    row->allocs_in_loop = alloc_count_available() ? allocs : -1;
-
-    /* phase 3: the GEMM bound, after the head and backbones are gone */
-    h->free(st);
-    free(st);
-    st = NULL;
-    backbone_free(&net);
-    backbone_free(&ema);
-    const int64_t K = row->K;
-    const int ng = pl->n_gemm;
-    row->n_gemm = ng;
-    size_t KD = (size_t)K * d, BK = (size_t)B * K, BD = (size_t)B * d;
-    g = malloc(sizeof(float) * (2 * KD + BK + 2 * BD));
-    if (!g) {
-        rc = DCQB_FAIL(&err, DCQB_ENOMEM, "cannot allocate %.2f GB for the GEMM bound",
-                       4.0 * (double)(2 * KD + BK + 2 * BD) / 1e9);
-        goto out;
-    }
-    float *gW = g, *gO = gW + KD, *gL = gO + KD, *gA = gL + BK, *gD = gA + BD;
-    fill_pattern(gW, KD, 11, -0.05f, 0.05f);
-    fill_pattern(gL, BK, 12, -1e-3f, 1e-3f);
-    fill_pattern(gA, BD, 13, -0.1f, 0.1f);
-    memset(gD, 0, sizeof(float) * BD);
-    for (int r = -1; r < reps; r++) {
-        if (r == 0) alloc_count_enable(1);
-        double w0 = wall_s();
-        /* logits (B,K) = A (B,d) W^T: the forward GEMM (overwrites gL like the head does) */
-        matmul_bd_kd_to_bk(gL, gA, gW, B, (int)K, d, 1.0f, 0.0f);
-        if (ng >= 2) matmul_bk_kd_to_bd(gD, gL, gW, B, (int)K, d, 1.0f, 1.0f);
-        if (ng >= 3) matmul_bk_bd_to_kd(gO, gL, gA, B, (int)K, d, 1.0f, 0.0f);
-        if (r >= 0) tw[r] = wall_s() - w0;
-    }
-    row->bound_allocs = alloc_count_available() ? alloc_count_get() : -1;
-    alloc_count_enable(0);
-    row->gemm_bound_ms = 1e3 * median(tw, reps);
-    row->gemm_min_ms = 1e3 * tw[0]; /* median() sorted tw */
-    row->gemm_gflops = 2.0 * ng * B * (double)K * d / (row->gemm_bound_ms * 1e-3) / 1e9;
-    row->bound_ratio = row->head_ms / row->gemm_bound_ms;
-    /* best step over best bound: noise on a shared machine only ever adds time, so the pair of
-     * minima is the steadier estimate of the same ratio; both are reported */
-    row->min_ratio = row->head_min_ms / row->gemm_min_ms;
-    rc = DCQB_OK;
-out:
-    if (st) {
-        h->free(st);
-        free(st);
-    }
-    backbone_free(&net);
-    backbone_free(&ema);
-    free(buf);
-    free(mom);
-    free(tw);
-    free(g);
-    if (rc) {
-        snprintf(row->status, sizeof row->status, "failed");
-        snprintf(row->err_msg, sizeof row->err_msg, "%s: %.200s", dcqb_strerror(rc), err.msg);
-    } else {
-        snprintf(row->status, sizeof row->status, "ok");
-    }
-}
-
-/* Fork, run child_run in the child, collect its row and peak RSS. */
-static void run_forked(const struct bench_cfg *cfg, const struct head_ops *h,
-                       const struct plan *pl, struct bench_row *row)
+/* Fork, run bench_child_run in the child, collect its row and peak RSS. */
+static void run_forked(const struct bench_cfg *cfg, const struct plan *pl,
+                       struct bench_row *row)
 {
     int fd[2];
     if (pipe(fd) != 0) {
@@ -534,7 +279,7 @@ static void run_forked(const struct bench_cfg *cfg, const struct head_ops *h,
     if (pid == 0) {
         close(fd[0]);
         struct bench_row r = *row;
-        child_run(cfg, h, pl, &r);
+        bench_child_run(cfg, pl->n_gemm, &r);
         const char *p = (const char *)&r;
         size_t left = sizeof r;
         while (left) {
@@ -768,7 +513,7 @@ int bench_run(const struct bench_cfg *cfg, bench_report_fn report, void *ctx,
                                      pl.total / 1e9, pl.a, pl.b, (long long)row.C,
                                      pl.head_bytes / 1e9, pl.gemm_bytes / 1e9, avail / 1e9);
                         } else {
-                            run_forked(cfg, h, &pl, &row);
+                            run_forked(cfg, &pl, &row);
                         }
                     }
                     row_write(f, &row);

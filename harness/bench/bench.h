@@ -1,5 +1,5 @@
-/* bench.h - the head cost benchmark (issue 7): time and memory of each head's training step as
- * the number of classes C grows.
+/* bench.h - the head cost benchmark: time and memory of each head's training step as the
+ * number of classes C grows (docs/METHOD.md §6).
  *
  * For every head x C x d x threads (B, ratio fixed) one configuration runs in a fresh child
  * process (fork), so its peak RSS is its own and a crash or OOM in one configuration becomes a
@@ -8,13 +8,17 @@
  *           per_class_bytes C + fixed_bytes), plus the GEMM-bound buffers and the backbone; a
  *           plan above the memory limit (MemAvailable, or mem_limit_mb) is "refused" before
  *           anything large is allocated;
- *   head    forward_backward + step on fixed random unit embeddings (and keys when the head
- *           asks for pairs), labels uniform over the C classes (instance-balanced sampling of a
- *           class-balanced set), 8 label batches in rotation; median wall (CLOCK_MONOTONIC) and
- *           CPU (CLOCK_PROCESS_CPUTIME_ID, all threads) over reps after warm-up; allocation calls
- *           inside the timed loop are counted (allocs_in_loop, 0 expected);
- *   total   the same plus the backbone (backbone.h defaults, 128-512-512 -> d): forward, L2
- *           norm, backward, SGD, and for pair heads the EMA update + key forward (kshot 1);
+ *   total   training's own step, trainer_step, on a trainer set up by trainer_setup from
+ *           bench_train_cfg (synthetic data, one image per class, backbone 128-512-512 -> d):
+ *           batch drawing and rendering, the EMA update + key forward when the head asks,
+ *           forward, L2 norm, head forward_backward, backward, SGD, head step; median wall
+ *           after one warm-up step;
+ *   head    then, on that trainer's head: forward_backward + step on fixed random unit
+ *           embeddings (and keys when the head asks for pairs), labels uniform over the C
+ *           classes (instance-balanced sampling of a class-balanced set), 8 label batches in
+ *           rotation; median wall (dcqb_now_s) and CPU (CLOCK_PROCESS_CPUTIME_ID, all threads)
+ *           over reps after warm-up; allocation calls inside the timed head and step loops are
+ *           counted (allocs_in_loop, 0 expected);
  *   bound   after freeing the head: the head's GEMMs alone - n_gemm of (B,D)x(K,D)^T -> (B,K),
  *           (B,K)x(K,D) -> (B,D), (B,K)^T x (B,D) -> (K,D) through the ops.h helpers, with
  *           n_gemm = round(flops / 2BKD) (3 for weight-learning heads, 2 for dcq);

@@ -8,7 +8,6 @@
 
 #include <math.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cblas.h>
@@ -84,13 +83,6 @@ static void usage(void)
         "  roc.tsv            far tar threshold (2000 points log-spaced in FAR, largest size)\n"
         "  lfw_folds.tsv      fold threshold accuracy lfw_roc.tsv        far tar threshold\n"
         "  tail.tsv           bucket n_classes n_holdout acc_mean acc_weight cos_weight_mean\n");
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
 struct loaded {
@@ -220,7 +212,7 @@ static int eval_run_mode(struct cfg *c, const char *run)
         if (cfg_set(&ev, key, e->val, e->src, e->line, &err)) goto fail;
         e->used = 1;
     }
-    double t0 = now();
+    double t0 = dcqb_now_s();
     rc = eval_rundir(run, &ev, out, &sum, on_eval_progress, &tty, &err);
     if (tty) fprintf(stderr, "\n");
     if (rc) {
@@ -229,7 +221,7 @@ static int eval_run_mode(struct cfg *c, const char *run)
         return rc == DCQB_EINVAL || rc == DCQB_EFORMAT || rc == DCQB_EIO ? 2 : 1;
     }
     (void)thr;
-    print_summary(&sum, out, now() - t0);
+    print_summary(&sum, out, dcqb_now_s() - t0);
     cfg_free(&ev);
     return 0;
 fail:
@@ -321,12 +313,12 @@ int cmd_eval(int argc, char **argv)
     }
 
     struct eval_summary sum;
-    double t0 = now();
+    double t0 = dcqb_now_s();
     if (eval_run(&in, &ec, out, &sum, &err)) {
         status = err.code == DCQB_EINVAL || err.code == DCQB_EFORMAT ? 2 : 1;
         goto fail;
     }
-    print_summary(&sum, out, now() - t0);
+    print_summary(&sum, out, dcqb_now_s() - t0);
     status = 0;
     goto done;
 fail:

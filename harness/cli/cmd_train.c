@@ -15,6 +15,7 @@
 
 #include <cblas.h>
 
+#include "checkpoint.h"
 #include "cli.h"
 #include "fsutil.h"
 #include "provenance.h"

@@ -146,7 +146,7 @@ static inline int64_t eval_bin(float s, int64_t n_bins)
     return (int64_t)b;
 }
 
-/* ---- ROC from exact genuine scores and binned impostors (eval_megaface.c) ------------------- */
+/* ---- ROC from exact genuine scores and binned impostors (eval_roc.c) ------------------------ */
 
 struct eval_roc {
     int64_t n;               /* points, ordered by threshold descending (FAR ascending) */
@@ -208,11 +208,8 @@ int eval_class_accum_finish(const struct eval_class_accum *a, float *means, int3
                             struct dcqb_err *err);
 void eval_class_accum_free(struct eval_class_accum *a);
 
-/* ---- shared helpers (eval_io.c) -------------------------------------------------------------- */
+/* ---- output helpers (eval_io.c) -------------------------------------------------------------- */
 
-/* dst (rows, D) = rows of src scaled to unit norm (rows already unit within 1e-6 copied as is;
- * zero rows stay zero and set *n_zero). */
-void eval_normalize_rows(float *dst, const float *src, int64_t rows, int64_t d, int64_t *n_zero);
 /* Devkit feature file: 16-byte header (int32 LE rows=n, cols=1, elem size=4, type=5) + n f32. */
 int eval_devkit_write_bin(const char *path, const float *x, int n, struct dcqb_err *err);
 

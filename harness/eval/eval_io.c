@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include "jsonw.h"
+#include "ops.h"
 #include "rundir.h"
 
 #define B5(pre) pre "b1_2", pre "b3_5", pre "b6_10", pre "b11_50", pre "b51_plus"
@@ -64,27 +66,6 @@ static void sum_set(struct eval_summary *sum, const char *key, double v)
             return;
         }
     assert(0 && "metric key missing from eval_metric_keys");
-}
-
-void eval_normalize_rows(float *dst, const float *src, int64_t rows, int64_t d, int64_t *n_zero)
-{
-    for (int64_t i = 0; i < rows; i++) {
-        const float *s = src + (size_t)i * d;
-        float *o = dst + (size_t)i * d;
-        double ss = 0;
-        for (int64_t k = 0; k < d; k++)
-            ss += (double)s[k] * s[k];
-        if (fabs(ss - 1.0) <= 1e-6) {
-            if (o != s) memcpy(o, s, sizeof(float) * (size_t)d);
-        } else if (ss > 0) {
-            const double inv = 1.0 / sqrt(ss);
-            for (int64_t k = 0; k < d; k++)
-                o[k] = (float)(s[k] * inv);
-        } else {
-            memset(o, 0, sizeof(float) * (size_t)d);
-            (*n_zero)++;
-        }
-    }
 }
 
 /* ---- validation ----------------------------------------------------------------------------- */
@@ -302,8 +283,8 @@ static int write_devkit_features(const char *dir, const char *alg, const struct 
         for (int64_t i = 0; i < n; i++) {
             const float *x;
             if (part) {
-                int64_t z = 0;
-                eval_normalize_rows(row, in->distractors.x + (size_t)i * D, 1, D, &z);
+                l2norm_forward(row, NULL, in->distractors.x + (size_t)i * D, 1, (int)D,
+                               L2NORM_F64_EXACT);
                 x = row;
             } else {
                 x = mf->probe_n + (size_t)i * D;

@@ -1,5 +1,6 @@
 /* eval_megaface.c - MegaFace Challenge 1 identification (CMC over the distractor ladder) and
- * verification (ROC, TAR at FAR) on embedding matrices, REFERENCE.md section 6.
+ * the verification scores (exact genuine scores, impostor histograms per ladder size; the ROC
+ * on them is eval_roc.c) on embedding matrices, docs/METHOD.md §4.1-§4.2.
  *
  * One streamed pass over the distractors: the (P, N) score matrix (14 GB at 3.5K x 1M) is never
  * formed. Per distractor block, sgemm gives a (Bp, Bd) score tile; the scan keeps each probe's
@@ -15,6 +16,8 @@
 #include <stdlib.h>
 
 #include <cblas.h>
+
+#include "ops.h"
 
 void eval_megaface_free(struct eval_megaface *mf)
 {
@@ -153,8 +156,7 @@ int eval_megaface_compute(struct eval_megaface *mf, const struct eval_inputs *in
     mf->genuine = genuine;
     mf->imp_hist = imp_hist;
 
-    int64_t n_zero = 0;
-    eval_normalize_rows(probe_n, in->probe.x, P, D, &n_zero);
+    l2norm_forward(probe_n, NULL, in->probe.x, P, (int)D, L2NORM_F64_EXACT);
     for (int64_t i = 0; i < P * EVAL_MAX_RANK; i++)
         top[i] = -INFINITY;
 
@@ -164,7 +166,8 @@ int eval_megaface_compute(struct eval_megaface *mf, const struct eval_inputs *in
         int64_t j1 = j0 + Bd;
         if (j1 > mf->sizes[li]) j1 = mf->sizes[li];
         const int bn = (int)(j1 - j0);
-        eval_normalize_rows(dbuf, in->distractors.x + (size_t)j0 * D, bn, D, &n_zero);
+        l2norm_forward(dbuf, NULL, in->distractors.x + (size_t)j0 * D, bn, (int)D,
+                       L2NORM_F64_EXACT);
         for (int64_t i0 = 0; i0 < P; i0 += Bp) {
             const int bp = (int)(P - i0 < Bp ? P - i0 : Bp);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bp, bn, (int)D, 1.0f,
@@ -222,79 +225,4 @@ int eval_megaface_compute(struct eval_megaface *mf, const struct eval_inputs *in
         }
     }
     return DCQB_OK;
-}
-
-/* ---- ROC ------------------------------------------------------------------------------------ */
-
-void eval_roc_free(struct eval_roc *roc)
-{
-    if (!roc) return;
-    free(roc->far);
-    memset(roc, 0, sizeof *roc);
-}
-
-int eval_roc_build(struct eval_roc *roc, const float *genuine, int64_t n_genuine,
-                   const uint64_t *imp_hist, int64_t n_bins, struct dcqb_err *err)
-{
-    memset(roc, 0, sizeof *roc);
-    if (n_bins < 1 || n_genuine < 1)
-        return DCQB_FAIL(err, DCQB_EINVAL, "roc: need >= 1 genuine score and >= 1 bin");
-    /* one block: far, tar, thr (n_bins + 1 each) and genuine bin counts */
-    const size_t m = (size_t)n_bins + 1;
-    double *mem = malloc(sizeof(double) * 3 * m + sizeof(uint64_t) * (size_t)n_bins);
-    if (!mem)
-        return DCQB_FAIL(err, DCQB_ENOMEM, "roc: out of memory (%lld bins)", (long long)n_bins);
-    roc->far = mem;
-    roc->tar = mem + m;
-    roc->thr = mem + 2 * m;
-    uint64_t *gh = (uint64_t *)(mem + 3 * m);
-    memset(gh, 0, sizeof(uint64_t) * (size_t)n_bins);
-    for (int64_t i = 0; i < n_genuine; i++)
-        gh[eval_bin(genuine[i], n_bins)]++;
-    uint64_t n_imp = 0;
-    for (int64_t b = 0; b < n_bins; b++)
-        n_imp += imp_hist[b];
-    roc->n_impostor = n_imp;
-    roc->n_genuine = n_genuine;
-    /* threshold edge k = n_bins .. 0: accept iff bin >= k. Emit a point when a count changes. */
-    uint64_t ci = 0, cg = 0;
-    int64_t n = 0;
-    for (int64_t k = n_bins; k >= 0; k--) {
-        if (k < n_bins) {
-            ci += imp_hist[k];
-            cg += gh[k];
-            if (imp_hist[k] == 0 && gh[k] == 0) continue;
-        }
-        roc->far[n] = n_imp ? (double)ci / (double)n_imp : 0.0;
-        roc->tar[n] = (double)cg / (double)n_genuine;
-        roc->thr[n] = -1.0 + 2.0 * (double)k / (double)n_bins;
-        n++;
-    }
-    roc->n = n;
-    return DCQB_OK;
-}
-
-double eval_roc_tar_at_far(const struct eval_roc *roc, double far, double *thr)
-{
-    if (thr) *thr = NAN;
-    if (roc->n_impostor == 0 || roc->n < 1 || far < 1.0 / (double)roc->n_impostor || far > 1.0)
-        return NAN;
-    /* first point with FAR > far; the one before has FAR <= far and the largest TAR there */
-    int64_t lo = 0, hi = roc->n; /* far[] is non-decreasing: binary search, O(log n) */
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (roc->far[mid] <= far)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    const int64_t j = lo;
-    const int64_t a = j - 1;
-    if (j == roc->n || roc->far[a] == far) {
-        if (thr) *thr = roc->thr[a];
-        return roc->tar[a];
-    }
-    const double w = (far - roc->far[a]) / (roc->far[j] - roc->far[a]);
-    if (thr) *thr = roc->thr[a] + w * (roc->thr[j] - roc->thr[a]);
-    return roc->tar[a] + w * (roc->tar[j] - roc->tar[a]);
 }

@@ -7,6 +7,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "checkpoint.h"
+#include "ops.h"
 #include "rundir.h"
 #include "train.h"
 
@@ -36,13 +38,7 @@ static void embed_rows(struct embedder *em, float *out, int64_t n)
             for (int64_t i = 0; i < n * d; i++) out[i] += em->ef[i];
         }
     }
-    for (int64_t i = 0; i < n; i++) {
-        float *r = out + i * d;
-        double s = 0;
-        for (int k = 0; k < d; k++) s += (double)r[k] * r[k];
-        float inv = s > 0 ? (float)(1.0 / sqrt(s)) : 0.0f;
-        for (int k = 0; k < d; k++) r[k] *= inv;
-    }
+    l2norm_forward(out, NULL, out, n, d, L2NORM_F64_SCALE);
 }
 
 static void report(eval_progress_fn p, void *ctx, const char *stage, int64_t done, int64_t tot)

@@ -11,6 +11,8 @@
 
 #include <cblas.h>
 
+#include "ops.h"
+
 const char *const eval_bucket_names[EVAL_N_BUCKETS] = {"b1_2", "b3_5", "b6_10", "b11_50",
                                                        "b51_plus"};
 
@@ -46,8 +48,7 @@ static int top1(int32_t *pred, const struct eval_mat *hold, const struct eval_ma
     }
     for (int64_t c0 = 0; c0 < C; c0 += TAIL_BC) {
         const int bc = (int)(C - c0 < TAIL_BC ? C - c0 : TAIL_BC);
-        int64_t nz = 0;
-        eval_normalize_rows(cbuf, cls->x + (size_t)c0 * D, bc, D, &nz);
+        l2norm_forward(cbuf, NULL, cls->x + (size_t)c0 * D, bc, (int)D, L2NORM_F64_EXACT);
         for (int j = 0; j < bc; j++) {
             const float *r = cbuf + (size_t)j * D;
             valid[j] = 0;
@@ -59,7 +60,7 @@ static int top1(int32_t *pred, const struct eval_mat *hold, const struct eval_ma
         }
         for (int64_t h0 = 0; h0 < H; h0 += TAIL_BH) {
             const int bh = (int)(H - h0 < TAIL_BH ? H - h0 : TAIL_BH);
-            eval_normalize_rows(hbuf, hold->x + (size_t)h0 * D, bh, D, &nz);
+            l2norm_forward(hbuf, NULL, hold->x + (size_t)h0 * D, bh, (int)D, L2NORM_F64_EXACT);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bh, bc, (int)D, 1.0f, hbuf, (int)D,
                         cbuf, (int)D, 0.0f, sbuf, bc);
             for (int i = 0; i < bh; i++) {

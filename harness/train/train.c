@@ -1,82 +1,20 @@
-/* train.c - see train.h. The step follows REFERENCE.md section 2's pseudo-code; head-specific
- * parts live behind struct head_ops. */
+/* train.c - see train.h: set-up from a config, the step (docs/ARCHITECTURE.md §3) and the loop
+ * around it. Head-specific parts live behind struct head_ops; the checkpoint format is in
+ * checkpoint.c. */
 #include "train.h"
 
 #include <cblas.h>
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
-#include <time.h>
 #include <zlib.h>
 
 #include <gsl/gsl_rng.h>
 
+#include "checkpoint.h"
 #include "data_cfg.h"
+#include "ops.h"
 #include "train_keys.h"
-
-/* ---------------------------------------------------------------- private state */
-
-struct train_priv {
-    gsl_rng *r_shuffle, *r_aug;
-    float *mom;            /* (n_params) backbone SGD momentum */
-    float *x;              /* (B, Din) rendered inputs */
-    float *xk;             /* (kshot*B, Din) reference images for the key */
-    float *e;              /* (B, d) raw embeddings */
-    float *q;              /* (B, d) unit embeddings */
-    float *qn;             /* (B) norms of e */
-    float *dq;             /* (B, d) dL/dq from the head */
-    float *de;             /* (B, d) dL/de */
-    float *ek;             /* (kshot*B, d) EMA embeddings of the references */
-    float *k;              /* (B, d) unit keys */
-    float *kn;             /* (kshot*B) norms */
-    int32_t *labels;       /* (B) */
-    int64_t *cls;          /* (B) */
-    int32_t *js;           /* (B) */
-    double *loss_ring;     /* (ring) recent losses for first/final loss means */
-    int64_t ring;
-    double first_sum;
-    int64_t first_n;
-    char *arena;
-};
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* ---------------------------------------------------------------- normalisation */
-
-/* y = x / |x| row-wise; x, y (n, d); norms (n). 3nd FLOPs. */
-static void rows_normalize(float *y, float *norms, const float *x, int64_t n, int d)
-{
-    for (int64_t i = 0; i < n; i++) {
-        const float *xi = x + i * d;
-        float *yi = y + i * d;
-        double s = 0;
-        for (int j = 0; j < d; j++) s += (double)xi[j] * xi[j];
-        float nrm = (float)sqrt(s);
-        if (nrm < 1e-12f) nrm = 1e-12f;
-        norms[i] = nrm;
-        float inv = 1.0f / nrm;
-        for (int j = 0; j < d; j++) yi[j] = xi[j] * inv;
-    }
-}
-
-/* dx = (g - (g.y) y) / |x| row-wise (overwrites dx). */
-static void rows_normalize_backward(float *dx, const float *g, const float *y, const float *norms,
-                                    int64_t n, int d)
-{
-    for (int64_t i = 0; i < n; i++) {
-        const float *gi = g + i * d, *yi = y + i * d;
-        float *di = dx + i * d;
-        double gy = 0;
-        for (int j = 0; j < d; j++) gy += (double)gi[j] * yi[j];
-        float inv = 1.0f / norms[i], fgy = (float)gy;
-        for (int j = 0; j < d; j++) di[j] = (gi[j] - fgy * yi[j]) * inv;
-    }
-}
+#include "train_priv.h"
 
 /* ---------------------------------------------------------------- setup */
 
@@ -250,7 +188,7 @@ static void draw_batch(struct trainer *tr)
             c = (int64_t)gsl_rng_uniform_int(p->r_shuffle, (unsigned long)ts->C);
             j = (int32_t)gsl_rng_uniform_int(p->r_shuffle, (unsigned long)ts->sizes[c]);
         } else {
-            /* uniform over images: instance-balanced, the long tail is kept (REFERENCE 2) */
+            /* uniform over images: instance-balanced, the long tail is kept (docs/METHOD.md §2) */
             int64_t n = (int64_t)(gsl_rng_uniform(p->r_shuffle) * (double)ts->N);
             if (n >= ts->N) n = ts->N - 1;
             trainset_locate(ts, n, &c, &j);
@@ -263,7 +201,7 @@ static void draw_batch(struct trainer *tr)
     }
     if (!tr->req.pairs) return;
     /* reference image(s): uniform with replacement among the identity's images (may be the
-     * same image; a 1-image identity uses it twice), own flip (REFERENCE 2, pair sampler) */
+     * same image; a 1-image identity uses it twice), own flip (docs/METHOD.md §2, pairs) */
     for (int i = 0; i < B; i++)
         for (int r = 0; r < ks; r++) {
             int32_t j = (int32_t)gsl_rng_uniform_int(p->r_shuffle,
@@ -279,7 +217,7 @@ static void compute_keys(struct trainer *tr)
     struct train_priv *p = tr->priv;
     int B = tr->o.batch, ks = tr->req.kshot, d = tr->net.cfg.emb_dim;
     backbone_forward(&tr->ema, p->ek, p->xk, ks * B, tr->o.ema_key_train);
-    rows_normalize(p->ek, p->kn, p->ek, (int64_t)ks * B, d);
+    l2norm_forward(p->ek, p->kn, p->ek, (int64_t)ks * B, d, L2NORM_F32_SCALE);
     if (ks == 1) {
         memcpy(p->k, p->ek, (size_t)B * d * sizeof(float));
         return;
@@ -292,7 +230,7 @@ static void compute_keys(struct trainer *tr)
             for (int j = 0; j < d; j++) ki[j] += er[j];
         }
     }
-    rows_normalize(p->k, p->kn, p->k, B, d);
+    l2norm_forward(p->k, p->kn, p->k, B, d, L2NORM_F32_SCALE);
 }
 
 /* A head's error message gains the step it happened at ("diverged at step 812: ..."). */
@@ -316,14 +254,88 @@ static int all_finite(const float *x, size_t n)
     return acc == 0.0f;
 }
 
+int trainer_step(struct trainer *tr, int64_t t, float *loss, struct dcqb_err *err)
+{
+    struct train_priv *p = tr->priv;
+    int B = tr->o.batch, d = tr->net.cfg.emb_dim, rc;
+    float lr = lr_at(&tr->o.lr, t, tr->o.steps);
+    double a = dcqb_now_s();
+    draw_batch(tr);
+    double b = dcqb_now_s();
+    if (tr->has_ema) {
+        /* EMA every step, before the key forward (docs/METHOD.md §2) */
+        backbone_ema(&tr->ema, &tr->net, tr->req.ema_mu, tr->req.ema_bn);
+        if (tr->req.pairs) compute_keys(tr);
+    }
+    backbone_forward(&tr->net, p->e, p->x, B, 1);
+    l2norm_forward(p->q, p->qn, p->e, B, d, L2NORM_F32_SCALE);
+    double c = dcqb_now_s();
+    memset(p->dq, 0, (size_t)B * d * sizeof(float));
+    *loss = 0;
+    if ((rc = tr->head->forward_backward(tr->hst, loss, p->dq, p->q,
+                                         tr->req.pairs ? p->k : NULL, p->labels, B, err))) {
+        at_step(err, t);
+        return rc;
+    }
+    double dd = dcqb_now_s();
+    if (!isfinite(*loss) || !all_finite(p->dq, (size_t)B * d))
+        return DCQB_FAIL(err, DCQB_ENUMERIC, "non-finite %s at step %lld (loss %g): diverged",
+                         isfinite(*loss) ? "gradient" : "loss", (long long)t, (double)*loss);
+    l2norm_backward(p->de, p->dq, p->q, p->qn, B, d);
+    backbone_zero_grad(&tr->net);
+    backbone_backward(&tr->net, p->de, B);
+    sgd_step(tr->net.params, p->mom, tr->net.grads, tr->net.n_params, lr, &tr->o.optim);
+    double e = dcqb_now_s();
+    if ((rc = tr->head->step(tr->hst, lr, t, err))) {
+        at_step(err, t);
+        return rc;
+    }
+    double f = dcqb_now_s();
+    tr->data_s += b - a;
+    tr->backbone_s += (c - b) + (e - dd);
+    tr->head_s += (dd - c) + (f - e);
+    return DCQB_OK;
+}
+
+/* Loss bookkeeping after step t: the smoothed loss for progress, and the sums behind
+ * first_loss (steps 0..ring-1 of the whole run) and final_loss (the last ring steps). */
+static void note_loss(struct trainer *tr, int64_t t, int64_t t0, float loss)
+{
+    struct train_priv *p = tr->priv;
+    tr->last_loss = loss;
+    tr->loss_ema = t == t0 ? loss : 0.98 * tr->loss_ema + 0.02 * loss;
+    if (t < p->ring) {
+        p->first_sum += loss;
+        p->first_n++;
+    }
+    p->loss_ring[t % p->ring] = loss;
+}
+
+/* res's loss means, rates and time split for steps t0..tr->t-1 of this invocation. */
+static void fill_result(const struct trainer *tr, int64_t t0, double wall, const double split[3],
+                        struct train_result *res)
+{
+    const struct train_priv *p = tr->priv;
+    res->steps_done = tr->t;
+    res->wall_s = wall;
+    res->samples_per_s = wall > 0 ? (double)(tr->t - t0) * tr->o.batch / wall : 0;
+    res->data_s = tr->data_s - split[0];
+    res->backbone_s = tr->backbone_s - split[1];
+    res->head_s = tr->head_s - split[2];
+    int64_t nr = tr->t < p->ring ? tr->t : p->ring;
+    double s = 0;
+    for (int64_t i = 0; i < nr; i++) s += p->loss_ring[i];
+    res->final_loss = nr ? s / (double)nr : NAN;
+    res->first_loss = p->first_n ? p->first_sum / (double)p->first_n : NAN;
+}
+
 int trainer_run(struct trainer *tr, FILE *curve, const char *ckpt_path,
                 volatile sig_atomic_t *stop, train_progress_fn progress, void *pctx,
                 struct train_result *res, struct dcqb_err *err)
 {
-    struct train_priv *p = tr->priv;
-    int B = tr->o.batch, d = tr->net.cfg.emb_dim;
+    int B = tr->o.batch;
     int64_t T = tr->o.steps, t0 = tr->t;
-    double tstart = now_s(), th = 0, tb = 0, tdata = 0;
+    double tstart = dcqb_now_s(), split[3] = {tr->data_s, tr->backbone_s, tr->head_s};
     int rc = DCQB_OK;
     memset(res, 0, sizeof *res);
     for (; tr->t < T; tr->t++) {
@@ -332,59 +344,16 @@ int trainer_run(struct trainer *tr, FILE *curve, const char *ckpt_path,
             rc = DCQB_FAIL(err, DCQB_EINTR, "interrupted at step %lld", (long long)t);
             break;
         }
-        double a = now_s();
-        draw_batch(tr);
-        double b = now_s();
-        float lr = lr_at(&tr->o.lr, t, T);
-        if (tr->has_ema) {
-            /* EMA every step, before the key forward (REFERENCE.md sec. 2, step 2) */
-            backbone_ema(&tr->ema, &tr->net, tr->req.ema_mu, tr->req.ema_bn);
-            if (tr->req.pairs) compute_keys(tr);
-        }
-        backbone_forward(&tr->net, p->e, p->x, B, 1);
-        rows_normalize(p->q, p->qn, p->e, B, d);
-        double c = now_s();
-        memset(p->dq, 0, (size_t)B * d * sizeof(float));
-        float loss = 0;
-        if ((rc = tr->head->forward_backward(tr->hst, &loss, p->dq, p->q,
-                                             tr->req.pairs ? p->k : NULL, p->labels, B, err))) {
-            at_step(err, t);
-            break;
-        }
-        double dd = now_s();
-        if (!isfinite(loss) || !all_finite(p->dq, (size_t)B * d)) {
-            rc = DCQB_FAIL(err, DCQB_ENUMERIC, "non-finite %s at step %lld (loss %g): diverged",
-                           isfinite(loss) ? "gradient" : "loss", (long long)t, (double)loss);
-            break;
-        }
-        rows_normalize_backward(p->de, p->dq, p->q, p->qn, B, d);
-        backbone_zero_grad(&tr->net);
-        backbone_backward(&tr->net, p->de, B);
-        sgd_step(tr->net.params, p->mom, tr->net.grads, tr->net.n_params, lr, &tr->o.optim);
-        double e = now_s();
-        if ((rc = tr->head->step(tr->hst, lr, t, err))) {
-            at_step(err, t);
-            break;
-        }
-        double f = now_s();
-        tdata += b - a;
-        tb += (c - b) + (e - dd);
-        th += (dd - c) + (f - e);
-        tr->last_loss = loss;
-        tr->loss_ema = t == t0 ? loss : 0.98 * tr->loss_ema + 0.02 * loss;
-        /* loss bookkeeping for first/final means (first: steps 0..ring-1 of the whole run) */
-        if (t < p->ring) {
-            p->first_sum += loss;
-            p->first_n++;
-        }
-        p->loss_ring[t % p->ring] = loss;
+        float loss, lr = lr_at(&tr->o.lr, t, T);
+        if ((rc = trainer_step(tr, t, &loss, err))) break;
+        note_loss(tr, t, t0, loss);
         if (curve && (t % tr->o.log_every == 0 || t == T - 1)) {
-            double el = now_s() - tstart;
+            double el = dcqb_now_s() - tstart;
             fprintf(curve, "%lld\t%.6g\t%.6g\t%.1f\n", (long long)t, (double)loss, (double)lr,
                     el > 0 ? (double)(t - t0 + 1) * B / el : 0.0);
         }
         if (progress) {
-            double el = now_s() - tstart;
+            double el = dcqb_now_s() - tstart;
             progress(pctx, t + 1, T, tr->loss_ema, lr, el > 0 ? (t - t0 + 1) * B / el : 0, el);
         }
         if (ckpt_path && tr->o.ckpt_every > 0 && (t + 1) % tr->o.ckpt_every == 0 && t + 1 < T) {
@@ -398,18 +367,7 @@ int trainer_run(struct trainer *tr, FILE *curve, const char *ckpt_path,
             }
         }
     }
-    double wall = now_s() - tstart;
-    res->steps_done = tr->t;
-    res->wall_s = wall;
-    res->samples_per_s = wall > 0 ? (double)(tr->t - t0) * B / wall : 0;
-    res->head_s = th;
-    res->backbone_s = tb;
-    res->data_s = tdata;
-    int64_t nr = tr->t < p->ring ? tr->t : p->ring;
-    double s = 0;
-    for (int64_t i = 0; i < nr; i++) s += p->loss_ring[i];
-    res->final_loss = nr ? s / (double)nr : NAN;
-    res->first_loss = p->first_n ? p->first_sum / (double)p->first_n : NAN;
+    fill_result(tr, t0, dcqb_now_s() - tstart, split, res);
     if (curve) fflush(curve);
     /* a finished or interrupted run is checkpointed; a diverged one is not (nothing to keep) */
     if (ckpt_path && (rc == DCQB_OK || rc == DCQB_EINTR)) {
@@ -442,172 +400,4 @@ void trainer_embed(struct trainer *tr, float *out, const float *x, int64_t n, in
         int64_t m = n - i < chunk ? n - i : chunk;
         backbone_forward(net, out + i * d, x + i * Din, (int)m, 0);
     }
-}
-
-/* ---------------------------------------------------------------- checkpoints */
-
-/* Layout (little endian, this machine's float format):
- *   "DCQBCKPT" | u32 version | u32 crc32(payload) | u64 payload bytes | u64 compressed bytes
- *   | u64 config hash | i64 step | zlib(payload)
- * payload = net params | net running | momentum | [ema params | ema running]
- *           | head state | rng shuffle state | rng aug state | loss bookkeeping             */
-#define CKPT_MAGIC "DCQBCKPT"
-#define CKPT_VERSION 1u
-
-struct ckpt_hdr {
-    char magic[8];
-    uint32_t version, crc;
-    uint64_t raw_bytes, z_bytes, cfg_hash;
-    int64_t step;
-};
-
-struct span {
-    void *p;
-    size_t n;
-};
-
-static int ckpt_spans(const struct trainer *tr, struct span *sp, void *head_blob, size_t head_n)
-{
-    struct train_priv *p = tr->priv;
-    int k = 0;
-    sp[k++] = (struct span){tr->net.params, tr->net.n_params * sizeof(float)};
-    sp[k++] = (struct span){tr->net.running, tr->net.n_running * sizeof(float)};
-    sp[k++] = (struct span){p->mom, tr->net.n_params * sizeof(float)};
-    if (tr->has_ema) {
-        sp[k++] = (struct span){tr->ema.params, tr->ema.n_params * sizeof(float)};
-        sp[k++] = (struct span){tr->ema.running, tr->ema.n_running * sizeof(float)};
-    }
-    sp[k++] = (struct span){head_blob, head_n};
-    sp[k++] = (struct span){gsl_rng_state(p->r_shuffle), gsl_rng_size(p->r_shuffle)};
-    sp[k++] = (struct span){gsl_rng_state(p->r_aug), gsl_rng_size(p->r_aug)};
-    sp[k++] = (struct span){p->loss_ring, (size_t)p->ring * sizeof(double)};
-    sp[k++] = (struct span){&p->first_sum, sizeof p->first_sum};
-    sp[k++] = (struct span){&p->first_n, sizeof p->first_n};
-    return k;
-}
-
-int trainer_save(const struct trainer *tr, const char *path, struct dcqb_err *err)
-{
-    size_t head_n = tr->head->state_bytes(tr->hst);
-    void *head_blob = malloc(head_n ? head_n : 1);
-    if (!head_blob) return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory saving %s", path);
-    int rc = tr->head->save(tr->hst, head_blob);
-    if (rc) {
-        free(head_blob);
-        return DCQB_FAIL(err, rc, "head '%s' failed to serialise its state", tr->head->name);
-    }
-    struct span sp[16];
-    int ns = ckpt_spans(tr, sp, head_blob, head_n);
-    size_t raw = 0;
-    for (int i = 0; i < ns; i++) raw += sp[i].n;
-    unsigned char *buf = malloc(raw ? raw : 1);
-    uLongf zn = compressBound((uLong)raw);
-    unsigned char *z = malloc(zn);
-    if (!buf || !z) {
-        free(head_blob);
-        free(buf);
-        free(z);
-        return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory saving %s (%zu bytes)", path, raw);
-    }
-    size_t off = 0;
-    for (int i = 0; i < ns; i++) {
-        memcpy(buf + off, sp[i].p, sp[i].n);
-        off += sp[i].n;
-    }
-    free(head_blob);
-    struct ckpt_hdr h;
-    memset(&h, 0, sizeof h);
-    memcpy(h.magic, CKPT_MAGIC, 8);
-    h.version = CKPT_VERSION;
-    h.crc = (uint32_t)crc32(0L, buf, (uInt)raw);
-    h.raw_bytes = raw;
-    h.cfg_hash = tr->cfg_hash;
-    h.step = tr->t;
-    /* level 1: checkpoints are written often; float noise compresses little anyway */
-    if (compress2(z, &zn, buf, (uLong)raw, 1) != Z_OK) {
-        free(buf);
-        free(z);
-        return DCQB_FAIL(err, DCQB_EIO, "%s: compression failed", path);
-    }
-    free(buf);
-    h.z_bytes = zn;
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        free(z);
-        return DCQB_FAIL(err, DCQB_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    }
-    int ok = fwrite(&h, sizeof h, 1, f) == 1 && fwrite(z, 1, zn, f) == zn;
-    ok = (fflush(f) == 0) && ok;
-    ok = (fclose(f) == 0) && ok;
-    free(z);
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return DCQB_FAIL(err, DCQB_EIO, "%s: write failed: %s", path, strerror(errno));
-    }
-    return DCQB_OK;
-}
-
-int trainer_load(struct trainer *tr, const char *path, struct dcqb_err *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return DCQB_FAIL(err, DCQB_EIO, "%s: cannot open: %s", path, strerror(errno));
-    struct ckpt_hdr h;
-    unsigned char *z = NULL, *buf = NULL;
-    int rc = DCQB_OK;
-    if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, CKPT_MAGIC, 8) != 0) {
-        rc = DCQB_FAIL(err, DCQB_EFORMAT, "%s: not a dcqbench checkpoint", path);
-        goto out;
-    }
-    if (h.version != CKPT_VERSION) {
-        rc = DCQB_FAIL(err, DCQB_EFORMAT, "%s: checkpoint version %u, this build reads %u", path,
-                       h.version, CKPT_VERSION);
-        goto out;
-    }
-    if (h.cfg_hash != tr->cfg_hash) {
-        rc = DCQB_FAIL(err, DCQB_EINVAL, "%s: checkpoint belongs to another configuration "
-                       "(config hash differs); start a new run directory", path);
-        goto out;
-    }
-    struct span sp[16];
-    size_t head_n = tr->head->state_bytes(tr->hst);
-    void *head_blob = NULL;
-    int ns = ckpt_spans(tr, sp, NULL, head_n);
-    size_t raw = 0;
-    for (int i = 0; i < ns; i++) raw += sp[i].n;
-    if (h.raw_bytes != raw || h.z_bytes > (uint64_t)compressBound((uLong)raw)) {
-        rc = DCQB_FAIL(err, DCQB_EFORMAT, "%s: checkpoint holds %llu bytes, this configuration "
-                       "needs %zu", path, (unsigned long long)h.raw_bytes, raw);
-        goto out;
-    }
-    z = malloc(h.z_bytes ? h.z_bytes : 1);
-    buf = malloc(raw ? raw : 1);
-    if (!z || !buf) {
-        rc = DCQB_FAIL(err, DCQB_ENOMEM, "out of memory loading %s", path);
-        goto out;
-    }
-    if (fread(z, 1, h.z_bytes, f) != h.z_bytes) {
-        rc = DCQB_FAIL(err, DCQB_EFORMAT, "%s: truncated checkpoint", path);
-        goto out;
-    }
-    uLongf got = (uLongf)raw;
-    if (uncompress(buf, &got, z, (uLong)h.z_bytes) != Z_OK || got != raw ||
-        (uint32_t)crc32(0L, buf, (uInt)raw) != h.crc) {
-        rc = DCQB_FAIL(err, DCQB_EFORMAT, "%s: corrupt checkpoint (CRC or zlib stream)", path);
-        goto out;
-    }
-    size_t off = 0;
-    for (int i = 0; i < ns; i++) {
-        if (sp[i].p == NULL) head_blob = buf + off; /* the head span */
-        else memcpy(sp[i].p, buf + off, sp[i].n);
-        off += sp[i].n;
-    }
-    if ((rc = tr->head->load(tr->hst, head_blob, head_n, err))) goto out;
-    tr->t = h.step;
-out:
-    free(z);
-    free(buf);
-    fclose(f);
-    return rc;
 }

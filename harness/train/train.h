@@ -1,7 +1,7 @@
-/* train.h - the one training loop every head plugs into (REFERENCE.md sec. 2 "one step", for
- * the parts that are not head-specific).
+/* train.h - the one training step every head plugs into, and the loop around it
+ * (docs/ARCHITECTURE.md §3 "life of a training step"; docs/METHOD.md §2).
  *
- * Per step t (B samples):
+ * trainer_step, per step t (B samples):
  *   draw (class, image) pairs - instance-balanced (uniform over images) or class-balanced;
  *   render x (B,Din) with an independent random flip per view;
  *   if the head asks for pairs: EMA update theta_k <- mu theta_k + (1-mu) theta_q (before the
@@ -9,8 +9,9 @@
  *   q = normalize(f_q(x)); head forward+backward -> loss, dL/dq; back through the
  *   normalisation and the backbone; SGD on the backbone; head step (its SGD / queue update).
  * Streams DATA (generator), INIT (backbone), SHUFFLE (sampling), AUG (flips) and HEAD are seeded
- * independently from `seed` (STYLE.md 2.7), so a head drawing more numbers never shifts data.
- * No allocation inside the step loop: every buffer is sized at setup.
+ * independently from `seed` (docs/METHOD.md §7), so a head drawing more numbers never shifts data.
+ * No allocation inside the step: every buffer is sized at setup. trainer_run is the loop around
+ * it (curve rows, checkpoints, progress, the stop flag); the benchmark times trainer_step alone.
  */
 #ifndef DCQB_TRAIN_H
 #define DCQB_TRAIN_H
@@ -51,6 +52,7 @@ struct trainer {
     int64_t t;                 /* next step to run */
     float last_loss;
     double loss_ema;           /* smoothed loss for progress display */
+    double data_s, backbone_s, head_s; /* time split summed by trainer_step since setup */
     void *priv;                /* buffers and RNGs (one allocation + two gsl_rng) */
 };
 
@@ -73,6 +75,13 @@ struct train_result {
 int trainer_setup(struct trainer *tr, struct cfg *cfg, struct dcqb_err *err);
 void trainer_free(struct trainer *tr);
 
+/* One training step at step index t (the lr schedule's position and the heads' step count):
+ * draw and render the batch, EMA update and key forward when the head asks, forward, normalise,
+ * head forward_backward, backward, SGD, head step. *loss gets the head's loss. Allocates
+ * nothing. DCQB_ENUMERIC on a non-finite loss or gradient; errors name step t. Does not advance
+ * tr->t (the loop does). */
+int trainer_step(struct trainer *tr, int64_t t, float *loss, struct dcqb_err *err);
+
 /* Run steps tr->t .. steps-1. Appends curve rows to `curve` (may be NULL) every log_every
  * steps, checkpoints to `ckpt_path` every ckpt_every steps and at the end (NULL: never).
  * Returns DCQB_EINTR (after checkpointing) when *stop becomes non-zero, DCQB_ENUMERIC naming
@@ -80,10 +89,6 @@ void trainer_free(struct trainer *tr);
 int trainer_run(struct trainer *tr, FILE *curve, const char *ckpt_path,
                 volatile sig_atomic_t *stop, train_progress_fn progress, void *pctx,
                 struct train_result *res, struct dcqb_err *err);
-
-/* Checkpoint: zlib-compressed, CRC32-checked, config-hash-checked (REFERENCE: resumable). */
-int trainer_save(const struct trainer *tr, const char *path, struct dcqb_err *err);
-int trainer_load(struct trainer *tr, const char *path, struct dcqb_err *err);
 
 /* crc32 over backbone, EMA backbone and head state: bit-exact determinism checks. */
 uint32_t trainer_digest(const struct trainer *tr);

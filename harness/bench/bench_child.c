@@ -1,0 +1,263 @@
+/* bench_child.c - see bench_child.h: what the forked child of the head cost benchmark measures
+ * for one configuration (bench.h describes the phases; bench.c plans, forks and writes rows).
+ * This file includes <cblas.h> (thread count, kernel name): no GSL randist/matrix header here.
+ */
+#include "bench_child.h"
+
+#include <cblas.h>
+#include <time.h>
+
+#include "alloc_count.h"
+#include "ops.h"
+#include "train.h"
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+/* CPU seconds of all threads of this process (wall time is dcqb_now_s). */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* median of t[0..n) (sorts t) */
+static double median(double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+static void fill_pattern(float *x, size_t n, uint64_t seed, float lo, float hi)
+{
+    uint64_t s = seed;
+    for (size_t i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * (float)((dcqb_splitmix64(&s) >> 40) * (1.0 / 16777216.0));
+}
+
+static void fill_unit_rows(float *x, int n, int d, uint64_t seed)
+{
+    fill_pattern(x, (size_t)n * d, seed, -1.0f, 1.0f);
+    l2norm_forward(x, NULL, x, n, d, L2NORM_F64_SCALE);
+}
+
+/* ---- the phases --------------------------------------------------------------------------- */
+
+static int choose_reps(double flops, int threads, const struct bench_cfg *cfg, int *warm)
+{
+    double est = flops / (BENCH_EST_RATE * threads);
+    int reps = cfg->reps;
+    if (est > 0 && est * reps > cfg->phase_budget_s) reps = (int)(cfg->phase_budget_s / est);
+    /* at least 3 timed steps, 2 for multi-second steps (C = 1e6-1e7), which a median of 2 still
+     * describes well next to their size; keeps `make bench` within 15 minutes */
+    int min_reps = est > 2.0 ? 2 : 3;
+    if (reps < min_reps) reps = min_reps;
+    if (reps > cfg->reps && cfg->reps >= 1) reps = cfg->reps;
+    *warm = est > 1.0 ? 1 : 2;
+    return reps;
+}
+
+int bench_train_cfg(struct cfg *c, const char *head, int64_t C, int d, int B, int threads,
+                    double ratio, uint64_t seed, int64_t steps, struct dcqb_err *err)
+{
+    char v[7][32];
+    snprintf(v[0], sizeof v[0], "%lld", (long long)C);
+    snprintf(v[1], sizeof v[1], "%d", d);
+    snprintf(v[2], sizeof v[2], "%d", B);
+    snprintf(v[3], sizeof v[3], "%d", threads);
+    dcqb_fmt_double(v[4], sizeof v[4], ratio, 0);
+    snprintf(v[5], sizeof v[5], "%llu", (unsigned long long)seed);
+    snprintf(v[6], sizeof v[6], "%lld", (long long)steps);
+    /* one image per identity: instance-balanced sampling is uniform over the C classes; a
+     * fixed small lr keeps the timed steps far from divergence */
+    const char *const kv[][2] = {
+        {"head", head},   {"profile", "uniform"}, {"uniform_n", "1"},         {"ids", v[0]},
+        {"dim", v[1]},    {"batch", v[2]},        {"threads", v[3]},          {"ratio", v[4]},
+        {"seed", v[5]},   {"steps", v[6]},        {"lr", "0.001"},            {"warmup", "0"},
+        {"lr_schedule", "constant"},              {"ckpt_every", "0"}};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
+        int rc = cfg_set(c, kv[i][0], kv[i][1], "bench", 0, err);
+        if (rc) return rc;
+    }
+    return DCQB_OK;
+}
+
+int bench_time_step(struct trainer *tr, int warm, int reps, double *wall, float *first_loss,
+                    long *allocs, struct dcqb_err *err)
+{
+    alloc_count_enable(0);
+    for (int r = -warm; r < reps; r++) {
+        float loss;
+        if (r == 0) alloc_count_enable(1);
+        double w0 = dcqb_now_s();
+        int rc = trainer_step(tr, r + warm, &loss, err);
+        if (r >= 0) wall[r] = dcqb_now_s() - w0;
+        if (rc) {
+            alloc_count_enable(0);
+            return rc;
+        }
+        if (r == -warm && first_loss) *first_loss = loss;
+    }
+    *allocs = alloc_count_available() ? alloc_count_get() : -1;
+    alloc_count_enable(0);
+    return DCQB_OK;
+}
+
+/* Step count of the total phase: as many timed steps as the head phase, fewer when a step
+ * takes seconds (the head's share dominates there and the head phase has the longer median);
+ * one untimed warm-up step first. */
+static int step_reps(double flops, int threads, int reps)
+{
+    double est = flops / (BENCH_EST_RATE * threads);
+    int n = reps > 3 ? reps : 3;
+    if (est > 1.0) n = 2;
+    if (est > 2.0) n = 1;
+    return n > reps ? reps : n;
+}
+
+/* The head alone, after time_step on the same trainer: forward_backward + step on fixed random
+ * unit embeddings (and keys for pair heads), labels uniform over the C classes, BENCH_NLAB
+ * label batches in rotation. Fills head_ms, head_min_ms, head_cpu_ms, head_gflops, K and
+ * head_allocs. tw, tc: (reps) scratch. */
+static int time_head(struct trainer *tr, const struct bench_cfg *cfg, int warm, int reps,
+                     double *tw, double *tc, struct bench_row *row, struct dcqb_err *err)
+{
+    const int B = row->B, d = row->d;
+    const struct head_ops *h = tr->head;
+    /* one allocation: emb q, key k, demb dq (B,d); labels (NLAB,B) */
+    float *buf = malloc(sizeof(float) * (3 * (size_t)B * d + (size_t)BENCH_NLAB * B));
+    if (!buf) return DCQB_FAIL(err, DCQB_ENOMEM, "cannot allocate bench buffers");
+    float *q = buf, *k = q + (size_t)B * d, *dq = k + (size_t)B * d;
+    int32_t *lab = (int32_t *)(dq + (size_t)B * d);
+    fill_unit_rows(q, B, d, cfg->seed * 7 + 1);
+    fill_unit_rows(k, B, d, cfg->seed * 7 + 2);
+    uint64_t ls = cfg->seed * 7 + 5;
+    /* labels uniform over the C classes (class-balanced set, instance-balanced sampling) */
+    for (size_t i = 0; i < (size_t)BENCH_NLAB * B; i++)
+        lab[i] = (int32_t)(dcqb_splitmix64(&ls) % (uint64_t)row->C);
+    const float *key = tr->req.pairs ? k : NULL;
+    const int64_t t0 = tr->o.steps; /* the head's step count goes on after time_step's */
+    int rc = DCQB_OK;
+    float loss;
+    alloc_count_enable(0);
+    for (int r = -warm; r < reps && !rc; r++) {
+        const int32_t *y = lab + (size_t)((r + warm) % BENCH_NLAB) * B;
+        if (r == 0) alloc_count_enable(1);
+        double w0 = dcqb_now_s(), c0 = cpu_s();
+        memset(dq, 0, sizeof(float) * (size_t)B * d);
+        rc = h->forward_backward(tr->hst, &loss, dq, q, key, y, B, err);
+        if (!rc) rc = h->step(tr->hst, 1e-3f, t0 + r + warm, err);
+        double w1 = dcqb_now_s(), c1 = cpu_s();
+        if (r >= 0) tw[r] = w1 - w0, tc[r] = c1 - c0;
+    }
+    long allocs = alloc_count_get();
+    alloc_count_enable(0);
+    free(buf);
+    if (rc) return rc;
+    row->head_allocs = alloc_count_available() ? allocs : -1;
+    struct head_cost hc;
+    h->cost(tr->hst, B, &hc); /* after steps: heads whose K varies (sampled) report the last */
+    row->K = hc.active_classes;
+    row->head_ms = 1e3 * median(tw, reps);
+    row->head_min_ms = 1e3 * tw[0]; /* median() sorted tw */
+    row->head_cpu_ms = 1e3 * median(tc, reps);
+    row->head_gflops = hc.flops / (row->head_ms * 1e-3) / 1e9;
+    return DCQB_OK;
+}
+
+/* The head's GEMMs alone, after the head is gone: n_gemm of (B,d)x(K,d)^T -> (B,K),
+ * (B,K)x(K,d) -> (B,d), (B,K)^T x (B,d) -> (K,d) through the ops.h helpers. Fills the
+ * gemm_* columns, bound_allocs and the two ratios (head_ms must be set). tw: (reps) scratch. */
+static int time_gemm_bound(int n_gemm, int reps, double *tw, struct bench_row *row,
+                           struct dcqb_err *err)
+{
+    const int B = row->B, d = row->d, ng = n_gemm;
+    const int64_t K = row->K;
+    row->n_gemm = ng;
+    size_t KD = (size_t)K * d, BK = (size_t)B * K, BD = (size_t)B * d;
+    float *g = malloc(sizeof(float) * (2 * KD + BK + 2 * BD));
+    if (!g)
+        return DCQB_FAIL(err, DCQB_ENOMEM, "cannot allocate %.2f GB for the GEMM bound",
+                         4.0 * (double)(2 * KD + BK + 2 * BD) / 1e9);
+    float *gW = g, *gO = gW + KD, *gL = gO + KD, *gA = gL + BK, *gD = gA + BD;
+    fill_pattern(gW, KD, 11, -0.05f, 0.05f);
+    fill_pattern(gL, BK, 12, -1e-3f, 1e-3f);
+    fill_pattern(gA, BD, 13, -0.1f, 0.1f);
+    memset(gD, 0, sizeof(float) * BD);
+    alloc_count_enable(0);
+    for (int r = -1; r < reps; r++) {
+        if (r == 0) alloc_count_enable(1);
+        double w0 = dcqb_now_s();
+        /* logits (B,K) = A (B,d) W^T: the forward GEMM (overwrites gL like the head does) */
+        matmul_bd_kd_to_bk(gL, gA, gW, B, (int)K, d, 1.0f, 0.0f);
+        if (ng >= 2) matmul_bk_kd_to_bd(gD, gL, gW, B, (int)K, d, 1.0f, 1.0f);
+        if (ng >= 3) matmul_bk_bd_to_kd(gO, gL, gA, B, (int)K, d, 1.0f, 0.0f);
+        if (r >= 0) tw[r] = dcqb_now_s() - w0;
+    }
+    row->bound_allocs = alloc_count_available() ? alloc_count_get() : -1;
+    alloc_count_enable(0);
+    free(g);
+    row->gemm_bound_ms = 1e3 * median(tw, reps);
+    row->gemm_min_ms = 1e3 * tw[0]; /* median() sorted tw */
+    row->gemm_gflops = 2.0 * ng * B * (double)K * d / (row->gemm_bound_ms * 1e-3) / 1e9;
+    row->bound_ratio = row->head_ms / row->gemm_bound_ms;
+    /* best step over best bound: noise on a shared machine only ever adds time, so the pair of
+     * minima is the steadier estimate of the same ratio; both are reported */
+    row->min_ratio = row->head_min_ms / row->gemm_min_ms;
+    return DCQB_OK;
+}
+
+void bench_child_run(const struct bench_cfg *cfg, int n_gemm, struct bench_row *row)
+{
+    struct dcqb_err err = {0};
+    const int B = row->B, T = row->threads;
+    openblas_set_num_threads(T);
+    snprintf(row->blas_core, sizeof row->blas_core, "%s", openblas_get_corename());
+    row->head_allocs = row->allocs_in_loop = row->bound_allocs = -1;
+    struct trainer tr;
+    memset(&tr, 0, sizeof tr);
+    struct cfg tc = {0};
+    double *tw = NULL;
+    int rc;
+    /* a run as long as the most steps time_step takes (one warm-up + cfg->reps) */
+    if ((rc = bench_train_cfg(&tc, row->head, row->C, row->d, B, T, cfg->ratio, cfg->seed,
+                              1 + (cfg->reps > 3 ? cfg->reps : 3), &err)))
+        goto out;
+    if ((rc = trainer_setup(&tr, &tc, &err))) goto out;
+    struct head_cost hc;
+    tr.head->cost(tr.hst, B, &hc);
+    row->K = hc.active_classes;
+    row->per_class_bytes = hc.per_class_bytes;
+    row->fixed_bytes = hc.fixed_bytes;
+    int warm, reps = choose_reps(hc.flops, T, cfg, &warm), sreps = step_reps(hc.flops, T, reps);
+    row->reps = reps;
+    tw = malloc(sizeof(double) * 2 * (size_t)(reps + 1));
+    if (!tw) {
+        rc = DCQB_FAIL(&err, DCQB_ENOMEM, "cannot allocate bench buffers");
+        goto out;
+    }
+    long step_allocs;
+    if ((rc = bench_time_step(&tr, 1, sreps, tw, NULL, &step_allocs, &err))) goto out;
+    row->total_ms = 1e3 * median(tw, sreps);
+    if ((rc = time_head(&tr, cfg, warm, reps, tw, tw + reps + 1, row, &err))) goto out;
+    if (row->head_allocs >= 0 && step_allocs >= 0)
+        row->allocs_in_loop = row->head_allocs + step_allocs;
+    trainer_free(&tr);
+    rc = time_gemm_bound(n_gemm, reps, tw, row, &err);
+out:
+    trainer_free(&tr);
+    cfg_free(&tc);
+    free(tw);
+    if (rc) {
+        snprintf(row->status, sizeof row->status, "failed");
+        snprintf(row->err_msg, sizeof row->err_msg, "%s: %.200s", dcqb_strerror(rc), err.msg);
+    } else {
+        snprintf(row->status, sizeof row->status, "ok");
+    }
+}
