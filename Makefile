@@ -5,7 +5,7 @@
 
 CC      ?= cc
 # -ffp-contract=off: no silent FMA contraction, so numbers do not depend on the compiler's mood
-# (STYLE.md 2.7). No -ffast-math anywhere.
+# (docs/METHOD.md §7). No -ffast-math anywhere.
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Wshadow \
            -ffp-contract=off -pthread

@@ -1,5 +1,5 @@
 /* margin.c - CosFace / ArcFace / combined target-logit margins, value and exact slope
- * (REFERENCE.md section 4; straight-through variant: section 3, insightface 657ae30e).
+ * (docs/METHOD.md §3.1; straight-through variant as in insightface since commit 657ae30e).
  * The ArcFace slope d cos(theta+m)/d cos = cos m + sin m * cos / sin theta is unbounded at
  * |cos| = 1; sin theta is floored at 1e-6 so that an exactly clamped cosine gives a large,
  * finite gradient instead of inf (PyTorch's sqrt backward would give inf there).

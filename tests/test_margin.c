@@ -1,4 +1,4 @@
-/* test_margin.c - margin values against their formulas (REFERENCE.md 4) and exact slopes
+/* test_margin.c - margin values against their formulas (docs/METHOD.md §3.1) and exact slopes
  * against central differences in double for every type, kinks skipped. */
 #include "test_util.h"
 

@@ -82,7 +82,7 @@ void bench_cfg_defaults(struct bench_cfg *cfg, int quick)
     }
     cfg->C[0] = 10000, cfg->C[1] = 100000, cfg->C[2] = 1000000, cfg->n_C = 3;
     cfg->big_C[0] = 10000000, cfg->n_big_C = 1;
-    /* issue 7: at 1e7 classes only the heads meant for it run; full and random are planned
+    /* at 1e7 classes only the heads meant for it run; full and random are planned
      * and refused with their figure (sampled at d = 512 is refused by the plan itself) */
     snprintf(cfg->big_heads[0], sizeof cfg->big_heads[0], "dcq");
     snprintf(cfg->big_heads[1], sizeof cfg->big_heads[1], "sampled");

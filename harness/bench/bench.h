@@ -59,7 +59,7 @@ struct bench_cfg {
     char out_dir[512];              /* results/bench */
 };
 
-/* The defaults of issue 7: all heads, C {1e4, 1e5, 1e6} (+ 1e7 for every head: dcq and
+/* The defaults (docs/METHOD.md §6): all heads, C {1e4, 1e5, 1e6} (+ 1e7 for every head: dcq and
  * sampled run, the others are refused by the plan), d {128, 512}, threads {1, 2}, B 256,
  * ratio 0.1, reps 5. quick = 1: a ~1-minute smoke run (C {1e4, 1e5}, d 128, 1 thread, reps 3). */
 void bench_cfg_defaults(struct bench_cfg *cfg, int quick);

@@ -1,5 +1,5 @@
 /* cmd_eval.c - 'dcqbench eval': MegaFace identification/verification, LFW-style 10-fold and tail
- * diagnostics on embedding matrices given as .npy files (REFERENCE.md section 6; the work is in
+ * diagnostics on embedding matrices given as .npy files (docs/METHOD.md §4; the work is in
  * harness/eval_*.c, this file loads inputs, calls eval_run and prints a summary).
  * `--run DIR` embeds a trained run's synthetic evaluation sets with its network
  * (harness/eval/eval_rundir.c) and evaluates them the same way.
@@ -42,7 +42,7 @@ static void usage(void)
         "\n"
         );
     printf(
-        "MegaFace (REFERENCE.md 6):\n"
+        "MegaFace (docs/METHOD.md §4.1):\n"
         "  --probe P.npy          (P, D) probe embeddings (FaceScrub-like)\n"
         "  --probe-labels PL.npy  (P) identity of each probe; every identity needs >= 2 images\n"
         "  --distractors D.npy    (N, D) distractors; prefixes give the ladder 10, 100, ..., N\n"

@@ -1,5 +1,5 @@
 /* eval.h - evaluation of embedding matrices: MegaFace identification and verification, LFW-style
- * 10-fold verification, and tail diagnostics by training-class size (REFERENCE.md section 6).
+ * 10-fold verification, and tail diagnostics by training-class size (docs/METHOD.md §4).
  *
  * Everything here works on float32 embedding matrices (row-major, one row per image); where they
  * came from (a trained run, another framework's .npy) does not matter. Scores are cosines: every
@@ -8,7 +8,7 @@
  * printing; every function returns enum dcqb_status and fills struct dcqb_err.
  *
  * Conventions (documented once, used everywhere below):
- *  - Tie rule (REFERENCE 6). The gallery image g of a trial (p, g) is "beaten" by distractor x
+ *  - Tie rule (docs/METHOD.md §4.1). The gallery image g of a trial (p, g) is "beaten" by distractor x
  *      EVAL_TIE_STRICT (default): iff sim(p,x) >= sim(p,g)  -- g must strictly win:
  *                                 rank-1 hit iff sim(p,g) > max_x sim(p,x)  (FaceX-Zoo's >= count)
  *      EVAL_TIE_LOOSE:            iff sim(p,x) >  sim(p,g)  -- ties go to g (FFC's > count)

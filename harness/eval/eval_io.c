@@ -1,6 +1,7 @@
 /* eval_io.c - the evaluation entry point eval_run: input validation, the fixed metric key list,
  * and every output file (metrics.json, TSV curves, MegaFace devkit JSON and .bin features).
- * Formats: REFERENCE.md section 6 (devkit), STYLE.md 2.8 (flat metrics, TSV for plots).
+ * Formats: docs/METHOD.md §4.1 (devkit files), docs/ARCHITECTURE.md §5 (flat metrics, TSV for
+ * plots).
  */
 #include "eval.h"
 #include "fsutil.h"

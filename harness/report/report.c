@@ -156,7 +156,7 @@ static int write_report(struct rep *R, const char *profile, struct report_summar
     header(&b, R, profile);
     report_tables(&b, R, conds);
     free(conds);
-    sb_str(&b, "## Claims (REFERENCE.md section 9)\n\n");
+    sb_str(&b, "## Claims (docs/METHOD.md §5)\n\n");
     int rc = report_claims(&b, R, sum->verdict, err);
     sb_str(&b, "## Verdicts at a glance\n\n| claim | verdict |\n|---|---|\n");
     for (int i = 0; i < REPORT_N_CLAIMS; i++)

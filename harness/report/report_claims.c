@@ -282,7 +282,7 @@ static void claim4(struct claim_result *c, const struct rep *R)
         }
     text(c, "Comparison: long-tail gap (dcq 10 %% minus full on mf2) minus balanced gap (dcq 10 %% "
             "minus full on ms1m), MegaFace rank-1 at the largest size, paired by seed: the "
-            "tail-specific part of the gain (CALIBRATION.md).\n\n");
+            "tail-specific part of the gain (docs/METHOD.md §5).\n\n");
     block(c, CB_TAIL);
     text(c, "\nRule: %s (applied to the tail-specific part).\n\n", rule_better_text);
     char why[200];

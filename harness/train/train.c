@@ -104,7 +104,7 @@ int trainer_setup(struct trainer *tr, struct cfg *cfg, struct dcqb_err *err)
         goto fail;
     int kB = tr->req.kshot * o->batch;
     if (tr->req.ema || tr->req.pairs) {
-        /* theta_k starts equal to theta_q (REFERENCE.md sec. 2, step 2) */
+        /* theta_k starts equal to theta_q (docs/METHOD.md §2: the EMA starts from the online network) */
         if ((rc = backbone_init(&tr->ema, &bcfg, kB, dcqb_stream_seed(o->seed, DCQB_STREAM_INIT),
                                 err)))
             goto fail;
