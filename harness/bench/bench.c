@@ -171,20 +171,18 @@ static int same_config(const struct bench_row *a, const struct bench_row *b)
 
 /* ---- head setup shared by the plan and the child ------------------------------------------ */
 
-static int head_setup(const struct head_ops *h, void *st, int64_t C, int d, int B, double ratio,
-                      uint64_t seed, int threads, struct head_req *req, struct dcqb_err *err)
+/* Open head `name` with the bench's shape on top of head_cfg_defaults() (the plan's probes). */
+static int head_setup(struct head *h, const char *name, int64_t C, int d, int B, double ratio,
+                      uint64_t seed, struct dcqb_err *err)
 {
-    struct head_cfg hc = {0};
+    struct head_cfg hc;
+    head_cfg_defaults(&hc);
     hc.C = C;
     hc.D = d;
     hc.max_batch = B;
     hc.ratio = ratio;
-    hc.init_std = 0.01f;
-    hc.optim.momentum = 0.9f;
-    hc.optim.weight_decay = 5e-4f;
     hc.seed = dcqb_stream_seed(seed, DCQB_STREAM_HEAD);
-    hc.threads = threads;
-    return h->init(st, &hc, req, err);
+    return head_open(h, name, &hc, err);
 }
 
 /* Memory plan: head bytes a + b C and K = ka + kb C from inits at C1 and C2 = 2 C1 (cost()
@@ -197,39 +195,33 @@ struct plan {
     double per_class_bytes, fixed_bytes; /* cost() extrapolated to C */
 };
 
-static int plan_make(const struct head_ops *h, int64_t C, int d, int B, double ratio,
+static int plan_make(const char *name, int64_t C, int d, int B, double ratio,
                      uint64_t seed, struct plan *p, struct dcqb_err *err)
 {
     /* two small inits on the linear part of every cost: past C = 2 B / ratio a subset's K is
      * ratio C, not the batch's positives (at C = 2000 random's K was max(B, 200), and the plan
      * extrapolated K at 1e7 to 720K instead of 1e6) */
-    int64_t c1 = 2000, need = (int64_t)ceil(2.0 * B / (ratio > 0 ? ratio : 0.1));
+    if (!(ratio > 0 && ratio <= 1)) /* head_open would refuse it too, after the division */
+        return DCQB_FAIL(err, DCQB_EINVAL, "ratio = %g outside (0, 1]", ratio);
+    int64_t c1 = 2000, need = (int64_t)ceil(2.0 * B / ratio);
     if (need > c1) c1 = need;
     if (2 * c1 > C && C >= 4000) c1 = C / 2;
     const int64_t Cs[2] = {c1, 2 * c1};
     double bytes[2], K[2], pcb[2], fxb[2], flops = 0;
     memset(p, 0, sizeof *p);
-    void *st = calloc(1, h->state_size ? h->state_size : 1);
-    if (!st) return DCQB_FAIL(err, DCQB_ENOMEM, "plan: out of memory");
     for (int i = 0; i < 2; i++) {
-        struct head_req req;
-        memset(st, 0, h->state_size ? h->state_size : 1);
-        int rc = head_setup(h, st, Cs[i], d, B, ratio, seed, 1, &req, err);
-        if (rc) {
-            h->free(st);
-            free(st);
-            return rc;
-        }
+        struct head hd;
+        int rc = head_setup(&hd, name, Cs[i], d, B, ratio, seed, err);
+        if (rc) return rc;
         struct head_cost hc;
-        h->cost(st, B, &hc);
+        head_cost(&hd, B, &hc);
         bytes[i] = hc.per_class_bytes * (double)Cs[i] + hc.fixed_bytes;
         pcb[i] = hc.per_class_bytes;
         fxb[i] = hc.fixed_bytes;
         K[i] = (double)hc.active_classes;
         flops = hc.flops;
-        h->free(st);
+        head_close(&hd);
     }
-    free(st);
     p->b = (bytes[1] - bytes[0]) / (double)(Cs[1] - Cs[0]);
     p->a = bytes[0] - p->b * (double)Cs[0];
     p->kb = (K[1] - K[0]) / (double)(Cs[1] - Cs[0]);
@@ -472,7 +464,7 @@ int bench_run(const struct bench_cfg *cfg, bench_report_fn report, void *ctx,
 
                     struct plan pl;
                     struct dcqb_err perr = {0};
-                    int prc = plan_make(h, row.C, row.d, row.B, row.ratio, cfg->seed, &pl, &perr);
+                    int prc = plan_make(h->name, row.C, row.d, row.B, row.ratio, cfg->seed, &pl, &perr);
                     double avail = cfg->mem_limit_mb > 0 ? cfg->mem_limit_mb * 1048576.0
                                                          : BENCH_AVAIL_FRAC * mem_available();
                     row.avail_bytes = avail;

@@ -129,7 +129,6 @@ static int time_head(struct trainer *tr, const struct bench_cfg *cfg, int warm, 
                      double *tw, double *tc, struct bench_row *row, struct dcqb_err *err)
 {
     const int B = row->B, d = row->d;
-    const struct head_ops *h = tr->head;
     /* one allocation: emb q, key k, demb dq (B,d); labels (NLAB,B) */
     float *buf = malloc(sizeof(float) * (3 * (size_t)B * d + (size_t)BENCH_NLAB * B));
     if (!buf) return DCQB_FAIL(err, DCQB_ENOMEM, "cannot allocate bench buffers");
@@ -141,7 +140,7 @@ static int time_head(struct trainer *tr, const struct bench_cfg *cfg, int warm, 
     /* labels uniform over the C classes (class-balanced set, instance-balanced sampling) */
     for (size_t i = 0; i < (size_t)BENCH_NLAB * B; i++)
         lab[i] = (int32_t)(dcqb_splitmix64(&ls) % (uint64_t)row->C);
-    const float *key = tr->req.pairs ? k : NULL;
+    const float *key = tr->head.req.pairs ? k : NULL;
     const int64_t t0 = tr->o.steps; /* the head's step count goes on after time_step's */
     int rc = DCQB_OK;
     float loss;
@@ -151,8 +150,8 @@ static int time_head(struct trainer *tr, const struct bench_cfg *cfg, int warm, 
         if (r == 0) alloc_count_enable(1);
         double w0 = dcqb_now_s(), c0 = cpu_s();
         memset(dq, 0, sizeof(float) * (size_t)B * d);
-        rc = h->forward_backward(tr->hst, &loss, dq, q, key, y, B, err);
-        if (!rc) rc = h->step(tr->hst, 1e-3f, t0 + r + warm, err);
+        rc = head_forward_backward(&tr->head, &loss, dq, q, key, y, B, err);
+        if (!rc) rc = head_step(&tr->head, 1e-3f, t0 + r + warm, err);
         double w1 = dcqb_now_s(), c1 = cpu_s();
         if (r >= 0) tw[r] = w1 - w0, tc[r] = c1 - c0;
     }
@@ -162,7 +161,7 @@ static int time_head(struct trainer *tr, const struct bench_cfg *cfg, int warm, 
     if (rc) return rc;
     row->head_allocs = alloc_count_available() ? allocs : -1;
     struct head_cost hc;
-    h->cost(tr->hst, B, &hc); /* after steps: heads whose K varies (sampled) report the last */
+    head_cost(&tr->head, B, &hc); /* after steps: heads whose K varies (sampled) report the last */
     row->K = hc.active_classes;
     row->head_ms = 1e3 * median(tw, reps);
     row->head_min_ms = 1e3 * tw[0]; /* median() sorted tw */
@@ -231,7 +230,7 @@ void bench_child_run(const struct bench_cfg *cfg, int n_gemm, struct bench_row *
         goto out;
     if ((rc = trainer_setup(&tr, &tc, &err))) goto out;
     struct head_cost hc;
-    tr.head->cost(tr.hst, B, &hc);
+    head_cost(&tr.head, B, &hc);
     row->K = hc.active_classes;
     row->per_class_bytes = hc.per_class_bytes;
     row->fixed_bytes = hc.fixed_bytes;

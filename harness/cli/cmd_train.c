@@ -97,12 +97,12 @@ static int write_summary(const char *dir, const char *status, const char *msg,
                          const struct trainer *tr, const struct train_result *res)
 {
     struct rundir_summary s = {.status = status, .err_msg = msg};
-    if (tr && tr->head) {
+    if (tr && tr->head.ops) {
         struct head_cost hc = {0};
         int B = tr->o.batch;
-        tr->head->cost(tr->hst, B, &hc);
+        head_cost(&tr->head, B, &hc);
         s.has_run = 1;
-        s.head = tr->head->name;
+        s.head = head_name(&tr->head);
         s.classes = tr->ts.C;
         s.train_images = tr->ts.N;
         s.steps = tr->o.steps;
@@ -121,17 +121,17 @@ static int write_summary(const char *dir, const char *status, const char *msg,
         s.head_fixed_bytes = hc.fixed_bytes;
         /* per_class_bytes is per class: the head's memory is C of them plus the fixed part */
         s.head_mem_bytes = hc.per_class_bytes * (double)tr->ts.C + hc.fixed_bytes;
-        s.has_queue = tr->head->queue_classes != NULL;
-        if (s.has_queue) s.queue_distinct_classes = tr->head->queue_classes(tr->hst);
+        s.queue_distinct_classes = head_queue_classes(&tr->head);
+        s.has_queue = s.queue_distinct_classes >= 0;
         s.head_flops_per_step = hc.flops;
         s.head_active_classes = hc.active_classes;
         double bf = backbone_flops_per_sample(&tr->net);
         /* forward + backward ~ 3x forward; the EMA key forward adds kshot x forward */
-        s.backbone_flops_per_step = bf * B * (3.0 + (tr->req.pairs ? tr->req.kshot : 0));
+        s.backbone_flops_per_step = bf * B * (3.0 + (tr->head.req.pairs ? tr->head.req.kshot : 0));
         s.threads = tr->o.threads;
         s.blas_core = openblas_get_corename();
         s.seed = tr->o.seed;
-        s.eval_ema_default = tr->req.eval_ema;
+        s.eval_ema_default = tr->head.req.eval_ema;
     }
     s.peak_rss_mb = provenance_peak_rss_mb();
     s.git_rev = provenance_git_rev();
@@ -225,7 +225,7 @@ int cmd_train(int argc, char **argv)
     struct train_result res;
     rundir_path(path, sizeof path, out, RUNDIR_CHECKPOINT);
     fprintf(stderr, "[train] head %s, %lld classes, %lld images, %lld steps x batch %d\n",
-            tr.head->name, (long long)tr.ts.C, (long long)tr.ts.N, (long long)tr.o.steps,
+            head_name(&tr.head), (long long)tr.ts.C, (long long)tr.ts.N, (long long)tr.o.steps,
             tr.o.batch);
     rc = trainer_run(&tr, curve, path, &g_stop, on_progress, &pr, &res, &err);
     fclose(curve);

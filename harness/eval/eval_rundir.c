@@ -144,10 +144,10 @@ int eval_rundir(const char *rundir, struct cfg *opts, const char *outdir,
     }
     em.tr = &tr;
     em.raw = net_choice == 3;
-    em.use_ema = em.raw ? 0 : net_choice == 0 ? tr.req.eval_ema : net_choice == 1;
+    em.use_ema = em.raw ? 0 : net_choice == 0 ? tr.head.req.eval_ema : net_choice == 1;
     if (em.use_ema && !tr.has_ema) {
         rc = DCQB_FAIL(err, DCQB_EINVAL, "eval.net = ema, but head '%s' keeps no EMA network",
-                       tr.head->name);
+                       head_name(&tr.head));
         goto out;
     }
     const struct synth *syn = tr.ts.syn;
@@ -281,8 +281,7 @@ int eval_rundir(const char *rundir, struct cfg *opts, const char *outdir,
         in.holdout_labels = (struct eval_vec){hlab, h};
         in.class_sizes = (struct eval_vec){sizes, C};
         in.class_means = (struct eval_mat){means, C, d};
-        const float *w = tr.head->class_weights && !em.raw ? tr.head->class_weights(tr.hst)
-                                                            : NULL;
+        const float *w = !em.raw ? head_class_weights(&tr.head) : NULL;
         if (w) in.class_weights = (struct eval_mat){w, C, d};
     }
 

@@ -50,13 +50,13 @@ static int ckpt_spans(const struct trainer *tr, struct span *sp, void *head_blob
 
 int trainer_save(const struct trainer *tr, const char *path, struct dcqb_err *err)
 {
-    size_t head_n = tr->head->state_bytes(tr->hst);
+    size_t head_n = head_state_bytes(&tr->head);
     void *head_blob = malloc(head_n ? head_n : 1);
     if (!head_blob) return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory saving %s", path);
-    int rc = tr->head->save(tr->hst, head_blob);
+    int rc = head_save(&tr->head, head_blob, err);
     if (rc) {
         free(head_blob);
-        return DCQB_FAIL(err, rc, "head '%s' failed to serialise its state", tr->head->name);
+        return DCQB_FAIL(err, rc, "head '%s' failed to serialise its state", head_name(&tr->head));
     }
     struct span sp[16];
     int ns = ckpt_spans(tr, sp, head_blob, head_n);
@@ -133,7 +133,7 @@ int trainer_load(struct trainer *tr, const char *path, struct dcqb_err *err)
         goto out;
     }
     struct span sp[16];
-    size_t head_n = tr->head->state_bytes(tr->hst);
+    size_t head_n = head_state_bytes(&tr->head);
     void *head_blob = NULL;
     int ns = ckpt_spans(tr, sp, NULL, head_n);
     size_t raw = 0;
@@ -165,7 +165,7 @@ int trainer_load(struct trainer *tr, const char *path, struct dcqb_err *err)
         else memcpy(sp[i].p, buf + off, sp[i].n);
         off += sp[i].n;
     }
-    if ((rc = tr->head->load(tr->hst, head_blob, head_n, err))) goto out;
+    if ((rc = head_load(&tr->head, head_blob, head_n, err))) goto out;
     tr->t = h.step;
 out:
     free(z);

@@ -60,19 +60,8 @@ int trainer_setup(struct trainer *tr, struct cfg *cfg, struct dcqb_err *err)
     bcfg.in_dim = tr->ts.D;
 
     /* ---- head */
-    const char *hname = ks.head_name;
-    tr->head = head_find(hname);
-    if (!tr->head) {
-        char names[256] = "";
-        for (const struct head_ops *const *h = head_list(); *h; h++) {
-            size_t l = strlen(names);
-            snprintf(names + l, sizeof names - l, "%s%s", l ? ", " : "", (*h)->name);
-        }
-        rc = DCQB_FAIL(err, DCQB_EINVAL, "unknown head '%s' (known: %s)", hname, names);
-        goto fail;
-    }
     struct head_cfg *hc = &tr->hcfg;
-    *hc = ks.head; /* ratio, init_std */
+    *hc = ks.head; /* head_cfg_defaults() overridden by the keys: ratio, init_std */
     hc->C = tr->ts.C;
     hc->D = bcfg.emb_dim;
     hc->max_batch = o->batch;
@@ -81,19 +70,7 @@ int trainer_setup(struct trainer *tr, struct cfg *cfg, struct dcqb_err *err)
     hc->class_counts = tr->ts.sizes;
     train_head_keys(hc, cfg);
     hc->threads = o->threads; /* the head's own passes use the run's threads too */
-    if (tr->head->abi_version != HEAD_ABI_VERSION) {
-        rc = DCQB_FAIL(err, DCQB_EINVAL, "head '%s' was built for head ABI %d, harness has %d",
-                       hname, tr->head->abi_version, HEAD_ABI_VERSION);
-        goto fail;
-    }
-    tr->hst = calloc(1, tr->head->state_size ? tr->head->state_size : 1);
-    if (!tr->hst) {
-        rc = DCQB_FAIL(err, DCQB_ENOMEM, "out of memory for head state");
-        goto fail;
-    }
-    tr->req.kshot = 1;
-    if ((rc = tr->head->init(tr->hst, hc, &tr->req, err))) goto fail;
-    if (tr->req.kshot < 1) tr->req.kshot = 1;
+    if ((rc = head_open(&tr->head, ks.head_name, hc, err))) goto fail;
     if ((rc = cfg_check_unused(cfg, err))) goto fail;
     if ((rc = train_config_hash(cfg, &tr->cfg_hash, err))) goto fail;
 
@@ -102,8 +79,8 @@ int trainer_setup(struct trainer *tr, struct cfg *cfg, struct dcqb_err *err)
     if ((rc = backbone_init(&tr->net, &bcfg, o->batch,
                             dcqb_stream_seed(o->seed, DCQB_STREAM_INIT), err)))
         goto fail;
-    int kB = tr->req.kshot * o->batch;
-    if (tr->req.ema || tr->req.pairs) {
+    int kB = tr->head.req.kshot * o->batch;
+    if (tr->head.req.ema || tr->head.req.pairs) {
         /* theta_k starts equal to theta_q (docs/METHOD.md §2: the EMA starts from the online network) */
         if ((rc = backbone_init(&tr->ema, &bcfg, kB, dcqb_stream_seed(o->seed, DCQB_STREAM_INIT),
                                 err)))
@@ -159,8 +136,7 @@ void trainer_free(struct trainer *tr)
 {
     if (!tr) return;
     struct train_priv *p = tr->priv;
-    if (tr->head && tr->hst) tr->head->free(tr->hst);
-    free(tr->hst);
+    head_close(&tr->head);
     backbone_free(&tr->net);
     backbone_free(&tr->ema);
     trainset_free(&tr->ts);
@@ -180,7 +156,7 @@ static void draw_batch(struct trainer *tr)
 {
     struct train_priv *p = tr->priv;
     const struct trainset *ts = &tr->ts;
-    int B = tr->o.batch, Din = ts->D, ks = tr->req.kshot;
+    int B = tr->o.batch, Din = ts->D, ks = tr->head.req.kshot;
     for (int i = 0; i < B; i++) {
         int64_t c;
         int32_t j;
@@ -199,7 +175,7 @@ static void draw_batch(struct trainer *tr)
         int flip = tr->o.flip_aug ? (int)gsl_rng_uniform_int(p->r_aug, 2) : 0;
         trainset_render(ts, p->x + (size_t)i * Din, c, j, flip);
     }
-    if (!tr->req.pairs) return;
+    if (!tr->head.req.pairs) return;
     /* reference image(s): uniform with replacement among the identity's images (may be the
      * same image; a 1-image identity uses it twice), own flip (docs/METHOD.md §2, pairs) */
     for (int i = 0; i < B; i++)
@@ -215,7 +191,7 @@ static void draw_batch(struct trainer *tr)
 static void compute_keys(struct trainer *tr)
 {
     struct train_priv *p = tr->priv;
-    int B = tr->o.batch, ks = tr->req.kshot, d = tr->net.cfg.emb_dim;
+    int B = tr->o.batch, ks = tr->head.req.kshot, d = tr->net.cfg.emb_dim;
     backbone_forward(&tr->ema, p->ek, p->xk, ks * B, tr->o.ema_key_train);
     l2norm_forward(p->ek, p->kn, p->ek, (int64_t)ks * B, d, L2NORM_F32_SCALE);
     if (ks == 1) {
@@ -264,16 +240,16 @@ int trainer_step(struct trainer *tr, int64_t t, float *loss, struct dcqb_err *er
     double b = dcqb_now_s();
     if (tr->has_ema) {
         /* EMA every step, before the key forward (docs/METHOD.md §2) */
-        backbone_ema(&tr->ema, &tr->net, tr->req.ema_mu, tr->req.ema_bn);
-        if (tr->req.pairs) compute_keys(tr);
+        backbone_ema(&tr->ema, &tr->net, tr->head.req.ema_mu, tr->head.req.ema_bn);
+        if (tr->head.req.pairs) compute_keys(tr);
     }
     backbone_forward(&tr->net, p->e, p->x, B, 1);
     l2norm_forward(p->q, p->qn, p->e, B, d, L2NORM_F32_SCALE);
     double c = dcqb_now_s();
     memset(p->dq, 0, (size_t)B * d * sizeof(float));
     *loss = 0;
-    if ((rc = tr->head->forward_backward(tr->hst, loss, p->dq, p->q,
-                                         tr->req.pairs ? p->k : NULL, p->labels, B, err))) {
+    if ((rc = head_forward_backward(&tr->head, loss, p->dq, p->q,
+                                         tr->head.req.pairs ? p->k : NULL, p->labels, B, err))) {
         at_step(err, t);
         return rc;
     }
@@ -286,7 +262,7 @@ int trainer_step(struct trainer *tr, int64_t t, float *loss, struct dcqb_err *er
     backbone_backward(&tr->net, p->de, B);
     sgd_step(tr->net.params, p->mom, tr->net.grads, tr->net.n_params, lr, &tr->o.optim);
     double e = dcqb_now_s();
-    if ((rc = tr->head->step(tr->hst, lr, t, err))) {
+    if ((rc = head_step(&tr->head, lr, t, err))) {
         at_step(err, t);
         return rc;
     }
@@ -387,7 +363,7 @@ int trainer_run(struct trainer *tr, FILE *curve, const char *ckpt_path,
 uint32_t trainer_digest(const struct trainer *tr)
 {
     uint32_t parts[3] = {backbone_digest(&tr->net), tr->has_ema ? backbone_digest(&tr->ema) : 0,
-                         tr->head->digest ? tr->head->digest(tr->hst) : 0};
+                         head_digest(&tr->head)};
     return (uint32_t)crc32(0L, (const Bytef *)parts, sizeof parts);
 }
 

@@ -44,10 +44,8 @@ struct trainer {
     struct backbone net;       /* online encoder f_q */
     struct backbone ema;       /* EMA copy f_k, when the head asks (req.ema) */
     int has_ema;
-    const struct head_ops *head;
-    void *hst;
+    struct head head;          /* the head handle (head.h): ops, state, what it asks (req) */
     struct head_cfg hcfg;
-    struct head_req req;
     uint64_t cfg_hash;         /* hash of the resolved config that defines the run */
     int64_t t;                 /* next step to run */
     float last_loss;
