@@ -182,6 +182,14 @@ int head_cfg_ratio(const struct head_cfg *cfg, double *ratio, struct dcqb_err *e
     return DCQB_OK;
 }
 
+int head_cfg_init_std(const struct head_cfg *cfg, double *std, struct dcqb_err *err)
+{
+    if (!(cfg->init_std > 0) || !isfinite(cfg->init_std))
+        return DCQB_FAIL(err, DCQB_EINVAL, "init_std = %g must be > 0", (double)cfg->init_std);
+    *std = cfg->init_std;
+    return DCQB_OK;
+}
+
 int head_err_prefix(const char *name, int rc, struct dcqb_err *err)
 {
     if (rc && err) { /* shift the message right, truncating its end if it no longer fits */

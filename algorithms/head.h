@@ -151,6 +151,8 @@ int64_t head_queue_classes(const struct head *h);         /* -1 when unsupported
 
 /* For head init: cfg->ratio checked against the one range every head shares, (0, 1]. */
 int head_cfg_ratio(const struct head_cfg *cfg, double *ratio, struct dcqb_err *err);
+/* For heads with learned class weights: cfg->init_std checked (> 0, finite) into *std. */
+int head_cfg_init_std(const struct head_cfg *cfg, double *std, struct dcqb_err *err);
 
 const struct head_ops *head_find(const char *name);
 /* NULL-terminated list of every registered head. */

@@ -77,11 +77,10 @@ static int full_init(void *st, const struct head_cfg *cfg, struct head_req *req,
     if (cfg->D < 1 || cfg->max_batch < 1)
         return DCQB_FAIL(err, DCQB_EINVAL, "D = %d and max_batch = %d must be >= 1",
                          cfg->D, cfg->max_batch);
-    if (cfg->init_std < 0 || !isfinite(cfg->init_std))
-        return DCQB_FAIL(err, DCQB_EINVAL, "init_std = %g must be >= 0 (0: default 0.01)",
-                         (double)cfg->init_std);
-    int rc = head_margin_params(cfg, &s->mc, MARGIN_COSFACE, 64.0f, 0.4f, err);
+    double std;
+    int rc = head_cfg_init_std(cfg, &std, err);
     if (rc) return rc;
+    if ((rc = head_margin_params(cfg, &s->mc, MARGIN_COSFACE, 64.0f, 0.4f, err))) return rc;
     s->C = cfg->C;
     s->D = cfg->D;
     s->max_batch = cfg->max_batch;
@@ -102,7 +101,6 @@ static int full_init(void *st, const struct head_cfg *cfg, struct head_req *req,
     s->emb = s->logits + (size_t)s->max_batch * s->C;
     s->scratch = s->emb + (size_t)s->max_batch * s->D;
     s->Mbuf = s->scratch + nscr;
-    double std = cfg->init_std > 0 ? cfg->init_std : 0.01;
     rc = rng_fill_normal(s->W, CD, std, cfg->seed, err);
     if (rc) {
         full_free(s);

@@ -89,11 +89,9 @@ static int random_init(void *st, const struct head_cfg *cfg, struct head_req *re
     if (cfg->D < 1 || cfg->max_batch < 1)
         return DCQB_FAIL(err, DCQB_EINVAL, "D = %d and max_batch = %d must be >= 1",
                          cfg->D, cfg->max_batch);
-    if (cfg->init_std < 0 || !isfinite(cfg->init_std))
-        return DCQB_FAIL(err, DCQB_EINVAL, "init_std = %g must be >= 0",
-                         (double)cfg->init_std);
-    double ratio;
+    double ratio, std;
     int rc = head_cfg_ratio(cfg, &ratio, err);
+    if (!rc) rc = head_cfg_init_std(cfg, &std, err);
     if (rc) return rc;
     static const char *const modes[] = {"v1", "v2", NULL};
     if ((rc = head_param_choice(cfg, "pfc_mode", "v1", modes, &s->mode, err))) return rc;
@@ -140,7 +138,6 @@ static int random_init(void *st, const struct head_cfg *cfg, struct head_req *re
         s->pos[j] = -1;
     }
     /* same stream and draws as the full head, so r = 1 starts from the same W */
-    double std = cfg->init_std > 0 ? cfg->init_std : 0.01;
     if ((rc = rng_fill_normal(s->W, C * D, std, cfg->seed, err))) {
         random_free(s);
         return rc;

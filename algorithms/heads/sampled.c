@@ -147,11 +147,9 @@ static int sampled_init(void *st, const struct head_cfg *cfg, struct head_req *r
     if (cfg->D < 1 || cfg->max_batch < 1)
         return DCQB_FAIL(err, DCQB_EINVAL, "D = %d and max_batch = %d must be >= 1",
                          cfg->D, cfg->max_batch);
-    if (cfg->init_std < 0 || !isfinite(cfg->init_std))
-        return DCQB_FAIL(err, DCQB_EINVAL, "init_std = %g must be >= 0",
-                         (double)cfg->init_std);
-    double ratio;
+    double ratio, std;
     int rc = head_cfg_ratio(cfg, &ratio, err);
+    if (!rc) rc = head_cfg_init_std(cfg, &std, err);
     if (rc) return rc;
     static const char *const samplers[] = {"uniform", "log_uniform", "frequency", NULL};
     long long corr;
@@ -245,7 +243,6 @@ static int sampled_init(void *st, const struct head_cfg *cfg, struct head_req *r
         }
         free(key);
     }
-    double std = cfg->init_std > 0 ? cfg->init_std : 0.01;
     if ((rc = rng_fill_normal(s->W, C * D, std, cfg->seed, err))) {
         sampled_free(s);
         return rc;

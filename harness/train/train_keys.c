@@ -45,7 +45,7 @@ const struct key_spec train_keys[] = {
     {"ratio", KEY_DOUBLE, F(head.ratio), 0, 1, NULL, RUN, KEY_LO_OPEN,
      "partial heads: classes per step K = int(ratio*C) (random, sampled); dcq's queue_len "
      "defaults to round(ratio*C)"},
-    {"init_std", KEY_FLOAT, F(head.init_std), 0, 10, NULL, RUN, 0,
+    {"init_std", KEY_FLOAT, F(head.init_std), 0, 10, NULL, RUN, KEY_LO_OPEN,
      "class weights start as N(0, init_std^2)"},
     {"train_x", KEY_STR, F(train_x), 0, 0, NULL, RUN, 0,
      ".npy data instead of the generator: float32 (N, D) inputs"},
