@@ -366,11 +366,13 @@ int eval_rundir(const char *rundir, struct cfg *opts, const char *outdir,
     re.progress = progress;
     re.pctx = pctx;
 
-    if ((rc = load_eval_config(&re, opts, err)) || (rc = rebuild_trainer(&re, err)) ||
-        (rc = choose_net(&re, err)) || (rc = embed_probes(&re, &in, err)) ||
-        (rc = embed_distractors(&re, &in, err)) || (rc = embed_pairs(&re, &in, err)) ||
-        (rc = embed_tail(&re, &in, err)))
-        goto out;
+    if ((rc = load_eval_config(&re, opts, err))) goto out;
+    if ((rc = rebuild_trainer(&re, err))) goto out;
+    if ((rc = choose_net(&re, err))) goto out;
+    if ((rc = embed_probes(&re, &in, err))) goto out;
+    if ((rc = embed_distractors(&re, &in, err))) goto out;
+    if ((rc = embed_pairs(&re, &in, err))) goto out;
+    if ((rc = embed_tail(&re, &in, err))) goto out;
     report(progress, pctx, "scoring", 0, 1);
     rc = eval_run(&in, &re.eo.ecfg, outdir, sum, err);
 out:
