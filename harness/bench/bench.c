@@ -383,8 +383,8 @@ static int read_done(const char *path, struct bench_row **done, int *n_done, int
     return rc;
 }
 
-int bench_run(const struct bench_cfg *cfg, bench_report_fn report, void *ctx,
-              struct dcqb_err *err)
+/* The lists are not empty, the ratio is in (0, 1], every head is known, every C in range. */
+static int bench_cfg_check(const struct bench_cfg *cfg, struct dcqb_err *err)
 {
     if (cfg->B < 1 || cfg->n_d < 1 || cfg->n_threads < 1 || cfg->n_C + cfg->n_big_C < 1)
         return DCQB_FAIL(err, DCQB_EINVAL, "bench: empty B, d, threads or C list");
@@ -400,34 +400,99 @@ int bench_run(const struct bench_cfg *cfg, bench_report_fn report, void *ctx,
         if (cfg->C[i] < 1 || cfg->C[i] > INT32_MAX / 2)
             return DCQB_FAIL(err, DCQB_EINVAL, "bench: C = %lld out of range",
                              (long long)cfg->C[i]);
-    if (mkdir_p(cfg->out_dir))
-        return DCQB_FAIL(err, DCQB_EIO, "bench: cannot create %s: %s", cfg->out_dir,
-                         strerror(errno));
-    char path[600];
-    snprintf(path, sizeof path, "%s/bench.tsv", cfg->out_dir);
+    return DCQB_OK;
+}
 
-    /* finished rows of this git revision */
-    struct bench_row *done = NULL;
-    int n_done = 0, has_header = 0;
-    int rc = read_done(path, &done, &n_done, &has_header, err);
-    if (rc) return rc;
-    FILE *f;
-    f = fopen(path, "a");
-    if (!f) {
-        free(done);
-        return DCQB_FAIL(err, DCQB_EIO, "bench: cannot open %s: %s", path, strerror(errno));
-    }
-    if (!has_header) {
-        fprintf(f, "%s\n", bench_tsv_header());
-        fflush(f);
-    }
+/* A row for one configuration: its key columns, and -1 in every measurement not taken yet. */
+static void row_start(struct bench_row *row, const char *head, int64_t C, int d, int threads,
+                      const struct bench_cfg *cfg)
+{
+    memset(row, 0, sizeof *row);
+    snprintf(row->head, sizeof row->head, "%s", head);
+    row->C = C;
+    row->d = d;
+    row->B = cfg->B;
+    row->threads = threads;
+    row->ratio = cfg->ratio;
+    row->head_ms = row->head_cpu_ms = row->head_min_ms = row->total_ms = -1;
+    row->head_gflops = row->gemm_bound_ms = row->bound_ratio = -1;
+    row->gemm_min_ms = row->min_ratio = -1;
+    row->gemm_gflops = row->peak_rss_mb = -1;
+    row->head_allocs = row->allocs_in_loop = row->bound_allocs = -1;
+    snprintf(row->git_rev, sizeof row->git_rev, "%s", provenance_git_rev());
+}
 
+/* The finished row with row's configuration, or NULL. */
+static const struct bench_row *find_done(const struct bench_row *done, int n_done,
+                                         const struct bench_row *row)
+{
+    for (int k = 0; k < n_done; k++)
+        if (same_config(&done[k], row)) return &done[k];
+    return NULL;
+}
+
+/* Plan head `name`'s memory at row's configuration and report the plan; then refuse it (it
+ * does not fit, or it is plan_only) or measure it in a child. The row gets the plan's figures
+ * and the outcome. */
+static void plan_and_run(struct bench_row *row, const struct bench_cfg *cfg, const char *name,
+                         int plan_only, bench_report_fn report, void *ctx)
+{
+    struct plan pl;
+    struct dcqb_err perr = {0};
+    int prc = plan_make(name, row->C, row->d, row->B, row->ratio, cfg->seed, &pl, &perr);
+    double avail = cfg->mem_limit_mb > 0 ? cfg->mem_limit_mb * 1048576.0
+                                         : BENCH_AVAIL_FRAC * mem_available();
+    row->avail_bytes = avail;
+    char msg[512];
+    if (prc) {
+        snprintf(row->status, sizeof row->status, "failed");
+        snprintf(row->err_msg, sizeof row->err_msg, "plan: %.200s", perr.msg);
+        return;
+    }
+    row->K = pl.K;
+    row->n_gemm = pl.n_gemm;
+    row->per_class_bytes = pl.per_class_bytes;
+    row->fixed_bytes = pl.fixed_bytes;
+    row->plan_bytes = pl.total;
+    int fits = pl.total <= avail;
+    snprintf(msg, sizeof msg,
+             "plan %s C=%lld d=%d threads=%d: head %.3g GB (%.0f + %.0f B x C)"
+             " + bench %.3g GB; GEMM bound %.3g GB (K=%lld) -> peak %.3g GB"
+             " of %.3g GB %s: %s",
+             name, (long long)row->C, row->d, row->threads, pl.head_bytes / 1e9, pl.a,
+             pl.b, pl.bench_bytes / 1e9, pl.gemm_bytes / 1e9, (long long)pl.K, pl.total / 1e9,
+             avail / 1e9, cfg->mem_limit_mb > 0 ? "(--mem-limit-mb)" : "(0.9 x MemAvailable)",
+             !fits ? "REFUSED" : plan_only ? "plan only (not a big head)" : "run");
+    if (report) report(ctx, BENCH_PLAN, NULL, msg);
+    if (fits && plan_only) {
+        snprintf(row->status, sizeof row->status, "refused");
+        snprintf(row->err_msg, sizeof row->err_msg,
+                 "not run at C=%lld (not in --big-heads): would need %.3g GB"
+                 " (head %.0f + %.0f B/class x %lld classes = %.3g GB)",
+                 (long long)row->C, pl.total / 1e9, pl.a, pl.b, (long long)row->C,
+                 pl.head_bytes / 1e9);
+    } else if (!fits) {
+        snprintf(row->status, sizeof row->status, "refused");
+        snprintf(row->err_msg, sizeof row->err_msg,
+                 "needs %.3g GB (head %.0f + %.0f B/class x %lld classes"
+                 " = %.3g GB; GEMM bound %.3g GB) > %.3g GB available",
+                 pl.total / 1e9, pl.a, pl.b, (long long)row->C, pl.head_bytes / 1e9,
+                 pl.gemm_bytes / 1e9, avail / 1e9);
+    } else {
+        run_forked(cfg, &pl, row);
+    }
+}
+
+/* Every configuration in order (C, then d, then head, then threads): skip the done ones unless
+ * --force, otherwise plan, refuse or run, and append the row to f. */
+static void run_configs(FILE *f, const struct bench_cfg *cfg, const struct bench_row *done,
+                        int n_done, bench_report_fn report, void *ctx)
+{
     const struct head_ops *const *all = head_list();
     int64_t Cs[2 * BENCH_MAX_LIST];
     int nC = 0;
     for (int i = 0; i < cfg->n_C; i++) Cs[nC++] = cfg->C[i];
     for (int i = 0; i < cfg->n_big_C; i++) Cs[nC++] = cfg->big_C[i];
-    rc = DCQB_OK;
     for (int ci = 0; ci < nC; ci++) {
         int big = ci >= cfg->n_C;
         for (int di = 0; di < cfg->n_d; di++)
@@ -440,80 +505,48 @@ int bench_run(const struct bench_cfg *cfg, bench_report_fn report, void *ctx,
                 /* the extra class counts run at the first thread count only (time budget) */
                 for (int ti = 0; ti < (big ? 1 : cfg->n_threads); ti++) {
                     struct bench_row row;
-                    memset(&row, 0, sizeof row);
-                    snprintf(row.head, sizeof row.head, "%s", h->name);
-                    row.C = Cs[ci];
-                    row.d = cfg->d[di];
-                    row.B = cfg->B;
-                    row.threads = cfg->threads[ti];
-                    row.ratio = cfg->ratio;
-                    row.head_ms = row.head_cpu_ms = row.head_min_ms = row.total_ms = -1;
-                    row.head_gflops = row.gemm_bound_ms = row.bound_ratio = -1;
-                    row.gemm_min_ms = row.min_ratio = -1;
-                    row.gemm_gflops = row.peak_rss_mb = -1;
-                    row.head_allocs = row.allocs_in_loop = row.bound_allocs = -1;
-                    snprintf(row.git_rev, sizeof row.git_rev, "%s", provenance_git_rev());
-                    int skip = 0;
-                    for (int k = 0; k < n_done && !cfg->force; k++)
-                        if (same_config(&done[k], &row)) {
-                            if (report) report(ctx, BENCH_SKIP, &done[k], NULL);
-                            skip = 1;
-                            break;
-                        }
-                    if (skip) continue;
-
-                    struct plan pl;
-                    struct dcqb_err perr = {0};
-                    int prc = plan_make(h->name, row.C, row.d, row.B, row.ratio, cfg->seed, &pl, &perr);
-                    double avail = cfg->mem_limit_mb > 0 ? cfg->mem_limit_mb * 1048576.0
-                                                         : BENCH_AVAIL_FRAC * mem_available();
-                    row.avail_bytes = avail;
-                    char msg[512];
-                    if (prc) {
-                        snprintf(row.status, sizeof row.status, "failed");
-                        snprintf(row.err_msg, sizeof row.err_msg, "plan: %.200s", perr.msg);
-                    } else {
-                        row.K = pl.K;
-                        row.n_gemm = pl.n_gemm;
-                        row.per_class_bytes = pl.per_class_bytes;
-                        row.fixed_bytes = pl.fixed_bytes;
-                        row.plan_bytes = pl.total;
-                        int fits = pl.total <= avail;
-                        snprintf(msg, sizeof msg,
-                                 "plan %s C=%lld d=%d threads=%d: head %.3g GB (%.0f + %.0f B x C)"
-                                 " + bench %.3g GB; GEMM bound %.3g GB (K=%lld) -> peak %.3g GB"
-                                 " of %.3g GB %s: %s",
-                                 h->name, (long long)row.C, row.d, row.threads,
-                                 pl.head_bytes / 1e9, pl.a, pl.b, pl.bench_bytes / 1e9,
-                                 pl.gemm_bytes / 1e9, (long long)pl.K, pl.total / 1e9, avail / 1e9,
-                                 cfg->mem_limit_mb > 0 ? "(--mem-limit-mb)"
-                                                       : "(0.9 x MemAvailable)",
-                                 !fits ? "REFUSED" : plan_only ? "plan only (not a big head)" : "run");
-                        if (report) report(ctx, BENCH_PLAN, NULL, msg);
-                        if (fits && plan_only) {
-                            snprintf(row.status, sizeof row.status, "refused");
-                            snprintf(row.err_msg, sizeof row.err_msg,
-                                     "not run at C=%lld (not in --big-heads): would need %.3g GB"
-                                     " (head %.0f + %.0f B/class x %lld classes = %.3g GB)",
-                                     (long long)row.C, pl.total / 1e9, pl.a, pl.b,
-                                     (long long)row.C, pl.head_bytes / 1e9);
-                        } else if (!fits) {
-                            snprintf(row.status, sizeof row.status, "refused");
-                            snprintf(row.err_msg, sizeof row.err_msg,
-                                     "needs %.3g GB (head %.0f + %.0f B/class x %lld classes"
-                                     " = %.3g GB; GEMM bound %.3g GB) > %.3g GB available",
-                                     pl.total / 1e9, pl.a, pl.b, (long long)row.C,
-                                     pl.head_bytes / 1e9, pl.gemm_bytes / 1e9, avail / 1e9);
-                        } else {
-                            run_forked(cfg, &pl, &row);
-                        }
+                    row_start(&row, h->name, Cs[ci], cfg->d[di], cfg->threads[ti], cfg);
+                    const struct bench_row *old = cfg->force ? NULL : find_done(done, n_done, &row);
+                    if (old) {
+                        if (report) report(ctx, BENCH_SKIP, old, NULL);
+                        continue;
                     }
+                    plan_and_run(&row, cfg, h->name, plan_only, report, ctx);
                     row_write(f, &row);
                     if (report) report(ctx, BENCH_ROW, &row, NULL);
                 }
             }
     }
+}
+
+int bench_run(const struct bench_cfg *cfg, bench_report_fn report, void *ctx,
+              struct dcqb_err *err)
+{
+    int rc = bench_cfg_check(cfg, err);
+    if (rc) return rc;
+    if (mkdir_p(cfg->out_dir))
+        return DCQB_FAIL(err, DCQB_EIO, "bench: cannot create %s: %s", cfg->out_dir,
+                         strerror(errno));
+    char path[600];
+    snprintf(path, sizeof path, "%s/bench.tsv", cfg->out_dir);
+
+    /* finished rows of this git revision */
+    struct bench_row *done = NULL;
+    int n_done = 0, has_header = 0;
+    if ((rc = read_done(path, &done, &n_done, &has_header, err))) return rc;
+    FILE *f;
+    f = fopen(path, "a");
+    if (!f) {
+        free(done);
+        return DCQB_FAIL(err, DCQB_EIO, "bench: cannot open %s: %s", path, strerror(errno));
+    }
+    if (!has_header) {
+        fprintf(f, "%s\n", bench_tsv_header());
+        fflush(f);
+    }
+
+    run_configs(f, cfg, done, n_done, report, ctx);
     free(done);
-    if (fclose(f) != 0) rc = DCQB_FAIL(err, DCQB_EIO, "bench: error closing %s", path);
-    return rc;
+    if (fclose(f) != 0) return DCQB_FAIL(err, DCQB_EIO, "bench: error closing %s", path);
+    return DCQB_OK;
 }

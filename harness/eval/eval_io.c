@@ -329,24 +329,177 @@ done:
 
 /* ---- eval_run ------------------------------------------------------------------------------- */
 
+/* Every key null (NaN) but the run-level ones: schema, tie rule, impostor binning. */
+static void summary_start(struct eval_summary *sum, const struct eval_cfg *cfg)
+{
+    memset(sum, 0, sizeof *sum);
+    while (eval_metric_keys[sum->n_keys])
+        sum->v[sum->n_keys++] = NAN;
+    assert(sum->n_keys <= EVAL_MAX_KEYS);
+    sum_set(sum, "eval_schema", 1);
+    sum_set(sum, "tie_loose", cfg->tie == EVAL_TIE_LOOSE);
+    sum_set(sum, "probe_pairs_as_impostors", cfg->probe_pairs_as_impostors != 0);
+    sum_set(sum, "impostor_bins", (double)cfg->n_bins);
+    sum_set(sum, "impostor_bin_width", 2.0 / (double)cfg->n_bins);
+}
+
+/* The megaface_* and verification keys: CMC at the largest ladder size, rank-1 per size,
+ * TAR/threshold at the fixed FARs on the largest size's ROC. */
+static void megaface_keys(struct eval_summary *sum, const struct eval_inputs *in,
+                          const struct eval_megaface *mf, const struct eval_roc *rocs)
+{
+    const int L = mf->n_sizes, top = L - 1;
+    char key[64];
+    sum_set(sum, "megaface_n_probe", (double)in->probe.rows);
+    sum_set(sum, "megaface_n_ids", (double)mf->n_ids);
+    sum_set(sum, "megaface_n_distractors", (double)mf->sizes[top]);
+    sum_set(sum, "megaface_trials", (double)mf->trials);
+    sum_set(sum, "megaface_rank1", mf->cmc[top][0]);
+    for (int64_t s10 = 10; s10 <= 1000000; s10 *= 10) {
+        snprintf(key, sizeof key, "megaface_rank1_at_%lld", (long long)s10);
+        for (int s = 0; s < L; s++)
+            if (mf->sizes[s] == s10) sum_set(sum, key, mf->cmc[s][0]);
+    }
+    for (int r = 1; r <= EVAL_MAX_RANK; r++) {
+        snprintf(key, sizeof key, "megaface_cmc_rank%d", r);
+        sum_set(sum, key, mf->cmc[top][r - 1]);
+    }
+    sum_set(sum, "megaface_n_genuine", (double)mf->n_genuine);
+    sum_set(sum, "megaface_n_impostor", (double)mf->n_impostor[top]);
+    for (int i = 0; i < EVAL_N_FAR; i++) {
+        double thr;
+        double tar = eval_roc_tar_at_far(&rocs[top], far_targets[i], &thr);
+        snprintf(key, sizeof key, "tar_at_far_%s", far_names[i]);
+        sum_set(sum, key, tar);
+        snprintf(key, sizeof key, "thr_at_far_%s", far_names[i]);
+        sum_set(sum, key, thr);
+        snprintf(key, sizeof key, "far_%s_resolvable", far_names[i]);
+        sum_set(sum, key, isfinite(tar) ? 1 : 0);
+    }
+}
+
+/* cmc.tsv, rank1_vs_size.tsv, roc.tsv and, with cfg->devkit_alg, the devkit files. */
+static int write_megaface(const char *outdir, const struct eval_cfg *cfg,
+                          const struct eval_inputs *in, const struct eval_megaface *mf,
+                          const struct eval_roc *rocs, struct dcqb_err *err)
+{
+    const int L = mf->n_sizes, top = L - 1;
+    char path[1100];
+    FILE *f;
+    int rc;
+    if (!(f = open_out(outdir, "cmc.tsv", path, sizeof path, err)))
+        return err ? err->code : DCQB_EIO;
+    fprintf(f, "size\trank\trate\n");
+    for (int s = 0; s < L; s++)
+        for (int r = 1; r <= EVAL_MAX_RANK; r++)
+            fprintf(f, "%lld\t%d\t%.8f\n", (long long)mf->sizes[s], r, mf->cmc[s][r - 1]);
+    if ((rc = close_out(f, path, err))) return rc;
+    if (!(f = open_out(outdir, "rank1_vs_size.tsv", path, sizeof path, err)))
+        return err ? err->code : DCQB_EIO;
+    fprintf(f, "size\trank1\ttrials\n");
+    for (int s = 0; s < L; s++)
+        fprintf(f, "%lld\t%.8f\t%lld\n", (long long)mf->sizes[s], mf->cmc[s][0],
+                (long long)mf->trials);
+    if ((rc = close_out(f, path, err))) return rc;
+    if ((rc = write_roc_tsv(outdir, "roc.tsv", &rocs[top], err))) return rc;
+    if (cfg->devkit_alg) {
+        if ((rc = write_devkit(outdir, cfg->devkit_alg, mf, rocs, err))) return rc;
+        if (cfg->devkit_features &&
+            (rc = write_devkit_features(outdir, cfg->devkit_alg, in, mf, mf->sizes[top], err)))
+            return rc;
+    }
+    return DCQB_OK;
+}
+
+/* MegaFace: the streamed pass, one ROC per ladder size, the keys and the files. mf and rocs
+ * are the caller's to free, also on failure. */
+static int megaface_part(struct eval_summary *sum, struct eval_megaface *mf,
+                         struct eval_roc *rocs, const struct eval_inputs *in,
+                         const struct eval_cfg *cfg, const char *outdir, struct dcqb_err *err)
+{
+    int rc;
+    sum->has_megaface = 1;
+    if ((rc = eval_megaface_compute(mf, in, cfg, err))) return rc;
+    for (int s = 0; s < mf->n_sizes; s++)
+        if ((rc = eval_roc_build(&rocs[s], mf->genuine, mf->n_genuine,
+                                 mf->imp_hist + (size_t)s * mf->n_bins, mf->n_bins, err)))
+            return rc;
+    megaface_keys(sum, in, mf, rocs);
+    return write_megaface(outdir, cfg, in, mf, rocs, err);
+}
+
+/* LFW-style: the lfw_* keys, lfw_folds.tsv and lfw_roc.tsv. lfw is the caller's to free. */
+static int lfw_part(struct eval_summary *sum, struct eval_lfw *lfw, const struct eval_inputs *in,
+                    const struct eval_cfg *cfg, const char *outdir, struct dcqb_err *err)
+{
+    char path[1100];
+    FILE *f;
+    int rc;
+    sum->has_lfw = 1;
+    if ((rc = eval_lfw_compute(lfw, in, cfg, err))) return rc;
+    sum_set(sum, "lfw_n_pairs", (double)lfw->n_pairs);
+    sum_set(sum, "lfw_acc_mean", lfw->acc_mean);
+    sum_set(sum, "lfw_acc_std", lfw->acc_std);
+    sum_set(sum, "lfw_threshold_mean", lfw->thr_mean);
+    sum_set(sum, "lfw_tar_at_far_1e-3", lfw->tar_at_far_1e3);
+    sum_set(sum, "lfw_tar_at_far_1e-2", lfw->tar_at_far_1e2);
+    sum_set(sum, "lfw_far_1e-3_resolvable", isfinite(lfw->tar_at_far_1e3) ? 1 : 0);
+    sum_set(sum, "lfw_far_1e-2_resolvable", isfinite(lfw->tar_at_far_1e2) ? 1 : 0);
+    if (!(f = open_out(outdir, "lfw_folds.tsv", path, sizeof path, err)))
+        return err ? err->code : DCQB_EIO;
+    fprintf(f, "fold\tthreshold\taccuracy\n");
+    for (int k = 0; k < 10; k++)
+        fprintf(f, "%d\t%.8f\t%.8f\n", k, lfw->fold_thr[k], lfw->fold_acc[k]);
+    if ((rc = close_out(f, path, err))) return rc;
+    if (lfw->roc.n && (rc = write_roc_tsv(outdir, "lfw_roc.tsv", &lfw->roc, err))) return rc;
+    return DCQB_OK;
+}
+
+/* Tail diagnostics: the tail_* keys (all and per size bucket) and tail.tsv. */
+static int tail_part(struct eval_summary *sum, const struct eval_inputs *in, const char *outdir,
+                     struct dcqb_err *err)
+{
+    struct eval_tail tail;
+    char path[1100], key[64];
+    FILE *f;
+    int rc;
+    sum->has_tail = 1;
+    if ((rc = eval_tail_compute(&tail, in, err))) return rc;
+    sum_set(sum, "tail_n_holdout", (double)tail.n_holdout);
+    sum_set(sum, "tail_n_classes", (double)tail.n_classes);
+    sum_set(sum, "tail_acc_mean_all", tail.acc_mean_all);
+    sum_set(sum, "tail_acc_weight_all", tail.acc_weight_all);
+    sum_set(sum, "tail_cos_all", tail.cos_wm_all);
+    if (!(f = open_out(outdir, "tail.tsv", path, sizeof path, err)))
+        return err ? err->code : DCQB_EIO;
+    fprintf(f, "bucket\tn_classes\tn_holdout\tacc_mean\tacc_weight\tcos_weight_mean\n");
+    for (int b = 0; b < EVAL_N_BUCKETS; b++) {
+        const char *bn = eval_bucket_names[b];
+#define TAILKEY(pre, val) (snprintf(key, sizeof key, pre "%s", bn), sum_set(sum, key, (val)))
+        TAILKEY("tail_acc_mean_", tail.acc_mean[b]);
+        TAILKEY("tail_acc_weight_", tail.acc_weight[b]);
+        TAILKEY("tail_cos_", tail.cos_wm[b]);
+        TAILKEY("tail_n_classes_", (double)tail.b_classes[b]);
+        TAILKEY("tail_n_holdout_", (double)tail.b_holdout[b]);
+#undef TAILKEY
+        fprintf(f, "%s\t%lld\t%lld\t%.8f\t%.8f\t%.8f\n", bn, (long long)tail.b_classes[b],
+                (long long)tail.b_holdout[b], tail.acc_mean[b], tail.acc_weight[b],
+                tail.cos_wm[b]);
+    }
+    return close_out(f, path, err);
+}
+
 int eval_run(const struct eval_inputs *in, const struct eval_cfg *cfg, const char *outdir,
              struct eval_summary *sum_out, struct dcqb_err *err)
 {
     struct eval_summary sum;
     struct eval_megaface mf;
     struct eval_lfw lfw;
-    struct eval_tail tail;
     struct eval_roc rocs[EVAL_MAX_LADDER];
     memset(&mf, 0, sizeof mf);
     memset(&lfw, 0, sizeof lfw);
     memset(rocs, 0, sizeof rocs);
-    memset(&sum, 0, sizeof sum);
-    while (eval_metric_keys[sum.n_keys])
-        sum.v[sum.n_keys++] = NAN;
-    assert(sum.n_keys <= EVAL_MAX_KEYS);
 
-    char path[1100], key[64];
-    FILE *f = NULL;
     int rc;
     if (cfg->n_bins < 100000 || cfg->n_bins > (1LL << 30))
         return DCQB_FAIL(err, DCQB_EINVAL, "bins: %lld, need 1e5 .. 2^30", (long long)cfg->n_bins);
@@ -355,118 +508,15 @@ int eval_run(const struct eval_inputs *in, const struct eval_cfg *cfg, const cha
     if ((rc = eval_inputs_check(in, err))) return rc;
     if ((rc = fs_mkdir_p(outdir, err))) return rc;
 
-    sum_set(&sum, "eval_schema", 1);
-    sum_set(&sum, "tie_loose", cfg->tie == EVAL_TIE_LOOSE);
-    sum_set(&sum, "probe_pairs_as_impostors", cfg->probe_pairs_as_impostors != 0);
-    sum_set(&sum, "impostor_bins", (double)cfg->n_bins);
-    sum_set(&sum, "impostor_bin_width", 2.0 / (double)cfg->n_bins);
-
-    if (in->probe.x) {
-        sum.has_megaface = 1;
-        if ((rc = eval_megaface_compute(&mf, in, cfg, err))) goto done;
-        const int L = mf.n_sizes, top = L - 1;
-        for (int s = 0; s < L; s++)
-            if ((rc = eval_roc_build(&rocs[s], mf.genuine, mf.n_genuine,
-                                     mf.imp_hist + (size_t)s * mf.n_bins, mf.n_bins, err)))
-                goto done;
-        sum_set(&sum, "megaface_n_probe", (double)in->probe.rows);
-        sum_set(&sum, "megaface_n_ids", (double)mf.n_ids);
-        sum_set(&sum, "megaface_n_distractors", (double)mf.sizes[top]);
-        sum_set(&sum, "megaface_trials", (double)mf.trials);
-        sum_set(&sum, "megaface_rank1", mf.cmc[top][0]);
-        for (int64_t s10 = 10; s10 <= 1000000; s10 *= 10) {
-            snprintf(key, sizeof key, "megaface_rank1_at_%lld", (long long)s10);
-            for (int s = 0; s < L; s++)
-                if (mf.sizes[s] == s10) sum_set(&sum, key, mf.cmc[s][0]);
-        }
-        for (int r = 1; r <= EVAL_MAX_RANK; r++) {
-            snprintf(key, sizeof key, "megaface_cmc_rank%d", r);
-            sum_set(&sum, key, mf.cmc[top][r - 1]);
-        }
-        sum_set(&sum, "megaface_n_genuine", (double)mf.n_genuine);
-        sum_set(&sum, "megaface_n_impostor", (double)mf.n_impostor[top]);
-        for (int i = 0; i < EVAL_N_FAR; i++) {
-            double thr;
-            double tar = eval_roc_tar_at_far(&rocs[top], far_targets[i], &thr);
-            snprintf(key, sizeof key, "tar_at_far_%s", far_names[i]);
-            sum_set(&sum, key, tar);
-            snprintf(key, sizeof key, "thr_at_far_%s", far_names[i]);
-            sum_set(&sum, key, thr);
-            snprintf(key, sizeof key, "far_%s_resolvable", far_names[i]);
-            sum_set(&sum, key, isfinite(tar) ? 1 : 0);
-        }
-        /* cmc.tsv, rank1_vs_size.tsv, roc.tsv */
-        if (!(f = open_out(outdir, "cmc.tsv", path, sizeof path, err))) goto fail_open;
-        fprintf(f, "size\trank\trate\n");
-        for (int s = 0; s < L; s++)
-            for (int r = 1; r <= EVAL_MAX_RANK; r++)
-                fprintf(f, "%lld\t%d\t%.8f\n", (long long)mf.sizes[s], r, mf.cmc[s][r - 1]);
-        if ((rc = close_out(f, path, err))) goto done;
-        if (!(f = open_out(outdir, "rank1_vs_size.tsv", path, sizeof path, err))) goto fail_open;
-        fprintf(f, "size\trank1\ttrials\n");
-        for (int s = 0; s < L; s++)
-            fprintf(f, "%lld\t%.8f\t%lld\n", (long long)mf.sizes[s], mf.cmc[s][0],
-                    (long long)mf.trials);
-        if ((rc = close_out(f, path, err))) goto done;
-        if ((rc = write_roc_tsv(outdir, "roc.tsv", &rocs[top], err))) goto done;
-        if (cfg->devkit_alg) {
-            if ((rc = write_devkit(outdir, cfg->devkit_alg, &mf, rocs, err))) goto done;
-            if (cfg->devkit_features &&
-                (rc = write_devkit_features(outdir, cfg->devkit_alg, in, &mf, mf.sizes[top], err)))
-                goto done;
-        }
-    }
-    if (in->pairs_a.x) {
-        sum.has_lfw = 1;
-        if ((rc = eval_lfw_compute(&lfw, in, cfg, err))) goto done;
-        sum_set(&sum, "lfw_n_pairs", (double)lfw.n_pairs);
-        sum_set(&sum, "lfw_acc_mean", lfw.acc_mean);
-        sum_set(&sum, "lfw_acc_std", lfw.acc_std);
-        sum_set(&sum, "lfw_threshold_mean", lfw.thr_mean);
-        sum_set(&sum, "lfw_tar_at_far_1e-3", lfw.tar_at_far_1e3);
-        sum_set(&sum, "lfw_tar_at_far_1e-2", lfw.tar_at_far_1e2);
-        sum_set(&sum, "lfw_far_1e-3_resolvable", isfinite(lfw.tar_at_far_1e3) ? 1 : 0);
-        sum_set(&sum, "lfw_far_1e-2_resolvable", isfinite(lfw.tar_at_far_1e2) ? 1 : 0);
-        if (!(f = open_out(outdir, "lfw_folds.tsv", path, sizeof path, err))) goto fail_open;
-        fprintf(f, "fold\tthreshold\taccuracy\n");
-        for (int k = 0; k < 10; k++)
-            fprintf(f, "%d\t%.8f\t%.8f\n", k, lfw.fold_thr[k], lfw.fold_acc[k]);
-        if ((rc = close_out(f, path, err))) goto done;
-        if (lfw.roc.n && (rc = write_roc_tsv(outdir, "lfw_roc.tsv", &lfw.roc, err))) goto done;
-    }
-    if (in->holdout.x) {
-        sum.has_tail = 1;
-        if ((rc = eval_tail_compute(&tail, in, err))) goto done;
-        sum_set(&sum, "tail_n_holdout", (double)tail.n_holdout);
-        sum_set(&sum, "tail_n_classes", (double)tail.n_classes);
-        sum_set(&sum, "tail_acc_mean_all", tail.acc_mean_all);
-        sum_set(&sum, "tail_acc_weight_all", tail.acc_weight_all);
-        sum_set(&sum, "tail_cos_all", tail.cos_wm_all);
-        if (!(f = open_out(outdir, "tail.tsv", path, sizeof path, err))) goto fail_open;
-        fprintf(f, "bucket\tn_classes\tn_holdout\tacc_mean\tacc_weight\tcos_weight_mean\n");
-        for (int b = 0; b < EVAL_N_BUCKETS; b++) {
-            const char *bn = eval_bucket_names[b];
-#define TAILKEY(pre, val) (snprintf(key, sizeof key, pre "%s", bn), sum_set(&sum, key, (val)))
-            TAILKEY("tail_acc_mean_", tail.acc_mean[b]);
-            TAILKEY("tail_acc_weight_", tail.acc_weight[b]);
-            TAILKEY("tail_cos_", tail.cos_wm[b]);
-            TAILKEY("tail_n_classes_", (double)tail.b_classes[b]);
-            TAILKEY("tail_n_holdout_", (double)tail.b_holdout[b]);
-#undef TAILKEY
-            fprintf(f, "%s\t%lld\t%lld\t%.8f\t%.8f\t%.8f\n", bn, (long long)tail.b_classes[b],
-                    (long long)tail.b_holdout[b], tail.acc_mean[b], tail.acc_weight[b],
-                    tail.cos_wm[b]);
-        }
-        if ((rc = close_out(f, path, err))) goto done;
-    }
+    summary_start(&sum, cfg);
+    if (in->probe.x && (rc = megaface_part(&sum, &mf, rocs, in, cfg, outdir, err))) goto done;
+    if (in->pairs_a.x && (rc = lfw_part(&sum, &lfw, in, cfg, outdir, err))) goto done;
+    if (in->holdout.x && (rc = tail_part(&sum, in, outdir, err))) goto done;
 
     /* metrics.json last: its presence means the evaluation finished */
     if ((rc = rundir_metrics_write(outdir, eval_metric_keys, sum.v, sum.n_keys, err))) goto done;
     if (sum_out) *sum_out = sum;
     rc = DCQB_OK;
-    goto done;
-fail_open:
-    rc = err ? err->code : DCQB_EIO;
 done:
     for (int s = 0; s < EVAL_MAX_LADDER; s++)
         eval_roc_free(&rocs[s]);

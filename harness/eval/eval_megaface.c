@@ -86,24 +86,10 @@ static void scan_tile(float *top, uint64_t *hist, int64_t n_bins, const float *s
     }
 }
 
-int eval_megaface_compute(struct eval_megaface *mf, const struct eval_inputs *in,
-                          const struct eval_cfg *cfg, struct dcqb_err *err)
+/* Identities from the sorted labels: mf->n_ids, trials and genuine-pair counts. */
+static int count_identities(struct eval_megaface *mf, const int32_t *lab, int64_t P,
+                            struct dcqb_err *err)
 {
-    memset(mf, 0, sizeof *mf);
-    const int64_t P = in->probe.rows, D = in->probe.cols;
-    int64_t N = in->distractors.rows;
-    if (cfg->max_distractors > 0 && cfg->max_distractors < N) N = cfg->max_distractors;
-    if (P < 2 || N < 1 || D < 1)
-        return DCQB_FAIL(err, DCQB_EINVAL, "megaface: need >= 2 probes and >= 1 distractor");
-    const int64_t n_bins = cfg->n_bins;
-    const int Bp = cfg->block_probe > 0 ? cfg->block_probe : 256;
-    const int Bd = cfg->block_distractor > 0 ? cfg->block_distractor : 2048;
-    const int L = eval_ladder(mf->sizes, N);
-    mf->n_sizes = L;
-    mf->n_bins = n_bins;
-    const int32_t *lab = in->probe_labels.x;
-
-    /* identity sizes from sorted labels: trials and genuine-pair counts */
     int32_t *sorted = malloc(sizeof(int32_t) * (size_t)P);
     if (!sorted)
         return DCQB_FAIL(err, DCQB_ENOMEM, "megaface: out of memory (%lld labels)", (long long)P);
@@ -127,23 +113,36 @@ int eval_megaface_compute(struct eval_megaface *mf, const struct eval_inputs *in
         i = j;
     }
     free(sorted);
+    return DCQB_OK;
+}
 
-    /* one arena: sizes first (base NULL), then carve for real */
+/* The pass's shapes and its work space, carved from mf->mem. */
+struct mf_work {
+    int64_t P, D, N, n_bins;
+    int Bp, Bd, L;
+    float *probe_n, *dbuf, *sbuf, *top, *snap, *genuine;
+    uint64_t *hist, *imp_hist;
+};
+
+/* One arena for the work space (mf->mem, freed by eval_megaface_free): sizes first (base NULL),
+ * then carve for real. */
+static int work_alloc(struct mf_work *w, struct eval_megaface *mf, struct dcqb_err *err)
+{
+    const int64_t P = w->P, D = w->D, n_bins = w->n_bins;
+    const int Bp = w->Bp, Bd = w->Bd, L = w->L;
     const int64_t sw = Bd > P ? Bd : P;
     size_t off = 0;
     char *base = NULL;
-    float *probe_n, *dbuf, *sbuf, *top, *snap, *genuine;
-    uint64_t *hist, *imp_hist;
     for (int pass = 0; pass < 2; pass++) {
         off = 0;
-        probe_n = carve(base, &off, sizeof(float) * (size_t)(P * D));
-        dbuf = carve(base, &off, sizeof(float) * (size_t)Bd * (size_t)D);
-        sbuf = carve(base, &off, sizeof(float) * (size_t)Bp * (size_t)sw);
-        top = carve(base, &off, sizeof(float) * (size_t)P * EVAL_MAX_RANK);
-        snap = carve(base, &off, sizeof(float) * (size_t)L * (size_t)P * EVAL_MAX_RANK);
-        hist = carve(base, &off, sizeof(uint64_t) * (size_t)n_bins);
-        imp_hist = carve(base, &off, sizeof(uint64_t) * (size_t)L * (size_t)n_bins);
-        genuine = carve(base, &off, sizeof(float) * (size_t)(mf->n_genuine + 1));
+        w->probe_n = carve(base, &off, sizeof(float) * (size_t)(P * D));
+        w->dbuf = carve(base, &off, sizeof(float) * (size_t)Bd * (size_t)D);
+        w->sbuf = carve(base, &off, sizeof(float) * (size_t)Bp * (size_t)sw);
+        w->top = carve(base, &off, sizeof(float) * (size_t)P * EVAL_MAX_RANK);
+        w->snap = carve(base, &off, sizeof(float) * (size_t)L * (size_t)P * EVAL_MAX_RANK);
+        w->hist = carve(base, &off, sizeof(uint64_t) * (size_t)n_bins);
+        w->imp_hist = carve(base, &off, sizeof(uint64_t) * (size_t)L * (size_t)n_bins);
+        w->genuine = carve(base, &off, sizeof(float) * (size_t)(mf->n_genuine + 1));
         if (pass == 0) {
             base = calloc(1, off + 64);
             if (!base)
@@ -152,45 +151,60 @@ int eval_megaface_compute(struct eval_megaface *mf, const struct eval_inputs *in
         }
     }
     mf->mem = base;
-    mf->probe_n = probe_n;
-    mf->genuine = genuine;
-    mf->imp_hist = imp_hist;
+    mf->probe_n = w->probe_n;
+    mf->genuine = w->genuine;
+    mf->imp_hist = w->imp_hist;
+    return DCQB_OK;
+}
 
-    l2norm_forward(probe_n, NULL, in->probe.x, P, (int)D, L2NORM_F64_EXACT);
+/* Stream the distractors against the normalised probes: Bd rows at a time, clipped at ladder
+ * sizes (FLOPs 2*P*N*D), snapshotting the top-10 and the histogram at each size. */
+static void stream_distractors(struct eval_megaface *mf, const struct mf_work *w,
+                               const struct eval_inputs *in)
+{
+    const int64_t P = w->P, D = w->D, N = w->N, n_bins = w->n_bins;
+    const int Bp = w->Bp, Bd = w->Bd;
+    float *top = w->top;
     for (int64_t i = 0; i < P * EVAL_MAX_RANK; i++)
         top[i] = -INFINITY;
-
-    /* stream distractors: Bd rows at a time, clipped at ladder sizes (FLOPs 2*P*N*D) */
     int li = 0;
     for (int64_t j0 = 0; j0 < N;) {
         int64_t j1 = j0 + Bd;
         if (j1 > mf->sizes[li]) j1 = mf->sizes[li];
         const int bn = (int)(j1 - j0);
-        l2norm_forward(dbuf, NULL, in->distractors.x + (size_t)j0 * D, bn, (int)D,
+        l2norm_forward(w->dbuf, NULL, in->distractors.x + (size_t)j0 * D, bn, (int)D,
                        L2NORM_F64_EXACT);
         for (int64_t i0 = 0; i0 < P; i0 += Bp) {
             const int bp = (int)(P - i0 < Bp ? P - i0 : Bp);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bp, bn, (int)D, 1.0f,
-                        probe_n + (size_t)i0 * D, (int)D, dbuf, (int)D, 0.0f, sbuf, bn);
-            scan_tile(top + (size_t)i0 * EVAL_MAX_RANK, hist, n_bins, sbuf, bp, bn);
+                        w->probe_n + (size_t)i0 * D, (int)D, w->dbuf, (int)D, 0.0f, w->sbuf, bn);
+            scan_tile(top + (size_t)i0 * EVAL_MAX_RANK, w->hist, n_bins, w->sbuf, bp, bn);
         }
         j0 = j1;
         if (j1 == mf->sizes[li]) {
-            memcpy(snap + (size_t)li * P * EVAL_MAX_RANK, top, sizeof(float) * P * EVAL_MAX_RANK);
-            memcpy(imp_hist + (size_t)li * n_bins, hist, sizeof(uint64_t) * n_bins);
+            memcpy(w->snap + (size_t)li * P * EVAL_MAX_RANK, top,
+                   sizeof(float) * P * EVAL_MAX_RANK);
+            memcpy(w->imp_hist + (size_t)li * n_bins, w->hist, sizeof(uint64_t) * n_bins);
             mf->n_impostor[li] = (uint64_t)P * (uint64_t)mf->sizes[li];
             li++;
         }
     }
+}
 
-    /* probe x probe: trials (p, g) use score S[p][g]; genuine pairs i < j use S[i][j] */
-    int64_t hits[EVAL_MAX_LADDER][EVAL_MAX_RANK + 1];
-    memset(hits, 0, sizeof hits);
+/* Probe x probe: trials (p, g) use score S[p][g] and count, per ladder size, the distractors
+ * beating it into hits; genuine pairs i < j use S[i][j]. Returns the genuine scores written. */
+static int64_t score_trials(int64_t hits[EVAL_MAX_LADDER][EVAL_MAX_RANK + 1],
+                            struct eval_megaface *mf, const struct mf_work *w, const int32_t *lab,
+                            const struct eval_cfg *cfg)
+{
+    const int64_t P = w->P, D = w->D, n_bins = w->n_bins;
+    const int Bp = w->Bp, L = w->L;
+    float *sbuf = w->sbuf, *genuine = w->genuine;
     int64_t ng = 0;
     for (int64_t i0 = 0; i0 < P; i0 += Bp) {
         const int bp = (int)(P - i0 < Bp ? P - i0 : Bp);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bp, (int)P, (int)D, 1.0f,
-                    probe_n + (size_t)i0 * D, (int)D, probe_n, (int)D, 0.0f, sbuf, (int)P);
+                    w->probe_n + (size_t)i0 * D, (int)D, w->probe_n, (int)D, 0.0f, sbuf, (int)P);
         for (int ii = 0; ii < bp; ii++) {
             const int64_t p = i0 + ii;
             const float *row = sbuf + (size_t)ii * P;
@@ -200,24 +214,57 @@ int eval_megaface_compute(struct eval_megaface *mf, const struct eval_inputs *in
                 if (lab[g] == lab[p]) {
                     for (int k = 0; k < L; k++) {
                         /* count < r for r = count+1 .. 10: record the count */
-                        int c = n_beating(snap + ((size_t)k * P + p) * EVAL_MAX_RANK, s, cfg->tie);
+                        int c = n_beating(w->snap + ((size_t)k * P + p) * EVAL_MAX_RANK, s,
+                                          cfg->tie);
                         hits[k][c]++;
                     }
                     if (g > p) genuine[ng++] = s;
                 } else if (g > p && cfg->probe_pairs_as_impostors) {
                     const int64_t b = eval_bin(s, n_bins);
                     for (int k = 0; k < L; k++) {
-                        imp_hist[(size_t)k * n_bins + b]++;
+                        w->imp_hist[(size_t)k * n_bins + b]++;
                         mf->n_impostor[k]++;
                     }
                 }
             }
         }
     }
+    return ng;
+}
+
+int eval_megaface_compute(struct eval_megaface *mf, const struct eval_inputs *in,
+                          const struct eval_cfg *cfg, struct dcqb_err *err)
+{
+    memset(mf, 0, sizeof *mf);
+    const int64_t P = in->probe.rows, D = in->probe.cols;
+    int64_t N = in->distractors.rows;
+    if (cfg->max_distractors > 0 && cfg->max_distractors < N) N = cfg->max_distractors;
+    if (P < 2 || N < 1 || D < 1)
+        return DCQB_FAIL(err, DCQB_EINVAL, "megaface: need >= 2 probes and >= 1 distractor");
+    struct mf_work w;
+    memset(&w, 0, sizeof w);
+    w.P = P;
+    w.D = D;
+    w.N = N;
+    w.n_bins = cfg->n_bins;
+    w.Bp = cfg->block_probe > 0 ? cfg->block_probe : 256;
+    w.Bd = cfg->block_distractor > 0 ? cfg->block_distractor : 2048;
+    w.L = eval_ladder(mf->sizes, N);
+    mf->n_sizes = w.L;
+    mf->n_bins = w.n_bins;
+    int rc;
+    if ((rc = count_identities(mf, in->probe_labels.x, P, err))) return rc;
+    if ((rc = work_alloc(&w, mf, err))) return rc;
+
+    l2norm_forward(w.probe_n, NULL, in->probe.x, P, (int)D, L2NORM_F64_EXACT);
+    stream_distractors(mf, &w, in);
+    int64_t hits[EVAL_MAX_LADDER][EVAL_MAX_RANK + 1];
+    memset(hits, 0, sizeof hits);
+    const int64_t ng = score_trials(hits, mf, &w, in->probe_labels.x, cfg);
     if (ng != mf->n_genuine)
         return DCQB_FAIL(err, DCQB_EINVAL, "megaface: internal genuine count %lld != %lld",
                          (long long)ng, (long long)mf->n_genuine);
-    for (int k = 0; k < L; k++) {
+    for (int k = 0; k < w.L; k++) {
         int64_t cum = 0;
         for (int r = 1; r <= EVAL_MAX_RANK; r++) {
             cum += hits[k][r - 1]; /* rank-r hit iff count < r, i.e. count <= r-1 */

@@ -84,232 +84,316 @@ void eval_rundir_opts_defaults(struct eval_rundir_opts *o)
     eval_cfg_default(&o->ecfg);
 }
 
+/* Everything one `eval --run` owns, zeroed at the start and freed in one place (eval_rundir's
+ * `out`); the steps below fill it in order. */
+struct rundir_eval {
+    const char *rundir;
+    eval_progress_fn progress;
+    void *pctx;
+    struct cfg cfg;
+    struct eval_rundir_opts eo;
+    struct trainer tr;
+    struct embedder em;
+    struct eval_class_accum acc;
+    float *discard, *probe, *dist, *pa, *pb, *hold, *means;
+    int32_t *plab, *same, *hlab, *sizes, *lab_chunk;
+};
+
+static int oom(const struct rundir_eval *re, struct dcqb_err *err)
+{
+    return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory embedding the evaluation sets of %s",
+                     re->rundir);
+}
+
+/* The run's config with the caller's eval.* options on top, into re->cfg and re->eo. */
+static int load_eval_config(struct rundir_eval *re, struct cfg *opts, struct dcqb_err *err)
+{
+    struct cfg *cfg = &re->cfg;
+    int rc;
+    if ((rc = rundir_config_load(cfg, re->rundir, err))) return rc;
+    /* the caller's eval.* options win over the run's */
+    for (int i = 0; opts && i < opts->n; i++)
+        if (strncmp(opts->e[i].key, "eval.", 5) == 0) {
+            if ((rc = cfg_set(cfg, opts->e[i].key, opts->e[i].val, opts->e[i].src,
+                              opts->e[i].line, err)))
+                return rc;
+            opts->e[i].used = 1;
+        }
+    /* a misspelt eval.* key in the run's config would be ignored by training: refuse it here */
+    for (int i = 0; i < cfg->n; i++) {
+        if (strncmp(cfg->e[i].key, "eval.", 5) != 0) continue;
+        if (!keys_find(eval_rundir_keys, cfg->e[i].key))
+            return DCQB_FAIL(err, DCQB_EINVAL, "%s:%d: unknown evaluation key '%s'",
+                             cfg->e[i].src, cfg->e[i].line, cfg->e[i].key);
+    }
+    /* read eval.* before trainer_setup marks them used-and-ignored */
+    eval_rundir_opts_defaults(&re->eo);
+    return keys_read(&re->eo, eval_rundir_keys, KEY_EVAL, cfg, err);
+}
+
+/* The trained run from its config and checkpoint; refuses unfinished and .npy runs. */
+static int rebuild_trainer(struct rundir_eval *re, struct dcqb_err *err)
+{
+    struct trainer *tr = &re->tr;
+    const char *rundir = re->rundir;
+    char path[4096];
+    int rc;
+    /* the run's own progress/out keys are not needed to rebuild it */
+    if ((rc = trainer_setup(tr, &re->cfg, err))) return rc;
+    if (rundir_path(path, sizeof path, rundir, RUNDIR_CHECKPOINT))
+        return DCQB_FAIL(err, DCQB_EINVAL, "%s: path too long", rundir);
+    if ((rc = trainer_load(tr, path, err))) return rc;
+    if (tr->t < tr->o.steps)
+        return DCQB_FAIL(err, DCQB_EINVAL, "%s: training stopped at step %lld of %lld; finish "
+                         "it with 'dcqbench train --out %s --resume' first", rundir,
+                         (long long)tr->t, (long long)tr->o.steps, rundir);
+    if (!tr->ts.syn)
+        return DCQB_FAIL(err, DCQB_EINVAL, "%s was trained on .npy data: export embeddings and "
+                         "use 'dcqbench eval --probe ...' instead", rundir);
+    return DCQB_OK;
+}
+
+/* eval.net and eval.flip_sum into the embedder, and its chunk buffers. */
+static int choose_net(struct rundir_eval *re, struct dcqb_err *err)
+{
+    struct embedder *em = &re->em;
+    struct trainer *tr = &re->tr;
+    const int net_choice = re->eo.net;
+    em->flip_sum = re->eo.flip_sum;
+    em->tr = tr;
+    em->raw = net_choice == 3;
+    em->use_ema = em->raw ? 0 : net_choice == 0 ? tr->head.req.eval_ema : net_choice == 1;
+    if (em->use_ema && !tr->has_ema)
+        return DCQB_FAIL(err, DCQB_EINVAL, "eval.net = ema, but head '%s' keeps no EMA network",
+                         head_name(&tr->head));
+    const int Din = tr->ts.D, d = em->raw ? Din : tr->net.cfg.emb_dim;
+    em->d = d;
+    em->x = malloc(sizeof(float) * EMB_CHUNK * Din);
+    em->xf = malloc(sizeof(float) * EMB_CHUNK * Din);
+    em->e = malloc(sizeof(float) * EMB_CHUNK * d);
+    em->ef = malloc(sizeof(float) * EMB_CHUNK * d);
+    re->lab_chunk = malloc(sizeof(int32_t) * EMB_CHUNK);
+    re->discard = malloc(sizeof(float) * Din);
+    if (!em->x || !em->xf || !em->e || !em->ef || !re->lab_chunk || !re->discard)
+        return oom(re, err);
+    return DCQB_OK;
+}
+
+/* in->probe and in->probe_labels: every probe image. */
+static int embed_probes(struct rundir_eval *re, struct eval_inputs *in, struct dcqb_err *err)
+{
+    struct embedder *em = &re->em;
+    const struct synth *syn = re->tr.ts.syn;
+    const int Din = re->tr.ts.D, d = em->d;
+    int64_t P = synth_num_probe_images(syn);
+    re->probe = malloc(sizeof(float) * (size_t)P * d);
+    re->plab = malloc(sizeof(int32_t) * (size_t)P);
+    if (!re->probe || !re->plab) return oom(re, err);
+    for (int64_t i = 0; i < P; i += EMB_CHUNK) {
+        int64_t n = P - i < EMB_CHUNK ? P - i : EMB_CHUNK;
+        for (int64_t r = 0; r < n; r++) {
+            synth_render_probe(syn, em->x + r * Din, re->plab + i + r, i + r, 0);
+            if (em->flip_sum) synth_render_probe(syn, em->xf + r * Din, re->plab + i + r, i + r, 1);
+        }
+        embed_rows(em, re->probe + i * d, n);
+    }
+    report(re->progress, re->pctx, "probes", P, P);
+    in->probe = (struct eval_mat){re->probe, P, d};
+    in->probe_labels = (struct eval_vec){re->plab, P};
+    return DCQB_OK;
+}
+
+/* in->distractors: the first eval.distractors (0: all) of the generator's. */
+static int embed_distractors(struct rundir_eval *re, struct eval_inputs *in,
+                             struct dcqb_err *err)
+{
+    struct embedder *em = &re->em;
+    const struct synth *syn = re->tr.ts.syn;
+    const int Din = re->tr.ts.D, d = em->d;
+    int64_t N = synth_config(syn)->distractors;
+    if (re->eo.distractors > 0 && re->eo.distractors < N) N = re->eo.distractors;
+    re->dist = malloc(sizeof(float) * (size_t)N * d);
+    if (!re->dist) return oom(re, err);
+    for (int64_t i = 0; i < N; i += EMB_CHUNK) {
+        int64_t n = N - i < EMB_CHUNK ? N - i : EMB_CHUNK;
+        for (int64_t r = 0; r < n; r++) {
+            synth_render_distractor(syn, em->x + r * Din, i + r, 0);
+            if (em->flip_sum) synth_render_distractor(syn, em->xf + r * Din, i + r, 1);
+        }
+        embed_rows(em, re->dist + i * d, n);
+        report(re->progress, re->pctx, "distractors", i + n, N);
+    }
+    in->distractors = (struct eval_mat){re->dist, N, d};
+    return DCQB_OK;
+}
+
+/* in->pairs_*: the LFW-like pairs, when eval.lfw is on and the generator has any. */
+static int embed_pairs(struct rundir_eval *re, struct eval_inputs *in, struct dcqb_err *err)
+{
+    struct embedder *em = &re->em;
+    const struct synth *syn = re->tr.ts.syn;
+    const int Din = re->tr.ts.D, d = em->d;
+    float *discard = re->discard;
+    int64_t M = re->eo.lfw ? synth_config(syn)->lfw_pairs : 0;
+    if (M <= 0) return DCQB_OK;
+    re->pa = malloc(sizeof(float) * (size_t)M * d);
+    re->pb = malloc(sizeof(float) * (size_t)M * d);
+    re->same = malloc(sizeof(int32_t) * (size_t)M);
+    if (!re->pa || !re->pb || !re->same) return oom(re, err);
+    /* side a in one pass, side b in a second: rendering is cheap next to the GEMMs, and
+     * the chunk buffers stay two (x and its flip) */
+    for (int pass = 0; pass < 2; pass++)
+        for (int64_t i = 0; i < M; i += EMB_CHUNK) {
+            int64_t n = M - i < EMB_CHUNK ? M - i : EMB_CHUNK;
+            for (int64_t r = 0; r < n; r++) {
+                int s;
+                float *keep = em->x + r * Din, *keepf = em->xf + r * Din;
+                if (pass == 0) synth_render_pair(syn, keep, discard, &s, i + r, 0);
+                else synth_render_pair(syn, discard, keep, &s, i + r, 0);
+                if (em->flip_sum) {
+                    if (pass == 0) synth_render_pair(syn, keepf, discard, &s, i + r, 1);
+                    else synth_render_pair(syn, discard, keepf, &s, i + r, 1);
+                }
+                re->same[i + r] = s;
+            }
+            embed_rows(em, (pass == 0 ? re->pa : re->pb) + i * d, n);
+        }
+    in->pairs_a = (struct eval_mat){re->pa, M, d};
+    in->pairs_b = (struct eval_mat){re->pb, M, d};
+    in->pairs_same = (struct eval_vec){re->same, M};
+    report(re->progress, re->pctx, "pairs", M, M);
+    return DCQB_OK;
+}
+
+/* re->hold, re->hlab: one held-out image of every class with >= 2; returns how many. */
+static int64_t embed_holdout(struct rundir_eval *re)
+{
+    struct embedder *em = &re->em;
+    const struct synth *syn = re->tr.ts.syn;
+    const int Din = re->tr.ts.D, d = em->d;
+    const int64_t C = re->tr.ts.C;
+    int64_t h = 0, n = 0;
+    for (int64_t c = 0; c < C; c++) {
+        if (synth_render_holdout(syn, em->x + n * Din, c, 0) != 0) continue;
+        if (em->flip_sum) synth_render_holdout(syn, em->xf + n * Din, c, 1);
+        re->hlab[h + n] = (int32_t)c;
+        if (++n == EMB_CHUNK) {
+            embed_rows(em, re->hold + h * d, n);
+            h += n;
+            n = 0;
+        }
+    }
+    if (n) embed_rows(em, re->hold + h * d, n);
+    h += n;
+    return h;
+}
+
+/* re->means: per class, the mean of the first eval.mean_cap (0: all) training embeddings. */
+static int embed_class_means(struct rundir_eval *re, struct dcqb_err *err)
+{
+    struct embedder *em = &re->em;
+    const struct trainset *ts = &re->tr.ts;
+    const struct synth *syn = ts->syn;
+    const int Din = ts->D, d = em->d;
+    const int64_t C = ts->C, mean_cap = re->eo.mean_cap;
+    int32_t *lab_chunk = re->lab_chunk;
+    int rc;
+    if ((rc = eval_class_accum_init(&re->acc, C, d, err))) return rc;
+    int64_t n = 0;
+    int64_t done = 0, total = ts->N;
+    for (int64_t c = 0; c < C; c++) {
+        int32_t m = ts->sizes[c];
+        if (mean_cap > 0 && m > mean_cap) m = (int32_t)mean_cap;
+        for (int32_t j = 0; j < m; j++) {
+            synth_render_train(syn, em->x + n * Din, c, j, 0);
+            if (em->flip_sum) synth_render_train(syn, em->xf + n * Din, c, j, 1);
+            lab_chunk[n] = (int32_t)c;
+            if (++n == EMB_CHUNK) {
+                embed_rows(em, em->e, n);
+                if ((rc = eval_class_accum_add(&re->acc, em->e, lab_chunk, n, err))) return rc;
+                done += n;
+                n = 0;
+                report(re->progress, re->pctx, "class means", done, total);
+            }
+        }
+    }
+    if (n) {
+        embed_rows(em, em->e, n);
+        if ((rc = eval_class_accum_add(&re->acc, em->e, lab_chunk, n, err))) return rc;
+    }
+    return eval_class_accum_finish(&re->acc, re->means, NULL, err);
+}
+
+/* in->holdout, class sizes, means and weights: the tail diagnostics' inputs, when eval.tail is
+ * on and the generator holds images out. */
+static int embed_tail(struct rundir_eval *re, struct eval_inputs *in, struct dcqb_err *err)
+{
+    const struct trainer *tr = &re->tr;
+    const struct synth *syn = tr->ts.syn;
+    const int d = re->em.d;
+    const int64_t C = tr->ts.C;
+    int rc;
+    if (!(re->eo.tail && synth_config(syn)->holdout)) return DCQB_OK;
+    int64_t H = 0;
+    for (int64_t c = 0; c < C; c++) H += synth_class_size(syn, c) >= 2;
+    re->hold = malloc(sizeof(float) * (size_t)(H ? H : 1) * d);
+    re->hlab = malloc(sizeof(int32_t) * (size_t)(H ? H : 1));
+    re->means = malloc(sizeof(float) * (size_t)C * d);
+    re->sizes = malloc(sizeof(int32_t) * (size_t)C);
+    if (!re->hold || !re->hlab || !re->means || !re->sizes) return oom(re, err);
+    const int64_t h = embed_holdout(re);
+    if ((rc = embed_class_means(re, err))) return rc;
+    for (int64_t c = 0; c < C; c++) re->sizes[c] = tr->ts.sizes[c];
+    in->holdout = (struct eval_mat){re->hold, h, d};
+    in->holdout_labels = (struct eval_vec){re->hlab, h};
+    in->class_sizes = (struct eval_vec){re->sizes, C};
+    in->class_means = (struct eval_mat){re->means, C, d};
+    const float *w = !re->em.raw ? head_class_weights(&tr->head) : NULL;
+    if (w) in->class_weights = (struct eval_mat){w, C, d};
+    return DCQB_OK;
+}
+
 int eval_rundir(const char *rundir, struct cfg *opts, const char *outdir,
                 struct eval_summary *sum, eval_progress_fn progress, void *pctx,
                 struct dcqb_err *err)
 {
-    struct cfg cfg = {0};
-    struct trainer tr;
-    struct embedder em = {0};
-    struct eval_class_accum acc = {0};
-    float *discard = NULL, *probe = NULL, *dist = NULL, *pa = NULL, *pb = NULL, *hold = NULL, *means = NULL;
-    int32_t *plab = NULL, *same = NULL, *hlab = NULL, *sizes = NULL, *lab_chunk = NULL;
-    char path[4096];
-    int rc;
-    memset(&tr, 0, sizeof tr);
-
-    if ((rc = rundir_config_load(&cfg, rundir, err))) goto out;
-    /* the caller's eval.* options win over the run's */
-    for (int i = 0; opts && i < opts->n; i++)
-        if (strncmp(opts->e[i].key, "eval.", 5) == 0) {
-            if ((rc = cfg_set(&cfg, opts->e[i].key, opts->e[i].val, opts->e[i].src,
-                              opts->e[i].line, err)))
-                goto out;
-            opts->e[i].used = 1;
-        }
-    /* a misspelt eval.* key in the run's config would be ignored by training: refuse it here */
-    for (int i = 0; i < cfg.n; i++) {
-        if (strncmp(cfg.e[i].key, "eval.", 5) != 0) continue;
-        if (!keys_find(eval_rundir_keys, cfg.e[i].key)) {
-            rc = DCQB_FAIL(err, DCQB_EINVAL, "%s:%d: unknown evaluation key '%s'", cfg.e[i].src,
-                           cfg.e[i].line, cfg.e[i].key);
-            goto out;
-        }
-    }
-    /* read eval.* before trainer_setup marks them used-and-ignored */
-    struct eval_rundir_opts eo;
-    eval_rundir_opts_defaults(&eo);
-    if ((rc = keys_read(&eo, eval_rundir_keys, KEY_EVAL, &cfg, err))) goto out;
-    struct eval_cfg ecfg = eo.ecfg;
-    int net_choice = eo.net, do_tail = eo.tail, do_lfw = eo.lfw;
-    int64_t mean_cap = eo.mean_cap, n_dist_req = eo.distractors;
-    em.flip_sum = eo.flip_sum;
-    /* the run's own progress/out keys are not needed to rebuild it */
-    if ((rc = trainer_setup(&tr, &cfg, err))) goto out;
-    if (rundir_path(path, sizeof path, rundir, RUNDIR_CHECKPOINT)) {
-        rc = DCQB_FAIL(err, DCQB_EINVAL, "%s: path too long", rundir);
-        goto out;
-    }
-    if ((rc = trainer_load(&tr, path, err))) goto out;
-    if (tr.t < tr.o.steps) {
-        rc = DCQB_FAIL(err, DCQB_EINVAL, "%s: training stopped at step %lld of %lld; finish it "
-                       "with 'dcqbench train --out %s --resume' first", rundir, (long long)tr.t,
-                       (long long)tr.o.steps, rundir);
-        goto out;
-    }
-    if (!tr.ts.syn) {
-        rc = DCQB_FAIL(err, DCQB_EINVAL, "%s was trained on .npy data: export embeddings and use "
-                       "'dcqbench eval --probe ...' instead", rundir);
-        goto out;
-    }
-    em.tr = &tr;
-    em.raw = net_choice == 3;
-    em.use_ema = em.raw ? 0 : net_choice == 0 ? tr.head.req.eval_ema : net_choice == 1;
-    if (em.use_ema && !tr.has_ema) {
-        rc = DCQB_FAIL(err, DCQB_EINVAL, "eval.net = ema, but head '%s' keeps no EMA network",
-                       head_name(&tr.head));
-        goto out;
-    }
-    const struct synth *syn = tr.ts.syn;
-    const struct synth_cfg *sc = synth_config(syn);
-    int Din = tr.ts.D, d = em.raw ? Din : tr.net.cfg.emb_dim;
-    em.d = d;
-    em.x = malloc(sizeof(float) * EMB_CHUNK * Din);
-    em.xf = malloc(sizeof(float) * EMB_CHUNK * Din);
-    em.e = malloc(sizeof(float) * EMB_CHUNK * d);
-    em.ef = malloc(sizeof(float) * EMB_CHUNK * d);
-    lab_chunk = malloc(sizeof(int32_t) * EMB_CHUNK);
-    discard = malloc(sizeof(float) * Din);
-    if (!em.x || !em.xf || !em.e || !em.ef || !lab_chunk || !discard) goto oom;
-
-    /* ---- probes */
-    int64_t P = synth_num_probe_images(syn);
-    probe = malloc(sizeof(float) * (size_t)P * d);
-    plab = malloc(sizeof(int32_t) * (size_t)P);
-    if (!probe || !plab) goto oom;
-    for (int64_t i = 0; i < P; i += EMB_CHUNK) {
-        int64_t n = P - i < EMB_CHUNK ? P - i : EMB_CHUNK;
-        for (int64_t r = 0; r < n; r++) {
-            synth_render_probe(syn, em.x + r * Din, plab + i + r, i + r, 0);
-            if (em.flip_sum) synth_render_probe(syn, em.xf + r * Din, plab + i + r, i + r, 1);
-        }
-        embed_rows(&em, probe + i * d, n);
-    }
-    report(progress, pctx, "probes", P, P);
-
-    /* ---- distractors */
-    int64_t N = sc->distractors;
-    if (n_dist_req > 0 && n_dist_req < N) N = n_dist_req;
-    dist = malloc(sizeof(float) * (size_t)N * d);
-    if (!dist) goto oom;
-    for (int64_t i = 0; i < N; i += EMB_CHUNK) {
-        int64_t n = N - i < EMB_CHUNK ? N - i : EMB_CHUNK;
-        for (int64_t r = 0; r < n; r++) {
-            synth_render_distractor(syn, em.x + r * Din, i + r, 0);
-            if (em.flip_sum) synth_render_distractor(syn, em.xf + r * Din, i + r, 1);
-        }
-        embed_rows(&em, dist + i * d, n);
-        report(progress, pctx, "distractors", i + n, N);
-    }
-
+    struct rundir_eval re;
     struct eval_inputs in;
+    int rc;
+    memset(&re, 0, sizeof re);
     memset(&in, 0, sizeof in);
-    in.probe = (struct eval_mat){probe, P, d};
-    in.probe_labels = (struct eval_vec){plab, P};
-    in.distractors = (struct eval_mat){dist, N, d};
+    re.rundir = rundir;
+    re.progress = progress;
+    re.pctx = pctx;
 
-    /* ---- LFW-like pairs */
-    int64_t M = do_lfw ? sc->lfw_pairs : 0;
-    if (M > 0) {
-        pa = malloc(sizeof(float) * (size_t)M * d);
-        pb = malloc(sizeof(float) * (size_t)M * d);
-        same = malloc(sizeof(int32_t) * (size_t)M);
-        if (!pa || !pb || !same) goto oom;
-        /* side a in one pass, side b in a second: rendering is cheap next to the GEMMs, and
-         * the chunk buffers stay two (x and its flip) */
-        for (int pass = 0; pass < 2; pass++)
-            for (int64_t i = 0; i < M; i += EMB_CHUNK) {
-                int64_t n = M - i < EMB_CHUNK ? M - i : EMB_CHUNK;
-                for (int64_t r = 0; r < n; r++) {
-                    int s;
-                    float *keep = em.x + r * Din, *keepf = em.xf + r * Din;
-                    if (pass == 0) synth_render_pair(syn, keep, discard, &s, i + r, 0);
-                    else synth_render_pair(syn, discard, keep, &s, i + r, 0);
-                    if (em.flip_sum) {
-                        if (pass == 0) synth_render_pair(syn, keepf, discard, &s, i + r, 1);
-                        else synth_render_pair(syn, discard, keepf, &s, i + r, 1);
-                    }
-                    same[i + r] = s;
-                }
-                embed_rows(&em, (pass == 0 ? pa : pb) + i * d, n);
-            }
-        in.pairs_a = (struct eval_mat){pa, M, d};
-        in.pairs_b = (struct eval_mat){pb, M, d};
-        in.pairs_same = (struct eval_vec){same, M};
-        report(progress, pctx, "pairs", M, M);
-    }
-
-    /* ---- tail: held-out images and class means of training embeddings */
-    int64_t C = tr.ts.C;
-    if (do_tail && sc->holdout) {
-        int64_t H = 0;
-        for (int64_t c = 0; c < C; c++) H += synth_class_size(syn, c) >= 2;
-        hold = malloc(sizeof(float) * (size_t)(H ? H : 1) * d);
-        hlab = malloc(sizeof(int32_t) * (size_t)(H ? H : 1));
-        means = malloc(sizeof(float) * (size_t)C * d);
-        sizes = malloc(sizeof(int32_t) * (size_t)C);
-        if (!hold || !hlab || !means || !sizes) goto oom;
-        int64_t h = 0, n = 0;
-        for (int64_t c = 0; c < C; c++) {
-            if (synth_render_holdout(syn, em.x + n * Din, c, 0) != 0) continue;
-            if (em.flip_sum) synth_render_holdout(syn, em.xf + n * Din, c, 1);
-            hlab[h + n] = (int32_t)c;
-            if (++n == EMB_CHUNK) {
-                embed_rows(&em, hold + h * d, n);
-                h += n;
-                n = 0;
-            }
-        }
-        if (n) embed_rows(&em, hold + h * d, n);
-        h += n;
-        if ((rc = eval_class_accum_init(&acc, C, d, err))) goto out;
-        n = 0;
-        int64_t done = 0, total = tr.ts.N;
-        for (int64_t c = 0; c < C; c++) {
-            int32_t m = tr.ts.sizes[c];
-            if (mean_cap > 0 && m > mean_cap) m = (int32_t)mean_cap;
-            for (int32_t j = 0; j < m; j++) {
-                synth_render_train(syn, em.x + n * Din, c, j, 0);
-                if (em.flip_sum) synth_render_train(syn, em.xf + n * Din, c, j, 1);
-                lab_chunk[n] = (int32_t)c;
-                if (++n == EMB_CHUNK) {
-                    embed_rows(&em, em.e, n);
-                    if ((rc = eval_class_accum_add(&acc, em.e, lab_chunk, n, err))) goto out;
-                    done += n;
-                    n = 0;
-                    report(progress, pctx, "class means", done, total);
-                }
-            }
-        }
-        if (n) {
-            embed_rows(&em, em.e, n);
-            if ((rc = eval_class_accum_add(&acc, em.e, lab_chunk, n, err))) goto out;
-        }
-        if ((rc = eval_class_accum_finish(&acc, means, NULL, err))) goto out;
-        for (int64_t c = 0; c < C; c++) sizes[c] = tr.ts.sizes[c];
-        in.holdout = (struct eval_mat){hold, h, d};
-        in.holdout_labels = (struct eval_vec){hlab, h};
-        in.class_sizes = (struct eval_vec){sizes, C};
-        in.class_means = (struct eval_mat){means, C, d};
-        const float *w = !em.raw ? head_class_weights(&tr.head) : NULL;
-        if (w) in.class_weights = (struct eval_mat){w, C, d};
-    }
-
+    if ((rc = load_eval_config(&re, opts, err))) goto out;
+    if ((rc = rebuild_trainer(&re, err))) goto out;
+    if ((rc = choose_net(&re, err))) goto out;
+    if ((rc = embed_probes(&re, &in, err))) goto out;
+    if ((rc = embed_distractors(&re, &in, err))) goto out;
+    if ((rc = embed_pairs(&re, &in, err))) goto out;
+    if ((rc = embed_tail(&re, &in, err))) goto out;
     report(progress, pctx, "scoring", 0, 1);
-    rc = eval_run(&in, &ecfg, outdir, sum, err);
-    goto out;
-oom:
-    rc = DCQB_FAIL(err, DCQB_ENOMEM, "out of memory embedding the evaluation sets of %s",
-                   rundir);
+    rc = eval_run(&in, &re.eo.ecfg, outdir, sum, err);
 out:
-    eval_class_accum_free(&acc);
-    free(em.x);
-    free(em.xf);
-    free(em.e);
-    free(em.ef);
-    free(lab_chunk);
-    free(discard);
-    free(probe);
-    free(plab);
-    free(dist);
-    free(pa);
-    free(pb);
-    free(same);
-    free(hold);
-    free(hlab);
-    free(means);
-    free(sizes);
-    trainer_free(&tr);
-    cfg_free(&cfg);
+    eval_class_accum_free(&re.acc);
+    free(re.em.x);
+    free(re.em.xf);
+    free(re.em.e);
+    free(re.em.ef);
+    free(re.lab_chunk);
+    free(re.discard);
+    free(re.probe);
+    free(re.plab);
+    free(re.dist);
+    free(re.pa);
+    free(re.pb);
+    free(re.same);
+    free(re.hold);
+    free(re.hlab);
+    free(re.means);
+    free(re.sizes);
+    trainer_free(&re.tr);
+    cfg_free(&re.cfg);
     return rc;
 }
