@@ -94,7 +94,8 @@ static void on_progress(void *ctx, int64_t t, int64_t T, double loss, double lr,
 
 /* The run's summary.json record from the trainer (tr NULL: setup failed, status only). */
 static int write_summary(const char *dir, const char *status, const char *msg,
-                         const struct trainer *tr, const struct train_result *res)
+                         const struct trainer *tr, const struct train_result *res,
+                         struct dcqb_err *err)
 {
     struct rundir_summary s = {.status = status, .err_msg = msg};
     if (tr && tr->head.ops) {
@@ -135,10 +136,33 @@ static int write_summary(const char *dir, const char *status, const char *msg,
     }
     s.peak_rss_mb = provenance_peak_rss_mb();
     s.git_rev = provenance_git_rev();
-    return rundir_summary_write(dir, &s, NULL);
+    return rundir_summary_write(dir, &s, err);
+}
+
+/* A checkpoint at step t must come with the curve rows before it (trainer_run logs step t' when
+ * t' % log_every == 0 and the last step, and flushes the curve before every checkpoint): a step
+ * the curve does not show is refused rather than trusted. */
+static int check_curve(const struct trainer *tr, const char *out, struct dcqb_err *err)
+{
+    int64_t t = tr->t, T = tr->o.steps, last;
+    if (t == 0) return DCQB_OK;
+    int64_t want = t == T ? T - 1 : (t - 1) / tr->o.log_every * tr->o.log_every;
+    int rc = rundir_curve_last_step(&last, out, t, err);
+    if (rc) return rc;
+    if (last != want)
+        return DCQB_FAIL(err, DCQB_EFORMAT, "%s: the checkpoint is at step %lld but %s's last row "
+                         "before it is %s%lld (expected %lld): checkpoint and curve disagree",
+                         out, (long long)t, rundir_name(RUNDIR_CURVE), last < 0 ? "missing: " : "",
+                         (long long)last, (long long)want);
+    return DCQB_OK;
 }
 
 static const char *const bool_flags[] = {"resume", NULL};
+
+/* The exit status of `train --resume` when the folder's checkpoint cannot continue this run
+ * (another configuration, corrupt, or disagreeing with the curve): the sweep moves the folder's
+ * records aside and trains afresh; by hand, pick another --out. */
+#define EXIT_CKPT_UNUSABLE 3
 
 int cmd_train(int argc, char **argv)
 {
@@ -200,13 +224,18 @@ int cmd_train(int argc, char **argv)
     }
     if ((rc = fs_mkdir_p(out, &err))) goto fail;
     if (resume && have_ckpt) {
-        if ((rc = trainer_load(&tr, path, &err))) goto fail;
+        if ((rc = trainer_load(&tr, path, &err)) || (rc = check_curve(&tr, out, &err))) {
+            /* the folder's checkpoint cannot continue this run: a sweep moves it aside */
+            exit_code = EXIT_CKPT_UNUSABLE;
+            goto fail;
+        }
         fprintf(stderr, "[train] resuming %s at step %lld\n", out, (long long)tr.t);
     }
-    /* resolved config (every key but the CLI's) and provenance */
-    if ((rc = rundir_config_write(out, train_write_resolved, &cfg, &err))) goto fail;
-    rundir_provenance_write(out, tr.o.threads, (unsigned long long)tr.o.seed, NULL);
-    if (tr.t > 0) rundir_curve_truncate(out, tr.t, NULL);
+    /* resolved config (every key but the CLI's) and provenance, each written whole or not */
+    if ((rc = rundir_config_write(out, train_write_resolved, &cfg, &err)) ||
+        (rc = rundir_provenance_write(out, tr.o.threads, (unsigned long long)tr.o.seed, &err)) ||
+        (tr.t > 0 && (rc = rundir_curve_truncate(out, tr.t, &err))))
+        goto fail;
     rundir_path(path, sizeof path, out, RUNDIR_CURVE);
     FILE *curve = fopen(path, tr.t > 0 ? "a" : "w");
     if (!curve) {
@@ -228,20 +257,23 @@ int cmd_train(int argc, char **argv)
             head_name(&tr.head), (long long)tr.ts.C, (long long)tr.ts.N, (long long)tr.o.steps,
             tr.o.batch);
     rc = trainer_run(&tr, curve, path, &g_stop, on_progress, &pr, &res, &err);
-    fclose(curve);
+    if (fclose(curve) != 0 && rc == DCQB_OK)
+        rc = DCQB_FAIL(&err, DCQB_EIO, "%s: write failed: %s", path, strerror(errno));
     if (pr.tty) fprintf(stderr, "\n");
+    /* "ok" only once summary.json says so: a run whose record could not be written failed */
+    if (rc == DCQB_OK && (rc = write_summary(out, "ok", NULL, &tr, &res, &err)) != DCQB_OK)
+        fprintf(stderr, "dcqbench train: %s\n", err.msg);
     if (rc == DCQB_OK) {
-        write_summary(out, "ok", NULL, &tr, &res);
         printf("ok: %lld steps, final loss %.4f (first %.4f), %.0f samples/s, digest %08x\n",
                (long long)res.steps_done, res.final_loss, res.first_loss, res.samples_per_s,
                res.digest);
         exit_code = 0;
     } else if (rc == DCQB_EINTR) {
-        write_summary(out, "interrupted", err.msg, &tr, &res);
+        write_summary(out, "interrupted", err.msg, &tr, &res, NULL);
         fprintf(stderr, "dcqbench train: %s; checkpoint written, rerun with --resume\n", err.msg);
         exit_code = 130;
     } else {
-        write_summary(out, "fail", err.msg, &tr, &res);
+        write_summary(out, "fail", err.msg, &tr, &res, NULL);
         fprintf(stderr, "dcqbench train: run failed: %s\n", err.msg);
         exit_code = 1;
     }
@@ -254,10 +286,11 @@ fail:
     if (out) {
         rundir_path(path, sizeof path, out, RUNDIR_CHECKPOINT);
         if (!fs_exists(path) && fs_mkdir_p(out, NULL) == DCQB_OK)
-            write_summary(out, "fail", err.msg, NULL, NULL);
+            write_summary(out, "fail", err.msg, NULL, NULL, NULL);
     }
     trainer_free(&tr);
     cfg_free(&cfg);
     cfg_free(&flags);
-    return cli_error("train", &err);
+    int code = cli_error("train", &err);
+    return exit_code == EXIT_CKPT_UNUSABLE ? exit_code : code;
 }
