@@ -73,7 +73,10 @@ static const char fake_script[] =
     "echo \"fake $cmd $mode\"\n"
     "if [ \"$cmd\" = train ]; then\n"
     "  echo x >> \"$out/attempts\"\n"
-    "  [ -e \"$out/checkpoint.bin\" ] && { echo \"$out already holds a run\" >&2; exit 2; }\n"
+    "  [ -e \"$out/checkpoint.bin\" ] && [ \"$6\" != --resume ] && "
+    "{ echo \"$out already holds a run\" >&2; exit 2; }\n"
+    "  grep -q other \"$out/checkpoint.bin\" 2>/dev/null && "
+    "{ echo 'checkpoint belongs to another configuration' >&2; exit 3; }\n"
     "  [ \"$mode\" != nosummary ] && { echo '# resolved'; cat \"$conf\"; echo 'ratio = 0.10';\n"
     "    grep -q '^head = dcq' \"$conf\" && echo 'mu = 9.99e-1'; } > \"$out/config.ini\"\n"
     "  [ \"$mode\" != nosummary ] && echo ckpt > \"$out/checkpoint.bin\"\n"
@@ -398,17 +401,20 @@ static void test_runs_failures_and_resume(void **state)
     tsv_free(&t);
     free(text);
 
-    /* rerun: ok runs skipped, failed runs retried (one more row each) */
+    /* rerun: ok runs skipped, failed runs retried (one more row each): training resumed with
+     * --resume, and a run whose training finished (evalfail) is evaluated again, not retrained */
     rc = sweep_execute(&s, &o, &r, &err);
     assert_int_equal(rc, DCQB_OK);
     assert_int_equal(r.skipped, 4);
     assert_int_equal(r.ok, 0);
     assert_int_equal(r.failed, 8);
-    for (int i = 0; i < s.n_runs; i++)
-        assert_int_equal(attempts(res, &s, i), strcmp(mode_of(&s.runs[i]), "ok") ? 2 : 1);
+    for (int i = 0; i < s.n_runs; i++) {
+        const char *m = mode_of(&s.runs[i]);
+        assert_int_equal(attempts(res, &s, i), strcmp(m, "ok") && strcmp(m, "evalfail") ? 2 : 1);
+    }
     text = test_slurp(tsv);
     assert_int_equal(count_lines(text), 1 + 12 + 8);
-    for (int i = 0; i < s.n_runs; i++) { /* retried from scratch, not refused by train */
+    for (int i = 0; i < s.n_runs; i++) { /* resumed, not refused by train */
         char *row = find_row(text, s.runs[i].run_id);
         if (!strcmp(mode_of(&s.runs[i]), "evalfail"))
             assert_non_null(strstr(row, "eval exited with status 3"));
@@ -416,7 +422,21 @@ static void test_runs_failures_and_resume(void **state)
     }
     free(text);
 
-    /* --force reruns everything, from scratch (an earlier attempt's checkpoint goes first) */
+    /* a checkpoint train cannot resume (exit 3: another configuration) is moved aside, never
+     * deleted, and the run trains afresh in the same call */
+    int crash = -1;
+    for (int i = 0; i < s.n_runs && crash < 0; i++)
+        if (!strcmp(mode_of(&s.runs[i]), "crash")) crash = i;
+    char p[700];
+    snprintf(p, sizeof p, "%s/t/%s/checkpoint.bin", res, s.runs[crash].run_id);
+    write_file(p, "other\n");
+    assert_int_equal(sweep_execute(&s, &o, &r, &err), DCQB_OK);
+    assert_int_equal(attempts(res, &s, crash), 4); /* refused resume + the fresh start */
+    snprintf(p, sizeof p, "ls -d %s/t/%s/aside-*/checkpoint.bin >/dev/null 2>&1", res,
+             s.runs[crash].run_id);
+    assert_int_equal(system(p), 0);
+
+    /* --force reruns everything, from scratch (earlier records are moved aside first) */
     o.force = 1;
     assert_int_equal(sweep_execute(&s, &o, &r, &err), DCQB_OK);
     assert_int_equal(r.skipped, 0);
