@@ -22,7 +22,7 @@
 static const char conf_text[] =
     "[sweep]\n"
     "name = it\n"
-    "metrics = lfw_acc\n"
+    "metrics = lfw_acc_mean\n"
     "[base]\n"
     "profile = uniform\n"
     "uniform_n = 4\n"

@@ -94,7 +94,7 @@ static const char fake_script[] =
     "  exit 0\n"
     "fi\n"
     "[ \"$mode\" = evalfail ] && { echo 'eval boom' >&2; exit 3; }\n"
-    "printf '{\"lfw_acc\": 0.875, \"mf_rank1\": null, \"other\": 1}\\n' > \"$out/eval/metrics.json\"\n";
+    "printf '{\"lfw_acc_mean\": 0.875, \"megaface_rank1\": null, \"other\": 1}\\n' > \"$out/eval/metrics.json\"\n";
 
 static const char *fake_exec(void)
 {
@@ -107,7 +107,7 @@ static const char *fake_exec(void)
 static const char runner_conf[] =
     "[sweep]\n"
     "name = t\n"
-    "metrics = lfw_acc, mf_rank1\n"
+    "metrics = lfw_acc_mean, megaface_rank1\n"
     "[base]\n"
     "seed = 1, 2\n"
     "steps = 10\n"
@@ -300,6 +300,9 @@ static void test_errors_name_file_and_line(void **state)
     expect_error("[base]\nseed = 1\n", "no [head.<name>] section");
     expect_error("[sweep]\nname = a/b\n[head.full]\n", ":2: sweep name");
     expect_error("[sweep]\nfoo = 1\n[head.full]\n", ":2: unknown key 'foo' in [sweep]");
+    /* a typo in metrics once gave an all-NA column without a word */
+    expect_error("[sweep]\nmetrics = lfw_acc_mean, lfw_acx\n[head.full]\n",
+                 "unknown metric 'lfw_acx'");
     expect_error("[head.full]\n[head.full]\n", ":2: section [head.full] given twice");
 }
 
@@ -348,7 +351,7 @@ static void test_runs_failures_and_resume(void **state)
                   "head_per_class_bytes\thead_fixed_bytes\thead_flops_per_step\t"
                   "backbone_flops_per_step\thead_active_classes\tqueue_distinct_classes\t"
                   "blas_core\teval_ema_default\t"
-                  "lfw_acc\tmf_rank1\terr_msg\n");
+                  "lfw_acc_mean\tmegaface_rank1\terr_msg\n");
     assert_false(want.oom);
     assert_memory_equal(text, want.p, want.n);
     sb_free(&want);
@@ -373,7 +376,7 @@ static void test_runs_failures_and_resume(void **state)
         assert_string_equal(cell_of(&t, s.runs[i].run_id, "kshot"), "NA");
         if (!strcmp(m, "ok")) {
             assert_non_null(strstr(row, "\tok\t"));
-            /* steps 10, head_mem 2 MiB, lfw 0.875, mf_rank1 null -> NA, err_msg NA */
+            /* steps 10, head_mem 2 MiB, lfw 0.875, megaface_rank1 null -> NA, err_msg NA */
             assert_non_null(strstr(row, "\t10\t0.25\t100\t2\t12.5\t1.5\t00c0ffee\t"));
             assert_non_null(strstr(row, "\t1\t0.875\tNA\tNA"));
         } else {
@@ -475,6 +478,12 @@ static void test_shards_partition_and_merge(void **state)
     const char *merged = tpath("merged.tsv");
     remove(merged);
     assert_int_equal(sweep_merge(merged, in, n, &err), DCQB_OK);
+    /* the output among the inputs under another spelling would double the file */
+    char self[700];
+    snprintf(self, sizeof self, "%s/./merged.tsv", test_tmpdir());
+    const char *again[] = {self};
+    assert_int_equal(sweep_merge(merged, again, 1, &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "both input and output"));
     char *text = test_slurp(merged);
     assert_int_equal(count_lines(text), 1 + s.n_runs);
     for (int i = 0; i < s.n_runs; i++) { /* every run exactly once */

@@ -355,8 +355,11 @@ int sweep_merge(const char *out, const char *const *in, int n_in, struct dcqb_er
     }
     for (int i = 0; i < n_in; i++) {
         char *t;
-        if (strcmp(in[i], out) == 0) {
-            rc = DCQB_FAIL(err, DCQB_EINVAL, "%s is both input and output", out);
+        /* the same file under another name (./m1.tsv, a link) counts: it would double */
+        struct stat si, so;
+        if (strcmp(in[i], out) == 0 || (stat(in[i], &si) == 0 && stat(out, &so) == 0 &&
+                                         si.st_dev == so.st_dev && si.st_ino == so.st_ino)) {
+            rc = DCQB_FAIL(err, DCQB_EINVAL, "%s is both input and output (as %s)", out, in[i]);
             goto out;
         }
         if ((rc = file_read_all(&t, &len, in[i], LEDGER_MAX_BYTES, NULL)) || !t) {
