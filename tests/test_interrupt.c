@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -280,6 +281,36 @@ static void test_concurrent_sweeps(void **state)
     check_ledger(res, 1);
 }
 
+/* A run whose folder lock another process holds is skipped with a message (exit 1), shown as
+ * locked by --dry-run, and run once the lock is released. */
+static void test_locked_run_skipped(void **state)
+{
+    (void)state;
+    const char *res = tdir("it_locked");
+    rm_rf(res);
+    char dir[800], lock[900], cmd[1600];
+    snprintf(dir, sizeof dir, "%s/it/%s", res, ref[0].run_id);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(lock, sizeof lock, "%s/lock", dir);
+    int fd = open(lock, O_RDWR | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+    static char out[1 << 15];
+    snprintf(cmd, sizeof cmd, "sweep %s --results %s --dry-run", conf_path, res);
+    assert_int_equal(test_run_cli(out, sizeof out, cmd), 0);
+    char want[100];
+    snprintf(want, sizeof want, "%s locked", ref[0].run_id);
+    assert_non_null(strstr(out, want));
+    snprintf(cmd, sizeof cmd, "sweep %s --results %s", conf_path, res);
+    assert_int_equal(test_run_cli(out, sizeof out, cmd), 1);
+    assert_non_null(strstr(out, "held by another process"));
+    assert_non_null(strstr(out, "1 locked by another process"));
+    close(fd); /* releases the lock */
+    assert_int_equal(test_run_cli(out, sizeof out, cmd), 0);
+    check_ledger(res, 1);
+}
+
 /* A full file system: the run fails cleanly (an exit status, no crash, no hang), and once space
  * is freed the rerun completes with the uninterrupted digests. */
 static void test_full_filesystem(void **state)
@@ -344,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_sigkill_at_random_moments),
         cmocka_unit_test(test_sigint_at_random_moments),
         cmocka_unit_test(test_concurrent_sweeps),
+        cmocka_unit_test(test_locked_run_skipped),
         cmocka_unit_test(test_full_filesystem),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

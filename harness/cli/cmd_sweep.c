@@ -48,7 +48,8 @@ static const char sweep_help[] =
     "  --shard i/n     take only runs whose index in the canonical order is i mod n\n"
     "                  (0 <= i < n); n processes with i = 0..n-1 cover every run once.\n"
     "  --force         rerun runs that already have an ok row.\n"
-    "  --dry-run       list run_ids (marking finished ones) and configs, run nothing.\n"
+    "  --dry-run       list run_ids with their state (done, locked: running now in some\n"
+    "                  process, todo) and configs, run nothing.\n"
     "  --results DIR   results root (default: results).\n"
     "  --merge OUT IN...  append the rows of runs.tsv files IN to OUT, keeping one header;\n"
     "                  all headers must be equal (equivalent: tail -n +2 IN >> OUT).\n"
@@ -153,19 +154,23 @@ static void dry_run(const struct sweep *s, const char *results, int si, int sn)
     struct dcqb_err err = {0};
     if (done && sweep_done_mask(s, results, done, &err))
         fprintf(stderr, "dcqbench sweep: %s (finished runs not marked)\n", err.msg);
-    int n = 0, nd = 0;
+    int n = 0, nd = 0, nl = 0;
     for (int i = 0; i < s->n_runs; i++) {
         if (i % sn != si) continue;
         n++;
         nd += done && done[i];
-        printf("%s %s %s/%s/%s", s->runs[i].run_id, done && done[i] ? "done" : "todo", results,
-               s->name, s->runs[i].run_id);
+        /* locked: a sweep (or an orphaned child of a killed one) is running it right now */
+        int locked = !(done && done[i]) && sweep_run_locked(s, results, i);
+        nl += locked;
+        printf("%s %s %s/%s/%s", s->runs[i].run_id,
+               done && done[i] ? "done" : locked ? "locked" : "todo", results, s->name,
+               s->runs[i].run_id);
         for (int k = 0; k < s->runs[i].n_kv; k++)
             printf(" %s=%s", s->runs[i].key[k], s->runs[i].val[k]);
         printf("\n");
     }
-    printf("# sweep %s: %d runs in this shard, %d done, %d to run (%d in the whole sweep)\n",
-           s->name, n, nd, n - nd, s->n_runs);
+    printf("# sweep %s: %d runs in this shard, %d done, %d to run (%d of them locked: running "
+           "now), %d in the whole sweep\n", s->name, n, nd, n - nd, nl, s->n_runs);
     free(done);
 }
 

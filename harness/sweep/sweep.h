@@ -136,6 +136,10 @@ int sweep_execute(const struct sweep *s, const struct sweep_opts *o, struct swee
 int sweep_done_mask(const struct sweep *s, const char *results_dir, unsigned char *done,
                     struct dcqb_err *err);
 
+/* 1 when run i's folder lock is held by a live process (a sweep running it, or its orphaned
+ * child), 0 otherwise. For --dry-run's status view. */
+int sweep_run_locked(const struct sweep *s, const char *results_dir, int i);
+
 /* Concatenate runs.tsv files into out, keeping the first header; all headers must be equal. */
 int sweep_merge(const char *out, const char *const *in, int n_in, struct dcqb_err *err);
 

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -346,6 +347,18 @@ free_slot: /* the row is written: the run is no longer ours */
 out:
     free(sum);
     return rc;
+}
+
+int sweep_run_locked(const struct sweep *s, const char *results_dir, int i)
+{
+    char dir[1200], path[1300];
+    snprintf(dir, sizeof dir, "%s/%s/%s", results_dir, s->name, s->runs[i].run_id);
+    if (rundir_path(path, sizeof path, dir, RUNDIR_LOCK)) return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    int held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd); /* also drops the shared lock we may have taken */
+    return held;
 }
 
 int sweep_execute(const struct sweep *s, const struct sweep_opts *o, struct sweep_result *res,
