@@ -44,7 +44,11 @@ static void usage(void)
     keys_help(stdout, train_keys, &def, KEY_CLI_ONLY, KEYS_HELP_FLAGS, 17);
     printf("  --help-head NAME  the keys of one head\n"
            "\nSIGINT/SIGTERM write a checkpoint and exit 130; --resume continues.\n"
-           "Output: DIR/{config.ini, provenance.json, curve.tsv, checkpoint.bin, summary.json}\n");
+           "Output: DIR/{config.ini, provenance.json, curve.tsv, checkpoint.bin, summary.json},\n"
+           "each written whole (temporary file, fsync, rename) or not at all.\n"
+           "exit status: 0 ok, 1 the run failed, 2 bad input, 3 --resume found a checkpoint it\n"
+           "cannot continue (another configuration, corrupt, or not matching curve.tsv), 130\n"
+           "interrupted.\n");
 }
 
 static int help_head(const char *name)
@@ -157,6 +161,22 @@ static int check_curve(const struct trainer *tr, const char *out, struct dcqb_er
     return DCQB_OK;
 }
 
+/* The run's config: --config FILE, else on --resume the folder's config.ini (resolved, when
+ * it exists), then every flag but the CLI's own on top: flags win over the file. */
+static int load_config(struct cfg *cfg, const struct cfg *flags, const char *config,
+                       const char *resolved, struct dcqb_err *err)
+{
+    int rc = DCQB_OK;
+    if (config) rc = cfg_load_ini(cfg, config, "train", err);
+    else if (resolved && fs_exists(resolved)) rc = cfg_load_ini(cfg, resolved, NULL, err);
+    for (int i = 0; !rc && i < flags->n; i++) {
+        const struct cfg_entry *e = &flags->e[i];
+        if (train_key_scope(e->key) != KEY_CLI_ONLY)
+            rc = cfg_set(cfg, e->key, e->val, e->src, e->line, err);
+    }
+    return rc;
+}
+
 static const char *const bool_flags[] = {"resume", NULL};
 
 /* The exit status of `train --resume` when the folder's checkpoint cannot continue this run
@@ -202,18 +222,9 @@ int cmd_train(int argc, char **argv)
         DCQB_FAIL(&err, DCQB_EINVAL, "--out %s: path too long", out);
         goto fail;
     }
-    if (config) {
-        if ((rc = cfg_load_ini(&cfg, config, "train", &err))) goto fail;
-    } else if (resume && fs_exists(path)) {
-        if ((rc = cfg_load_ini(&cfg, path, NULL, &err))) goto fail;
-    }
-    /* flags win over the file */
-    for (int i = 0; i < flags.n; i++) {
-        const struct cfg_entry *e = &flags.e[i];
-        if (train_key_scope(e->key) == KEY_CLI_ONLY) continue;
-        if ((rc = cfg_set(&cfg, e->key, e->val, e->src, e->line, &err))) goto fail;
-    }
-    if ((rc = trainer_setup(&tr, &cfg, &err))) goto fail;
+    if ((rc = load_config(&cfg, &flags, config, resume ? path : NULL, &err)) ||
+        (rc = trainer_setup(&tr, &cfg, &err)))
+        goto fail;
 
     rundir_path(path, sizeof path, out, RUNDIR_CHECKPOINT);
     int have_ckpt = fs_exists(path);
