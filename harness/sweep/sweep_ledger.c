@@ -185,7 +185,7 @@ int sweep_ledger_open(struct sweep_ledger *l, const struct sweep *s, const char 
         return DCQB_FAIL(err, DCQB_EINVAL, "results path too long");
     int rc = sweep_tsv_header(s, &hdr, err);
     if (rc) return rc;
-    l->fd = open(l->path, O_RDWR | O_CREAT | O_APPEND, 0644);
+    l->fd = open(l->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644); /* not the children's */
     if (l->fd < 0) {
         free(hdr);
         return DCQB_FAIL(err, DCQB_EIO, "%s: cannot open: %s", l->path, strerror(errno));
