@@ -35,8 +35,16 @@ ALLOC_OBJ := $(BUILD)/harness/bench/alloc_count.o
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard tests/bench_*.c)
+# One libFuzzer harness per reader (tests/fuzz/README.md); `make test` replays their corpora and
+# regression inputs through the same harness built with the normal compiler.
+FUZZ_NAMES := npy dsfile ckpt sweepfile ini runstsv benchtsv
+FUZZ_REPLAY_BIN := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz_replay_%)
+FUZZ_SECONDS ?= 60
+FUZZ_ONLY ?= $(FUZZ_NAMES)
+FUZZ_CFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+              -fno-omit-frame-pointer
 
-.PHONY: all deps test check-san bench reproduce plots clean help
+.PHONY: all deps test check-san fuzz fuzz-run bench reproduce plots clean help
 all: $(DCQBENCH)
 
 help:
@@ -47,6 +55,8 @@ help:
 	@echo "make bench      head cost benchmark (results/bench/)"
 	@echo "make plots      rebuild every figure from results/ alone"
 	@echo "make check-san  tests under AddressSanitizer + UBSan"
+	@echo "make fuzz       run each reader's libFuzzer harness FUZZ_SECONDS (60) seconds"
+	@echo "                (clang; FUZZ_ONLY=\"npy ckpt\" picks harnesses)"
 	@echo "make deps       install missing Debian packages (root) or name them"
 
 deps:
@@ -87,16 +97,53 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(ALLOC_OBJ) $(BUILD)/libdcqb.
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -o $@ $< $(ALLOC_OBJ) $(BUILD)/libdcqb.a -lcmocka \
 	    $(LDLIBS)
 
+FUZZ_COMMON := tests/fuzz/fuzz_common.c tests/fuzz/fuzz.h
+$(BUILD)/tests/fuzz_replay_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_replay.c $(FUZZ_COMMON) \
+                              $(ALLOC_OBJ) $(BUILD)/libdcqb.a | deps
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/fuzz -DFUZZ_NAME='"$*"' -o $@ $< tests/fuzz/fuzz_replay.c \
+	    tests/fuzz/fuzz_common.c $(ALLOC_OBJ) $(BUILD)/libdcqb.a -lcmocka $(LDLIBS)
+
 # One BLAS thread for tests: digests are defined per thread count (tests that need 2 set it).
 # Tests that drive the CLI find it through $DCQBENCH.
-test: $(DCQBENCH) $(TEST_BIN)
-	@OPENBLAS_NUM_THREADS=1 DCQBENCH=$(DCQBENCH) sh tests/run.sh $(TEST_BIN)
+test: $(DCQBENCH) $(TEST_BIN) $(FUZZ_REPLAY_BIN)
+	@OPENBLAS_NUM_THREADS=1 DCQBENCH=$(DCQBENCH) sh tests/run.sh $(TEST_BIN) $(FUZZ_REPLAY_BIN)
 
 # Same tests under AddressSanitizer + UBSan, built into build-san/ so the normal build stays.
 check-san:
 	$(MAKE) BUILD=build-san BINDIR=build-san/bin \
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    test
+
+# libFuzzer needs clang: the library is rebuilt into build-fuzz/ with coverage hooks
+# (fuzzer-no-link) and sanitizers; each harness starts from its committed corpus and writes new
+# inputs to build-fuzz/fuzz/corpus-<name>/, crashes to build-fuzz/fuzz/<name>-crash-*. A crash
+# goes into tests/fuzz/regress/<name>/ once fixed, so `make test` replays it from then on.
+# Clang 14 names a target_clones function's ifunc "f.ifunc", so calls from other files do not
+# link: the files with target_clones are compiled by cc (same sanitizers, no coverage needed,
+# they hold no reader), everything else by clang.
+FUZZ_CC_OBJ := $(patsubst %.c,build-fuzz/%.o,$(shell grep -l target_clones algorithms/*.c))
+fuzz:
+	$(MAKE) BUILD=build-fuzz BINDIR=build-fuzz/bin CC=cc CFLAGS="$(FUZZ_CFLAGS)" $(FUZZ_CC_OBJ)
+	$(MAKE) BUILD=build-fuzz BINDIR=build-fuzz/bin CC=clang \
+	    CFLAGS="$(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link" fuzz-run
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_libfuzzer.c $(FUZZ_COMMON) \
+                      $(ALLOC_OBJ) $(BUILD)/libdcqb.a | deps
+	@mkdir -p $(BUILD)/fuzz
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< \
+	    tests/fuzz/fuzz_libfuzzer.c tests/fuzz/fuzz_common.c $(ALLOC_OBJ) $(BUILD)/libdcqb.a \
+	    $(LDLIBS)
+
+fuzz-run: $(FUZZ_ONLY:%=$(BUILD)/fuzz/fuzz_%)
+	@for n in $(FUZZ_ONLY); do \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$n; \
+	    OPENBLAS_NUM_THREADS=1 $(BUILD)/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) \
+	        -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$n- \
+	        $(BUILD)/fuzz/corpus-$$n tests/fuzz/corpus/$$n 2> $(BUILD)/fuzz/$$n.log; st=$$?; \
+	    echo "fuzz $$n: exit $$st, $$(grep -E 'stat::number_of_executed_units|cov:' \
+	        $(BUILD)/fuzz/$$n.log | tail -n 2 | tr '\n' ' ')"; \
+	done
 
 bench: $(DCQBENCH)
 	$(DCQBENCH) bench
@@ -113,6 +160,6 @@ plots: $(DCQBENCH)
 	sh plots/make_plots.sh
 
 clean:
-	rm -rf build build-san bin
+	rm -rf build build-san build-fuzz bin
 
 -include $(LIB_OBJ:.o=.d) $(ALLOC_OBJ:.o=.d) $(BUILD)/harness/cli/main.d

@@ -76,24 +76,30 @@ int npy_read_info(struct npy_info *info, const char *path, struct dcqb_err *err)
         goto out;
     }
     hdr[hlen] = '\0';
+    /* NEP 1: the dict, padded with spaces, ends in '\n' */
+    size_t last = hlen - 1, close = last;
+    while (close > 0 && hdr[close - 1] == ' ') close--;
+    if (hdr[last] != '\n' || close == 0 || hdr[close - 1] != '}' || strlen(hdr) != hlen) {
+        rc = DCQB_FAIL(err, DCQB_EFORMAT, "%s: malformed .npy header (the dict, space padding "
+                       "and a final newline expected)", path);
+        goto out;
+    }
     const char *d = dict_value(hdr, "descr");
     if (!d || (*d != '\'' && *d != '"')) {
         rc = DCQB_FAIL(err, DCQB_EFORMAT, "%s: .npy header has no 'descr'", path);
         goto out;
     }
-    d++;
-    if (strncmp(d, "<f4", 3) == 0 || strncmp(d, "float32", 7) == 0)
-        info->dtype = NPY_F4;
-    else if (strncmp(d, "<f8", 3) == 0)
-        info->dtype = NPY_F8;
-    else if (strncmp(d, "<i4", 3) == 0)
-        info->dtype = NPY_I4;
-    else if (strncmp(d, "<i8", 3) == 0)
-        info->dtype = NPY_I8;
-    else {
-        const char *e = strpbrk(d, "'\"");
+    /* the whole string, closed by the quote that opened it: '<f4x' is not '<f4' */
+    char q = *d++;
+    static const char *const dts[] = {"<f4", "<f8", "<i4", "<i8"};
+    static const int dtv[] = {NPY_F4, NPY_F8, NPY_I4, NPY_I8};
+    info->dtype = -1;
+    for (int i = 0; i < 4; i++)
+        if (strncmp(d, dts[i], 3) == 0 && d[3] == q) info->dtype = dtv[i];
+    if (info->dtype < 0) {
+        const char *e = strchr(d, q);
         rc = DCQB_FAIL(err, DCQB_EFORMAT, "%s: unsupported dtype '%.*s' (need <f4, <f8, <i4 or "
-                       "<i8)", path, e ? (int)(e - d) : 8, d);
+                       "<i8)", path, e && e - d < 32 ? (int)(e - d) : 8, d);
         goto out;
     }
     const char *fo = dict_value(hdr, "fortran_order");
@@ -142,10 +148,16 @@ int npy_read_info(struct npy_info *info, const char *path, struct dcqb_err *err)
     info->rows = dims[0];
     info->cols = nd == 2 ? dims[1] : 1;
     info->data_off = off + hlen;
-    /* rows * cols * 8 must not wrap around (a wrapped size would pass the length check) */
-    if (info->cols > 0 && info->rows > (INT64_MAX / 8) / info->cols) {
-        rc = DCQB_FAIL(err, DCQB_EFORMAT, "%s: implausible 'shape' (%lld, %lld) in .npy header",
-                       path, (long long)info->rows, (long long)info->cols);
+    /* header + rows * cols * size, every step checked: a wrapped size would pass the length
+     * check and reach malloc */
+    uint64_t bytes, need;
+    if (__builtin_mul_overflow((uint64_t)info->rows, (uint64_t)info->cols, &bytes) ||
+        __builtin_mul_overflow(bytes, (uint64_t)dtype_size(info->dtype), &bytes) ||
+        __builtin_add_overflow(bytes, (uint64_t)info->data_off, &need) ||
+        need > (uint64_t)INT64_MAX) {
+        rc = DCQB_FAIL(err, DCQB_EFORMAT, "%s: truncated: 'shape' (%lld, %lld) in the .npy "
+                       "header promises more bytes than any file holds", path,
+                       (long long)info->rows, (long long)info->cols);
         goto out;
     }
     /* The file must hold exactly the data the header promises. */
@@ -154,12 +166,16 @@ int npy_read_info(struct npy_info *info, const char *path, struct dcqb_err *err)
         goto out;
     }
     long long fsize = ftell(f);
-    long long need = (long long)info->data_off +
-                     (long long)info->rows * info->cols * dtype_size(info->dtype);
-    if (fsize < need) {
+    if (fsize < (long long)need) {
         rc = DCQB_FAIL(err, DCQB_EFORMAT, "%s: truncated: header promises %lld x %lld values, "
                        "file has %lld of %lld bytes", path, (long long)info->rows,
-                       (long long)info->cols, fsize, need);
+                       (long long)info->cols, fsize, (long long)need);
+        goto out;
+    }
+    if (fsize > (long long)need) {
+        rc = DCQB_FAIL(err, DCQB_EFORMAT, "%s: %lld bytes after the data the header promises "
+                       "(file %lld bytes, header + data %lld)", path, fsize - (long long)need,
+                       fsize, (long long)need);
         goto out;
     }
 out:

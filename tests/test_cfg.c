@@ -4,6 +4,8 @@
  * that outlive the cfg's growth, and the resolved-config writer. */
 #include "test_util.h"
 
+#include <limits.h>
+
 #include <string.h>
 
 #include "cfg.h"
@@ -83,7 +85,7 @@ static void test_flags_win_and_forms(void **state)
     assert_int_equal(cfg_load_ini(&c, p, NULL, &err), DCQB_OK);
     char *argv[] = {"--lr", "0.5", "--steps=200", "file.conf", "--force", "other.conf",
                     "--queue-len", "16", "--verbose", "--last"};
-    static const char *const bools[] = {"force", NULL};
+    static const char *const bools[] = {"force", "verbose", "last", NULL};
     assert_int_equal(cfg_parse_args(&c, 10, argv, bools, &err), DCQB_OK);
     double lr;
     long long steps, q;
@@ -106,6 +108,63 @@ static void test_flags_win_and_forms(void **state)
     assert_int_equal(cfg_get_str(&c, "last", NULL, &s, &err), DCQB_OK);
     assert_string_equal(s, "1"); /* nothing follows */
     assert_int_equal(cfg_check_unused(&c, &err), DCQB_OK);
+    cfg_free(&c);
+}
+
+/* A flag that takes a value but has none is an error naming it: `--steps --out x` once
+ * trained one step, and a trailing `--steps` meant steps = 1. */
+static void test_flag_without_value(void **state)
+{
+    (void)state;
+    struct dcqb_err err = {0};
+    struct cfg c = {0};
+    char *a1[] = {"--steps", "--out", "x"};
+    assert_int_equal(cfg_parse_args(&c, 3, a1, NULL, &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "'--steps' needs a value"));
+    cfg_free(&c);
+    char *a2[] = {"--out", "x", "--steps"};
+    assert_int_equal(cfg_parse_args(&c, 3, a2, NULL, &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "'--steps'"));
+    cfg_free(&c);
+}
+
+/* Integers are read as integers: seeds above 2^53 stay distinct, 2^63 - 1 is itself, and
+ * anything past 64 bits or a fraction is refused (not rounded through a double). */
+static void test_int_exact(void **state)
+{
+    (void)state;
+    struct dcqb_err err = {0};
+    struct cfg c = {0};
+    long long v;
+    cfg_set(&c, "a", "9007199254740993", "t", 1, NULL);
+    assert_int_equal(cfg_get_int(&c, "a", 0, 0, LLONG_MAX, &v, &err), DCQB_OK);
+    assert_true(v == 9007199254740993LL);
+    cfg_set(&c, "b", "9223372036854775807", "t", 2, NULL);
+    assert_int_equal(cfg_get_int(&c, "b", 0, 0, LLONG_MAX, &v, &err), DCQB_OK);
+    assert_true(v == LLONG_MAX);
+    cfg_set(&c, "c", "9223372036854775808", "t", 3, NULL);
+    assert_int_equal(cfg_get_int(&c, "c", 0, 0, LLONG_MAX, &v, &err), DCQB_EINVAL);
+    cfg_set(&c, "d", "1e6", "t", 4, NULL);
+    assert_int_equal(cfg_get_int(&c, "d", 0, 0, LLONG_MAX, &v, &err), DCQB_OK);
+    assert_true(v == 1000000);
+    cfg_set(&c, "e", "1.5", "t", 5, NULL);
+    assert_int_equal(cfg_get_int(&c, "e", 0, 0, LLONG_MAX, &v, &err), DCQB_EINVAL);
+    cfg_set(&c, "f", "1e17", "t", 6, NULL); /* past 2^53: a double need not be exact */
+    assert_int_equal(cfg_get_int(&c, "f", 0, 0, LLONG_MAX, &v, &err), DCQB_EINVAL);
+    cfg_set(&c, "g", "-5", "t", 7, NULL);
+    assert_int_equal(cfg_get_int(&c, "g", 0, 0, LLONG_MAX, &v, &err), DCQB_EINVAL);
+    cfg_free(&c);
+}
+
+/* A directory given as --config opens and reads as empty: it must be refused, not read as
+ * "every default". */
+static void test_config_not_a_file(void **state)
+{
+    (void)state;
+    struct dcqb_err err = {0};
+    struct cfg c = {0};
+    assert_int_equal(cfg_load_ini(&c, test_tmpdir(), "train", &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "not a regular file"));
     cfg_free(&c);
 }
 
@@ -266,6 +325,9 @@ int main(void)
         cmocka_unit_test(test_ini_lines_and_sections),
         cmocka_unit_test(test_ini_errors),
         cmocka_unit_test(test_flags_win_and_forms),
+        cmocka_unit_test(test_flag_without_value),
+        cmocka_unit_test(test_int_exact),
+        cmocka_unit_test(test_config_not_a_file),
         cmocka_unit_test(test_unknown_keys),
         cmocka_unit_test(test_typed_getters),
         cmocka_unit_test(test_write_sorted_used),

@@ -179,6 +179,38 @@ static void test_malformed_refused(void **state)
     assert_int_equal(npy_read_info(&info, path_of("nope.npy"), &err), DCQB_EIO);
 }
 
+/* The format exactly: a size check that cannot wrap, the dtype string whole, the header ending
+ * in '\n' after space padding, and file length = header + data. */
+static void test_format_exact(void **state)
+{
+    (void)state;
+    float x[8] = {0};
+    /* rows * cols * 8 fits in 63 bits, but adding the header's 64 bytes did not: reported as
+     * "out of memory" before, now "truncated" */
+    write_raw(path_of("e1.npy"), "{'descr': '<f8', 'fortran_order': False, "
+              "'shape': (1, 1152921504606846975), }", x, sizeof x);
+    expect_refused("e1.npy", "truncated");
+    write_raw(path_of("e2.npy"), "{'descr': '<f4x', 'fortran_order': False, 'shape': (2, 4), }",
+              x, sizeof x);
+    expect_refused("e2.npy", "dtype");
+    write_raw(path_of("e3.npy"), "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }",
+              x, sizeof x);
+    FILE *f = fopen(path_of("e3.npy"), "ab");
+    assert_non_null(f);
+    fputs("junk", f); /* trailing bytes after the data */
+    fclose(f);
+    expect_refused("e3.npy", "bytes");
+    /* a header not ending in '\n': the padding is not what the format says */
+    write_raw(path_of("e4.npy"), "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }",
+              x, sizeof x);
+    f = fopen(path_of("e4.npy"), "r+b");
+    assert_non_null(f);
+    fseek(f, 63, SEEK_SET);
+    fputc('x', f);
+    fclose(f);
+    expect_refused("e4.npy", "header");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_f32_1d_and_i32),
         cmocka_unit_test(test_read_f8_i8_column),
         cmocka_unit_test(test_malformed_refused),
+        cmocka_unit_test(test_format_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

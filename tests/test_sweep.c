@@ -73,7 +73,10 @@ static const char fake_script[] =
     "echo \"fake $cmd $mode\"\n"
     "if [ \"$cmd\" = train ]; then\n"
     "  echo x >> \"$out/attempts\"\n"
-    "  [ -e \"$out/checkpoint.bin\" ] && { echo \"$out already holds a run\" >&2; exit 2; }\n"
+    "  [ -e \"$out/checkpoint.bin\" ] && [ \"$6\" != --resume ] && "
+    "{ echo \"$out already holds a run\" >&2; exit 2; }\n"
+    "  grep -q other \"$out/checkpoint.bin\" 2>/dev/null && "
+    "{ echo 'checkpoint belongs to another configuration' >&2; exit 3; }\n"
     "  [ \"$mode\" != nosummary ] && { echo '# resolved'; cat \"$conf\"; echo 'ratio = 0.10';\n"
     "    grep -q '^head = dcq' \"$conf\" && echo 'mu = 9.99e-1'; } > \"$out/config.ini\"\n"
     "  [ \"$mode\" != nosummary ] && echo ckpt > \"$out/checkpoint.bin\"\n"
@@ -91,7 +94,7 @@ static const char fake_script[] =
     "  exit 0\n"
     "fi\n"
     "[ \"$mode\" = evalfail ] && { echo 'eval boom' >&2; exit 3; }\n"
-    "printf '{\"lfw_acc\": 0.875, \"mf_rank1\": null, \"other\": 1}\\n' > \"$out/eval/metrics.json\"\n";
+    "printf '{\"lfw_acc_mean\": 0.875, \"megaface_rank1\": null, \"other\": 1}\\n' > \"$out/eval/metrics.json\"\n";
 
 static const char *fake_exec(void)
 {
@@ -104,7 +107,7 @@ static const char *fake_exec(void)
 static const char runner_conf[] =
     "[sweep]\n"
     "name = t\n"
-    "metrics = lfw_acc, mf_rank1\n"
+    "metrics = lfw_acc_mean, megaface_rank1\n"
     "[base]\n"
     "seed = 1, 2\n"
     "steps = 10\n"
@@ -297,6 +300,9 @@ static void test_errors_name_file_and_line(void **state)
     expect_error("[base]\nseed = 1\n", "no [head.<name>] section");
     expect_error("[sweep]\nname = a/b\n[head.full]\n", ":2: sweep name");
     expect_error("[sweep]\nfoo = 1\n[head.full]\n", ":2: unknown key 'foo' in [sweep]");
+    /* a typo in metrics once gave an all-NA column without a word */
+    expect_error("[sweep]\nmetrics = lfw_acc_mean, lfw_acx\n[head.full]\n",
+                 "unknown metric 'lfw_acx'");
     expect_error("[head.full]\n[head.full]\n", ":2: section [head.full] given twice");
 }
 
@@ -345,7 +351,7 @@ static void test_runs_failures_and_resume(void **state)
                   "head_per_class_bytes\thead_fixed_bytes\thead_flops_per_step\t"
                   "backbone_flops_per_step\thead_active_classes\tqueue_distinct_classes\t"
                   "blas_core\teval_ema_default\t"
-                  "lfw_acc\tmf_rank1\terr_msg\n");
+                  "lfw_acc_mean\tmegaface_rank1\terr_msg\n");
     assert_false(want.oom);
     assert_memory_equal(text, want.p, want.n);
     sb_free(&want);
@@ -370,7 +376,7 @@ static void test_runs_failures_and_resume(void **state)
         assert_string_equal(cell_of(&t, s.runs[i].run_id, "kshot"), "NA");
         if (!strcmp(m, "ok")) {
             assert_non_null(strstr(row, "\tok\t"));
-            /* steps 10, head_mem 2 MiB, lfw 0.875, mf_rank1 null -> NA, err_msg NA */
+            /* steps 10, head_mem 2 MiB, lfw 0.875, megaface_rank1 null -> NA, err_msg NA */
             assert_non_null(strstr(row, "\t10\t0.25\t100\t2\t12.5\t1.5\t00c0ffee\t"));
             assert_non_null(strstr(row, "\t1\t0.875\tNA\tNA"));
         } else {
@@ -398,17 +404,20 @@ static void test_runs_failures_and_resume(void **state)
     tsv_free(&t);
     free(text);
 
-    /* rerun: ok runs skipped, failed runs retried (one more row each) */
+    /* rerun: ok runs skipped, failed runs retried (one more row each): training resumed with
+     * --resume, and a run whose training finished (evalfail) is evaluated again, not retrained */
     rc = sweep_execute(&s, &o, &r, &err);
     assert_int_equal(rc, DCQB_OK);
     assert_int_equal(r.skipped, 4);
     assert_int_equal(r.ok, 0);
     assert_int_equal(r.failed, 8);
-    for (int i = 0; i < s.n_runs; i++)
-        assert_int_equal(attempts(res, &s, i), strcmp(mode_of(&s.runs[i]), "ok") ? 2 : 1);
+    for (int i = 0; i < s.n_runs; i++) {
+        const char *m = mode_of(&s.runs[i]);
+        assert_int_equal(attempts(res, &s, i), strcmp(m, "ok") && strcmp(m, "evalfail") ? 2 : 1);
+    }
     text = test_slurp(tsv);
     assert_int_equal(count_lines(text), 1 + 12 + 8);
-    for (int i = 0; i < s.n_runs; i++) { /* retried from scratch, not refused by train */
+    for (int i = 0; i < s.n_runs; i++) { /* resumed, not refused by train */
         char *row = find_row(text, s.runs[i].run_id);
         if (!strcmp(mode_of(&s.runs[i]), "evalfail"))
             assert_non_null(strstr(row, "eval exited with status 3"));
@@ -416,7 +425,21 @@ static void test_runs_failures_and_resume(void **state)
     }
     free(text);
 
-    /* --force reruns everything, from scratch (an earlier attempt's checkpoint goes first) */
+    /* a checkpoint train cannot resume (exit 3: another configuration) is moved aside, never
+     * deleted, and the run trains afresh in the same call */
+    int crash = -1;
+    for (int i = 0; i < s.n_runs && crash < 0; i++)
+        if (!strcmp(mode_of(&s.runs[i]), "crash")) crash = i;
+    char p[700];
+    snprintf(p, sizeof p, "%s/t/%s/checkpoint.bin", res, s.runs[crash].run_id);
+    write_file(p, "other\n");
+    assert_int_equal(sweep_execute(&s, &o, &r, &err), DCQB_OK);
+    assert_int_equal(attempts(res, &s, crash), 4); /* refused resume + the fresh start */
+    snprintf(p, sizeof p, "ls -d %s/t/%s/aside-*/checkpoint.bin >/dev/null 2>&1", res,
+             s.runs[crash].run_id);
+    assert_int_equal(system(p), 0);
+
+    /* --force reruns everything, from scratch (earlier records are moved aside first) */
     o.force = 1;
     assert_int_equal(sweep_execute(&s, &o, &r, &err), DCQB_OK);
     assert_int_equal(r.skipped, 0);
@@ -455,6 +478,12 @@ static void test_shards_partition_and_merge(void **state)
     const char *merged = tpath("merged.tsv");
     remove(merged);
     assert_int_equal(sweep_merge(merged, in, n, &err), DCQB_OK);
+    /* the output among the inputs under another spelling would double the file */
+    char self[700];
+    snprintf(self, sizeof self, "%s/./merged.tsv", test_tmpdir());
+    const char *again[] = {self};
+    assert_int_equal(sweep_merge(merged, again, 1, &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "both input and output"));
     char *text = test_slurp(merged);
     assert_int_equal(count_lines(text), 1 + s.n_runs);
     for (int i = 0; i < s.n_runs; i++) { /* every run exactly once */

@@ -180,6 +180,39 @@ static void test_checkpoint_refuses_other_config_and_corruption(void **state)
     trainer_free(&b);
 }
 
+/* Overwrite the checkpoint header's step (offset 40: magic 8, version 4, crc 4, three u64). */
+static void patch_step(const char *path, int64_t step)
+{
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 40, SEEK_SET), 0);
+    assert_int_equal(fwrite(&step, sizeof step, 1, f), 1);
+    fclose(f);
+}
+
+/* The header is inside the CRC: a finished 40-step run whose step was set to 10 resumed with
+ * another digest and exit 0, and a negative step wrote before a buffer. Both are refused. */
+static void test_checkpoint_header_in_crc(void **state)
+{
+    (void)state;
+    struct dcqb_err err = {0};
+    char path[512];
+    snprintf(path, sizeof path, "%s/train_hdr.ckpt", test_tmpdir());
+    struct trainer a, b;
+    struct train_result r;
+    assert_int_equal(setup_tiny(&a, "full", 40, NULL, NULL, &err), DCQB_OK);
+    assert_int_equal(trainer_run(&a, NULL, path, NULL, NULL, NULL, &r, &err), DCQB_OK);
+    trainer_free(&a);
+    assert_int_equal(setup_tiny(&b, "full", 40, NULL, NULL, &err), DCQB_OK);
+    assert_int_equal(trainer_load(&b, path, &err), DCQB_OK);
+    assert_int_equal(b.t, 40);
+    patch_step(path, 10);
+    assert_int_equal(trainer_load(&b, path, &err), DCQB_EFORMAT);
+    patch_step(path, -5);
+    assert_int_equal(trainer_load(&b, path, &err), DCQB_EFORMAT);
+    trainer_free(&b);
+}
+
 static void test_divergence_is_reported_with_step(void **state)
 {
     (void)state;
@@ -322,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_step_by_hand_equals_run),
         cmocka_unit_test(test_resume_is_bit_exact),
         cmocka_unit_test(test_checkpoint_refuses_other_config_and_corruption),
+        cmocka_unit_test(test_checkpoint_header_in_crc),
         cmocka_unit_test(test_divergence_is_reported_with_step),
         cmocka_unit_test(test_unknown_key_and_bad_value),
         cmocka_unit_test(test_learns),

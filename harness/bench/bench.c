@@ -154,13 +154,17 @@ int bench_row_read(struct bench_row *r, const struct tsv *t, int row)
 }
 
 /* Append one row to bench.tsv (one write + flush, so a crash loses at most this row). */
-static void row_write(FILE *f, const struct bench_row *r)
+/* One row = one write() on the O_APPEND stream, then fsync: a killed bench leaves whole rows
+ * (the reader drops a torn last one) and two benches appending never interleave within a line.
+ * 0, or -1 when the row could not be written. */
+static int row_write(FILE *f, const struct bench_row *r)
 {
     struct sbuf b = {0};
     bench_row_format(&b, r);
-    if (!b.oom) fwrite(b.p, 1, b.n, f);
+    int bad = b.oom || fflush(f) != 0 || write(fileno(f), b.p, b.n) != (ssize_t)b.n ||
+              fsync(fileno(f)) != 0;
     sb_free(&b);
-    fflush(f);
+    return bad ? -1 : 0;
 }
 
 static int same_config(const struct bench_row *a, const struct bench_row *b)

@@ -20,8 +20,8 @@ static const char sweep_help[] =
     "       dcqbench sweep --merge OUT IN...\n"
     "\n"
     "Expand each sweep FILE into runs and run each one as child processes:\n"
-    "  dcqbench train --config <run>/run.conf --out <run>   then, if training succeeded,\n"
-    "  dcqbench eval --run <run>\n"
+    "  dcqbench train --config <run>/run.conf --out <run> --resume   then, if training\n"
+    "  succeeded, dcqbench eval --run <run>\n"
     "A crashed, diverged or hung-then-killed child fails only its own run.\n"
     "\n"
     "Sweep file (INI; '#' or ';' starts a comment line, ' ;' an inline comment):\n"
@@ -48,11 +48,14 @@ static const char sweep_help[] =
     "  --shard i/n     take only runs whose index in the canonical order is i mod n\n"
     "                  (0 <= i < n); n processes with i = 0..n-1 cover every run once.\n"
     "  --force         rerun runs that already have an ok row.\n"
-    "  --dry-run       list run_ids (marking finished ones) and configs, run nothing.\n"
+    "  --dry-run       list run_ids with their state (done, locked: running now in some\n"
+    "                  process, todo) and configs, run nothing.\n"
     "  --results DIR   results root (default: results).\n"
     "  --merge OUT IN...  append the rows of runs.tsv files IN to OUT, keeping one header;\n"
     "                  all headers must be equal (equivalent: tail -n +2 IN >> OUT).\n"
-    "\n"
+    "\n";
+/* two strings: C11 compilers need only support 4095 characters in one literal */
+static const char sweep_help2[] =
     "Resume: a run whose run_id has a row with status ok in runs.tsv is skipped (whatever\n"
     "git_rev wrote it: use --force or a new --results DIR after changing code). Failed runs\n"
     "are retried on every rerun and get a new row, so runs.tsv can hold several rows per\n"
@@ -77,8 +80,16 @@ static const char sweep_help[] =
     "checkpoints), wait for them and record what finished; a second ^C kills them.\n"
     "Interrupted runs get no row and run again next time.\n"
     "\n"
-    "exit status: 0 all runs ok, 1 some run failed (every run was still attempted),\n"
-    "2 bad input, 130 interrupted.\n";
+    "Each run folder has a 'lock' file: the sweep that runs it holds an flock() on it, handed\n"
+    "to its train and eval children, so a second sweep (or a rerun while children of a killed\n"
+    "sweep still run) skips that run and says so. A rerun resumes each unfinished run from its\n"
+    "checkpoint (train --resume); a run whose training finished but whose evaluation did not\n"
+    "is evaluated again, not retrained. Records that cannot be resumed (another configuration,\n"
+    "a corrupt checkpoint), and with --force every earlier record, are moved to\n"
+    "<run>/aside-<UTC time>/, never deleted.\n"
+    "\n"
+    "exit status: 0 all runs ok, 1 some run failed or was locked by another process (every\n"
+    "other run was still attempted), 2 bad input, 130 interrupted.\n";
 
 /* Set by the handler, read by sweep_execute: 1 = stop launching + forward SIGINT, 2 = kill. */
 static volatile sig_atomic_t g_stop;
@@ -143,35 +154,96 @@ static void dry_run(const struct sweep *s, const char *results, int si, int sn)
     struct dcqb_err err = {0};
     if (done && sweep_done_mask(s, results, done, &err))
         fprintf(stderr, "dcqbench sweep: %s (finished runs not marked)\n", err.msg);
-    int n = 0, nd = 0;
+    int n = 0, nd = 0, nl = 0;
     for (int i = 0; i < s->n_runs; i++) {
         if (i % sn != si) continue;
         n++;
         nd += done && done[i];
-        printf("%s %s %s/%s/%s", s->runs[i].run_id, done && done[i] ? "done" : "todo", results,
-               s->name, s->runs[i].run_id);
+        /* locked: a sweep (or an orphaned child of a killed one) is running it right now */
+        int locked = !(done && done[i]) && sweep_run_locked(s, results, i);
+        nl += locked;
+        printf("%s %s %s/%s/%s", s->runs[i].run_id,
+               done && done[i] ? "done" : locked ? "locked" : "todo", results, s->name,
+               s->runs[i].run_id);
         for (int k = 0; k < s->runs[i].n_kv; k++)
             printf(" %s=%s", s->runs[i].key[k], s->runs[i].val[k]);
         printf("\n");
     }
-    printf("# sweep %s: %d runs in this shard, %d done, %d to run (%d in the whole sweep)\n",
-           s->name, n, nd, n - nd, s->n_runs);
+    printf("# sweep %s: %d runs in this shard, %d done, %d to run (%d of them locked: running "
+           "now), %d in the whole sweep\n", s->name, n, nd, n - nd, nl, s->n_runs);
     free(done);
+}
+
+static void on_note(void *ctx, const char *run_id, const char *msg)
+{
+    const struct progress_ctx *c = ctx;
+    fprintf(stderr, "%ssweep %s: run %s: %s\n", c->tty ? "\r\033[K" : "", c->sweep, run_id, msg);
+}
+
+/* --shard i/n into *si, *sn. */
+static int parse_shard(int *si, int *sn, const char *shard, struct dcqb_err *err)
+{
+    char *end;
+    *si = (int)strtol(shard, &end, 10);
+    if (*end == '/') *sn = (int)strtol(end + 1, &end, 10);
+    if (*end || *sn < 1 || *si < 0 || *si >= *sn || !strchr(shard, '/'))
+        return DCQB_FAIL(err, DCQB_EINVAL, "--shard wants i/n with 0 <= i < n, got '%s'", shard);
+    return DCQB_OK;
+}
+
+/* Run one loaded sweep; folds its outcome into *status (0, 1 some run failed or was locked
+ * elsewhere, 2 setup error, 130 interrupted). Returns non-zero to stop the remaining files. */
+static int run_sweep(const struct sweep *sw, struct sweep_opts o, int tty, int *status)
+{
+    struct dcqb_err err = {0};
+    struct progress_ctx pc = {sw->name, tty};
+    o.progress = on_progress;
+    o.note = on_note;
+    o.progress_ctx = &pc;
+    o.jobs = o.jobs ? o.jobs : (sw->jobs ? sw->jobs : 1);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN), threads = 1;
+    for (int r = 0; r < sw->n_runs; r++)
+        for (int k = 0; k < sw->runs[r].n_kv; k++)
+            if (!strcmp(sw->runs[r].key[k], "threads") && atol(sw->runs[r].val[k]) > threads)
+                threads = atol(sw->runs[r].val[k]);
+    if (cores > 0 && o.jobs * threads > cores)
+        fprintf(stderr, "dcqbench sweep: warning: %d jobs x %ld threads > %ld cores: runs "
+                        "will compete for CPUs and their timings will suffer\n",
+                o.jobs, threads, cores);
+    struct sweep_result res;
+    int rc = sweep_execute(sw, &o, &res, &err);
+    if (tty && res.ok + res.failed) fputc('\n', stderr);
+    fprintf(stderr, "sweep %s: %d runs in this shard, %d already done, %d ok, %d failed, "
+                    "%d interrupted, %d locked by another process -> %s/%s/runs.tsv\n",
+            sw->name, res.total, res.skipped, res.ok, res.failed, res.interrupted, res.locked,
+            o.results_dir, sw->name);
+    if (rc == DCQB_EINTR) {
+        fprintf(stderr, "dcqbench sweep: %s; rerun the same command to resume\n", err.msg);
+        *status = 130;
+    } else if (rc) {
+        *status = cli_error("sweep", &err);
+        return 1;
+    } else if ((res.failed || res.locked) && *status == 0) {
+        *status = 1;
+    }
+    return 0;
 }
 
 int cmd_sweep(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
         fputs(sweep_help, stdout);
+        fputs(sweep_help2, stdout);
         return 0;
     }
     static const char *const bools[] = {"force", "dry_run", NULL};
     struct cfg c = {0};
     struct dcqb_err err = {0};
     long long jobs = 0;
-    int force = 0, dry = 0, si = 0, sn = 1, status = 0;
+    int force = 0, dry = 0, si = 0, sn = 1, status = 0, n_loaded = 0;
     const char *shard = NULL, *results = "results", *exec = NULL, *merge = NULL;
     char self[PATH_MAX];
+    struct sweep *sw = NULL;
     if (cfg_parse_args(&c, argc, argv, bools, &err) ||
         cfg_get_int(&c, "jobs", 0, 1, 1024, &jobs, &err) ||
         cfg_get_bool(&c, "force", 0, &force, &err) ||
@@ -179,117 +251,63 @@ int cmd_sweep(int argc, char **argv)
         cfg_get_str(&c, "shard", NULL, &shard, &err) ||
         cfg_get_str(&c, "results", "results", &results, &err) ||
         cfg_get_str(&c, "exec", NULL, &exec, &err) || /* hidden: a fake binary for tests */
-        cfg_get_str(&c, "merge", NULL, &merge, &err) || cfg_check_unused(&c, &err)) {
-        status = cli_error("sweep", &err);
-        goto out;
-    }
+        cfg_get_str(&c, "merge", NULL, &merge, &err) || cfg_check_unused(&c, &err) ||
+        (shard && parse_shard(&si, &sn, shard, &err)))
+        goto fail;
     if (merge) {
         status = do_merge(&c, merge);
         goto out;
     }
-    if (shard) {
-        char *end;
-        si = (int)strtol(shard, &end, 10);
-        if (*end == '/') sn = (int)strtol(end + 1, &end, 10);
-        if (*end || sn < 1 || si < 0 || si >= sn || !strchr(shard, '/')) {
-            DCQB_FAIL(&err, DCQB_EINVAL, "--shard wants i/n with 0 <= i < n, got '%s'", shard);
-            status = cli_error("sweep", &err);
-            goto out;
-        }
-    }
     if (c.n_pos < 1) {
         DCQB_FAIL(&err, DCQB_EINVAL, "no sweep file given (see dcqbench sweep --help)");
-        status = cli_error("sweep", &err);
-        goto out;
+        goto fail;
     }
     if (!exec) {
         ssize_t l = readlink("/proc/self/exe", self, sizeof self - 1);
         if (l < 0) {
             DCQB_FAIL(&err, DCQB_EIO, "cannot find my own executable (/proc/self/exe)");
-            status = cli_error("sweep", &err);
-            goto out;
+            goto fail;
         }
         self[l] = '\0';
         exec = self;
     }
-
     /* every file is parsed before anything runs: a typo in the last one costs nothing */
-    struct sweep *sw = calloc((size_t)c.n_pos, sizeof *sw);
-    if (!sw) {
+    if (!(sw = calloc((size_t)c.n_pos, sizeof *sw))) {
         DCQB_FAIL(&err, DCQB_ENOMEM, "out of memory");
-        status = cli_error("sweep", &err);
-        goto out;
+        goto fail;
     }
-    int n_loaded = 0;
     for (; n_loaded < c.n_pos; n_loaded++) {
         char *hdr = NULL;
         if (sweep_load(&sw[n_loaded], c.pos[n_loaded], &err) ||
             sweep_tsv_header(&sw[n_loaded], &hdr, &err)) {
             n_loaded++; /* sweep_free is safe on a zeroed sweep */
-            status = cli_error("sweep", &err);
-            goto free_sweeps;
+            goto fail;
         }
         free(hdr);
     }
     if (dry) {
         for (int i = 0; i < n_loaded; i++) dry_run(&sw[i], results, si, sn);
-        goto free_sweeps;
+        goto out;
     }
-
     struct sigaction sa = {0}, old_int, old_term;
     sa.sa_handler = on_signal; /* no SA_RESTART: sleeps and waits return early */
     sigemptyset(&sa.sa_mask);
     g_stop = 0;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    int tty = isatty(STDERR_FILENO);
-    for (int i = 0; i < n_loaded && !g_stop; i++) {
-        struct progress_ctx pc = {sw[i].name, tty};
-        struct sweep_opts o = {
-            .exec = exec,
-            .results_dir = results,
-            .jobs = jobs ? (int)jobs : (sw[i].jobs ? sw[i].jobs : 1),
-            .shard_i = si,
-            .shard_n = sn,
-            .force = force,
-            .stop = &g_stop,
-            .progress = on_progress,
-            .progress_ctx = &pc,
-        };
-        long cores = sysconf(_SC_NPROCESSORS_ONLN), threads = 1;
-        for (int r = 0; r < sw[i].n_runs; r++)
-            for (int k = 0; k < sw[i].runs[r].n_kv; k++)
-                if (!strcmp(sw[i].runs[r].key[k], "threads") &&
-                    atol(sw[i].runs[r].val[k]) > threads)
-                    threads = atol(sw[i].runs[r].val[k]);
-        if (cores > 0 && o.jobs * threads > cores)
-            fprintf(stderr, "dcqbench sweep: warning: %d jobs x %ld threads > %ld cores: runs "
-                            "will compete for CPUs and their timings will suffer\n",
-                    o.jobs, threads, cores);
-        struct sweep_result res;
-        int rc = sweep_execute(&sw[i], &o, &res, &err);
-        if (tty && res.ok + res.failed) fputc('\n', stderr);
-        fprintf(stderr, "sweep %s: %d runs in this shard, %d already done, %d ok, %d failed, "
-                        "%d interrupted -> %s/%s/runs.tsv\n",
-                sw[i].name, res.total, res.skipped, res.ok, res.failed, res.interrupted, results,
-                sw[i].name);
-        if (rc == DCQB_EINTR) {
-            fprintf(stderr, "dcqbench sweep: %s; rerun the same command to resume\n", err.msg);
-            status = 130;
-        } else if (rc) {
-            status = cli_error("sweep", &err);
-            break;
-        } else if (res.failed && status == 0) {
-            status = 1;
-        }
-    }
+    struct sweep_opts o = {.exec = exec, .results_dir = results, .jobs = (int)jobs,
+                           .shard_i = si, .shard_n = sn, .force = force, .stop = &g_stop};
+    for (int i = 0; i < n_loaded && !g_stop; i++)
+        if (run_sweep(&sw[i], o, isatty(STDERR_FILENO), &status)) break;
     if (g_stop && status != 2) status = 130;
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-free_sweeps:
+    goto out;
+fail:
+    status = cli_error("sweep", &err);
+out:
     for (int i = 0; i < n_loaded; i++) sweep_free(&sw[i]);
     free(sw);
-out:
     cfg_free(&c);
     return status;
 }

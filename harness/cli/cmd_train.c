@@ -44,7 +44,11 @@ static void usage(void)
     keys_help(stdout, train_keys, &def, KEY_CLI_ONLY, KEYS_HELP_FLAGS, 17);
     printf("  --help-head NAME  the keys of one head\n"
            "\nSIGINT/SIGTERM write a checkpoint and exit 130; --resume continues.\n"
-           "Output: DIR/{config.ini, provenance.json, curve.tsv, checkpoint.bin, summary.json}\n");
+           "Output: DIR/{config.ini, provenance.json, curve.tsv, checkpoint.bin, summary.json},\n"
+           "each written whole (temporary file, fsync, rename) or not at all.\n"
+           "exit status: 0 ok, 1 the run failed, 2 bad input, 3 --resume found a checkpoint it\n"
+           "cannot continue (another configuration, corrupt, or not matching curve.tsv), 130\n"
+           "interrupted.\n");
 }
 
 static int help_head(const char *name)
@@ -94,7 +98,8 @@ static void on_progress(void *ctx, int64_t t, int64_t T, double loss, double lr,
 
 /* The run's summary.json record from the trainer (tr NULL: setup failed, status only). */
 static int write_summary(const char *dir, const char *status, const char *msg,
-                         const struct trainer *tr, const struct train_result *res)
+                         const struct trainer *tr, const struct train_result *res,
+                         struct dcqb_err *err)
 {
     struct rundir_summary s = {.status = status, .err_msg = msg};
     if (tr && tr->head.ops) {
@@ -135,10 +140,49 @@ static int write_summary(const char *dir, const char *status, const char *msg,
     }
     s.peak_rss_mb = provenance_peak_rss_mb();
     s.git_rev = provenance_git_rev();
-    return rundir_summary_write(dir, &s, NULL);
+    return rundir_summary_write(dir, &s, err);
+}
+
+/* A checkpoint at step t must come with the curve rows before it (trainer_run logs step t' when
+ * t' % log_every == 0 and the last step, and flushes the curve before every checkpoint): a step
+ * the curve does not show is refused rather than trusted. */
+static int check_curve(const struct trainer *tr, const char *out, struct dcqb_err *err)
+{
+    int64_t t = tr->t, T = tr->o.steps, last;
+    if (t == 0) return DCQB_OK;
+    int64_t want = t == T ? T - 1 : (t - 1) / tr->o.log_every * tr->o.log_every;
+    int rc = rundir_curve_last_step(&last, out, t, err);
+    if (rc) return rc;
+    if (last != want)
+        return DCQB_FAIL(err, DCQB_EFORMAT, "%s: the checkpoint is at step %lld but %s's last row "
+                         "before it is %s%lld (expected %lld): checkpoint and curve disagree",
+                         out, (long long)t, rundir_name(RUNDIR_CURVE), last < 0 ? "missing: " : "",
+                         (long long)last, (long long)want);
+    return DCQB_OK;
+}
+
+/* The run's config: --config FILE, else on --resume the folder's config.ini (resolved, when
+ * it exists), then every flag but the CLI's own on top: flags win over the file. */
+static int load_config(struct cfg *cfg, const struct cfg *flags, const char *config,
+                       const char *resolved, struct dcqb_err *err)
+{
+    int rc = DCQB_OK;
+    if (config) rc = cfg_load_ini(cfg, config, "train", err);
+    else if (resolved && fs_exists(resolved)) rc = cfg_load_ini(cfg, resolved, NULL, err);
+    for (int i = 0; !rc && i < flags->n; i++) {
+        const struct cfg_entry *e = &flags->e[i];
+        if (train_key_scope(e->key) != KEY_CLI_ONLY)
+            rc = cfg_set(cfg, e->key, e->val, e->src, e->line, err);
+    }
+    return rc;
 }
 
 static const char *const bool_flags[] = {"resume", NULL};
+
+/* The exit status of `train --resume` when the folder's checkpoint cannot continue this run
+ * (another configuration, corrupt, or disagreeing with the curve): the sweep moves the folder's
+ * records aside and trains afresh; by hand, pick another --out. */
+#define EXIT_CKPT_UNUSABLE 3
 
 int cmd_train(int argc, char **argv)
 {
@@ -178,18 +222,9 @@ int cmd_train(int argc, char **argv)
         DCQB_FAIL(&err, DCQB_EINVAL, "--out %s: path too long", out);
         goto fail;
     }
-    if (config) {
-        if ((rc = cfg_load_ini(&cfg, config, "train", &err))) goto fail;
-    } else if (resume && fs_exists(path)) {
-        if ((rc = cfg_load_ini(&cfg, path, NULL, &err))) goto fail;
-    }
-    /* flags win over the file */
-    for (int i = 0; i < flags.n; i++) {
-        const struct cfg_entry *e = &flags.e[i];
-        if (train_key_scope(e->key) == KEY_CLI_ONLY) continue;
-        if ((rc = cfg_set(&cfg, e->key, e->val, e->src, e->line, &err))) goto fail;
-    }
-    if ((rc = trainer_setup(&tr, &cfg, &err))) goto fail;
+    if ((rc = load_config(&cfg, &flags, config, resume ? path : NULL, &err)) ||
+        (rc = trainer_setup(&tr, &cfg, &err)))
+        goto fail;
 
     rundir_path(path, sizeof path, out, RUNDIR_CHECKPOINT);
     int have_ckpt = fs_exists(path);
@@ -200,13 +235,18 @@ int cmd_train(int argc, char **argv)
     }
     if ((rc = fs_mkdir_p(out, &err))) goto fail;
     if (resume && have_ckpt) {
-        if ((rc = trainer_load(&tr, path, &err))) goto fail;
+        if ((rc = trainer_load(&tr, path, &err)) || (rc = check_curve(&tr, out, &err))) {
+            /* the folder's checkpoint cannot continue this run: a sweep moves it aside */
+            exit_code = EXIT_CKPT_UNUSABLE;
+            goto fail;
+        }
         fprintf(stderr, "[train] resuming %s at step %lld\n", out, (long long)tr.t);
     }
-    /* resolved config (every key but the CLI's) and provenance */
-    if ((rc = rundir_config_write(out, train_write_resolved, &cfg, &err))) goto fail;
-    rundir_provenance_write(out, tr.o.threads, (unsigned long long)tr.o.seed, NULL);
-    if (tr.t > 0) rundir_curve_truncate(out, tr.t, NULL);
+    /* resolved config (every key but the CLI's) and provenance, each written whole or not */
+    if ((rc = rundir_config_write(out, train_write_resolved, &cfg, &err)) ||
+        (rc = rundir_provenance_write(out, tr.o.threads, (unsigned long long)tr.o.seed, &err)) ||
+        (tr.t > 0 && (rc = rundir_curve_truncate(out, tr.t, &err))))
+        goto fail;
     rundir_path(path, sizeof path, out, RUNDIR_CURVE);
     FILE *curve = fopen(path, tr.t > 0 ? "a" : "w");
     if (!curve) {
@@ -228,20 +268,23 @@ int cmd_train(int argc, char **argv)
             head_name(&tr.head), (long long)tr.ts.C, (long long)tr.ts.N, (long long)tr.o.steps,
             tr.o.batch);
     rc = trainer_run(&tr, curve, path, &g_stop, on_progress, &pr, &res, &err);
-    fclose(curve);
+    if (fclose(curve) != 0 && rc == DCQB_OK)
+        rc = DCQB_FAIL(&err, DCQB_EIO, "%s: write failed: %s", path, strerror(errno));
     if (pr.tty) fprintf(stderr, "\n");
+    /* "ok" only once summary.json says so: a run whose record could not be written failed */
+    if (rc == DCQB_OK && (rc = write_summary(out, "ok", NULL, &tr, &res, &err)) != DCQB_OK)
+        fprintf(stderr, "dcqbench train: %s\n", err.msg);
     if (rc == DCQB_OK) {
-        write_summary(out, "ok", NULL, &tr, &res);
         printf("ok: %lld steps, final loss %.4f (first %.4f), %.0f samples/s, digest %08x\n",
                (long long)res.steps_done, res.final_loss, res.first_loss, res.samples_per_s,
                res.digest);
         exit_code = 0;
     } else if (rc == DCQB_EINTR) {
-        write_summary(out, "interrupted", err.msg, &tr, &res);
+        write_summary(out, "interrupted", err.msg, &tr, &res, NULL);
         fprintf(stderr, "dcqbench train: %s; checkpoint written, rerun with --resume\n", err.msg);
         exit_code = 130;
     } else {
-        write_summary(out, "fail", err.msg, &tr, &res);
+        write_summary(out, "fail", err.msg, &tr, &res, NULL);
         fprintf(stderr, "dcqbench train: run failed: %s\n", err.msg);
         exit_code = 1;
     }
@@ -254,10 +297,11 @@ fail:
     if (out) {
         rundir_path(path, sizeof path, out, RUNDIR_CHECKPOINT);
         if (!fs_exists(path) && fs_mkdir_p(out, NULL) == DCQB_OK)
-            write_summary(out, "fail", err.msg, NULL, NULL);
+            write_summary(out, "fail", err.msg, NULL, NULL, NULL);
     }
     trainer_free(&tr);
     cfg_free(&cfg);
     cfg_free(&flags);
-    return cli_error("train", &err);
+    int code = cli_error("train", &err);
+    return exit_code == EXIT_CKPT_UNUSABLE ? exit_code : code;
 }

@@ -6,6 +6,7 @@
 #include <ini.h>
 #include <math.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 void cfg_free(struct cfg *c)
 {
@@ -99,6 +100,13 @@ int cfg_load_ini(struct cfg *c, const char *path, const char *flat_section, stru
     struct ini_ctx x = {c, path, flat_section, 0, NULL, err, DCQB_OK};
     x.f = fopen(path, "r");
     if (!x.f) return DCQB_FAIL(err, DCQB_EIO, "%s: cannot open: %s", path, strerror(errno));
+    /* a directory opens for reading and reads as empty: it would mean "every default" */
+    struct stat st;
+    if (fstat(fileno(x.f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(x.f);
+        return DCQB_FAIL(err, DCQB_EINVAL, "%s: not a regular file (a config file is expected)",
+                         path);
+    }
     int r = ini_parse_stream(cfg_ini_reader, &x, cfg_ini_handler, &x);
     fclose(x.f);
     if (x.rc) return x.rc;
@@ -136,8 +144,11 @@ int cfg_parse_args(struct cfg *c, int argc, char **argv, const char *const *bool
             if (strcmp(*b, key) == 0) is_bool = 1;
         if (eq)
             val = eq + 1;
-        else if (is_bool || i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)
+        else if (is_bool)
             val = "1";
+        else if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)
+            /* `--steps --out x` must not train one step: only boolean flags stand alone */
+            return DCQB_FAIL(err, DCQB_EINVAL, "command line: option '%s' needs a value", a);
         else
             val = argv[++i];
         int rc = cfg_set(c, key, val, "command line", 0, err);
@@ -173,6 +184,30 @@ static int record_default(struct cfg *c, const char *key, const char *val)
     return rc;
 }
 
+/* An integer, read exactly: digits through strtoll (so seeds above 2^53 stay distinct and
+ * 2^63 - 1 is 2^63 - 1), or 1e6-style text (researchers write ids = 1e6) when it is an exact
+ * integer of magnitude <= 2^53, where a double holds every integer. 0 on success; -1 otherwise,
+ * errno = ERANGE when the digits do not fit in 64 bits. */
+static int parse_int(const char *s, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    const char *t = end;
+    while (*t == ' ' || *t == '\t') t++;
+    if (end != s && !*t) {
+        *out = v;
+        return errno ? -1 : 0;
+    }
+    errno = 0;
+    double d = strtod(s, &end);
+    while (*end == ' ' || *end == '\t') end++;
+    if (end == s || *end || errno || !isfinite(d) || d != floor(d) || fabs(d) > 9007199254740992.0)
+        return -1;
+    *out = (long long)d;
+    return 0;
+}
+
 int cfg_get_int(struct cfg *c, const char *key, long long def, long long lo, long long hi,
                 long long *out, struct dcqb_err *err)
 {
@@ -185,18 +220,15 @@ int cfg_get_int(struct cfg *c, const char *key, long long def, long long lo, lon
         return record_default(c, key, buf);
     }
     e->used = 1;
-    char *end;
-    errno = 0;
-    /* accept 1e6-style integers too: researchers write ids = 1e6 */
-    double d = strtod(e->val, &end);
-    while (*end == ' ' || *end == '\t') end++;
-    if (errno || end == e->val || *end || d != floor(d) || !isfinite(d))
-        return DCQB_FAIL(err, DCQB_EINVAL, "%s: '%s' must be an integer, got '%s'",
-                         cfg_where(e, w, sizeof w), key, e->val);
-    if (d < (double)lo || d > (double)hi)
+    long long v;
+    if (parse_int(e->val, &v))
+        return DCQB_FAIL(err, DCQB_EINVAL, "%s: '%s' must be an integer%s, got '%s'",
+                         cfg_where(e, w, sizeof w), key,
+                         errno == ERANGE ? " within 64 bits" : "", e->val);
+    if (v < lo || v > hi)
         return DCQB_FAIL(err, DCQB_EINVAL, "%s: '%s' = %s is outside [%lld, %lld]",
                          cfg_where(e, w, sizeof w), key, e->val, lo, hi);
-    *out = (long long)d;
+    *out = v;
     return DCQB_OK;
 }
 

@@ -24,6 +24,7 @@ static const char *const names[RUNDIR_N_FILES] = {
     [RUNDIR_RUN_CONF] = "run.conf",
     [RUNDIR_TRAIN_LOG] = "train.log",
     [RUNDIR_EVAL_LOG] = "eval.log",
+    [RUNDIR_LOCK] = "lock",
 };
 
 const char *rundir_name(enum rundir_file f)
@@ -47,21 +48,57 @@ static int leaf_path(char *buf, size_t n, const char *dir, const char *leaf,
     return DCQB_OK;
 }
 
+/* Every record is composed in memory (a memstream) and handed to file_write_atomic: temporary
+ * file, fsync, rename. A full disk or a crash leaves the previous record whole, never a
+ * truncated one that a later resume or evaluation would misread. */
+struct mem {
+    FILE *f;
+    char *p;
+    size_t n;
+};
+
+static int mem_open(struct mem *m, const char *path, struct dcqb_err *err)
+{
+    m->p = NULL;
+    m->n = 0;
+    m->f = open_memstream(&m->p, &m->n);
+    return m->f ? DCQB_OK : DCQB_FAIL(err, DCQB_ENOMEM, "out of memory writing %s", path);
+}
+
+/* Close m; unless `same` says the file already holds these bytes, write them to path. */
+static int mem_commit(struct mem *m, const char *path, int skip_if_same, struct dcqb_err *err)
+{
+    int bad = ferror(m->f);
+    if (fclose(m->f) != 0 || bad) {
+        free(m->p);
+        return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory writing %s", path);
+    }
+    int rc = DCQB_OK, same = 0;
+    if (skip_if_same) {
+        char *old = NULL;
+        size_t n = 0;
+        same = file_read_all(&old, &n, path, m->n + 1, NULL) == DCQB_OK && old && n == m->n &&
+               memcmp(old, m->p, n) == 0;
+        free(old);
+    }
+    if (!same) rc = file_write_atomic(path, m->p, m->n, err);
+    free(m->p);
+    return rc;
+}
+
 /* ---- config.ini ----------------------------------------------------------------------------- */
 
 int rundir_config_write(const char *dir, int (*write_body)(const struct cfg *cfg, FILE *f),
                         const struct cfg *cfg, struct dcqb_err *err)
 {
     char path[4096];
+    struct mem m;
     int rc = leaf_path(path, sizeof path, dir, names[RUNDIR_CONFIG], err);
-    if (rc) return rc;
-    FILE *f = fopen(path, "w");
-    if (!f) return DCQB_FAIL(err, DCQB_EIO, "%s: cannot write: %s", path, strerror(errno));
-    fprintf(f, "# resolved configuration of this run (every effective key)\n");
-    write_body(cfg, f);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) return DCQB_FAIL(err, DCQB_EIO, "%s: write failed", path);
-    return DCQB_OK;
+    if (rc || (rc = mem_open(&m, path, err))) return rc;
+    fprintf(m.f, "# resolved configuration of this run (every effective key)\n");
+    write_body(cfg, m.f);
+    /* a resume writes the same text: leave the file (and its mtime) alone */
+    return mem_commit(&m, path, 1, err);
 }
 
 int rundir_config_load(struct cfg *cfg, const char *dir, struct dcqb_err *err)
@@ -108,26 +145,19 @@ static void summary_members(struct jsonw *w, const struct rundir_summary *s)
 
 int rundir_summary_write(const char *dir, const struct rundir_summary *s, struct dcqb_err *err)
 {
-    char path[4096], tmp[4200];
+    char path[4096];
+    struct mem m;
     int rc = leaf_path(path, sizeof path, dir, names[RUNDIR_SUMMARY], err);
-    if (rc) return rc;
-    snprintf(tmp, sizeof tmp, "%s.tmp", path); /* renamed over: readers never see half a file */
-    FILE *f = fopen(tmp, "w");
-    if (!f) return DCQB_FAIL(err, DCQB_EIO, "%s: cannot write: %s", tmp, strerror(errno));
+    if (rc || (rc = mem_open(&m, path, err))) return rc;
     struct jsonw w;
-    jsonw_begin(&w, f);
+    jsonw_begin(&w, m.f);
     jsonw_str(&w, "status", s->status);
     jsonw_str(&w, "err_msg", s->err_msg ? s->err_msg : "");
     if (s->has_run) summary_members(&w, s);
     jsonw_num(&w, "peak_rss_mb", s->peak_rss_mb);
     jsonw_str(&w, "git_rev", s->git_rev);
     jsonw_end(&w);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) return DCQB_FAIL(err, DCQB_EIO, "%s: write failed", tmp);
-    if (rename(tmp, path) != 0)
-        return DCQB_FAIL(err, DCQB_EIO, "%s: cannot rename to %s: %s", tmp, path,
-                         strerror(errno));
-    return DCQB_OK;
+    return mem_commit(&m, path, 0, err);
 }
 
 /* ---- eval/metrics.json ---------------------------------------------------------------------- */
@@ -136,17 +166,15 @@ int rundir_metrics_write(const char *evaldir, const char *const *keys, const dou
                          struct dcqb_err *err)
 {
     char path[4096];
+    struct mem m;
     int rc = leaf_path(path, sizeof path, evaldir, METRICS_LEAF, err);
-    if (rc) return rc;
-    FILE *f = fopen(path, "w");
-    if (!f) return DCQB_FAIL(err, DCQB_EIO, "%s: cannot write: %s", path, strerror(errno));
+    if (rc || (rc = mem_open(&m, path, err))) return rc;
     struct jsonw w;
-    jsonw_begin(&w, f);
+    jsonw_begin(&w, m.f);
     for (int i = 0; i < n; i++) jsonw_num(&w, keys[i], v[i]);
     jsonw_end(&w);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) return DCQB_FAIL(err, DCQB_EIO, "%s: write failed", path);
-    return DCQB_OK;
+    /* its presence means "evaluation finished": it must never exist half-written */
+    return mem_commit(&m, path, 0, err);
 }
 
 /* ---- reading the flat JSON records ---------------------------------------------------------- */
@@ -269,26 +297,48 @@ const char *rundir_record_get(const struct rundir_record *rec, const char *key)
 
 int rundir_curve_truncate(const char *dir, int64_t t, struct dcqb_err *err)
 {
-    char path[4096], tmp[4200];
+    char path[4096];
+    struct mem m;
     int rc = leaf_path(path, sizeof path, dir, names[RUNDIR_CURVE], err);
     if (rc) return rc;
     FILE *f = fopen(path, "r");
     if (!f) return DCQB_OK;
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *g = fopen(tmp, "w");
-    if (!g) {
+    if ((rc = mem_open(&m, path, err))) {
         fclose(f);
-        return DCQB_FAIL(err, DCQB_EIO, "%s: cannot write: %s", tmp, strerror(errno));
+        return rc;
     }
     char line[512];
     while (fgets(line, sizeof line, f)) {
         char *end;
         long long s = strtoll(line, &end, 10);
-        if (end == line || s < t) fputs(line, g); /* header or earlier row */
+        if (end == line || s < t) fputs(line, m.f); /* header or earlier row */
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        fclose(m.f);
+        free(m.p);
+        return DCQB_FAIL(err, DCQB_EIO, "%s: cannot read", path);
+    }
+    return mem_commit(&m, path, 1, err);
+}
+
+int rundir_curve_last_step(int64_t *last, const char *dir, int64_t below, struct dcqb_err *err)
+{
+    char path[4096];
+    *last = -1;
+    int rc = leaf_path(path, sizeof path, dir, names[RUNDIR_CURVE], err);
+    if (rc) return rc;
+    FILE *f = fopen(path, "r");
+    if (!f) return DCQB_OK;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        char *end;
+        errno = 0;
+        long long s = strtoll(line, &end, 10);
+        if (end != line && !errno && *end == '\t' && s < below && s > *last) *last = s;
     }
     fclose(f);
-    if (fclose(g) != 0 || rename(tmp, path) != 0)
-        return DCQB_FAIL(err, DCQB_EIO, "%s: cannot rewrite: %s", path, strerror(errno));
     return DCQB_OK;
 }
 
@@ -296,15 +346,12 @@ int rundir_provenance_write(const char *dir, int threads, unsigned long long see
                             struct dcqb_err *err)
 {
     char path[4096];
+    struct mem m;
     int rc = leaf_path(path, sizeof path, dir, names[RUNDIR_PROVENANCE], err);
-    if (rc) return rc;
-    FILE *f = fopen(path, "w");
-    if (!f) return DCQB_FAIL(err, DCQB_EIO, "%s: cannot write: %s", path, strerror(errno));
+    if (rc || (rc = mem_open(&m, path, err))) return rc;
     struct jsonw w;
-    jsonw_begin(&w, f);
+    jsonw_begin(&w, m.f);
     provenance_write(&w, threads, seed);
     jsonw_end(&w);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) return DCQB_FAIL(err, DCQB_EIO, "%s: write failed", path);
-    return DCQB_OK;
+    return mem_commit(&m, path, 0, err);
 }

@@ -6,6 +6,8 @@
  *   config.ini         resolved configuration (every effective key, defaults included)
  *   summary.json       how training ended and what it cost (flat JSON, one value per key)
  *   eval/metrics.json  evaluation metrics (flat JSON, eval_metric_keys order)
+ * Every record is written to a temporary file, fsynced and renamed over the old one, and every
+ * write's result is checked: a crash or a full disk leaves the old record whole.
  * Library code: returns enum dcqb_status with a message, never prints.
  */
 #ifndef DCQB_RUNDIR_H
@@ -28,6 +30,8 @@ enum rundir_file {
     RUNDIR_RUN_CONF,   /* run.conf: the sweep's canonical run config (its hash is the run_id) */
     RUNDIR_TRAIN_LOG,  /* train.log: the sweep's capture of train's output */
     RUNDIR_EVAL_LOG,   /* eval.log: the same for eval */
+    RUNDIR_LOCK,       /* lock: flock()ed by the sweep process that owns the run, inherited by
+                        * its train/eval child, released by the kernel when both are gone */
     RUNDIR_N_FILES
 };
 
@@ -40,7 +44,8 @@ int rundir_path(char *buf, size_t n, const char *dir, enum rundir_file f);
 /* ---- config.ini ----------------------------------------------------------------------------- */
 
 /* Write the resolved config: a one-line comment, then write_body(cfg, f) (the trainer's
- * train_write_resolved, which knows the key scopes; a function because core sits below train). */
+ * train_write_resolved, which knows the key scopes; a function because core sits below train).
+ * A file that already holds exactly this text is left alone (a resume does not rewrite it). */
 int rundir_config_write(const char *dir, int (*write_body)(const struct cfg *cfg, FILE *f),
                         const struct cfg *cfg, struct dcqb_err *err);
 /* Load DIR/config.ini flat into cfg (appending to what cfg holds). */
@@ -110,8 +115,11 @@ const char *rundir_record_get(const struct rundir_record *rec, const char *key);
 /* Keep DIR/curve.tsv's header and rows with step < t (after a resume the rows past the
  * checkpoint are redone). A missing curve is fine. */
 int rundir_curve_truncate(const char *dir, int64_t t, struct dcqb_err *err);
+/* The largest step < below that DIR/curve.tsv logs, or -1 (no curve, or no such row): what a
+ * resume checks its checkpoint's step against. */
+int rundir_curve_last_step(int64_t *last, const char *dir, int64_t below, struct dcqb_err *err);
 
-/* Write DIR/provenance.json (provenance_write). Best effort, as before: 0 or DCQB_EIO. */
+/* Write DIR/provenance.json (provenance_write). DCQB_EIO when it cannot be written. */
 int rundir_provenance_write(const char *dir, int threads, unsigned long long seed,
                             struct dcqb_err *err);
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <unistd.h>
 
 /* ==== string buffer ========================================================================== */
 
@@ -112,10 +113,14 @@ int file_write_atomic(const char *path, const char *p, size_t n, struct dcqb_err
     FILE *f = fopen(tmp, "wb");
     if (!f) return DCQB_FAIL(err, DCQB_EIO, "%s: cannot create: %s", tmp, strerror(errno));
     size_t w = n ? fwrite(p, 1, n, f) : 0;
-    int bad = w != n || ferror(f);
+    /* fsync before the rename: after a crash the name holds the old file or the whole new one,
+     * never an empty one (ext4 and xfs may commit the rename before unflushed data) */
+    int bad = w != n || fflush(f) != 0 || fsync(fileno(f)) != 0 || ferror(f);
+    int e = errno;
     if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
+        if (!bad) e = errno;
         remove(tmp);
-        return DCQB_FAIL(err, DCQB_EIO, "%s: write failed", path);
+        return DCQB_FAIL(err, DCQB_EIO, "%s: write failed: %s", path, strerror(e));
     }
     return DCQB_OK;
 }

@@ -43,7 +43,9 @@ void sb_free(struct sbuf *b); /* frees the text, leaves *b zeroed; zeroed: no-op
  * about max bytes (a guard against reading a huge wrong file); 0 reads everything. */
 int file_read_all(char **out, size_t *len, const char *path, size_t max, struct dcqb_err *err);
 
-/* Write n bytes to path atomically (path.tmp, then rename): a reader never sees half a file. */
+/* Write n bytes to path atomically (path.tmp, fsync, then rename): a reader, or the file system
+ * after a crash, sees the old file or the whole new one, never half a file. Every step's result
+ * is checked: a full disk is DCQB_EIO and leaves the old file in place. */
 int file_write_atomic(const char *path, const char *p, size_t n, struct dcqb_err *err);
 
 /* ---- TSV reader ----------------------------------------------------------------------------- */

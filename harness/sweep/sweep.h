@@ -101,6 +101,9 @@ struct sweep_opts {
      * children (then wait for them), 2 = forward SIGKILL. May be NULL. */
     const volatile sig_atomic_t *stop;
     void (*progress)(void *ctx, const struct sweep_progress *p); /* may be NULL */
+    /* One line about a run that is not a finished row: skipped because locked, records moved
+     * aside, evaluation retried alone. May be NULL. Gets progress_ctx. */
+    void (*note)(void *ctx, const char *run_id, const char *msg);
     void *progress_ctx;
 };
 
@@ -109,9 +112,20 @@ struct sweep_result {
     int skipped;     /* already ok in runs.tsv */
     int ok, failed;  /* finished in this call */
     int interrupted; /* stopped by SIGINT before finishing: no row written, rerun retries */
+    int locked;      /* skipped: another process holds the run folder's lock */
 };
 
-/* Run every run of shard i/n not yet ok in <results_dir>/<name>/runs.tsv. Returns DCQB_OK
+/* Run every run of shard i/n not yet ok in <results_dir>/<name>/runs.tsv.
+ *
+ * Each run is owned through an flock() on its folder's `lock` file, taken before anything is
+ * written there and handed to its train and eval children, so it outlives a killed sweep
+ * until those children end. A run whose lock is held elsewhere is skipped (res->locked, a note);
+ * after taking the lock the ledger is read again, so a run another process just finished is
+ * not run twice. A retried run resumes: a folder whose summary.json says ok and that holds the
+ * checkpoint goes straight to evaluation; otherwise train runs with --resume, and when it
+ * cannot use the folder's checkpoint (exit 3: another configuration, corrupt, not matching the
+ * curve) the folder's records are moved to aside-<UTC time>/ (noted, never deleted) and the
+ * run trains afresh. --force moves the records aside before training. Returns DCQB_OK
  * whether or not runs failed (see *res); an error only for setup problems (header mismatch,
  * unwritable results) or DCQB_EINTR when stopped. */
 int sweep_execute(const struct sweep *s, const struct sweep_opts *o, struct sweep_result *res,
@@ -121,6 +135,10 @@ int sweep_execute(const struct sweep *s, const struct sweep_opts *o, struct swee
  * none. Used by --dry-run. */
 int sweep_done_mask(const struct sweep *s, const char *results_dir, unsigned char *done,
                     struct dcqb_err *err);
+
+/* 1 when run i's folder lock is held by a live process (a sweep running it, or its orphaned
+ * child), 0 otherwise. For --dry-run's status view. */
+int sweep_run_locked(const struct sweep *s, const char *results_dir, int i);
 
 /* Concatenate runs.tsv files into out, keeping the first header; all headers must be equal. */
 int sweep_merge(const char *out, const char *const *in, int n_in, struct dcqb_err *err);

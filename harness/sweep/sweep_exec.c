@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -20,11 +21,18 @@
 #include "fsutil.h"
 #include "rundir.h"
 #include "sweep_ledger.h"
+#include "tsv.h"
+
+/* `train --resume`'s exit status when the folder's checkpoint cannot continue the run
+ * (cmd_train.c documents it). */
+#define TRAIN_EXIT_CKPT_UNUSABLE 3
 
 struct slot {
     int run;       /* index into s->runs, -1 = free */
     pid_t pid;
     int phase;     /* 1 train, 2 eval */
+    int fresh;     /* the folder's records were moved aside: train from scratch */
+    int lock_fd;   /* the run folder's lock, held while the run is ours; -1 none */
     double t0;
 };
 
@@ -68,8 +76,9 @@ static void log_tail(const char *path, char *out, size_t n)
 
 
 /* Start `exec <argv...>` with stdin /dev/null, stdout+stderr to log, in its own process group
- * (so a terminal's ^C reaches only the sweep, which forwards it exactly once). */
-static int spawn(pid_t *pid, const char *exec, char *const argv[], const char *log,
+ * (so a terminal's ^C reaches only the sweep, which forwards it exactly once), keep_fd (when
+ * >= 0; a close-on-exec descriptor numbered above 3) as its fd 3. */
+static int spawn(pid_t *pid, const char *exec, char *const argv[], const char *log, int keep_fd,
                  char *msg, size_t n)
 {
     posix_spawn_file_actions_t fa;
@@ -86,6 +95,8 @@ static int spawn(pid_t *pid, const char *exec, char *const argv[], const char *l
     if ((rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) ||
         (rc = posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644)) ||
         (rc = posix_spawn_file_actions_adddup2(&fa, 1, 2)) ||
+        /* the run's lock, as fd 3 of the child: held until the child ends, even if we die */
+        (keep_fd >= 0 && (rc = posix_spawn_file_actions_adddup2(&fa, keep_fd, 3))) ||
         (rc = posix_spawnattr_setpgroup(&at, 0)) ||
         (rc = posix_spawnattr_setsigmask(&at, &none)) ||
         (rc = posix_spawnattr_setsigdefault(&at, &def)) ||
@@ -137,36 +148,108 @@ static void report(struct runner *r, int run, int ok, const char *msg, double wa
 
 
 
-/* Start run `run` in slot sl: clean stale outputs, write run.conf, launch train. Every attempt
- * trains from scratch: the outputs of an earlier attempt (an interrupted or failed one, or a
- * finished one under --force) go first, since train refuses a folder holding a checkpoint and a
- * stale config.ini or summary.json would be read as this attempt's. */
-static int start_run(struct runner *r, struct slot *sl, int run, char *msg, size_t n,
-                     struct dcqb_err *err)
+static void note(const struct runner *r, int run, const char *fmt, const char *a)
 {
-    static const enum rundir_file stale[] = {RUNDIR_SUMMARY, RUNDIR_METRICS, RUNDIR_CHECKPOINT,
-                                             RUNDIR_CONFIG, RUNDIR_CURVE, RUNDIR_PROVENANCE};
-    char p[1200], conf[1200], log[1200];
-    run_path(r, run, -1, p, sizeof p);
-    int rc = fs_mkdir_p(p, err);
-    if (rc) return rc;
-    for (size_t i = 0; i < sizeof stale / sizeof stale[0]; i++) {
-        run_path(r, run, (int)stale[i], conf, sizeof conf);
-        unlink(conf);
-    }
-    run_path(r, run, RUNDIR_RUN_CONF, conf, sizeof conf);
-    FILE *f = fopen(conf, "w");
-    if (!f) return DCQB_FAIL(err, DCQB_EIO, "%s: cannot write: %s", conf, strerror(errno));
-    fputs(r->s->runs[run].conf, f);
-    if (fclose(f) != 0) return DCQB_FAIL(err, DCQB_EIO, "%s: cannot write", conf);
-    run_path(r, run, RUNDIR_TRAIN_LOG, log, sizeof log);
-    char *argv[] = {(char *)r->o->exec, "train", "--config", conf, "--out", p, NULL};
-    sl->run = run;
-    sl->phase = 1;
-    sl->t0 = dcqb_now_s();
+    if (!r->o->note) return;
+    char buf[2048];
+    snprintf(buf, sizeof buf, fmt, a);
+    r->o->note(r->o->progress_ctx, r->s->runs[run].run_id, buf);
+}
+
+/* The records an attempt leaves in a run folder: what --force or an unusable checkpoint moves
+ * aside (never deletes) before a fresh start. */
+static const char *const attempt_files[] = {"checkpoint.bin", "config.ini", "curve.tsv",
+                                            "provenance.json", "summary.json", "eval"};
+
+static int move_aside(struct runner *r, int run, struct dcqb_err *err)
+{
+    char dir[1200], aside[1400];
+    int moved;
+    run_path(r, run, -1, dir, sizeof dir);
+    int rc = fs_move_aside(aside, sizeof aside, &moved, dir, attempt_files,
+                           (int)(sizeof attempt_files / sizeof attempt_files[0]), err);
+    if (!rc && moved) note(r, run, "earlier records moved aside to %s", aside);
+    return rc;
+}
+
+/* Launch the child of sl's current phase: train (phase 1; --resume unless sl->fresh, which
+ * only saves train a look for a checkpoint that is gone) or eval (phase 2). */
+static void launch(struct runner *r, struct slot *sl, char *msg, size_t n)
+{
+    char dir[1200], conf[1200], log[1200];
+    run_path(r, sl->run, -1, dir, sizeof dir);
+    run_path(r, sl->run, RUNDIR_RUN_CONF, conf, sizeof conf);
     msg[0] = '\0';
-    if (spawn(&sl->pid, r->o->exec, argv, log, msg, n)) sl->pid = -1; /* recorded as failed */
+    if (sl->phase == 1) {
+        run_path(r, sl->run, RUNDIR_TRAIN_LOG, log, sizeof log);
+        char *argv[] = {(char *)r->o->exec, "train", "--config", conf, "--out", dir,
+                        sl->fresh ? NULL : "--resume", NULL};
+        if (spawn(&sl->pid, r->o->exec, argv, log, sl->lock_fd, msg, n)) sl->pid = -1;
+    } else {
+        char edir[1200];
+        run_path(r, sl->run, RUNDIR_EVAL, edir, sizeof edir);
+        mkdir(edir, 0755);
+        run_path(r, sl->run, RUNDIR_EVAL_LOG, log, sizeof log);
+        char *argv[] = {(char *)r->o->exec, "eval", "--run", dir, NULL};
+        if (spawn(&sl->pid, r->o->exec, argv, log, sl->lock_fd, msg, n)) sl->pid = -1;
+    }
+}
+
+/* Start run `run` in slot sl. *started 0: the run is not ours to run now (locked elsewhere, or
+ * finished by another process since the ledger was read); nothing was written. Otherwise the
+ * folder is locked, run.conf written, and train (or, when training already finished, eval)
+ * launched; a retry resumes rather than deleting anything (see sweep.h). */
+static int start_run(struct runner *r, struct slot *sl, int run, int *started, char *msg,
+                     size_t n, struct dcqb_err *err)
+{
+    char p[1200], path[1200];
+    *started = 0;
+    run_path(r, run, -1, p, sizeof p);
+    int rc = fs_mkdir_p(p, err), busy, fd;
+    if (rc) return rc;
+    run_path(r, run, RUNDIR_LOCK, path, sizeof path);
+    if ((rc = fs_lock_try(&fd, &busy, path, err))) return rc;
+    if (busy) {
+        r->res->locked++;
+        note(r, run, "skipped: %s is held by another process (a concurrent sweep, or a child "
+             "of a killed one still running); rerun when it is done", rundir_name(RUNDIR_LOCK));
+        return DCQB_OK;
+    }
+    if ((rc = sweep_ledger_refresh(&r->ledger, err))) goto unlock;
+    if (!r->o->force && sweep_ledger_has_ok(&r->ledger, r->s->runs[run].run_id)) {
+        r->res->skipped++; /* finished by another process since we looked */
+        goto unlock;
+    }
+    sl->fresh = 0;
+    if (r->o->force) {
+        if ((rc = move_aside(r, run, err))) goto unlock;
+        sl->fresh = 1;
+    }
+    run_path(r, run, RUNDIR_RUN_CONF, path, sizeof path);
+    const char *conf = r->s->runs[run].conf;
+    if ((rc = file_write_atomic(path, conf, strlen(conf), err))) goto unlock;
+    /* training finished (summary ok, final checkpoint there): evaluation alone is retried */
+    struct rundir_record *sum = malloc(sizeof *sum);
+    if (!sum) {
+        rc = DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
+        goto unlock;
+    }
+    const char *st = NULL;
+    run_path(r, run, RUNDIR_CHECKPOINT, path, sizeof path);
+    if (!sl->fresh && rundir_record_read(sum, p, RUNDIR_SUMMARY, NULL) == DCQB_OK)
+        st = rundir_record_get(sum, "status");
+    sl->phase = st && strcmp(st, "ok") == 0 && fs_exists(path) ? 2 : 1;
+    free(sum);
+    if (sl->phase == 2) note(r, run, "%s", "training finished earlier: evaluating only");
+    sl->run = run;
+    sl->lock_fd = fd;
+    sl->t0 = dcqb_now_s();
+    launch(r, sl, msg, n); /* a failed start is recorded as a failed run (pid -1) */
+    *started = 1;
     return DCQB_OK;
+unlock:
+    close(fd);
+    return rc;
 }
 
 /* Training ended (wait status st): why the run failed into msg, or "" when it may go on to
@@ -205,7 +288,18 @@ static int child_done(struct runner *r, struct slot *sl, int st, int stopping, c
     run_path(r, run, -1, dir, sizeof dir);
     if (rundir_record_read(sum, dir, RUNDIR_SUMMARY, &jerr) && !msg[0])
         snprintf(msg, n, "%s", jerr.msg);
-    if (sl->phase == 1) {
+    if (sl->phase == 1 && !msg[0] && !stopping && !sl->fresh && sl->pid > 0 &&
+        WIFEXITED(st) && WEXITSTATUS(st) == TRAIN_EXIT_CKPT_UNUSABLE) {
+        /* the folder's checkpoint cannot continue this run: keep it aside, train afresh */
+        char tail[300];
+        run_path(r, run, RUNDIR_TRAIN_LOG, log, sizeof log);
+        log_tail(log, tail, sizeof tail);
+        note(r, run, "cannot resume (%s)", tail);
+        if ((rc = move_aside(r, run, err))) goto free_slot;
+        sl->fresh = 1;
+        launch(r, sl, msg, n);
+        if (sl->pid > 0) goto out;
+    } else if (sl->phase == 1) {
         run_path(r, run, RUNDIR_TRAIN_LOG, log, sizeof log);
         train_verdict(sum, st, log, msg, n);
         if (!msg[0] && stopping) {
@@ -213,13 +307,9 @@ static int child_done(struct runner *r, struct slot *sl, int st, int stopping, c
             goto free_slot;
         }
         if (!msg[0]) {
-            char edir[1200];
-            run_path(r, run, RUNDIR_EVAL, edir, sizeof edir);
-            mkdir(edir, 0755);
-            run_path(r, run, RUNDIR_EVAL_LOG, log, sizeof log);
-            char *argv[] = {(char *)r->o->exec, "eval", "--run", dir, NULL};
             sl->phase = 2;
-            if (spawn(&sl->pid, r->o->exec, argv, log, msg, n) == 0) goto out;
+            launch(r, sl, msg, n);
+            if (sl->pid > 0) goto out;
         }
     } else {
         run_path(r, run, RUNDIR_EVAL_LOG, log, sizeof log);
@@ -249,12 +339,26 @@ static int child_done(struct runner *r, struct slot *sl, int st, int stopping, c
     if (ok) r->res->ok++;
     else r->res->failed++;
     report(r, run, ok, msg, wall, running - 1);
-free_slot:
+free_slot: /* the row is written: the run is no longer ours */
+    if (sl->lock_fd >= 0) close(sl->lock_fd);
+    sl->lock_fd = -1;
     sl->run = -1;
     sl->pid = 0;
 out:
     free(sum);
     return rc;
+}
+
+int sweep_run_locked(const struct sweep *s, const char *results_dir, int i)
+{
+    char dir[1200], path[1300];
+    snprintf(dir, sizeof dir, "%s/%s/%s", results_dir, s->name, s->runs[i].run_id);
+    if (rundir_path(path, sizeof path, dir, RUNDIR_LOCK)) return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    int held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd); /* also drops the shared lock we may have taken */
+    return held;
 }
 
 int sweep_execute(const struct sweep *s, const struct sweep_opts *o, struct sweep_result *res,
@@ -283,7 +387,10 @@ int sweep_execute(const struct sweep *s, const struct sweep_opts *o, struct swee
         else todo[n_todo++] = i;
     }
     r.todo_total = n_todo;
-    for (int j = 0; j < o->jobs; j++) slots[j].run = -1;
+    for (int j = 0; j < o->jobs; j++) {
+        slots[j].run = -1;
+        slots[j].lock_fd = -1;
+    }
 
     int next = 0, running = 0, fwd = 0;
     char msg[512];
@@ -297,7 +404,13 @@ int sweep_execute(const struct sweep *s, const struct sweep_opts *o, struct swee
         }
         for (int j = 0; j < o->jobs && !stop && next < n_todo; j++) {
             if (slots[j].run >= 0) continue;
-            if ((rc = start_run(&r, &slots[j], todo[next++], msg, sizeof msg, err))) goto wait;
+            int started;
+            if ((rc = start_run(&r, &slots[j], todo[next++], &started, msg, sizeof msg, err)))
+                goto wait;
+            if (!started) {
+                j--; /* the slot is still free: try the next run in it */
+                continue;
+            }
             running++;
             if (slots[j].pid < 0) { /* could not start: record now */
                 if ((rc = child_done(&r, &slots[j], 0, 0, msg, sizeof msg, running, err)))
@@ -336,6 +449,8 @@ wait: /* a setup error mid-sweep: do not leave children behind */
             waitpid(slots[j].pid, NULL, 0);
         }
 out:
+    for (int j = 0; slots && j < o->jobs; j++)
+        if (slots[j].lock_fd >= 0) close(slots[j].lock_fd);
     sweep_ledger_close(&r.ledger);
     free(todo);
     free(slots);

@@ -335,6 +335,12 @@ static int set_metrics(struct sweep *s, const char *list, const char *where,
         for (int i = 0; i < s->n_metrics - 1; i++)
             if (strcmp(s->metrics[i], m) == 0)
                 return DCQB_FAIL(err, DCQB_EINVAL, "%s: metric '%s' listed twice", where, m);
+        /* a typo would be a silent all-NA column: only keys metrics.json writes are metrics */
+        int known = 0;
+        for (int i = 0; eval_metric_keys[i] && !known; i++) known = !strcmp(eval_metric_keys[i], m);
+        if (!known)
+            return DCQB_FAIL(err, DCQB_EINVAL, "%s: unknown metric '%s' (metrics are the keys of "
+                             "eval/metrics.json, e.g. lfw_acc, megaface_rank1)", where, m);
         if (!c) break;
         p = c + 1;
     }

@@ -185,7 +185,7 @@ int sweep_ledger_open(struct sweep_ledger *l, const struct sweep *s, const char 
         return DCQB_FAIL(err, DCQB_EINVAL, "results path too long");
     int rc = sweep_tsv_header(s, &hdr, err);
     if (rc) return rc;
-    l->fd = open(l->path, O_RDWR | O_CREAT | O_APPEND, 0644);
+    l->fd = open(l->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644); /* not the children's */
     if (l->fd < 0) {
         free(hdr);
         return DCQB_FAIL(err, DCQB_EIO, "%s: cannot open: %s", l->path, strerror(errno));
@@ -211,6 +211,7 @@ int sweep_ledger_open(struct sweep_ledger *l, const struct sweep *s, const char 
             text = NULL; /* ok_ids took it */
         }
     }
+    if (!rc && fstat(l->fd, &stt) == 0) l->seen = (long long)stt.st_size;
     lk.l_type = F_UNLCK;
     fcntl(l->fd, F_SETLK, &lk);
     free(text);
@@ -230,6 +231,54 @@ void sweep_ledger_close(struct sweep_ledger *l)
 int sweep_ledger_has_ok(const struct sweep_ledger *l, const char *run_id)
 {
     return id_in(l->ok, l->n_ok, run_id);
+}
+
+int sweep_ledger_refresh(struct sweep_ledger *l, struct dcqb_err *err)
+{
+    struct stat st;
+    if (fstat(l->fd, &st) != 0)
+        return DCQB_FAIL(err, DCQB_EIO, "%s: stat: %s", l->path, strerror(errno));
+    if ((long long)st.st_size <= l->seen) return DCQB_OK;
+    size_t n = (size_t)((long long)st.st_size - l->seen);
+    char *buf = malloc(n + 1);
+    if (!buf) return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
+    ssize_t got = pread(l->fd, buf, n, (off_t)l->seen);
+    if (got < 0) {
+        free(buf);
+        return DCQB_FAIL(err, DCQB_EIO, "%s: read: %s", l->path, strerror(errno));
+    }
+    buf[got] = '\0';
+    char *end = strrchr(buf, '\n'); /* whole lines only: a torn one is read again next time */
+    int rc = DCQB_OK;
+    if (end) {
+        l->seen += (long long)(end - buf) + 1;
+        for (char *line = buf; !rc && line <= end;) {
+            char *nl = strchr(line, '\n');
+            *nl = '\0';
+            /* lead columns: schema run_id sweep git_rev status */
+            char *c[5] = {line, NULL, NULL, NULL, NULL};
+            for (int k = 1; k < 5 && c[k - 1]; k++) {
+                char *tab = strchr(c[k - 1], '\t');
+                if (tab) {
+                    *tab = '\0';
+                    c[k] = tab + 1;
+                }
+            }
+            if (c[4] && strncmp(c[4], "ok", 2) == 0 && (c[4][2] == '\t' || !c[4][2]) &&
+                strlen(c[1]) == 16 && !id_in(l->ok, l->n_ok, c[1])) {
+                char(*ni)[17] = realloc(l->ok, (size_t)(l->n_ok + 1) * sizeof *ni);
+                if (!ni) rc = DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
+                else {
+                    l->ok = ni;
+                    memcpy(l->ok[l->n_ok++], c[1], 17);
+                    qsort(l->ok, (size_t)l->n_ok, sizeof *l->ok, cmp_id);
+                }
+            }
+            line = nl + 1;
+        }
+    }
+    free(buf);
+    return rc;
 }
 
 /* The run's config columns: its resolved config.ini (canonical form, so "5e+01" reads as the
@@ -306,8 +355,11 @@ int sweep_merge(const char *out, const char *const *in, int n_in, struct dcqb_er
     }
     for (int i = 0; i < n_in; i++) {
         char *t;
-        if (strcmp(in[i], out) == 0) {
-            rc = DCQB_FAIL(err, DCQB_EINVAL, "%s is both input and output", out);
+        /* the same file under another name (./m1.tsv, a link) counts: it would double */
+        struct stat si, so;
+        if (strcmp(in[i], out) == 0 || (stat(in[i], &si) == 0 && stat(out, &so) == 0 &&
+                                         si.st_dev == so.st_dev && si.st_ino == so.st_ino)) {
+            rc = DCQB_FAIL(err, DCQB_EINVAL, "%s is both input and output (as %s)", out, in[i]);
             goto out;
         }
         if ((rc = file_read_all(&t, &len, in[i], LEDGER_MAX_BYTES, NULL)) || !t) {

@@ -15,8 +15,9 @@
 struct sweep_ledger {
     int fd;            /* runs.tsv, O_APPEND; -1 when closed */
     char path[1200];
-    char (*ok)[17];    /* sorted run_ids with an ok row when it was opened */
+    char (*ok)[17];    /* sorted run_ids with an ok row, as of the last read */
     int n_ok;
+    long long seen;    /* bytes of runs.tsv read so far (whole lines) */
 };
 
 /* Open (creating with the header, under a lock) <dir>/runs.tsv; an existing file must have this
@@ -25,8 +26,11 @@ int sweep_ledger_open(struct sweep_ledger *l, const struct sweep *s, const char 
                       struct dcqb_err *err);
 void sweep_ledger_close(struct sweep_ledger *l);
 
-/* Did run_id have an ok row when the ledger was opened? */
+/* Did run_id have an ok row when the ledger was opened or last refreshed? */
 int sweep_ledger_has_ok(const struct sweep_ledger *l, const char *run_id);
+/* Read the rows other processes appended since (whole lines only): called after taking a run's
+ * lock, so a run another sweep finished meanwhile is seen as done. */
+int sweep_ledger_refresh(struct sweep_ledger *l, struct dcqb_err *err);
 
 /* Append the row of run `run` of s: the records of its folder rundir (sum, met: summary.json
  * and eval/metrics.json as read; empty or missing is fine) and, when not ok, msg. */

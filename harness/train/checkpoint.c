@@ -3,18 +3,21 @@
 #include "checkpoint.h"
 
 #include <errno.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "train.h"
 #include "train_priv.h"
 
 /* Layout (little endian, this machine's float format):
- *   "DCQBCKPT" | u32 version | u32 crc32(payload) | u64 payload bytes | u64 compressed bytes
+ *   "DCQBCKPT" | u32 version | u32 crc | u64 payload bytes | u64 compressed bytes
  *   | u64 config hash | i64 step | zlib(payload)
  * payload = net params | net running | momentum | [ema params | ema running]
- *           | head state | rng shuffle state | rng aug state | loss bookkeeping             */
+ *           | head state | rng shuffle state | rng aug state | loss bookkeeping
+ * crc = crc32 of the header with the crc field zeroed, continued over the payload: a flipped
+ * bit anywhere, the step included, is refused (version 1 checked the payload only). */
 #define CKPT_MAGIC "DCQBCKPT"
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u
 
 struct ckpt_hdr {
     char magic[8];
@@ -22,6 +25,15 @@ struct ckpt_hdr {
     uint64_t raw_bytes, z_bytes, cfg_hash;
     int64_t step;
 };
+
+/* The CRC of header h (its crc field taken as 0) and the raw payload. */
+static uint32_t ckpt_crc(const struct ckpt_hdr *h, const unsigned char *buf, size_t raw)
+{
+    struct ckpt_hdr z = *h;
+    z.crc = 0;
+    uLong c = crc32(0L, (const Bytef *)&z, (uInt)sizeof z);
+    return (uint32_t)crc32(c, buf, (uInt)raw);
+}
 
 struct span {
     void *p;
@@ -81,7 +93,6 @@ int trainer_save(const struct trainer *tr, const char *path, struct dcqb_err *er
     memset(&h, 0, sizeof h);
     memcpy(h.magic, CKPT_MAGIC, 8);
     h.version = CKPT_VERSION;
-    h.crc = (uint32_t)crc32(0L, buf, (uInt)raw);
     h.raw_bytes = raw;
     h.cfg_hash = tr->cfg_hash;
     h.step = tr->t;
@@ -91,8 +102,9 @@ int trainer_save(const struct trainer *tr, const char *path, struct dcqb_err *er
         free(z);
         return DCQB_FAIL(err, DCQB_EIO, "%s: compression failed", path);
     }
-    free(buf);
     h.z_bytes = zn;
+    h.crc = ckpt_crc(&h, buf, raw);
+    free(buf);
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
@@ -102,6 +114,7 @@ int trainer_save(const struct trainer *tr, const char *path, struct dcqb_err *er
     }
     int ok = fwrite(&h, sizeof h, 1, f) == 1 && fwrite(z, 1, zn, f) == zn;
     ok = (fflush(f) == 0) && ok;
+    ok = (fsync(fileno(f)) == 0) && ok; /* the rename must not land before the data */
     ok = (fclose(f) == 0) && ok;
     free(z);
     if (!ok || rename(tmp, path) != 0) {
@@ -155,8 +168,15 @@ int trainer_load(struct trainer *tr, const char *path, struct dcqb_err *err)
     }
     uLongf got = (uLongf)raw;
     if (uncompress(buf, &got, z, (uLong)h.z_bytes) != Z_OK || got != raw ||
-        (uint32_t)crc32(0L, buf, (uInt)raw) != h.crc) {
-        rc = DCQB_FAIL(err, DCQB_EFORMAT, "%s: corrupt checkpoint (CRC or zlib stream)", path);
+        ckpt_crc(&h, buf, raw) != h.crc || fgetc(f) != EOF) {
+        rc = DCQB_FAIL(err, DCQB_EFORMAT, "%s: corrupt checkpoint (CRC, zlib stream or length)",
+                       path);
+        goto out;
+    }
+    /* inside the CRC, but a step outside the run would index past the schedule */
+    if (h.step < 0 || h.step > tr->o.steps) {
+        rc = DCQB_FAIL(err, DCQB_EFORMAT, "%s: checkpoint step %lld outside this run's [0, %lld]",
+                       path, (long long)h.step, (long long)tr->o.steps);
         goto out;
     }
     size_t off = 0;

@@ -1,0 +1,21 @@
+/* fuzz_common.c - the scratch file the path-taking readers read (see fuzz.h). */
+#include "fuzz.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+const char *fuzz_file(const uint8_t *data, size_t n)
+{
+    static char path[512];
+    if (!path[0]) {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(path, sizeof path, "%s/dcqb-fuzz-%ld.in", tmp && *tmp ? tmp : "/tmp",
+                 (long)getpid());
+    }
+    FILE *f = fopen(path, "wb");
+    if (!f) return "";
+    int ok = fwrite(data, 1, n, f) == n;
+    ok = fclose(f) == 0 && ok;
+    return ok ? path : "";
+}
