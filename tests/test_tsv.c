@@ -45,6 +45,21 @@ static void test_sbuf(void **state)
     assert_null(b.p);
 }
 
+/* A cell never breaks a row; empty cells take the writer's marker. */
+static void test_sb_cell(void **state)
+{
+    (void)state;
+    struct sbuf b = {0};
+    sb_cell(&b, "a\tb\nc\rd", "NA");
+    sb_cell(&b, NULL, "NA");
+    sb_cell(&b, "", "-");
+    sb_cell(&b, "", "");
+    sb_add(&b, "", 1);
+    assert_false(b.oom);
+    assert_string_equal(b.p, "a b c dNA-");
+    sb_free(&b);
+}
+
 static void test_files(void **state)
 {
     (void)state;
@@ -153,6 +168,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sbuf),
+        cmocka_unit_test(test_sb_cell),
         cmocka_unit_test(test_files),
         cmocka_unit_test(test_tsv_read),
         cmocka_unit_test(test_na_num),

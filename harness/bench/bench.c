@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "bench_child.h"
+#include "fsutil.h"
 #include "head.h"
 #include "provenance.h"
 #include "tsv.h"
@@ -117,12 +118,8 @@ void bench_row_format(struct sbuf *b, const struct bench_row *r)
         const char *p = (const char *)r + c->off;
         if (i) sb_add(b, "\t", 1);
         switch (c->type) {
-        case BENCH_STR:
-        case BENCH_STR_DASH:
-            if (c->type == BENCH_STR_DASH && !*p) p = "-";
-            for (; *p; p++) /* a cell never holds a tab or a line break */
-                sb_add(b, *p == '\t' || *p == '\n' || *p == '\r' ? " " : p, 1);
-            break;
+        case BENCH_STR: sb_cell(b, p, ""); break;
+        case BENCH_STR_DASH: sb_cell(b, p, "-"); break;
         case BENCH_I64: sb_printf(b, c->fmt, (long long)*(const int64_t *)(const void *)p); break;
         case BENCH_INT: sb_printf(b, c->fmt, *(const int *)(const void *)p); break;
         case BENCH_LONG: sb_printf(b, c->fmt, *(const long *)(const void *)p); break;
@@ -320,19 +317,6 @@ static void run_forked(const struct bench_cfg *cfg, const struct plan *pl,
 
 /* ---- the driver --------------------------------------------------------------------------- */
 
-static int mkdir_p(const char *path)
-{
-    char tmp[512];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0777) != 0 && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    return mkdir(tmp, 0777) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 static int in_list(const char (*list)[32], int n, const char *name)
 {
     if (n == 0) return 1;
@@ -488,9 +472,12 @@ static void plan_and_run(struct bench_row *row, const struct bench_cfg *cfg, con
 }
 
 /* Every configuration in order (C, then d, then head, then threads): skip the done ones unless
- * --force, otherwise plan, refuse or run, and append the row to f. */
-static void run_configs(FILE *f, const struct bench_cfg *cfg, const struct bench_row *done,
-                        int n_done, bench_report_fn report, void *ctx)
+ * --force, otherwise plan, refuse or run, and append the row to f (path: for the message).
+ * Stops at the first row that cannot be written: a full disk must not look like a finished
+ * benchmark. */
+static int run_configs(FILE *f, const char *path, const struct bench_cfg *cfg,
+                       const struct bench_row *done, int n_done, bench_report_fn report,
+                       void *ctx, struct dcqb_err *err)
 {
     const struct head_ops *const *all = head_list();
     int64_t Cs[2 * BENCH_MAX_LIST];
@@ -516,11 +503,14 @@ static void run_configs(FILE *f, const struct bench_cfg *cfg, const struct bench
                         continue;
                     }
                     plan_and_run(&row, cfg, h->name, plan_only, report, ctx);
-                    row_write(f, &row);
+                    if (row_write(f, &row))
+                        return DCQB_FAIL(err, DCQB_EIO, "bench: cannot append to %s: %s", path,
+                                         strerror(errno));
                     if (report) report(ctx, BENCH_ROW, &row, NULL);
                 }
             }
     }
+    return DCQB_OK;
 }
 
 int bench_run(const struct bench_cfg *cfg, bench_report_fn report, void *ctx,
@@ -528,9 +518,7 @@ int bench_run(const struct bench_cfg *cfg, bench_report_fn report, void *ctx,
 {
     int rc = bench_cfg_check(cfg, err);
     if (rc) return rc;
-    if (mkdir_p(cfg->out_dir))
-        return DCQB_FAIL(err, DCQB_EIO, "bench: cannot create %s: %s", cfg->out_dir,
-                         strerror(errno));
+    if ((rc = fs_mkdir_p(cfg->out_dir, err))) return rc;
     char path[600];
     snprintf(path, sizeof path, "%s/bench.tsv", cfg->out_dir);
 
@@ -549,8 +537,8 @@ int bench_run(const struct bench_cfg *cfg, bench_report_fn report, void *ctx,
         fflush(f);
     }
 
-    run_configs(f, cfg, done, n_done, report, ctx);
+    rc = run_configs(f, path, cfg, done, n_done, report, ctx, err);
     free(done);
-    if (fclose(f) != 0) return DCQB_FAIL(err, DCQB_EIO, "bench: error closing %s", path);
-    return DCQB_OK;
+    if (fclose(f) != 0 && !rc) rc = DCQB_FAIL(err, DCQB_EIO, "bench: error closing %s", path);
+    return rc;
 }

@@ -57,6 +57,12 @@ void sb_printf(struct sbuf *b, const char *fmt, ...)
     b->n += (size_t)k;
 }
 
+void sb_cell(struct sbuf *b, const char *s, const char *empty)
+{
+    if (!s || !*s) s = empty;
+    for (; *s; s++) sb_add(b, *s == '\t' || *s == '\n' || *s == '\r' ? " " : s, 1);
+}
+
 int sb_take(struct sbuf *b, char **out, struct dcqb_err *err)
 {
     *out = NULL;

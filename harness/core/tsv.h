@@ -27,6 +27,9 @@ struct sbuf {
 
 void sb_add(struct sbuf *b, const char *s, size_t len); /* len bytes of s (may contain NULs) */
 void sb_str(struct sbuf *b, const char *s);
+/* One TSV cell: s with every tab, CR and LF turned into a space (a cell never breaks a row);
+ * `empty` ("NA", "-") when s is NULL or "". The one cell writer of runs.tsv and bench.tsv. */
+void sb_cell(struct sbuf *b, const char *s, const char *empty);
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif

@@ -38,14 +38,7 @@ static int in_list(const char *const *list, const char *s)
 static void cell(struct sbuf *b, const char *s, int first)
 {
     if (!first) sb_add(b, "\t", 1);
-    if (!s || !*s) {
-        sb_add(b, "NA", 2);
-        return;
-    }
-    for (; *s; s++) {
-        char ch = (*s == '\t' || *s == '\n' || *s == '\r') ? ' ' : *s;
-        sb_add(b, &ch, 1);
-    }
+    sb_cell(b, s, "NA");
 }
 
 /* A config key clashing with a fixed column is written as "cfg.<key>" (e.g. cfg.steps: the
