@@ -258,11 +258,13 @@ void claim2_render(struct sbuf *b, const struct rep *R, const struct claim_resul
                   f->C_max, f->n);
         if (isnan(f->slope)) sb_str(b, " – | – | – |");
         else sb_printf(b, " %.3f | %.3f | [%.3f, %.3f] |", f->slope, f->se, f->lo, f->hi);
-        sb_printf(b, " %.3g -> %.3g %s | %s%s |\n", f->y_min, f->y_max,
-                  strcmp(f->what, "time") ? "MB" : "ms", f->equiv ? "flat" : "grows",
+        int time = !strcmp(f->what, "time");
+        sb_printf(b, " %.3g -> %.3g %s | %s%s%s |\n", f->y_min, f->y_max, time ? "ms" : "MB",
+                  f->equiv ? "flat" : "grows",
                   isnan(f->slope) ? ": no slope" : f->holds ? ": holds"
                                                  : f->fails ? ": fails"
-                                                            : ": undecided");
+                                                            : ": undecided",
+                  time ? " (shown, not judged)" : "");
     }
     sb_str(b, "\n");
     if (!isnan(c->bench.key_C))
