@@ -280,6 +280,14 @@ static void test_fixture_verdicts(void **state)
     has(t, "| 0000000000000k41 | dcq | mf2 | 1 | eval failed \\| NaN loss |");
     assert_null(strstr(t, "out of memory"));
     free(t);
+    /* every table again as LaTeX booktabs beside REPORT.md, specials escaped */
+    char *x = test_slurp(FX_ROOT "/tables/table_01_table-1-ratio-study-on-the-balanced-ms1m.tex");
+    assert_non_null(x);
+    has(x, "\\begin{tabular}{lrrrrrrr}\n\\toprule\nhead & LFW acc & ");
+    has(x, "\\midrule\nfull & 96.20 $\\pm$ 0.20 & ");
+    has(x, "dcq 10 \\% & ");
+    has(x, "\\bottomrule\n\\end{tabular}\n");
+    free(x);
     /* derived TSVs */
     char *d = test_slurp(FX_ROOT "/reproduce_fx/derived/t1_ratio.tsv");
     assert_non_null(d);

@@ -6,7 +6,9 @@
 
 #include "fsutil.h"
 
+#include <dirent.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* The cell text [s, e) as LaTeX: specials escaped, Markdown bold and escapes dropped, the few
  * non-ASCII signs the report uses as math. */
@@ -114,6 +116,22 @@ static const char *one_table(struct sbuf *b, const char *h, const char *he, cons
     return q;
 }
 
+/* The files of an earlier report go first: the folder holds exactly this report's tables. */
+static void remove_old(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (strncmp(e->d_name, "table_", 6) || l < 10 || strcmp(e->d_name + l - 4, ".tex")) continue;
+        char path[1400];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+}
+
 int report_latex(const char *out, const char *md, size_t n, struct dcqb_err *err)
 {
     char dir[1100];
@@ -121,6 +139,7 @@ int report_latex(const char *out, const char *md, size_t n, struct dcqb_err *err
     if (sl) snprintf(dir, sizeof dir, "%.*s/tables", (int)(sl - out), out);
     else snprintf(dir, sizeof dir, "tables");
     int rc = fs_mkdir_p(dir, err), num = 0;
+    if (!rc) remove_old(dir);
     const char *end = md + n, *q = md, *head = md, *head_e = md;
     while (!rc && q < end) {
         const char *e = memchr(q, '\n', (size_t)(end - q));
