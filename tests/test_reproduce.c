@@ -103,33 +103,33 @@ static void test_smoke_profile_end_to_end(void **state)
         if (!strstr(rep, must[i])) print_error("REPORT.md lacks '%s'\n", must[i]);
         assert_non_null(strstr(rep, must[i]));
     }
-    /* smoke scale: no verdict is shown as evidence, yet every rule ran (derived/verdicts.tsv):
-     * every claim with runs has a value, claim 2 is not run (no bench.tsv here), the planted
-     * handicap (a quarter of the steps) is called worse and the A/A control is not */
+    /* smoke scale: no verdict is shown as evidence, yet every rule ran: derived/verdicts.tsv
+     * holds each claim's computed value. They pin the pipeline end to end (deterministic, like a
+     * digest: they change only when the training arithmetic or a rule does). At this toy scale
+     * (rank-1 of a few %) three seeds decide almost nothing: even the planted handicap (a
+     * quarter of the steps, +2 points in every seed) stays inconclusive, and the report says so
+     * at its top; claim 2 is not run (no bench.tsv here); the A/A control is not called. */
     assert_null(strstr(rep, "**Verdict: reproduced"));
     assert_non_null(strstr(rep, "**Verdict: smoke scale: not evidence.**"));
+    assert_non_null(strstr(rep, "> **Warning: the positive control (a quarter of the steps) was "
+                                "not called worse"));
+    assert_null(strstr(rep, "Warning: the A/A control"));
     snprintf(path, sizeof path, "%s/reproduce_smoke/derived/verdicts.tsv", res);
     char *vt = test_slurp(path);
     assert_non_null(vt);
-    static const char *const decided[] = {"reproduced", "not_reproduced", "inconclusive", NULL};
-    for (int cl = 1; cl <= 9; cl++) {
-        char key[8];
-        snprintf(key, sizeof key, "\n%d\t", cl);
-        const char *row = strstr(vt, key);
-        assert_non_null(row);
-        row += strlen(key);
-        if (cl == 2) {
-            assert_true(!strncmp(row, "not_run\t", 8));
-            continue;
-        }
-        int ok = 0;
-        for (int k = 0; decided[k]; k++)
-            ok |= !strncmp(row, decided[k], strlen(decided[k])) && row[strlen(decided[k])] == '\t';
-        if (!ok) print_error("claim %d: %.40s\n", cl, row);
-        assert_true(ok);
+    static const char *const want[] = {
+        "1\tinconclusive\t", "2\tnot_run\t", "3\tinconclusive\t", "4\tinconclusive\t",
+        "5\tinconclusive\t", "6\tinconclusive\t", "7\tinconclusive\t", "8\tinconclusive\t",
+        "9\tnot_reproduced\t", "aa\tinconclusive\t", "positive\tinconclusive\t", NULL};
+    const char *line = strchr(vt, '\n');
+    for (int i = 0; want[i]; i++) {
+        assert_non_null(line);
+        line++;
+        if (strncmp(line, want[i], strlen(want[i])))
+            print_error("verdicts.tsv row %d: want '%s', got '%.40s'\n", i + 1, want[i], line);
+        assert_true(!strncmp(line, want[i], strlen(want[i])));
+        line = strchr(line, '\n');
     }
-    assert_non_null(strstr(vt, "\npositive\treproduced\t"));
-    assert_non_null(strstr(vt, "\naa\tinconclusive\t"));
     free(vt);
 
     /* 3. a rerun does no work twice: every run is skipped, runs.tsv gains no row */
