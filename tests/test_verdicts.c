@@ -415,6 +415,16 @@ static void test_controls_and_labels(void **state)
     const char *flag = strstr(c3, "**contradicts the primary verdict**");
     assert_true(flag && flag < strstr(c3, "### Claim 4:"));
     expect(&s, 3, REPORT_REPRODUCED, "TAR contradicts, primary stands");
+    assert_null(strstr(t, "contradicts the claim's verdict"));
+    free(t);
+    /* claim 4's secondary (long-tail gap - balanced gap at equal scale) decided the other way */
+    spec_default(&x);
+    x.off[A_DCQ_S] = 8;
+    s = run_report("ctl4", &x, NULL, "default", &t);
+    expect(&s, 4, REPORT_REPRODUCED, "secondary reversed, primary stands");
+    const char *c4 = strstr(t, "### Claim 4:"), *fl = strstr(t, "**This secondary comparison "
+                                                                 "contradicts the claim's verdict.**");
+    assert_true(c4 && fl && c4 < fl && fl < strstr(t, "### Claim 5:"));
     free(t);
     /* smoke: the rules run, REPORT.md shows no verdict as evidence */
     spec_default(&x);

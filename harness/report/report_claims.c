@@ -364,6 +364,20 @@ static void render_mus(struct sbuf *b, const struct claim_result *c)
     sb_str(b, c->mus.n ? ".\n\n" : "none.\n\n");
 }
 
+/* A secondary comparison of the primary's kind decided the other way: say so where it stands. */
+static void contradiction(struct sbuf *b, const struct rep *R, const struct claim_result *c,
+                          const struct claim_cmp *x)
+{
+    const struct claim_cmp *p = NULL;
+    for (int i = 0; i < c->n_cmp && !p; i++)
+        if (c->cmp[i].primary) p = &c->cmp[i];
+    if (R->smoke || x->primary || !p || p->kind != x->kind) return;
+    int d1 = c->verdict == REPORT_REPRODUCED || c->verdict == REPORT_NOT_REPRODUCED;
+    int d2 = x->v == REPORT_REPRODUCED || x->v == REPORT_NOT_REPRODUCED;
+    if (d1 && d2 && x->v != c->verdict)
+        sb_str(b, "**This secondary comparison contradicts the claim's verdict.**\n\n");
+}
+
 void claim_render(struct sbuf *b, const struct rep *R, const struct claim_result *c)
 {
     sb_printf(b, "### Claim %d: %s\n\n", c->id, c->title ? c->title : "");
@@ -371,7 +385,10 @@ void claim_render(struct sbuf *b, const struct rep *R, const struct claim_result
         const struct claim_block *k = &c->blk[i];
         switch (k->kind) {
         case CB_TEXT: sb_str(b, k->text); break;
-        case CB_CMP: claim_render_cmp(b, R, &c->cmp[k->cmp]); break;
+        case CB_CMP:
+            claim_render_cmp(b, R, &c->cmp[k->cmp]);
+            contradiction(b, R, c, &c->cmp[k->cmp]);
+            break;
         case CB_BENCH: claim2_render(b, R, c); break;
         case CB_TAIL: render_tail(b, c); break;
         case CB_MUS: render_mus(b, c); break;
