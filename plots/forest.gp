@@ -9,7 +9,7 @@ set ytics nomirror noenhanced
 set offsets graph 0.05, graph 0.05, 0, 0
 set yrange [-1:n]
 set grid x
-set key bottom right box opaque
+set key top right box opaque
 set xzeroaxis
 set arrow from 0, graph 0 to 0, graph 1 nohead lw 1.5 lc rgb "#404040"
 set lmargin 38
