@@ -1,13 +1,14 @@
 #!/bin/sh
 # make_plots.sh - every figure from results alone (never trains). For each results/<sweep>/ with
 # a runs.tsv whose name is reproduce_<profile>, runs `dcqbench report` (REPORT.md beside the
-# runs, derived TSVs in results/<sweep>/derived/), then gnuplot: PNG + SVG into plots/ as
-# <profile>_<figure>.{png,svg}. A figure whose data is missing is skipped with a message. Exits 0
-# only when every figure that had data was produced.
-# Environment: RESULTS (results), PLOTS (plots), DCQBENCH (bin/dcqbench), GNUPLOT (gnuplot).
+# runs, derived TSVs in results/<sweep>/derived/), then gnuplot: PNG + SVG (+ PDF for papers,
+# when gnuplot has pdfcairo) into results/figures/ as <profile>_<figure>.{png,svg,pdf}, where
+# REPORT.md's image links point. A figure whose data is missing is skipped with a message. Exits
+# 0 only when every figure that had data was produced.
+# Environment: RESULTS (results), PLOTS (results/figures), DCQBENCH (bin/dcqbench), GNUPLOT.
 set -u
 R=${RESULTS:-results}
-P=${PLOTS:-plots}
+P=${PLOTS:-$R/figures}
 BIN=${DCQBENCH:-bin/dcqbench}
 GP=${GNUPLOT:-gnuplot}
 HERE=$(dirname "$0")
@@ -24,14 +25,20 @@ else
     PNG="png size 1200,800 font 'sans,14' enhanced"
 fi
 SVG="svg size 1200,800 font 'sans,14' enhanced"
+if "$GP" -e 'set terminal' 2>&1 | grep -q pdfcairo; then
+    PDF="pdfcairo size 9in,6in font 'sans,10' enhanced"; kinds="png svg pdf"
+else
+    echo "make_plots: gnuplot has no pdfcairo terminal: no PDF figures (install gnuplot-qt)"
+    PDF=""; kinds="png svg"
+fi
 made=0; failed=0; skipped=0
 
 # fig NAME SCRIPT VARS: render SCRIPT to $P/NAME.png and .svg with the gnuplot -e VARS
 fig() {
     name=$1; script=$2; vars=$3
     ok=1
-    for t in png svg; do
-        if [ $t = png ]; then term=$PNG; else term=$SVG; fi
+    for t in $kinds; do
+        case $t in png) term=$PNG ;; svg) term=$SVG ;; *) term=$PDF ;; esac
         if ! "$GP" -e "term=\"$term\"; out='$P/$name.$t'; $vars" "plots/$script" 2>"$P/.$name.err"; then
             ok=0
         fi
@@ -92,6 +99,9 @@ for runs in "$R"/reproduce_*/runs.tsv; do
             fig "${prof}_tail_$sp" tail.gp "$V; split='$sp'; heads='$hs'"
         else skip "${prof}_tail_$sp" "no accuracy in $D/tail_$sp.tsv"; fi
     done
+    if [ "$(rows "$D/forest.tsv")" -gt 0 ]; then
+        fig "${prof}_forest" forest.gp "$V; n=$(rows "$D/forest.tsv")"
+    else skip "${prof}_forest" "no comparison with two paired seeds ($D/forest.tsv)"; fi
     hs=$(heads_with "$D/cost_%h.tsv")
     if [ -n "$hs" ]; then fig "${prof}_cost_vs_classes" cost.gp "$V; heads='$hs'"
     else skip "${prof}_cost_vs_classes" "no bench results (run make bench)"; fi
@@ -112,5 +122,5 @@ for runs in "$R"/reproduce_*/runs.tsv; do
     else skip "${prof}_class_sizes" "no splits in runs.tsv"; fi
 done
 [ $found = 1 ] || echo "make_plots: no $R/reproduce_*/runs.tsv (run make reproduce first)"
-echo "make_plots: $made figures (PNG + SVG) in $P/, $skipped skipped for missing data, $failed failed"
+echo "make_plots: $made figures ($kinds) in $P/, $skipped skipped for missing data, $failed failed"
 [ $failed = 0 ]

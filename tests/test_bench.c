@@ -5,6 +5,7 @@
  * `make bench`). */
 #include "test_util.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "alloc_count.h"
@@ -125,6 +126,43 @@ static void test_tiny_run_rerun_skips(void **state)
     assert_int_equal(read_tsv(cfg.out_dir, lines, 4), 2);
 }
 
+/* Head memory is measured (heap bytes held after head_open), not declared: full's grows with C,
+ * dcq's at its fixed queue length does not, dcq's at a fixed ratio does (its queue is L = r C). */
+static void test_measured_head_memory(void **state)
+{
+    (void)state;
+    if (!alloc_count_available()) skip(); /* sanitizer builds count nothing */
+    struct bench_cfg cfg;
+    tiny_cfg(&cfg, "bench-mem");
+    snprintf(cfg.heads[1], 32, "dcq");
+    cfg.n_heads = 2;
+    cfg.C[0] = 2000, cfg.C[1] = 8000, cfg.n_C = 2;
+    struct dcqb_err err = {0};
+    assert_int_equal(bench_run(&cfg, NULL, NULL, &err), DCQB_OK);
+    char path[700];
+    snprintf(path, sizeof path, "%s/bench.tsv", cfg.out_dir);
+    struct tsv t;
+    assert_int_equal(tsv_load(&t, path, &err), DCQB_OK);
+    assert_int_equal(t.rows, 5);
+    struct bench_row r[4];
+    for (int i = 0; i < 4; i++) assert_int_equal(bench_row_read(&r[i], &t, i + 1), 0);
+    tsv_free(&t);
+    const struct bench_row *f2 = NULL, *f8 = NULL, *d2 = NULL, *d8 = NULL;
+    for (int i = 0; i < 4; i++) {
+        int full = !strcmp(r[i].head, "full");
+        if (r[i].C == 2000) *(full ? &f2 : &d2) = &r[i];
+        else *(full ? &f8 : &d8) = &r[i];
+    }
+    assert_true(f2 && f8 && d2 && d8);
+    assert_true(f8->head_bytes > 3.5 * f2->head_bytes); /* ~ C */
+    assert_true(isnan(f2->head_bytes_fixed_l));
+    assert_close(d2->fixed_l, 1000, 0, 0);
+    assert_close(d8->head_bytes_fixed_l, d2->head_bytes_fixed_l, 0, 0.05); /* ~ L, not C */
+    assert_true(d8->head_bytes > 2.0 * d2->head_bytes);                     /* L = 0.1 C */
+    assert_true(d2->ema_bytes > 0 && f2->ema_bytes == 0);
+    assert_true(d8->head_ms_fixed_l > 0);
+}
+
 static void test_refused_under_memory_limit(void **state)
 {
     (void)state;
@@ -158,7 +196,7 @@ static void test_column_table_round_trip(void **state)
         size_t l = strlen(hdr);
         snprintf(hdr + l, sizeof hdr - l, "%s%s", n ? "\t" : "", bench_cols[n].name);
     }
-    assert_int_equal(n, 31);
+    assert_int_equal(n, 36);
     assert_string_equal(hdr, bench_tsv_header());
     struct bench_row r = {.head = "dcq", .C = 10000000, .d = 128, .B = 256, .threads = 2,
                           .ratio = 0.1, .K = 1000000, .status = "ok", .reps = 5,
@@ -167,7 +205,9 @@ static void test_column_table_round_trip(void **state)
                           .bound_ratio = 1.25, .gemm_min_ms = 9.5, .min_ratio = 1.5,
                           .gemm_gflops = 90.25, .n_gemm = 2, .per_class_bytes = 520,
                           .fixed_bytes = 4096, .plan_bytes = 5.2e9, .avail_bytes = 6e9,
-                          .peak_rss_mb = 4960.5, .head_allocs = 0, .allocs_in_loop = -1,
+                          .peak_rss_mb = 4960.5, .head_bytes = 5.5e9, .fixed_l = 1000,
+                          .head_bytes_fixed_l = 792576, .head_ms_fixed_l = 0.75,
+                          .ema_bytes = 400000, .head_allocs = 0, .allocs_in_loop = -1,
                           .bound_allocs = 3, .blas_core = "", .git_rev = "abc1234",
                           .err_msg = "tab\there"};
     struct sbuf b = {0};
@@ -194,6 +234,8 @@ static void test_column_table_round_trip(void **state)
     assert_close(q.gemm_gflops, r.gemm_gflops, 0, 1e-12);
     assert_close(q.plan_bytes, r.plan_bytes, 0, 1e-12);
     assert_close(q.peak_rss_mb, r.peak_rss_mb, 0, 1e-12);
+    assert_close(q.head_bytes_fixed_l, r.head_bytes_fixed_l, 0, 1e-12);
+    assert_close(q.head_ms_fixed_l, r.head_ms_fixed_l, 0, 1e-12);
     assert_int_equal(q.n_gemm, 2);
     assert_int_equal(q.allocs_in_loop, -1);
     assert_int_equal(q.bound_allocs, 3);
@@ -264,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_tiny_run_rerun_skips),
         cmocka_unit_test(test_refused_under_memory_limit),
         cmocka_unit_test(test_column_table_round_trip),
+        cmocka_unit_test(test_measured_head_memory),
         cmocka_unit_test(test_bench_step_is_training_step),
         cmocka_unit_test(test_bad_config),
     };

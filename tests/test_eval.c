@@ -318,6 +318,45 @@ static void test_tar_at_far_constructed(void **state)
 /* ---- LFW ---------------------------------------------------------------------------------------
  */
 
+/* The threshold applied to a fold is chosen on the other nine only. 200 pairs, 20 per fold,
+ * impostors at cos 0.1 everywhere; genuines at 0.9 except fold 0's, at 0.2. Fold 0's own best
+ * cut (0.15) differs from the other nine folds' (0.5): applied honestly, 0.5 rejects fold 0's
+ * genuines (accuracy 0.5); a threshold picked on all ten folds (0.15) would score it 1.0. The
+ * other folds train with fold 0 inside: 0.15 is their best cut, accuracy 1.0. */
+static void test_lfw_threshold_not_leaky(void **state)
+{
+    (void)state;
+    enum { M = 200 };
+    float *a = malloc(sizeof(float) * M * 2), *b = malloc(sizeof(float) * M * 2);
+    int32_t same[M];
+    for (int i = 0; i < M; i++) {
+        same[i] = (i % 20) < 10;
+        double cs = !same[i] ? 0.1 : i < 20 ? 0.2 : 0.9;
+        a[2 * i] = 1.0f;
+        a[2 * i + 1] = 0.0f;
+        b[2 * i] = (float)cs;
+        b[2 * i + 1] = (float)sqrt(1 - cs * cs);
+    }
+    struct eval_inputs in;
+    memset(&in, 0, sizeof in);
+    in.pairs_a = (struct eval_mat){a, M, 2};
+    in.pairs_b = (struct eval_mat){b, M, 2};
+    in.pairs_same = (struct eval_vec){same, M};
+    struct eval_cfg c = cfg_small();
+    struct eval_lfw lfw;
+    assert_int_equal(eval_lfw_compute(&lfw, &in, &c, NULL), DCQB_OK);
+    assert_close(lfw.fold_thr[0], 0.5, 1e-6, 0);
+    assert_close(lfw.fold_acc[0], 0.5, 1e-12, 0);
+    for (int f = 1; f < 10; f++) {
+        assert_close(lfw.fold_thr[f], 0.15, 1e-6, 0);
+        assert_close(lfw.fold_acc[f], 1.0, 1e-12, 0);
+    }
+    assert_close(lfw.acc_mean, 0.95, 1e-12, 0);
+    eval_lfw_free(&lfw);
+    free(a);
+    free(b);
+}
+
 /* 200 pairs, 20 per fold: 10 genuine at cos 0.9, 10 impostor at cos 0.1; pair 0 (fold 0,
  * genuine) at cos -0.5. Every training split picks threshold 0.5; fold 0 scores 19/20, the rest
  * 20/20: mean 0.995, population std 0.015. TAR@FAR 1e-2 (one of 100 impostors) = 99/100;
@@ -678,6 +717,7 @@ int main(void)
         cmocka_unit_test(test_tie_rule_constructed),
         cmocka_unit_test(test_tar_at_far_constructed),
         cmocka_unit_test(test_lfw_constructed),
+        cmocka_unit_test(test_lfw_threshold_not_leaky),
         cmocka_unit_test(test_tail_constructed),
         cmocka_unit_test(test_class_accum),
         cmocka_unit_test(test_refuses_bad_inputs),

@@ -33,7 +33,7 @@ static void test_smoke_profile_end_to_end(void **state)
     char *tsv = test_slurp(path);
     assert_non_null(tsv);
     int rows = count_lines(tsv) - 1;
-    assert_true(rows >= 40); /* 57 distinct runs in the smoke profile today */
+    assert_true(rows >= 40); /* 69 distinct runs in the smoke profile today */
     assert_null(strstr(tsv, "\tfail\t"));
     /* the primary metric column holds a number in [0, 1] on every row (not NA) */
     int col = -1, c = 0;
@@ -103,11 +103,34 @@ static void test_smoke_profile_end_to_end(void **state)
         if (!strstr(rep, must[i])) print_error("REPORT.md lacks '%s'\n", must[i]);
         assert_non_null(strstr(rep, must[i]));
     }
-    /* every claim that has data ends in a computed verdict, never a placeholder */
-    int verdicts = 0;
-    for (const char *p = rep; (p = strstr(p, "**Verdict")); p++) verdicts++;
-    assert_true(verdicts >= 9);
-    assert_null(strstr(rep, "Verdict: TODO"));
+    /* smoke scale: no verdict is shown as evidence, yet every rule ran: derived/verdicts.tsv
+     * holds each claim's computed value. They pin the pipeline end to end (deterministic, like a
+     * digest: they change only when the training arithmetic or a rule does). At this toy scale
+     * (rank-1 of a few %) three seeds decide almost nothing: even the planted handicap (a
+     * quarter of the steps, +2 points in every seed) stays inconclusive, and the report says so
+     * at its top; claim 2 is not run (no bench.tsv here); the A/A control is not called. */
+    assert_null(strstr(rep, "**Verdict: reproduced"));
+    assert_non_null(strstr(rep, "**Verdict: smoke scale: not evidence.**"));
+    assert_non_null(strstr(rep, "> **Warning: the positive control (a quarter of the steps) was "
+                                "not called worse"));
+    assert_null(strstr(rep, "Warning: the A/A control"));
+    snprintf(path, sizeof path, "%s/reproduce_smoke/derived/verdicts.tsv", res);
+    char *vt = test_slurp(path);
+    assert_non_null(vt);
+    static const char *const want[] = {
+        "1\tinconclusive\t", "2\tnot_run\t", "3\tinconclusive\t", "4\tinconclusive\t",
+        "5\tinconclusive\t", "6\tinconclusive\t", "7\tinconclusive\t", "8\tinconclusive\t",
+        "9\tnot_reproduced\t", "aa\tinconclusive\t", "positive\tinconclusive\t", NULL};
+    const char *line = strchr(vt, '\n');
+    for (int i = 0; want[i]; i++) {
+        assert_non_null(line);
+        line++;
+        if (strncmp(line, want[i], strlen(want[i])))
+            print_error("verdicts.tsv row %d: want '%s', got '%.40s'\n", i + 1, want[i], line);
+        assert_true(!strncmp(line, want[i], strlen(want[i])));
+        line = strchr(line, '\n');
+    }
+    free(vt);
 
     /* 3. a rerun does no work twice: every run is skipped, runs.tsv gains no row */
     snprintf(args, sizeof args, "sweep sweeps/reproduce_smoke.conf --results %s --jobs 2", res);

@@ -55,6 +55,26 @@ static void test_same_seed_same_digest(void **state)
     assert_int_not_equal(dg[0], dg[2]);
 }
 
+/* head_stream (the A/A control's second arm, docs/METHOD.md §5) moves the head's own stream
+ * only: same data and class sizes, same initial backbone, other initial class weights; and it
+ * is part of the run's identity (config hash). */
+static void test_head_stream_moves_only_the_head(void **state)
+{
+    (void)state;
+    struct dcqb_err err = {0};
+    struct trainer a, b;
+    assert_int_equal(setup_tiny(&a, "full", 10, NULL, NULL, &err), DCQB_OK);
+    assert_int_equal(setup_tiny(&b, "full", 10, "head_stream", "1", &err), DCQB_OK);
+    assert_int_equal(a.ts.N, b.ts.N);
+    assert_memory_equal(a.ts.sizes, b.ts.sizes, sizeof(int32_t) * (size_t)a.ts.C);
+    assert_int_equal(a.net.n_params, b.net.n_params);
+    assert_memory_equal(a.net.params, b.net.params, sizeof(float) * a.net.n_params);
+    assert_int_not_equal(head_digest(&a.head), head_digest(&b.head));
+    assert_true(a.cfg_hash != b.cfg_hash);
+    trainer_free(&a);
+    trainer_free(&b);
+}
+
 /* threads = 2: the heads split their column blocks between two threads (pool.h) and join the
  * partial d emb in a fixed order, so a rerun is bit-exact. 2100 classes: three blocks. */
 static void test_two_threads_same_digest(void **state)
@@ -351,6 +371,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_seed_same_digest),
+        cmocka_unit_test(test_head_stream_moves_only_the_head),
         cmocka_unit_test(test_two_threads_same_digest),
         cmocka_unit_test(test_step_by_hand_equals_run),
         cmocka_unit_test(test_resume_is_bit_exact),

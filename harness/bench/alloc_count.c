@@ -8,6 +8,7 @@
 #include "alloc_count.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stddef.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -24,6 +25,7 @@
 static int counting; /* read racily by design: enable/disable happen outside the timed loop */
 static long count;       /* calls */
 static long outstanding; /* successful allocations - frees of non-NULL pointers */
+static long bytes;       /* usable bytes of those allocations - of those frees */
 static long fail_in;     /* > 0: the fail_in-th call from arming fails */
 static int fired;
 
@@ -33,6 +35,7 @@ void alloc_count_enable(int on)
 {
     __atomic_store_n(&count, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&outstanding, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&bytes, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&fail_in, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&fired, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&counting, on, __ATOMIC_SEQ_CST);
@@ -41,6 +44,8 @@ void alloc_count_enable(int on)
 long alloc_count_get(void) { return __atomic_load_n(&count, __ATOMIC_SEQ_CST); }
 
 long alloc_count_outstanding(void) { return __atomic_load_n(&outstanding, __ATOMIC_SEQ_CST); }
+
+long alloc_count_bytes(void) { return __atomic_load_n(&bytes, __ATOMIC_SEQ_CST); }
 
 void alloc_fail_at(long n)
 {
@@ -71,10 +76,14 @@ static int tick(void)
     return 0;
 }
 
-static void held(const void *p, long d)
+/* A block counted in (d = 1) or out (d = -1); p is live (before free). A block allocated before
+ * counting started and freed while counting subtracts its size too: measure open-and-keep. */
+static void held(void *p, long d)
 {
-    if (p && __atomic_load_n(&counting, __ATOMIC_RELAXED))
+    if (p && __atomic_load_n(&counting, __ATOMIC_RELAXED)) {
         __atomic_fetch_add(&outstanding, d, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&bytes, d * (long)malloc_usable_size(p), __ATOMIC_RELAXED);
+    }
 }
 
 void *malloc(size_t n)
@@ -97,9 +106,15 @@ void *calloc(size_t n, size_t m)
 void *realloc(void *p, size_t n)
 {
     if (tick()) return NULL;
+    long before = p && __atomic_load_n(&counting, __ATOMIC_RELAXED) ? (long)malloc_usable_size(p)
+                                                                   : 0;
     void *q = __libc_realloc(p, n);
     if (!p) held(q, 1);
-    else if (!n && !q) held(p, -1);
+    else if (!n && !q && __atomic_load_n(&counting, __ATOMIC_RELAXED)) {
+        __atomic_fetch_add(&outstanding, -1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&bytes, -before, __ATOMIC_RELAXED);
+    } else if (q && __atomic_load_n(&counting, __ATOMIC_RELAXED))
+        __atomic_fetch_add(&bytes, (long)malloc_usable_size(q) - before, __ATOMIC_RELAXED);
     return q;
 }
 

@@ -25,6 +25,9 @@ long alloc_count_get(void);
 /* Successful allocations minus frees of non-NULL pointers while counting: 0 after a balanced
  * piece of code that allocated and freed only inside the counted window. */
 long alloc_count_outstanding(void);
+/* Heap bytes held by blocks allocated while counting minus those freed (glibc's usable size of
+ * each block): what a piece of code keeps, e.g. a head after head_open (docs/METHOD.md §6). */
+long alloc_count_bytes(void);
 /* Make the n-th counted call from now (1 = the next one) fail as if out of memory, once;
  * n <= 0 disarms. Counting must be on for the call to be seen. */
 void alloc_fail_at(long n);

@@ -46,7 +46,10 @@ const struct bench_col bench_cols[] = {
     COL(gemm_gflops, "%.3f", BENCH_DBL),  COL(n_gemm, "%d", BENCH_INT),
     COL(per_class_bytes, "%.0f", BENCH_DBL), COL(fixed_bytes, "%.0f", BENCH_DBL),
     COL(plan_bytes, "%.0f", BENCH_DBL),   COL(avail_bytes, "%.0f", BENCH_DBL),
-    COL(peak_rss_mb, "%.1f", BENCH_DBL),  COL(head_allocs, "%ld", BENCH_LONG),
+    COL(peak_rss_mb, "%.1f", BENCH_DBL),  COL(head_bytes, "%.0f", BENCH_DBL),
+    COL(fixed_l, "%.0f", BENCH_DBL),      COL(head_bytes_fixed_l, "%.0f", BENCH_DBL),
+    COL(head_ms_fixed_l, "%.4f", BENCH_DBL), COL(ema_bytes, "%.0f", BENCH_DBL),
+    COL(head_allocs, "%ld", BENCH_LONG),
     COL(allocs_in_loop, "%ld", BENCH_LONG), COL(bound_allocs, "%ld", BENCH_LONG),
     COL(blas_core, "%s", BENCH_STR_DASH), COL(git_rev, "%s", BENCH_STR),
     COL(err_msg, "%s", BENCH_STR_DASH),   {NULL, NULL, 0, 0, 0}};

@@ -78,6 +78,10 @@ struct bench_row {
     double gemm_min_ms, min_ratio; /* fastest bound rep; head_min_ms / gemm_min_ms */
     int n_gemm;
     double per_class_bytes, fixed_bytes, plan_bytes, avail_bytes, peak_rss_mb;
+    /* measured, not declared (docs/METHOD.md §6): heap bytes a head holds after head_open at
+     * the row's ratio; for dcq also at a fixed queue length fixed_l (its memory and head step
+     * time as C grows at fixed L); ema_bytes: the EMA backbone copy a pair head adds */
+    double head_bytes, fixed_l, head_bytes_fixed_l, head_ms_fixed_l, ema_bytes;
     long head_allocs;       /* allocation calls in the timed head-alone loop (ours only) */
     long allocs_in_loop;    /* allocation calls in the timed head and head+backbone loops;
                              * -1: not counted in this build (sanitizers) */

@@ -5,6 +5,7 @@
 #include "bench_child.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <time.h>
 
 #include "alloc_count.h"
@@ -212,6 +213,49 @@ static int time_gemm_bound(int n_gemm, int reps, double *tw, struct bench_row *r
     return DCQB_OK;
 }
 
+/* Heap bytes a head of this configuration holds after head_open (hc with no key callbacks:
+ * the head's defaults, ratio as given); NaN when counting is off (sanitizers) or open fails. */
+static double head_bytes(const char *name, const struct head_cfg *base, double ratio)
+{
+    if (!alloc_count_available()) return NAN;
+    struct head_cfg hc = *base;
+    hc.param = NULL;
+    hc.note_default = NULL;
+    hc.param_ctx = NULL;
+    hc.ratio = ratio;
+    struct head h;
+    struct dcqb_err e = {0};
+    memset(&h, 0, sizeof h);
+    alloc_count_enable(1);
+    int rc = head_open(&h, name, &hc, &e);
+    long b = alloc_count_bytes();
+    alloc_count_enable(0);
+    head_close(&h);
+    return rc ? NAN : (double)b;
+}
+
+/* A pair head (dcq) again at a fixed queue length: its memory and head step time as C grows
+ * with L fixed (docs/METHOD.md §6). Swaps tr->head; the trainer is freed right after. */
+static int fixed_l_phase(struct trainer *tr, const struct bench_cfg *cfg, int warm, int reps,
+                         double *tw, struct bench_row *row, struct dcqb_err *err)
+{
+    row->fixed_l = (double)(row->C < BENCH_FIXED_L ? row->C : BENCH_FIXED_L);
+    double ratio = row->fixed_l / (double)row->C;
+    row->head_bytes_fixed_l = head_bytes(row->head, &tr->hcfg, ratio);
+    struct head_cfg hc = tr->hcfg;
+    hc.param = NULL;
+    hc.note_default = NULL;
+    hc.param_ctx = NULL;
+    hc.ratio = ratio;
+    head_close(&tr->head);
+    int rc = head_open(&tr->head, row->head, &hc, err);
+    if (rc) return rc;
+    struct bench_row scratch = *row;
+    rc = time_head(tr, cfg, warm, reps, tw, tw + reps + 1, &scratch, err);
+    if (!rc) row->head_ms_fixed_l = scratch.head_ms;
+    return rc;
+}
+
 void bench_child_run(const struct bench_cfg *cfg, int n_gemm, struct bench_row *row)
 {
     struct dcqb_err err = {0};
@@ -219,6 +263,8 @@ void bench_child_run(const struct bench_cfg *cfg, int n_gemm, struct bench_row *
     openblas_set_num_threads(T);
     snprintf(row->blas_core, sizeof row->blas_core, "%s", openblas_get_corename());
     row->head_allocs = row->allocs_in_loop = row->bound_allocs = -1;
+    row->head_bytes = row->fixed_l = row->head_bytes_fixed_l = row->head_ms_fixed_l = NAN;
+    row->ema_bytes = 0;
     struct trainer tr;
     memset(&tr, 0, sizeof tr);
     struct cfg tc = {0};
@@ -234,6 +280,8 @@ void bench_child_run(const struct bench_cfg *cfg, int n_gemm, struct bench_row *
     row->K = hc.active_classes;
     row->per_class_bytes = hc.per_class_bytes;
     row->fixed_bytes = hc.fixed_bytes;
+    row->head_bytes = head_bytes(row->head, &tr.hcfg, tr.hcfg.ratio);
+    if (tr.has_ema) row->ema_bytes = (double)tr.ema.n_params * sizeof(float);
     int warm, reps = choose_reps(hc.flops, T, cfg, &warm), sreps = step_reps(hc.flops, T, reps);
     row->reps = reps;
     tw = malloc(sizeof(double) * 2 * (size_t)(reps + 1));
@@ -247,6 +295,7 @@ void bench_child_run(const struct bench_cfg *cfg, int n_gemm, struct bench_row *
     if ((rc = time_head(&tr, cfg, warm, reps, tw, tw + reps + 1, row, &err))) goto out;
     if (row->head_allocs >= 0 && step_allocs >= 0)
         row->allocs_in_loop = row->head_allocs + step_allocs;
+    if (tr.head.req.pairs && (rc = fixed_l_phase(&tr, cfg, warm, reps, tw, row, &err))) goto out;
     trainer_free(&tr);
     rc = time_gemm_bound(n_gemm, reps, tw, row, &err);
 out:

@@ -9,6 +9,7 @@
 
 #define BENCH_NLAB 8        /* label batches in rotation for the head-alone phase */
 #define BENCH_EST_RATE 40e9 /* FLOP/s per thread assumed when choosing reps */
+#define BENCH_FIXED_L 1000  /* dcq: the queue length held fixed as C grows (claim 2) */
 
 struct cfg;
 struct trainer;

@@ -16,7 +16,8 @@ static void usage(FILE *f)
             "                       [--out FILE] [--bench FILE] [--no-derived] [--no-timestamp]\n\n"
             "Reads DIR/<sweep>/runs.tsv (sweep defaults to reproduce_<profile>) and\n"
             "DIR/bench/bench.tsv when present, writes REPORT.md (default DIR/REPORT.md) with the\n"
-            "tables and the claim verdicts, and DIR/<sweep>/derived/*.tsv for the plots.\n"
+            "tables, the claim verdicts (docs/METHOD.md section 5) and the controls, every table\n"
+            "as LaTeX in <dir of REPORT.md>/tables/, and DIR/<sweep>/derived/*.tsv for the plots.\n"
             "Output is deterministic except the 'Generated:' line (--no-timestamp drops it).\n");
 }
 
@@ -72,9 +73,11 @@ int cmd_report(int argc, char **argv)
         inc += s.verdict[i] == REPORT_INCONCLUSIVE || s.verdict[i] == REPORT_FEW_SEEDS;
         notrun += s.verdict[i] == REPORT_NOT_RUN;
     }
-    printf("report: %s (%d runs: %d ok, %d failed; claims: %d reproduced, %d not reproduced, "
+    printf("report: %s (%d runs: %d ok, %d failed; claims%s: %d reproduced, %d not reproduced, "
            "%d inconclusive, %d not run)%s%s\n",
-           s.out, s.runs, s.ok, s.failed, rep, notrep, inc, notrun,
-           s.derived[0] ? "; derived TSVs in " : "", s.derived);
+           s.out, s.runs, s.ok, s.failed, s.smoke ? " at smoke scale, not evidence" : "", rep,
+           notrep, inc, notrun, s.derived[0] ? "; derived TSVs in " : "", s.derived);
+    if (s.aa_flag) printf("report: WARNING: the A/A control came out different (see REPORT.md)\n");
+    if (s.pos_missed) printf("report: WARNING: the positive control was not detected\n");
     return 0;
 }

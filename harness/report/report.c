@@ -53,13 +53,16 @@ static void missing_line(struct sbuf *b, const struct rep *R)
 static void header(struct sbuf *b, const struct rep *R, const char *profile)
 {
     sb_printf(b, "# dcqbench reproduction report: profile %s\n\n", profile);
-    if (strstr(R->sweep, "smoke") || (profile && strcmp(profile, "smoke") == 0))
+    if (R->smoke)
         sb_str(b, "> **Smoke profile: toy scale. These numbers exercise the pipeline; they are not "
-                  "evidence for or against any claim.**\n\n");
+                  "evidence for or against any claim (smoke scale: not evidence).**\n\n");
     if (R->o->timestamp) sb_printf(b, "Generated: %s\n\n", R->o->timestamp);
     sb_printf(b, "- Sweep: `%s` (results in `%s/`)\n", R->sweep, R->dir);
     sb_printf(b, "- Runs: %d distinct (%d ok, %d failed; %d retried, the last row counts)\n",
               R->n_runs, R->n_ok, R->n_failed, R->n_retried);
+    if (R->n_torn)
+        sb_printf(b, "- Torn rows in runs.tsv (a writer stopped mid-line), not counted: %d\n",
+                  R->n_torn);
     sb_str(b, "- Git revisions in runs.tsv: ");
     int c_rev = tsv_col(&R->t, "git_rev");
     const char *seen[64];
@@ -87,7 +90,18 @@ static void header(struct sbuf *b, const struct rep *R, const char *profile)
               "\"(n=2)\" marks fewer than 3 seeds; \"n/a\" = runs exist but the metric is undefined "
               "(e.g. TAR at a FAR below 1 / impostor pairs); \"–\" = not run.\n");
     sb_str(b, "- Primary metric of every claim: MegaFace rank-1 at the largest distractor size; "
-              "TAR@FAR 1e-4 and LFW accuracy are shown next to it without a verdict.\n\n");
+              "TAR@FAR 1e-4 and LFW accuracy get the same interval and are flagged when they "
+              "contradict it.\n");
+    sb_printf(b, "- Rules (docs/METHOD.md §5): unit of evidence = the paired difference per seed "
+                 "(same data, batches and backbone init). Better: 95 %% t interval above 0, "
+                 "reversed below 0, else inconclusive; |difference| within %.2f points "
+                 "(smallest effect of interest%s) = negligible. Equivalence / non-inferiority: "
+                 "two one-sided tests, margin delta = %.2f points%s, 90 %% interval within "
+                 "+-delta (above -delta). Holm's step-down across the claims' primary tests; "
+                 "an inconclusive comparison states the seeds its observed spread would need. "
+                 "Controls under the verdicts.\n\n",
+              R->sesoi, R->sesoi_given ? ", declared in the sweep" : ", default", R->delta,
+              R->delta_given ? ", declared in the sweep" : ", default");
 }
 
 static void failed_section(struct sbuf *b, const struct rep *R)
@@ -146,27 +160,45 @@ static int load(struct rep *R, const char *root, struct report_summary *sum,
     return DCQB_OK;
 }
 
-/* REPORT.md: head, tables, claims, verdicts at a glance, failed runs. */
+/* REPORT.md: head, control warnings, tables, claims, verdicts, controls, failed runs; the
+ * forest data and derived/verdicts.tsv are kept in o for report_derived's folder. */
 static int write_report(struct rep *R, const char *profile, struct report_summary *sum,
-                        struct dcqb_err *err)
+                        struct claims_md *o, struct dcqb_err *err)
 {
     struct sel *conds = malloc(MAX_COND * sizeof *conds);
     if (!conds) return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
     struct sbuf b = {0};
+    int rc = report_claims(o, R, sum, err);
     header(&b, R, profile);
+    sb_add(&b, o->top.p ? o->top.p : "", o->top.n);
     report_tables(&b, R, conds);
     free(conds);
-    sb_str(&b, "## Claims (docs/METHOD.md §5)\n\n");
-    int rc = report_claims(&b, R, sum->verdict, err);
-    sb_str(&b, "## Verdicts at a glance\n\n| claim | verdict |\n|---|---|\n");
-    for (int i = 0; i < REPORT_N_CLAIMS; i++)
-        sb_printf(&b, "| %d | %s |\n", i + 1, report_verdict_name(sum->verdict[i]));
-    sb_str(&b, "\n");
+    sb_add(&b, o->body.p ? o->body.p : "", o->body.n);
     failed_section(&b, R);
-    if (!rc && b.oom) rc = DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
+    if (!rc && (b.oom || o->top.oom || o->body.oom))
+        rc = DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
     if (!rc) rc = file_write_atomic(sum->out, b.p, b.n, err);
+    if (!rc) rc = report_latex(sum->out, b.p, b.n, err);
     sb_free(&b);
     return rc;
+}
+
+static const char *const known_profiles[] = {"smoke", "default", "paper", NULL};
+
+/* make_plots.sh writes <root>/figures/<profile>_<figure>.png, profile = the sweep name without
+ * "reproduce_": the link from REPORT.md's folder (the root, or the sweep's folder). */
+static void figure_prefix(struct rep *R, const char *root, const char *out)
+{
+    const char *prof = strncmp(R->sweep, "reproduce_", 10) ? R->sweep : R->sweep + 10;
+    const char *sl = strrchr(out, '/');
+    size_t dl = sl ? (size_t)(sl - out) : 0;
+    if (dl == strlen(root) && !strncmp(out, root, dl))
+        snprintf(R->fig, sizeof R->fig, "figures/%s_", prof);
+    else if (dl == strlen(R->dir) && !strncmp(out, R->dir, dl))
+        snprintf(R->fig, sizeof R->fig, "../figures/%s_", prof);
+    else if (!sl && !strcmp(root, "."))
+        snprintf(R->fig, sizeof R->fig, "figures/%s_", prof);
+    else snprintf(R->fig, sizeof R->fig, "%s/figures/%s_", root, prof);
 }
 
 int report_write(const struct report_opts *o, struct report_summary *sum, struct dcqb_err *err)
@@ -178,19 +210,36 @@ int report_write(const struct report_opts *o, struct report_summary *sum, struct
     const char *root = o->results_dir ? o->results_dir : "results";
     const char *profile = o->profile ? o->profile : "(unnamed)";
     if (o->sweep) snprintf(R.sweep, sizeof R.sweep, "%s", o->sweep);
-    else if (o->profile) snprintf(R.sweep, sizeof R.sweep, "reproduce_%s", o->profile);
-    else return DCQB_FAIL(err, DCQB_EINVAL, "report: give a profile or a sweep name");
+    else if (o->profile) {
+        int k = 0;
+        while (known_profiles[k] && strcmp(known_profiles[k], o->profile)) k++;
+        if (!known_profiles[k])
+            return DCQB_FAIL(err, DCQB_EINVAL, "unknown profile '%s' (known: smoke, default, "
+                             "paper; or name the sweep with --sweep)", o->profile);
+        snprintf(R.sweep, sizeof R.sweep, "reproduce_%s", o->profile);
+    } else return DCQB_FAIL(err, DCQB_EINVAL, "report: give a profile or a sweep name");
+    R.smoke = strstr(R.sweep, "smoke") || (o->profile && !strcmp(o->profile, "smoke"));
+    sum->smoke = R.smoke;
     snprintf(R.dir, sizeof R.dir, "%s/%s", root, R.sweep);
     if (o->out) snprintf(sum->out, sizeof sum->out, "%.500s", o->out);
     else snprintf(sum->out, sizeof sum->out, "%.480s/REPORT.md", root);
+    figure_prefix(&R, root, sum->out);
+    struct claims_md cm;
+    memset(&cm, 0, sizeof cm);
     int rc = load(&R, root, sum, err);
-    if (!rc) rc = write_report(&R, profile, sum, err);
+    if (!rc) rc = write_report(&R, profile, sum, &cm, err);
     if (!rc && !o->no_derived) {
         snprintf(R.derived, sizeof R.derived, "%s/derived", R.dir);
         rc = fs_mkdir_p(R.derived, err);
         if (!rc) rc = report_derived(&R, err);
+        if (!rc) rc = report_derived_put(&R, "forest.tsv", &cm.forest, err);
+        if (!rc) rc = report_derived_put(&R, "verdicts.tsv", &cm.verdicts, err);
         if (!rc) snprintf(sum->derived, sizeof sum->derived, "%.500s", R.derived);
     }
+    sb_free(&cm.top);
+    sb_free(&cm.body);
+    sb_free(&cm.forest);
+    sb_free(&cm.verdicts);
     rep_free(&R);
     return rc;
 }

@@ -14,12 +14,17 @@
  * same settings and seed (e.g. two sweep sections reaching one configuration) are one
  * observation: the one with the smaller run_id is used.
  *
- * Statistics (in percentage points for metrics in [0,1]): mean and sample std (n - 1) over
- * seeds; paired differences by seed (same seed = same data draw and backbone init); se = std of
- * the differences / sqrt(n). Verdict rules, docs/METHOD.md §5:
- *   parity: |mean diff| <= 2 x std over seeds of the baseline -> reproduced
- *   better: diff > 0 in every seed and mean > 2 se -> reproduced; the mirror -> reversed
- *   n < 3 paired seeds -> "inconclusive: only n seeds".
+ * Statistics (in percentage points for metrics in [0,1]), docs/METHOD.md §5: the unit of
+ * evidence is the paired difference per seed (same seed = same data draw, batches and backbone
+ * init); mean, sample std (n - 1), t confidence intervals and p-values from GSL. Rules:
+ *   better (A better than B): reproduced when the 95 % CI lies above 0 and the Holm-adjusted
+ *     p < 0.05, reversed (not reproduced) in the mirror case, inconclusive otherwise; a decided
+ *     difference whose 95 % CI lies inside +- the smallest effect of interest is "negligible";
+ *   equivalence (A ~ B) / non-inferiority (A not worse than B by more than delta): two one-sided
+ *     tests; reproduced when the 90 % CI lies within +-delta (above -delta) and the adjusted
+ *     p < 0.05, not reproduced when the 90 % CI lies entirely beyond the margin, inconclusive
+ *     otherwise;
+ *   Holm's step-down across the claims' primary tests; fewer than 2 paired seeds -> no interval.
  * Library code: writes files, never prints (only cmd_report.c does).
  */
 #ifndef DCQB_REPORT_H
@@ -32,11 +37,20 @@
 
 enum report_verdict {
     REPORT_NOT_RUN = 0,      /* no data for the comparison in this profile */
-    REPORT_FEW_SEEDS,        /* fewer than 3 paired seeds */
+    REPORT_FEW_SEEDS,        /* fewer than 2 paired seeds: no interval */
     REPORT_REPRODUCED,
-    REPORT_NOT_REPRODUCED,   /* parity failed, or (better rule) the reverse holds */
-    REPORT_INCONCLUSIVE      /* better rule: neither direction is strong enough */
+    REPORT_NOT_REPRODUCED,   /* reversed (better rule) or beyond the margin (equivalence) */
+    REPORT_INCONCLUSIVE      /* the interval does not decide (or not after Holm) */
 };
+
+/* What a comparison claims about A - B. */
+enum report_kind {
+    REPORT_BETTER = 0,       /* A > B: two-sided t-test, 95 % CI */
+    REPORT_EQUIV,            /* |A - B| < delta: two one-sided tests, 90 % CI */
+    REPORT_NONINF            /* A - B > -delta: one-sided test, 90 % CI */
+};
+
+#define REPORT_ALPHA 0.05
 
 /* Paired differences a_s - b_s over the seeds both have, and the baseline b's values. */
 struct report_paired {
@@ -44,17 +58,37 @@ struct report_paired {
     int seed[REPORT_MAX_SEEDS];
     double a[REPORT_MAX_SEEDS], b[REPORT_MAX_SEEDS], d[REPORT_MAX_SEEDS];
     double mean, std, se;   /* of d; std and se NaN for n < 2 */
+    double lo95, hi95;      /* 95 % t interval of the mean difference; NaN for n < 2 */
+    double lo90, hi90;      /* 90 % t interval (equivalence tests) */
+    double p;               /* two-sided t-test of mean 0; NaN for n < 2 */
     double base_std;        /* sample std of b; NaN for n < 2 */
 };
 
-/* Fill mean/std/se/base_std from n, a[], b[] (d = a - b is computed here). */
+/* Fill the statistics from n, a[], b[] (d = a - b is computed here). GSL throughout. */
 void report_paired_stats(struct report_paired *p);
 
-/* The rules. `why` (may be NULL) gets a one-line human verdict, e.g. "reproduced",
- * "not reproduced (A lower by 1.20 points)", "inconclusive: only 2 seeds",
- * "not reproduced (reversed)", "inconclusive at this scale". */
-enum report_verdict report_rule_parity(const struct report_paired *p, char *why, size_t n);
-enum report_verdict report_rule_better(const struct report_paired *p, char *why, size_t n);
+/* p-value of the comparison's null hypothesis: better: two-sided H0 mean = 0; equivalence:
+ * the larger of the two one-sided p (H0 mean <= -delta, H0 mean >= delta); non-inferiority:
+ * H0 mean <= -delta. NaN for n < 2. */
+double report_p(const struct report_paired *p, enum report_kind k, double delta);
+
+/* The rule of kind k at margin delta (equivalence kinds) with p_adj the Holm-adjusted p (NaN:
+ * the raw p). *negligible (may be NULL) = 1 when a decided better-rule difference has its 95 %
+ * CI inside +-sesoi (sesoi <= 0: never). `why` (may be NULL) gets one line, e.g.
+ * "reproduced", "not reproduced (reversed)", "inconclusive: 95 % CI contains 0". */
+enum report_verdict report_rule(const struct report_paired *p, enum report_kind k, double delta,
+                                double sesoi, double p_adj, int *negligible, char *why,
+                                size_t n);
+
+/* Paired seeds the observed mean and spread would need for the rule to decide toward the
+ * observed side at level alpha (the test's Holm level: REPORT_ALPHA x p / adjusted p); -1 when
+ * no number would (a zero mean, or an equivalence mean at or beyond the margin), 0 for n < 2. */
+int report_seeds_needed(const struct report_paired *p, enum report_kind k, double delta,
+                        double alpha);
+
+/* Holm's step-down adjustment of p[0..n) into adj (NaN entries stay NaN and do not count). */
+void report_holm(const double *p, int n, double *adj);
+
 const char *report_verdict_name(enum report_verdict v);
 
 struct report_opts {
@@ -72,7 +106,10 @@ struct report_summary {
     int runs, ok, failed;    /* distinct run_ids, by their last row */
     int retried;             /* run_ids with more than one row */
     int bench_rows;          /* ok rows in bench.tsv, -1 when absent */
-    enum report_verdict verdict[REPORT_N_CLAIMS]; /* claim i+1 */
+    enum report_verdict verdict[REPORT_N_CLAIMS]; /* claim i+1, computed at every scale */
+    int smoke;               /* 1: smoke scale, REPORT.md shows no verdict as evidence */
+    int aa_flag;             /* 1: the A/A control came out different (a warning on top) */
+    int pos_missed;          /* 1: the positive control was not called worse */
     char out[512];           /* the REPORT.md written */
     char derived[512];       /* the derived/ folder, "" if not written */
 };

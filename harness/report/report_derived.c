@@ -8,6 +8,14 @@
 #include <math.h>
 #include <stdlib.h>
 
+static int put(const struct rep *R, const char *name, const struct sbuf *b, struct dcqb_err *err);
+
+int report_derived_put(const struct rep *R, const char *name, const struct sbuf *b,
+                       struct dcqb_err *err)
+{
+    return put(R, name, b, err);
+}
+
 static int put(const struct rep *R, const char *name, const struct sbuf *b, struct dcqb_err *err)
 {
     if (b->oom) return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");

@@ -1,7 +1,7 @@
 /* report_int.h - what the report's files share (not for the rest of the harness: report.h is).
  *
- * report_select.c loads runs.tsv into runs, finds the heads, selects runs and computes the
- * statistics and verdict rules (numbers only, no Markdown); report_fmt.c formats cells;
+ * report_select.c loads runs.tsv into runs, finds the heads and selects runs; report_stats.c
+ * holds the statistics and verdict rules (numbers only, no Markdown); report_fmt.c formats cells;
  * report_tables.c renders Tables 1-5; report_claims.c computes each claim's result and renders
  * the results; report_derived.c writes the TSVs the plots read; report.c ties them together.
  * Calls go one way: report -> tables, claims, derived -> fmt -> select.
@@ -24,6 +24,15 @@
 /* Tail diagnostic buckets: training images per class (b1_2 = 1-2, ..., then all classes). */
 extern const char *const report_buckets[N_BUCKETS];
 
+/* Control and scale arms, told apart from the main runs by their configuration (report.h):
+ * a main selection never mixes them in. */
+enum rvariant {
+    RV_MAIN = 0,
+    RV_AA,     /* head_stream set: the A/A control's second arm */
+    RV_SHORT,  /* fewer steps than the profile's runs: the positive control's handicapped arm */
+    RV_SCALE   /* ids other than its split's usual: claim 4's balanced split at the long-tail scale */
+};
+
 /* One distinct run (its last row), with its configuration as runs.tsv states it. A value the
  * run's row lacks is NULL / NaN / -1 ("missing"): the report never fills in a head's default. */
 struct rrun {
@@ -34,6 +43,7 @@ struct rrun {
     int seed, kshot;      /* -1 / 0 when missing */
     double ratio, mu;     /* NaN when missing; ratio 1 for a head with every class per step */
     char loss[64];        /* "margin s=.. m=.." */
+    int variant;          /* enum rvariant */
 };
 
 /* A resolved configuration value the report needs but runs.tsv lacks (column absent or NA). */
@@ -45,9 +55,10 @@ struct rmissing {
 struct rep {
     const struct report_opts *o;
     char sweep[256], dir[1024], derived[1100];
+    char fig[1300];       /* image links: the figures folder relative to REPORT.md + "<profile>_" */
     struct tsv t;
     struct rrun *r;       /* n_runs, sorted by run_id */
-    int n_runs, n_ok, n_failed, n_retried;
+    int n_runs, n_ok, n_failed, n_retried, n_torn;
     const char **heads;   /* n_heads: registered heads in registry order, then other heads found
                            * in the data by name */
     unsigned char *whole; /* per head: its runs have every class in every step (L/C = 1) */
@@ -56,6 +67,9 @@ struct rep {
     int n_miss;
     char common_loss[64];
     double main_mu;       /* NaN when there are no dcq runs */
+    double sesoi, delta;  /* smallest effect of interest and equivalence margin (points) */
+    int sesoi_given, delta_given; /* 1: from runs.tsv (report.sesoi, report.delta) */
+    int smoke;            /* smoke profile: verdicts computed, never shown as evidence */
     struct tsv bench;     /* rows == 0 when absent */
 };
 
@@ -64,6 +78,7 @@ struct sel {
     const char *head, *profile, *net, *loss;
     double ratio, mu;
     int kshot;
+    int variant;          /* enum rvariant: RV_MAIN unless a control is asked for */
 };
 
 /* One ok run per seed (smallest run_id wins a tie), seeds ascending. */
@@ -97,8 +112,6 @@ struct sel sel_base(const struct rep *R, const char *head, const char *profile, 
 void cell_select(const struct rep *R, const struct sel *s, struct cell *c);
 /* Distinct conditions of the runs matching `where`, in table order; at most max. */
 int conditions(const struct rep *R, const struct sel *where, struct sel *out, int max);
-double mean_of(const double *x, int n);
-double std_of(const double *x, int n); /* sample std, n - 1 */
 /* Values of `metric` x scale over the cell's runs with a finite value. */
 int cell_values(const struct rep *R, const struct cell *c, const char *metric, double scale,
                 double *v, int *seed);
@@ -110,6 +123,11 @@ int bench_row_ok(const struct tsv *t, const struct bench_view *v, int i);
 double bench_mem_mb(const struct tsv *t, const struct bench_view *v, int i);
 /* ok rows sorted by (head rank, head, d, C, B, threads, ratio) into idx; returns the count. */
 int bench_sorted(const struct rep *R, const struct bench_view *v, int *idx);
+
+/* ---- report_stats.c: GSL means and spreads (the rules: report.h) --------------------------- */
+
+double mean_of(const double *x, int n);
+double std_of(const double *x, int n); /* sample std, n - 1 */
 
 /* ---- report_fmt.c: cells --------------------------------------------------------------------- */
 
@@ -124,9 +142,20 @@ void cond_label(const struct rep *R, const struct sel *s, char *out, size_t n);
 /* ---- the sections ------------------------------------------------------------------------- */
 
 void report_tables(struct sbuf *b, const struct rep *R, struct sel *conds); /* conds: MAX_COND */
-/* Claims 1-9 into b; their verdicts into v. DCQB_ENOMEM only. */
-int report_claims(struct sbuf *b, const struct rep *R, enum report_verdict *v,
+/* Claims 1-9 decided together (report_verdicts.c): warnings for the top of REPORT.md (the
+ * controls), the claims with the verdict table and the controls, the forest plot's data and
+ * derived/verdicts.tsv. Fills sum->verdict, aa_flag, pos_missed. DCQB_ENOMEM only. */
+struct claims_md {
+    struct sbuf top, body, forest, verdicts;
+};
+int report_claims(struct claims_md *o, const struct rep *R, struct report_summary *sum,
                   struct dcqb_err *err);
 int report_derived(const struct rep *R, struct dcqb_err *err);
+/* b into R->derived/name. */
+int report_derived_put(const struct rep *R, const char *name, const struct sbuf *b,
+                       struct dcqb_err *err);
+/* Every Markdown table of the report text md as a LaTeX booktabs file in <dir of out>/tables/
+ * (report_latex.c): table_<n>.tex, named after the heading above it in a comment. */
+int report_latex(const char *out, const char *md, size_t n, struct dcqb_err *err);
 
 #endif /* DCQB_REPORT_INT_H */

@@ -1,5 +1,5 @@
-/* report_select.c - runs.tsv -> runs, heads and selections; the statistics and the verdict rules
- * (docs/METHOD.md §5). Numbers only: nothing here writes Markdown.
+/* report_select.c - runs.tsv -> runs, heads, control arms and selections (the statistics and
+ * the verdict rules: report_stats.c). Numbers only: nothing here writes Markdown.
  *
  * Everything iterates in sorted orders (runs by run_id, cells by seed), so the same runs.tsv
  * gives the same bytes. Cost is tiny (a few thousand runs x a few dozen cells), so selections are
@@ -45,6 +45,10 @@ static int distinct_runs(struct rep *R, int c_id)
     int n = 0;
     for (int i = 1; i < t->rows; i++) {
         const char *id = tsv_get(t, i, c_id);
+        if (!tsv_row_whole(t, i)) { /* a writer killed mid-row: not a run */
+            R->n_torn++;
+            continue;
+        }
         if (tsv_is_na(id)) continue;
         R->r[n].row = i;
         R->r[n].run_id = id;
@@ -226,6 +230,55 @@ static void find_main_mu(struct rep *R)
     }
 }
 
+/* Most common value of config key `key` over the runs of `profile` (NULL: all); NaN if none. */
+static double mode_num(const struct rep *R, const char *key, const char *profile)
+{
+    double best = NAN;
+    int best_n = 0;
+    for (int i = 0; i < R->n_runs; i++) {
+        if (profile && strcmp(R->r[i].profile, profile)) continue;
+        double v = tsv_num(run_cfg(R, R->r[i].row, key));
+        if (isnan(v)) continue;
+        int c = 0;
+        for (int j = 0; j < R->n_runs; j++)
+            c += (!profile || !strcmp(R->r[j].profile, profile)) &&
+                 tsv_num(run_cfg(R, R->r[j].row, key)) == v;
+        if (c > best_n || (c == best_n && v < best)) {
+            best_n = c;
+            best = v;
+        }
+    }
+    return best;
+}
+
+/* Control arms by configuration: head_stream set (A/A), fewer steps than the profile's runs
+ * (positive control), other ids than the split's usual (claim 4 at the long-tail scale). */
+static void find_variants(struct rep *R)
+{
+    double steps = mode_num(R, "steps", NULL);
+    for (int i = 0; i < R->n_runs; i++) {
+        struct rrun *u = &R->r[i];
+        double hs = tsv_num(run_cfg(R, u->row, "head_stream"));
+        double st = tsv_num(run_cfg(R, u->row, "steps"));
+        double ids = tsv_num(run_cfg(R, u->row, "ids"));
+        if (!isnan(hs) && hs != 0) u->variant = RV_AA;
+        else if (!isnan(st) && st < steps) u->variant = RV_SHORT;
+        else if (!isnan(ids) && ids != mode_num(R, "ids", u->profile)) u->variant = RV_SCALE;
+    }
+}
+
+/* report.sesoi / report.delta: the values declared in the sweep file, from runs.tsv (the most
+ * common, should runs disagree), else the defaults of docs/METHOD.md §5. */
+static void find_margins(struct rep *R)
+{
+    R->sesoi = mode_num(R, "report.sesoi", NULL);
+    R->delta = mode_num(R, "report.delta", NULL);
+    R->sesoi_given = !isnan(R->sesoi);
+    R->delta_given = !isnan(R->delta);
+    if (!R->sesoi_given) R->sesoi = 0.5;
+    if (!R->delta_given) R->delta = 1.0;
+}
+
 int rep_load_runs(struct rep *R, struct dcqb_err *err)
 {
     const struct tsv *t = &R->t;
@@ -250,7 +303,9 @@ int rep_load_runs(struct rep *R, struct dcqb_err *err)
     if (rc) return rc;
     qsort(R->r, (size_t)R->n_runs, sizeof *R->r, cmp_run_id); /* already sorted; the contract */
     most_common_loss(R);
+    find_variants(R);
     find_main_mu(R);
+    find_margins(R);
     return DCQB_OK;
 }
 
@@ -288,7 +343,7 @@ int sel_match(const struct sel *s, const struct rrun *u)
     if (!isnan(s->ratio) && !same_num(s->ratio, u->ratio)) return 0;
     if (!isnan(s->mu) && !(u->mu == s->mu || same_num(s->mu, u->mu))) return 0;
     if (s->kshot && s->kshot != u->kshot) return 0;
-    return 1;
+    return s->variant == u->variant;
 }
 
 double base_ratio(const struct rep *R, const char *head)
@@ -298,7 +353,7 @@ double base_ratio(const struct rep *R, const char *head)
 
 struct sel sel_base(const struct rep *R, const char *head, const char *profile, double ratio)
 {
-    struct sel s = {head, profile, NULL, R->common_loss, ratio, NAN, 0};
+    struct sel s = {head, profile, NULL, R->common_loss, ratio, NAN, 0, RV_MAIN};
     if (strcmp(head, "dcq") == 0) {
         s.mu = R->main_mu;
         s.kshot = 1;
@@ -333,7 +388,8 @@ static int same_cond(const struct sel *a, const struct sel *b)
 {
     return !strcmp(a->head, b->head) && str_eq(a->net, b->net) && !strcmp(a->loss, b->loss) &&
            (same_num(a->ratio, b->ratio) || (isnan(a->ratio) && isnan(b->ratio))) &&
-           ((isnan(a->mu) && isnan(b->mu)) || a->mu == b->mu) && a->kshot == b->kshot;
+           ((isnan(a->mu) && isnan(b->mu)) || a->mu == b->mu) && a->kshot == b->kshot &&
+           a->variant == b->variant;
 }
 
 /* Table order: head, common loss first, ratio, mu, kshot, net. */
@@ -356,7 +412,8 @@ int conditions(const struct rep *R, const struct sel *where, struct sel *out, in
     for (int i = 0; i < R->n_runs; i++) {
         const struct rrun *u = &R->r[i];
         if (!sel_match(where, u)) continue;
-        struct sel s = {u->head, u->profile, u->net, u->loss, u->ratio, u->mu, u->kshot};
+        struct sel s = {u->head, u->profile, u->net, u->loss, u->ratio, u->mu, u->kshot,
+                        u->variant};
         int dup = 0;
         for (int k = 0; k < n && !dup; k++) dup = same_cond(&out[k], &s);
         if (dup || n == max) continue;
@@ -371,85 +428,18 @@ int conditions(const struct rep *R, const struct sel *where, struct sel *out, in
     return n;
 }
 
-/* ==== statistics and rules =================================================================== */
-
-double mean_of(const double *x, int n)
-{
-    double s = 0;
-    for (int i = 0; i < n; i++) s += x[i];
-    return n ? s / n : NAN;
-}
-
-double std_of(const double *x, int n)
-{
-    if (n < 2) return NAN;
-    double m = mean_of(x, n), s = 0;
-    for (int i = 0; i < n; i++) s += (x[i] - m) * (x[i] - m);
-    return sqrt(s / (n - 1));
-}
-
-void report_paired_stats(struct report_paired *p)
-{
-    for (int i = 0; i < p->n; i++) p->d[i] = p->a[i] - p->b[i];
-    p->mean = mean_of(p->d, p->n);
-    p->std = std_of(p->d, p->n);
-    p->se = p->n >= 2 ? p->std / sqrt((double)p->n) : NAN;
-    p->base_std = std_of(p->b, p->n);
-}
+/* ==== paired values (the statistics and rules: report_stats.c) ============================== */
 
 const char *report_verdict_name(enum report_verdict v)
 {
     switch (v) {
     case REPORT_NOT_RUN: return "not run";
-    case REPORT_FEW_SEEDS: return "inconclusive (few seeds)";
+    case REPORT_FEW_SEEDS: return "inconclusive (1 seed)";
     case REPORT_REPRODUCED: return "reproduced";
     case REPORT_NOT_REPRODUCED: return "not reproduced";
-    case REPORT_INCONCLUSIVE: return "inconclusive at this scale";
+    case REPORT_INCONCLUSIVE: return "inconclusive";
     }
     return "?";
-}
-
-static enum report_verdict few(const struct report_paired *p, char *why, size_t n)
-{
-    if (p->n == 0) {
-        if (why) snprintf(why, n, "not run in this profile");
-        return REPORT_NOT_RUN;
-    }
-    if (why) snprintf(why, n, "inconclusive: only %d seed%s", p->n, p->n == 1 ? "" : "s");
-    return REPORT_FEW_SEEDS;
-}
-
-enum report_verdict report_rule_parity(const struct report_paired *p, char *why, size_t n)
-{
-    if (p->n < 3) return few(p, why, n);
-    if (fabs(p->mean) <= 2.0 * p->base_std) {
-        if (why) snprintf(why, n, "reproduced");
-        return REPORT_REPRODUCED;
-    }
-    if (why)
-        snprintf(why, n, "not reproduced (the compared setting is %s by %.2f, > 2 x %.2f)",
-                 p->mean > 0 ? "higher" : "lower", fabs(p->mean), p->base_std);
-    return REPORT_NOT_REPRODUCED;
-}
-
-enum report_verdict report_rule_better(const struct report_paired *p, char *why, size_t n)
-{
-    if (p->n < 3) return few(p, why, n);
-    int pos = 1, neg = 1;
-    for (int i = 0; i < p->n; i++) {
-        pos &= p->d[i] > 0;
-        neg &= p->d[i] < 0;
-    }
-    if (pos && p->mean > 2.0 * p->se) {
-        if (why) snprintf(why, n, "reproduced");
-        return REPORT_REPRODUCED;
-    }
-    if (neg && p->mean < -2.0 * p->se) {
-        if (why) snprintf(why, n, "not reproduced (reversed)");
-        return REPORT_NOT_REPRODUCED;
-    }
-    if (why) snprintf(why, n, "inconclusive at this scale");
-    return REPORT_INCONCLUSIVE;
 }
 
 int cell_values(const struct rep *R, const struct cell *c, const char *metric, double scale,

@@ -56,21 +56,38 @@ static void table_head(struct sbuf *b, const char *lead, const struct tcol *cols
     sb_str(b, "\n");
 }
 
+/* After a TAR@FAR cell: the impostor pairs above its threshold, FAR x impostor pairs (the
+ * definition of FAR; docs/METHOD.md §5), mean over the cell's runs; under 100: low-count. */
+static void tar_count(struct sbuf *b, const struct rep *R, const struct cell *c,
+                      const char *metric)
+{
+    static const char pre[] = "tar_at_far_";
+    if (strncmp(metric, pre, sizeof pre - 1)) return;
+    double far = atof(metric + sizeof pre - 1), v[REPORT_MAX_SEEDS];
+    int n = cell_values(R, c, "megaface_n_impostor", far, v, NULL);
+    if (!n) return;
+    double k = mean_of(v, n);
+    sb_printf(b, " (%.0f imp.%s)", k, k < 100 ? ", low-count" : "");
+}
+
 /* The metric cells of one row, each followed by " | ". */
 static void row_cells(struct sbuf *b, const struct rep *R, const struct cell *c,
                       const struct tcol *cols)
 {
     for (int k = 0; cols[k].header; k++) {
         fmt_stat(b, R, c, cols[k].metric, cols[k].scale, cols[k].dec);
+        tar_count(b, R, c, cols[k].metric);
         sb_str(b, " | ");
     }
 }
 
 static void table1(struct sbuf *b, const struct rep *R, struct sel *conds)
 {
-    struct sel where = {NULL, "ms1m", NULL, NULL, NAN, NAN, 0};
+    struct sel where = {NULL, "ms1m", NULL, NULL, NAN, NAN, 0, RV_MAIN};
     int n = conditions(R, &where, conds, MAX_COND);
     sb_str(b, "## Table 1: ratio study on the balanced ms1m-like split\n\n");
+    sb_printf(b, "![Accuracy against the ratio L/C](%sacc_vs_ratio.png)\n\n", R->fig);
+
     if (!n) {
         sb_str(b, "Not run in this profile.\n\n");
         return;
@@ -104,6 +121,9 @@ static void table1(struct sbuf *b, const struct rep *R, struct sel *conds)
 static void table2(struct sbuf *b, const struct rep *R)
 {
     sb_str(b, "## Table 2: long-tail study on the mf2-like split (partial heads at 10 %)\n\n");
+    sb_printf(b, "![Rank-1 against distractor size, mf2-like](%srank1_size_mf2.png)\n\n", R->fig);
+    sb_printf(b, "![ROC, mf2-like](%sroc_mf2.png)\n\n", R->fig);
+
     table_head(b, "head", t2_cols, "seeds");
     int any = 0;
     for (int h = 0; h < R->n_heads; h++) {
@@ -131,6 +151,9 @@ static void table3(struct sbuf *b, const struct rep *R)
         "cosine(learned weight, class mean) x 100"};
     static const char *const splits[2] = {"mf2", "ms1m"};
     sb_str(b, "## Table 3: tail diagnostics by training-class size (partial heads at 10 %)\n\n");
+    sb_printf(b, "![Held-out accuracy by class size, mf2-like](%stail_mf2.png)\n\n", R->fig);
+    sb_printf(b, "![Held-out accuracy by class size, ms1m-like](%stail_ms1m.png)\n\n", R->fig);
+
     for (int w = 0; w < 3; w++) {
         sb_printf(b, "%s:\n\n| split | head |", title[w]);
         for (int k = 0; k < N_BUCKETS; k++) sb_printf(b, " %s |", report_buckets[k]);
@@ -175,9 +198,11 @@ static void t4_settings(struct sbuf *b, const struct sel *s)
 
 static void table4(struct sbuf *b, const struct rep *R, struct sel *conds)
 {
-    struct sel where = {"dcq", "mf2", NULL, R->common_loss, NAN, NAN, 0};
+    struct sel where = {"dcq", "mf2", NULL, R->common_loss, NAN, NAN, 0, RV_MAIN};
     int n = conditions(R, &where, conds, MAX_COND);
     sb_str(b, "## Table 4: DCQ ablations on the mf2-like split\n\n");
+    sb_printf(b, "![Training loss, mf2-like](%sloss_mf2.png)\n\n", R->fig);
+
     if (!n) {
         sb_str(b, "Not run in this profile.\n\n");
         return;
@@ -259,6 +284,8 @@ static void t5_refused(struct sbuf *b, const struct tsv *t, const struct bench_v
 static void table5(struct sbuf *b, const struct rep *R)
 {
     sb_str(b, "## Table 5: head cost as the number of classes grows (results/bench/bench.tsv)\n\n");
+    sb_printf(b, "![Head cost against the number of classes](%scost_vs_classes.png)\n\n", R->fig);
+
     if (!R->bench.rows) {
         sb_str(b, "No bench results: run `make bench`.\n\n");
         return;

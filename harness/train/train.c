@@ -66,7 +66,8 @@ int trainer_setup(struct trainer *tr, struct cfg *cfg, struct dcqb_err *err)
     hc->D = bcfg.emb_dim;
     hc->max_batch = o->batch;
     hc->optim = o->optim;
-    hc->seed = dcqb_stream_seed(o->seed, DCQB_STREAM_HEAD);
+    /* head_stream > 0 (A/A controls) moves only this stream: data, batches, backbone unchanged */
+    hc->seed = dcqb_stream_seed(o->seed, DCQB_STREAM_HEAD + ((uint64_t)ks.head_stream << 8));
     hc->class_counts = tr->ts.sizes;
     train_head_keys(hc, cfg);
     hc->threads = o->threads; /* the head's own passes use the run's threads too */

@@ -47,6 +47,13 @@ const struct key_spec train_keys[] = {
      "defaults to round(ratio*C)"},
     {"init_std", KEY_FLOAT, F(head.init_std), 0, 10, NULL, RUN, KEY_LO_OPEN,
      "class weights start as N(0, init_std^2)"},
+    {"head_stream", KEY_INT, F(head_stream), 0, 1000000, NULL, RUN, KEY_NO_DEFAULT,
+     "A/A control: variant N of the head's own stream (class-weight init, sampling); data, "
+     "batches and backbone init unchanged"},
+    {"report.sesoi", KEY_DOUBLE, F(report_sesoi), 0, 100, NULL, EXEC, KEY_NO_DEFAULT,
+     "for `dcqbench report` (training ignores it): smallest effect of interest, rank-1 points"},
+    {"report.delta", KEY_DOUBLE, F(report_delta), 0, 100, NULL, EXEC, KEY_NO_DEFAULT,
+     "for `dcqbench report` (training ignores it): equivalence margin, rank-1 points"},
     {"train_x", KEY_STR, F(train_x), 0, 0, NULL, RUN, 0,
      ".npy data instead of the generator: float32 (N, D) inputs"},
     {"train_y", KEY_STR, F(train_y), 0, 0, NULL, RUN, 0, "with train_x: int labels 0..C-1"},

@@ -27,6 +27,8 @@ struct train_settings {
     int resume;
     int64_t print_every;
     const char *progress;      /* accepted and ignored */
+    int head_stream;           /* 0: the head's stream as always; N > 0: variant N (A/A control) */
+    double report_sesoi, report_delta; /* read by `dcqbench report` from runs.tsv, not here */
 };
 
 /* NULL-name-terminated: every key trainer_setup and `dcqbench train` read themselves. */
