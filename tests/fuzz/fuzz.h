@@ -18,4 +18,8 @@ int fuzz_one(const uint8_t *data, size_t n);
  * /tmp) and return its name ("" when it cannot be written: the input is then skipped). */
 const char *fuzz_file(const uint8_t *data, size_t n);
 
+/* The TSV readers take text: a malloc'd NUL-terminated copy of the input (NULL when out of
+ * memory), which tsv_parse then owns. */
+char *fuzz_text(const uint8_t *data, size_t n);
+
 #endif

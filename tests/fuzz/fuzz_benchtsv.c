@@ -10,10 +10,8 @@
 
 int fuzz_one(const uint8_t *data, size_t n)
 {
-    char *text = malloc(n + 1);
+    char *text = fuzz_text(data, n);
     if (!text) return 0;
-    memcpy(text, data, n);
-    text[n] = '\0';
     struct dcqb_err err = {0};
     struct tsv t;
     if (tsv_parse(&t, text, "bench.tsv", &err) != DCQB_OK) return 0;

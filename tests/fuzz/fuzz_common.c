@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 const char *fuzz_file(const uint8_t *data, size_t n)
@@ -18,4 +19,13 @@ const char *fuzz_file(const uint8_t *data, size_t n)
     int ok = fwrite(data, 1, n, f) == n;
     ok = fclose(f) == 0 && ok;
     return ok ? path : "";
+}
+
+char *fuzz_text(const uint8_t *data, size_t n)
+{
+    char *text = malloc(n + 1);
+    if (!text) return NULL;
+    memcpy(text, data, n);
+    text[n] = '\0';
+    return text;
 }
