@@ -318,6 +318,24 @@ static void test_tar_at_far_constructed(void **state)
 /* ---- LFW ---------------------------------------------------------------------------------------
  */
 
+/* LFW inputs of M pairs whose cosine is cs[i]: a = (1, 0), b = (cs, sqrt(1 - cs^2)); pair i is
+ * genuine when (i % 20) < 10 (20 pairs per fold, half genuine). a, b: (M, 2); same: (M). */
+static void lfw_pairs(struct eval_inputs *in, float *a, float *b, int32_t *same, const double *cs,
+                      int M)
+{
+    for (int i = 0; i < M; i++) {
+        same[i] = (i % 20) < 10;
+        a[2 * i] = 1.0f;
+        a[2 * i + 1] = 0.0f;
+        b[2 * i] = (float)cs[i];
+        b[2 * i + 1] = (float)sqrt(1 - cs[i] * cs[i]);
+    }
+    memset(in, 0, sizeof *in);
+    in->pairs_a = (struct eval_mat){a, M, 2};
+    in->pairs_b = (struct eval_mat){b, M, 2};
+    in->pairs_same = (struct eval_vec){same, M};
+}
+
 /* The threshold applied to a fold is chosen on the other nine only. 200 pairs, 20 per fold,
  * impostors at cos 0.1 everywhere; genuines at 0.9 except fold 0's, at 0.2. Fold 0's own best
  * cut (0.15) differs from the other nine folds' (0.5): applied honestly, 0.5 rejects fold 0's
@@ -329,19 +347,10 @@ static void test_lfw_threshold_not_leaky(void **state)
     enum { M = 200 };
     float *a = malloc(sizeof(float) * M * 2), *b = malloc(sizeof(float) * M * 2);
     int32_t same[M];
-    for (int i = 0; i < M; i++) {
-        same[i] = (i % 20) < 10;
-        double cs = !same[i] ? 0.1 : i < 20 ? 0.2 : 0.9;
-        a[2 * i] = 1.0f;
-        a[2 * i + 1] = 0.0f;
-        b[2 * i] = (float)cs;
-        b[2 * i + 1] = (float)sqrt(1 - cs * cs);
-    }
+    double cs[M];
+    for (int i = 0; i < M; i++) cs[i] = (i % 20) >= 10 ? 0.1 : i < 20 ? 0.2 : 0.9;
     struct eval_inputs in;
-    memset(&in, 0, sizeof in);
-    in.pairs_a = (struct eval_mat){a, M, 2};
-    in.pairs_b = (struct eval_mat){b, M, 2};
-    in.pairs_same = (struct eval_vec){same, M};
+    lfw_pairs(&in, a, b, same, cs, M);
     struct eval_cfg c = cfg_small();
     struct eval_lfw lfw;
     assert_int_equal(eval_lfw_compute(&lfw, &in, &c, NULL), DCQB_OK);
@@ -367,20 +376,11 @@ static void test_lfw_constructed(void **state)
     enum { M = 200 };
     float *a = malloc(sizeof(float) * M * 2), *b = malloc(sizeof(float) * M * 2);
     int32_t same[M];
-    for (int i = 0; i < M; i++) {
-        same[i] = (i % 20) < 10;
-        double cs = same[i] ? 0.9 : 0.1;
-        if (i == 0) cs = -0.5;
-        a[2 * i] = 1.0f;
-        a[2 * i + 1] = 0.0f;
-        b[2 * i] = (float)cs;
-        b[2 * i + 1] = (float)sqrt(1 - cs * cs);
-    }
+    double cs[M];
+    for (int i = 0; i < M; i++) cs[i] = (i % 20) < 10 ? 0.9 : 0.1;
+    cs[0] = -0.5;
     struct eval_inputs in;
-    memset(&in, 0, sizeof in);
-    in.pairs_a = (struct eval_mat){a, M, 2};
-    in.pairs_b = (struct eval_mat){b, M, 2};
-    in.pairs_same = (struct eval_vec){same, M};
+    lfw_pairs(&in, a, b, same, cs, M);
     struct eval_cfg c = cfg_small();
     struct eval_lfw lfw;
     assert_int_equal(eval_lfw_compute(&lfw, &in, &c, NULL), DCQB_OK);
