@@ -172,6 +172,8 @@ static int write_report(struct rep *R, const char *profile, struct report_summar
     header(&b, R, profile);
     sb_add(&b, o->top.p ? o->top.p : "", o->top.n);
     report_tables(&b, R, conds);
+    report_arms(&b, R, conds);
+    report_scale(&b, R);
     free(conds);
     sb_add(&b, o->body.p ? o->body.p : "", o->body.n);
     failed_section(&b, R);

@@ -61,7 +61,7 @@ static int derived_t1(const struct rep *R, struct dcqb_err *err)
                "\tlfw_std\n");
     for (int h = 0; h < R->n_heads; h++) {
         if (R->whole[h]) continue;
-        struct sel where = sel_base(R, R->heads[h], "ms1m", NAN), conds[64];
+        struct sel where = arm_base(R, R->heads[h], "ms1m", NAN, "-"), conds[64];
         int n = conditions(R, &where, conds, 64);
         for (int i = 0; i < n; i++) {
             struct cell c;
@@ -76,7 +76,7 @@ static int derived_t1(const struct rep *R, struct dcqb_err *err)
             sb_str(&b, "\n");
         }
     }
-    struct sel f = sel_base(R, "full", "ms1m", base_ratio(R, "full"));
+    struct sel f = arm_base(R, "full", "ms1m", base_ratio(R, "full"), "-");
     struct cell c;
     cell_select(R, &f, &c);
     sb_str(&band, "ratio_pct\trank1_mean\trank1_lo\trank1_hi\ttar4_mean\ttar4_lo\ttar4_hi\tlfw_mean"
@@ -100,15 +100,19 @@ static int derived_t1(const struct rep *R, struct dcqb_err *err)
     return rc;
 }
 
-/* Sorted union of the x values of the rows passing the filter, at most max. */
+/* Sorted union of the x values of the rows passing the filter, at most max. A filter column
+ * named "!ycol" keeps the rows where ycol is a number (a measurement every few steps). */
 static int curve_xs(const struct tsv *t, int nt, const char *xcol, const char *filter_col,
                     double filter_val, double *xs, int max)
 {
     int nx = 0;
     for (int i = 0; i < nt; i++) {
         int cx = tsv_col(&t[i], xcol), cf = filter_col ? tsv_col(&t[i], filter_col) : -1;
+        int cy = filter_col && *filter_col == '!' ? tsv_col(&t[i], filter_col + 1) : -1;
         for (int r = 1; r < t[i].rows; r++) {
-            if (filter_col && tsv_num(tsv_get(&t[i], r, cf)) != filter_val) continue;
+            if (cy >= 0) {
+                if (isnan(tsv_num(tsv_get(&t[i], r, cy)))) continue;
+            } else if (filter_col && tsv_num(tsv_get(&t[i], r, cf)) != filter_val) continue;
             double x = tsv_num(tsv_get(&t[i], r, cx));
             if (isnan(x)) continue;
             int k = 0;
@@ -139,9 +143,13 @@ static int derived_curve(const struct rep *R, const struct cell *c, const char *
         int m = 0;
         for (int i = 0; i < c->n; i++) {
             int cx = tsv_col(&t[i], xcol), cy = tsv_col(&t[i], ycol),
-                cf = filter_col ? tsv_col(&t[i], filter_col) : -1;
+                cf = filter_col && *filter_col != '!' ? tsv_col(&t[i], filter_col) : -1;
             for (int r = 1; r < t[i].rows; r++) {
-                if (filter_col && tsv_num(tsv_get(&t[i], r, cf)) != filter_val) continue;
+                if (filter_col && *filter_col != '!' &&
+                    tsv_num(tsv_get(&t[i], r, cf)) != filter_val)
+                    continue;
+                if (filter_col && *filter_col == '!' && isnan(tsv_num(tsv_get(&t[i], r, cy))))
+                    continue;
                 if (tsv_num(tsv_get(&t[i], r, cx)) != xs[k]) continue;
                 double y = tsv_num(tsv_get(&t[i], r, cy));
                 if (!isnan(y)) v[m++] = y * yscale;
@@ -297,7 +305,7 @@ static int derived_per_head(const struct rep *R, struct dcqb_err *err)
     for (int sp = 0; sp < 2 && !rc; sp++) {
         for (int h = 0; h < R->n_heads; h++) {
             const char *hd = R->heads[h];
-            struct sel s = sel_base(R, hd, splits[sp], base_ratio(R, hd));
+            struct sel s = arm_base(R, hd, splits[sp], base_ratio(R, hd), "-");
             cell_select(R, &s, &cells[h]);
         }
         rc = derived_tail(R, cells, splits[sp], err);
@@ -375,6 +383,73 @@ static int derived_cost(const struct rep *R, struct dcqb_err *err)
     return rc;
 }
 
+/* drift.tsv: every ok run with a measured queue (one row each, for pandas); drift_<split>.tsv:
+ * the base dcq arm at each mu, mean and std over seeds (the mu table); drift_curve_<split>_<mu>
+ * .tsv: queue_drift over the steps it was measured, from the runs' curve.tsv. */
+static int derived_drift(const struct rep *R, struct dcqb_err *err)
+{
+    static const char *const splits[2] = {"ms1m", "mf2"};
+    static const char *const ms[3] = {"queue_drift_mean", "queue_age_mean", M_RANK1};
+    struct sbuf b = {0};
+    int rc = DCQB_OK, rows = 0;
+    sb_str(&b, "run_id\thead\tprofile\tdata\ttune\tseed\tmu\tqueue_drift_mean\tqueue_age_mean"
+               "\tqueue_staleness\trank1\n");
+    for (int i = 0; i < R->n_runs; i++) {
+        const struct rrun *u = &R->r[i];
+        double d = run_num(R, i, "queue_drift_mean");
+        if (!u->ok || isnan(d)) continue;
+        sb_printf(&b, "%s\t%s\t%s\t%s\t%s\t%d\t%g\t%.6g\t%.6g\t%.6g\t%.6g\n", u->run_id, u->head,
+                  u->profile, u->data, u->tune, u->seed, u->mu, d,
+                  run_num(R, i, "queue_age_mean"), run_num(R, i, "queue_staleness"),
+                  run_num(R, i, M_RANK1) * PCT);
+        rows++;
+    }
+    if (rows) rc = put(R, "drift.tsv", &b, err);
+    struct sel *conds = malloc(MAX_COND * sizeof *conds);
+    if (!rc && !conds) rc = DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
+    for (int sp = 0; sp < 2 && !rc && rows; sp++) {
+        struct sel where = arm_base(R, "dcq", splits[sp], base_ratio(R, "dcq"), "-");
+        where.mu = NAN;
+        int n = conditions(R, &where, conds, MAX_COND), k = 0;
+        b.n = 0;
+        sb_str(&b, "mu\tn\tdrift_mean\tdrift_std\tage_mean\tage_std\trank1_mean\trank1_std\n");
+        for (int i = 0; i < n && !rc; i++) {
+            struct cell c;
+            double v[REPORT_MAX_SEEDS];
+            cell_select(R, &conds[i], &c);
+            if (!c.n || !cell_values(R, &c, ms[0], 1.0, v, NULL)) continue;
+            sb_printf(&b, "%g\t%d", conds[i].mu, c.n);
+            for (int m = 0; m < 3; m++)
+                stat_cols(&b, v, cell_values(R, &c, ms[m], m == 2 ? PCT : 1.0, v, NULL));
+            sb_str(&b, "\n");
+            k++;
+            struct sbuf cv = {0};
+            char name[128];
+            if (derived_curve(R, &c, "curve.tsv", "step", "queue_drift", "!queue_drift", 0, 1.0,
+                              &cv)) {
+                snprintf(name, sizeof name, "drift_curve_%s_%g.tsv", splits[sp], conds[i].mu);
+                rc = put(R, name, &cv, err);
+            }
+            sb_free(&cv);
+        }
+        char name[64];
+        snprintf(name, sizeof name, "drift_%s.tsv", splits[sp]);
+        if (k && !rc) rc = put(R, name, &b, err);
+    }
+    free(conds);
+    sb_free(&b);
+    return rc;
+}
+
+/* scale.tsv: the ladder's gaps (report_scale.c), when there is a ladder. */
+static int derived_scale(const struct rep *R, struct dcqb_err *err)
+{
+    struct sbuf b = {0};
+    int rc = report_scale_tsv(&b, R) ? put(R, "scale.tsv", &b, err) : DCQB_OK;
+    sb_free(&b);
+    return rc;
+}
+
 int report_derived(const struct rep *R, struct dcqb_err *err)
 {
     int rc = derived_heads(R, err);
@@ -382,5 +457,7 @@ int report_derived(const struct rep *R, struct dcqb_err *err)
     if (!rc) rc = derived_per_head(R, err);
     if (!rc) rc = derived_splits(R, err);
     if (!rc && R->bench.rows) rc = derived_cost(R, err);
+    if (!rc) rc = derived_drift(R, err);
+    if (!rc) rc = derived_scale(R, err);
     return rc;
 }

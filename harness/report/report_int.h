@@ -44,6 +44,11 @@ struct rrun {
     double ratio, mu;     /* NaN when missing; ratio 1 for a head with every class per step */
     char loss[64];        /* "margin s=.. m=.." */
     int variant;          /* enum rvariant */
+    const char *data;     /* report.data; "default" when absent or NA */
+    const char *tune;     /* "grid" (a tuning run), "best" (a tuned arm's test run) or "-" */
+    int ema;              /* 1: the run keeps an EMA network (config `ema` = 1, or head dcq) */
+    const char *sampler, *pfc_mode; /* sampled's proposal, random's update semantics; NULL if absent */
+    int ids;              /* config `ids`, -1 when missing */
 };
 
 /* A resolved configuration value the report needs but runs.tsv lacks (column absent or NA). */
@@ -79,6 +84,7 @@ struct sel {
     double ratio, mu;
     int kshot;
     int variant;          /* enum rvariant: RV_MAIN unless a control is asked for */
+    const char *data, *tune, *sampler, *pfc_mode; /* NULL = any */
 };
 
 /* One ok run per seed (smallest run_id wins a tie), seeds ascending. */
@@ -157,5 +163,47 @@ int report_derived_put(const struct rep *R, const char *name, const struct sbuf 
 /* Every Markdown table of the report text md as a LaTeX booktabs file in <dir of out>/tables/
  * (report_latex.c): table_<n>.tex, named after the heading above it in a comment. */
 int report_latex(const char *out, const char *md, size_t n, struct dcqb_err *err);
+
+/* ==== tables beyond the claims: arms, tuning, EMA control, drift, scale (report_fmt.c,
+ * report_arms.c, report_scale.c) ============================================================= */
+
+/* A paired difference with its 95 % t interval: "+1.23 [+0.40, +2.06] (n=5)"; "–": no pairs. */
+void fmt_gap(struct sbuf *b, const struct report_paired *p);
+/* A column of a runs table: mean ± std over seeds of metric x scale. opt = 1: a column only
+ * newer runs.tsv files have (the step's labels): left out of the table when runs.tsv lacks it. */
+struct tcol {
+    const char *header, *metric;
+    double scale;
+    int dec, opt;
+};
+/* "| lead | <headers> | tail |\n|---|...|\n"; lead and tail are " | "-joined header cells. */
+void tab_head(struct sbuf *b, const struct rep *R, const char *lead, const struct tcol *cols,
+              const char *tail);
+/* The metric cells of one row, each followed by " | " (TAR cells with their impostor count). */
+void tab_cells(struct sbuf *b, const struct rep *R, const struct cell *c, const struct tcol *cols);
+/* The data configuration the main tables show: the one with the most ok runs, ties to the one
+ * first in runs.tsv; "default" for a sweep without [data.NAME] sections. */
+const char *rep_main_data(const struct rep *R);
+/* sel_base on the main data configuration with tune = `tune` ("-" common loss, "best" the tuned
+ * arm: its own loss, mu and kshot); random at pfc_mode v1 and sampled with the uniform proposal
+ * when their runs record those keys (v2 and the other proposals are arms of their own). */
+struct sel arm_base(const struct rep *R, const char *head, const char *profile, double ratio,
+                    const char *tune);
+/* 1: a random / sampled cell whose int(ratio x classes) is below the batch's mean distinct
+ * labels (batch_labels_mean): every step then holds only the batch's positives (K_t = the
+ * labels), so the arm does not test its ratio. 0 when runs.tsv lacks the columns. */
+int arm_positives_only(const struct rep *R, const struct cell *c);
+/* cond_label plus " (positives-only)" when arm_positives_only. */
+void arm_label(const struct rep *R, const struct sel *s, const struct cell *c, char *out,
+               size_t n);
+/* The sections after the tables (report_arms.c): EMA control, chosen configurations, the arms
+ * beyond the claims (second baseline, Partial FC v2, proposals, ladder on both splits, mu and
+ * queue drift). conds: MAX_COND. */
+void report_arms(struct sbuf *b, const struct rep *R, struct sel *conds);
+/* The scale ladder (report_scale.c): DCQ - full by identities per split, when the runs have
+ * several ids of a split (claim 4's balanced-at-scale arm aside); nothing otherwise. */
+void report_scale(struct sbuf *b, const struct rep *R);
+/* derived/scale.tsv's text (report_scale.c); returns its data rows (0: no ladder). */
+int report_scale_tsv(struct sbuf *b, const struct rep *R);
 
 #endif /* DCQB_REPORT_INT_H */

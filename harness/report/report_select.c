@@ -189,6 +189,16 @@ static int run_config(struct rep *R, struct rrun *u, struct dcqb_err *err)
     }
     snprintf(u->loss, sizeof u->loss, "%s s=%s m=%s", lv[0] ? lv[0] : "missing",
              lv[1] ? lv[1] : "missing", lv[2] ? lv[2] : "missing");
+    u->data = run_cfg(R, row, "report.data");
+    if (!u->data) u->data = "default";
+    u->tune = run_cfg(R, row, "tune");
+    if (!u->tune) u->tune = "-";
+    v = run_cfg(R, row, "ema");
+    u->ema = !strcmp(u->head, "dcq") || (v && atoi(v) == 1);
+    u->sampler = own_cfg(R, row, ops, "sampler");
+    u->pfc_mode = own_cfg(R, row, ops, "pfc_mode");
+    v = run_cfg(R, row, "ids");
+    u->ids = v ? atoi(v) : -1;
     return rc;
 }
 
@@ -343,6 +353,10 @@ int sel_match(const struct sel *s, const struct rrun *u)
     if (!isnan(s->ratio) && !same_num(s->ratio, u->ratio)) return 0;
     if (!isnan(s->mu) && !(u->mu == s->mu || same_num(s->mu, u->mu))) return 0;
     if (s->kshot && s->kshot != u->kshot) return 0;
+    if ((s->data && !str_eq(s->data, u->data)) || (s->tune && !str_eq(s->tune, u->tune)) ||
+        (s->sampler && !str_eq(s->sampler, u->sampler)) ||
+        (s->pfc_mode && !str_eq(s->pfc_mode, u->pfc_mode)))
+        return 0;
     return s->variant == u->variant;
 }
 
@@ -353,7 +367,8 @@ double base_ratio(const struct rep *R, const char *head)
 
 struct sel sel_base(const struct rep *R, const char *head, const char *profile, double ratio)
 {
-    struct sel s = {head, profile, NULL, R->common_loss, ratio, NAN, 0, RV_MAIN};
+    struct sel s = {head, profile, NULL, R->common_loss, ratio, NAN, 0, RV_MAIN, NULL, NULL, NULL,
+                    NULL};
     if (strcmp(head, "dcq") == 0) {
         s.mu = R->main_mu;
         s.kshot = 1;
@@ -389,7 +404,8 @@ static int same_cond(const struct sel *a, const struct sel *b)
     return !strcmp(a->head, b->head) && str_eq(a->net, b->net) && !strcmp(a->loss, b->loss) &&
            (same_num(a->ratio, b->ratio) || (isnan(a->ratio) && isnan(b->ratio))) &&
            ((isnan(a->mu) && isnan(b->mu)) || a->mu == b->mu) && a->kshot == b->kshot &&
-           a->variant == b->variant;
+           a->variant == b->variant && str_eq(a->data, b->data) && str_eq(a->tune, b->tune) &&
+           str_eq(a->sampler, b->sampler) && str_eq(a->pfc_mode, b->pfc_mode);
 }
 
 /* Table order: head, common loss first, ratio, mu, kshot, net. */
@@ -413,7 +429,7 @@ int conditions(const struct rep *R, const struct sel *where, struct sel *out, in
         const struct rrun *u = &R->r[i];
         if (!sel_match(where, u)) continue;
         struct sel s = {u->head, u->profile, u->net, u->loss, u->ratio, u->mu, u->kshot,
-                        u->variant};
+                        u->variant, u->data, u->tune, u->sampler, u->pfc_mode};
         int dup = 0;
         for (int k = 0; k < n && !dup; k++) dup = same_cond(&out[k], &s);
         if (dup || n == max) continue;

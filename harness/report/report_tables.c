@@ -6,84 +6,51 @@
 #include <math.h>
 #include <stdlib.h>
 
-/* A column of a runs table: mean ± std over seeds of metric x scale. */
-struct tcol {
-    const char *header, *metric;
-    double scale;
-    int dec;
-};
-
 static const struct tcol t1_cols[] = {
-    {"LFW acc", M_LFW, PCT, 2},
-    {"TAR@FAR 1e-3", M_TAR3, PCT, 2},
-    {"TAR@FAR 1e-4", M_TAR4, PCT, 2},
-    {"MegaFace rank-1 (largest)", M_RANK1, PCT, 2},
-    {"head memory (MB)", "head_mem_mb", 1.0, 2},
-    {"samples/s", "samples_per_s", 1.0, 0},
-    {NULL, NULL, 0, 0},
+    {"LFW acc", M_LFW, PCT, 2, 0},
+    {"TAR@FAR 1e-3", M_TAR3, PCT, 2, 0},
+    {"TAR@FAR 1e-4", M_TAR4, PCT, 2, 0},
+    {"MegaFace rank-1 (largest)", M_RANK1, PCT, 2, 0},
+    {"head memory (MB)", "head_mem_mb", 1.0, 2, 0},
+    {"samples/s", "samples_per_s", 1.0, 0, 0},
+    {"eff. classes / step", "eff_classes_mean", 1.0, 0, 1},
+    {"L/B", "queue_staleness", 1.0, 2, 1},
+    {NULL, NULL, 0, 0, 0},
 };
 static const struct tcol t2_cols[] = {
-    {"MegaFace rank-1 (largest)", M_RANK1, PCT, 2},
-    {"TAR@FAR 1e-4", M_TAR4, PCT, 2},
-    {"TAR@FAR 1e-6", M_TAR6, PCT, 2},
-    {"LFW acc", M_LFW, PCT, 2},
-    {NULL, NULL, 0, 0},
+    {"MegaFace rank-1 (largest)", M_RANK1, PCT, 2, 0},
+    {"TAR@FAR 1e-4", M_TAR4, PCT, 2, 0},
+    {"TAR@FAR 1e-6", M_TAR6, PCT, 2, 0},
+    {"LFW acc", M_LFW, PCT, 2, 0},
+    {"eff. classes / step", "eff_classes_mean", 1.0, 0, 1},
+    {"L/B", "queue_staleness", 1.0, 2, 1},
+    {NULL, NULL, 0, 0, 0},
 };
 static const struct tcol t4_cols[] = {
-    {"MegaFace rank-1 (largest)", M_RANK1, PCT, 2},
-    {"TAR@FAR 1e-4", M_TAR4, PCT, 2},
-    {"LFW acc", M_LFW, PCT, 2},
-    {NULL, NULL, 0, 0},
+    {"MegaFace rank-1 (largest)", M_RANK1, PCT, 2, 0},
+    {"TAR@FAR 1e-4", M_TAR4, PCT, 2, 0},
+    {"LFW acc", M_LFW, PCT, 2, 0},
+    {"L/B", "queue_staleness", 1.0, 2, 1},
+    {NULL, NULL, 0, 0, 0},
 };
 
-/* Cells in a " | "-joined header text. */
-static int cells_in(const char *s)
+/* What the label columns and flags mean (after the first table that has them). */
+static void labels_note(struct sbuf *b, const struct rep *R)
 {
-    int n = 1;
-    for (; *s; s++) n += *s == '|';
-    return n;
-}
-
-/* "| lead | <headers> | tail |\n|---|...|\n"; lead and tail are " | "-joined header cells. */
-static void table_head(struct sbuf *b, const char *lead, const struct tcol *cols,
-                       const char *tail)
-{
-    int k = 0;
-    sb_printf(b, "| %s |", lead);
-    for (; cols[k].header; k++) sb_printf(b, " %s |", cols[k].header);
-    sb_printf(b, " %s |\n|", tail);
-    for (int i = cells_in(lead) + k + cells_in(tail); i > 0; i--) sb_str(b, "---|");
-    sb_str(b, "\n");
-}
-
-/* After a TAR@FAR cell: the impostor pairs above its threshold, FAR x impostor pairs (the
- * definition of FAR; docs/METHOD.md §5), mean over the cell's runs; under 100: low-count. */
-static void tar_count(struct sbuf *b, const struct rep *R, const struct cell *c,
-                      const char *metric)
-{
-    static const char pre[] = "tar_at_far_";
-    if (strncmp(metric, pre, sizeof pre - 1)) return;
-    double far = atof(metric + sizeof pre - 1), v[REPORT_MAX_SEEDS];
-    int n = cell_values(R, c, "megaface_n_impostor", far, v, NULL);
-    if (!n) return;
-    double k = mean_of(v, n);
-    sb_printf(b, " (%.0f imp.%s)", k, k < 100 ? ", low-count" : "");
-}
-
-/* The metric cells of one row, each followed by " | ". */
-static void row_cells(struct sbuf *b, const struct rep *R, const struct cell *c,
-                      const struct tcol *cols)
-{
-    for (int k = 0; cols[k].header; k++) {
-        fmt_stat(b, R, c, cols[k].metric, cols[k].scale, cols[k].dec);
-        tar_count(b, R, c, cols[k].metric);
-        sb_str(b, " | ");
-    }
+    (void)R;
+    sb_str(b, "Runs on the data configuration the main tables show, common loss (untuned) "
+              "unless marked \"tuned\". eff. classes / step = logit columns per step, positives "
+              "included (full: C; random: max(int(rC), distinct labels); sampled: S + true classes "
+              "not sampled; dcq: 1 + L). L/B = dcq's queue length over the batch, how many steps "
+              "a queued class weight lives (n/a: no queue). \"positives-only\": int(rC) is below "
+              "the batch's mean distinct labels, so every step holds just the batch's own classes "
+              "and the arm does not test its ratio.\n\n");
 }
 
 static void table1(struct sbuf *b, const struct rep *R, struct sel *conds)
 {
-    struct sel where = {NULL, "ms1m", NULL, NULL, NAN, NAN, 0, RV_MAIN};
+    struct sel where = {NULL, "ms1m", NULL, NULL, NAN, NAN, 0, RV_MAIN, rep_main_data(R), "-",
+                        NULL, NULL};
     int n = conditions(R, &where, conds, MAX_COND);
     sb_str(b, "## Table 1: ratio study on the balanced ms1m-like split\n\n");
     sb_printf(b, "![Accuracy against the ratio L/C](%sacc_vs_ratio.png)\n\n", R->fig);
@@ -105,17 +72,18 @@ static void table1(struct sbuf *b, const struct rep *R, struct sel *conds)
     }
     sb_printf(b, "Ratios run: partial heads at L/C as listed; ratios of {1, 2, 5, 10, 20, 50} %% "
                  "dropped in this profile: %s.\n\n", k ? dropped : "none");
-    table_head(b, "head", t1_cols, "seeds");
+    tab_head(b, R, "head", t1_cols, "seeds");
     for (int i = 0; i < n; i++) {
         struct cell c;
         char lab[160];
         cell_select(R, &conds[i], &c);
-        cond_label(R, &conds[i], lab, sizeof lab);
+        arm_label(R, &conds[i], &c, lab, sizeof lab);
         sb_printf(b, "| %s | ", lab);
-        row_cells(b, R, &c, t1_cols);
+        tab_cells(b, R, &c, t1_cols);
         sb_printf(b, "%d%s |\n", c.n, c.failed ? " (+failed)" : "");
     }
     sb_str(b, "\n");
+    labels_note(b, R);
 }
 
 static void table2(struct sbuf *b, const struct rep *R)
@@ -124,21 +92,22 @@ static void table2(struct sbuf *b, const struct rep *R)
     sb_printf(b, "![Rank-1 against distractor size, mf2-like](%srank1_size_mf2.png)\n\n", R->fig);
     sb_printf(b, "![ROC, mf2-like](%sroc_mf2.png)\n\n", R->fig);
 
-    table_head(b, "head", t2_cols, "seeds");
+    tab_head(b, R, "head", t2_cols, "seeds");
     int any = 0;
-    for (int h = 0; h < R->n_heads; h++) {
-        const char *hd = R->heads[h];
-        struct sel s = sel_base(R, hd, "mf2", base_ratio(R, hd));
-        struct cell c;
-        cell_select(R, &s, &c);
-        if (!c.n && !c.failed) continue;
-        any = 1;
-        char lab[160];
-        cond_label(R, &s, lab, sizeof lab);
-        sb_printf(b, "| %s | ", lab);
-        row_cells(b, R, &c, t2_cols);
-        sb_printf(b, "%d |\n", c.n);
-    }
+    for (int h = 0; h < R->n_heads; h++)
+        for (int t = 0; t < 2; t++) { /* the common-loss arm, then the tuned one */
+            const char *hd = R->heads[h];
+            struct sel s = arm_base(R, hd, "mf2", base_ratio(R, hd), t ? "best" : "-");
+            struct cell c;
+            cell_select(R, &s, &c);
+            if (!c.n && !c.failed) continue;
+            any = 1;
+            char lab[200];
+            arm_label(R, &s, &c, lab, sizeof lab);
+            sb_printf(b, "| %s | ", lab);
+            tab_cells(b, R, &c, t2_cols);
+            sb_printf(b, "%d |\n", c.n);
+        }
     sb_str(b, any ? "\n" : "| (not run in this profile) | | | | | |\n\n");
 }
 
@@ -163,7 +132,7 @@ static void table3(struct sbuf *b, const struct rep *R)
         for (int sp = 0; sp < 2; sp++)
             for (int h = 0; h < R->n_heads; h++) {
                 const char *hd = R->heads[h];
-                struct sel s = sel_base(R, hd, splits[sp], base_ratio(R, hd));
+                struct sel s = arm_base(R, hd, splits[sp], base_ratio(R, hd), "-");
                 struct cell c;
                 cell_select(R, &s, &c);
                 if (!c.n) continue;
@@ -198,7 +167,8 @@ static void t4_settings(struct sbuf *b, const struct sel *s)
 
 static void table4(struct sbuf *b, const struct rep *R, struct sel *conds)
 {
-    struct sel where = {"dcq", "mf2", NULL, R->common_loss, NAN, NAN, 0, RV_MAIN};
+    struct sel where = {"dcq", "mf2", NULL, R->common_loss, NAN, NAN, 0, RV_MAIN,
+                        rep_main_data(R), "-", NULL, NULL};
     int n = conditions(R, &where, conds, MAX_COND);
     sb_str(b, "## Table 4: DCQ ablations on the mf2-like split\n\n");
     sb_printf(b, "![Training loss, mf2-like](%sloss_mf2.png)\n\n", R->fig);
@@ -207,17 +177,17 @@ static void table4(struct sbuf *b, const struct rep *R, struct sel *conds)
         sb_str(b, "Not run in this profile.\n\n");
         return;
     }
-    struct sel base = sel_base(R, "dcq", "mf2", base_ratio(R, "dcq"));
+    struct sel base = arm_base(R, "dcq", "mf2", base_ratio(R, "dcq"), "-");
     struct cell cb;
     cell_select(R, &base, &cb);
     sb_printf(b, "Paired differences are against the base setting (ratio 10 %%, mu %g, kshot 1, "
                  "EMA network), in points.\n\n", R->main_mu);
-    table_head(b, "ratio | mu | kshot | eval net", t4_cols, "rank-1 minus base (paired) | seeds");
+    tab_head(b, R, "ratio | mu | kshot | eval net", t4_cols, "rank-1 minus base (paired) | seeds");
     for (int i = 0; i < n; i++) {
         struct cell c;
         cell_select(R, &conds[i], &c);
         t4_settings(b, &conds[i]);
-        row_cells(b, R, &c, t4_cols);
+        tab_cells(b, R, &c, t4_cols);
         if (sel_match(&base, &R->r[c.n ? c.run[0] : 0]) && c.n) {
             sb_str(b, "(base)");
         } else {
