@@ -1,10 +1,10 @@
 #!/bin/sh
 # make_plots.sh - every figure from results alone (never trains). For each results/<sweep>/ with
-# a runs.tsv whose name is reproduce_<profile>, runs `dcqbench report` (REPORT.md beside the
-# runs, derived TSVs in results/<sweep>/derived/), then gnuplot: PNG + SVG (+ PDF for papers,
-# when gnuplot has pdfcairo) into results/figures/ as <profile>_<figure>.{png,svg,pdf}, where
-# REPORT.md's image links point. A figure whose data is missing is skipped with a message. Exits
-# 0 only when every figure that had data was produced.
+# a runs.tsv whose name is reproduce_<profile> (or scale*, the scale ladder's sweep), runs
+# `dcqbench report` (REPORT.md beside the runs, derived TSVs in results/<sweep>/derived/), then
+# gnuplot: PNG + SVG (+ PDF for papers, when gnuplot has pdfcairo) into results/figures/ as
+# <profile>_<figure>.{png,svg,pdf}, where REPORT.md's image links point. A figure whose data is
+# missing is skipped with a message. Exits 0 only when every figure that had data was produced.
 # Environment: RESULTS (results), PLOTS (results/figures), DCQBENCH (bin/dcqbench), GNUPLOT.
 set -u
 R=${RESULTS:-results}
@@ -71,7 +71,7 @@ heads_with() {
 }
 
 found=0
-for runs in "$R"/reproduce_*/runs.tsv; do
+for runs in "$R"/reproduce_*/runs.tsv "$R"/scale*/runs.tsv; do
     [ -f "$runs" ] || continue
     found=1
     sw=$(basename "$(dirname "$runs")"); prof=${sw#reproduce_}
@@ -120,6 +120,23 @@ for runs in "$R"/reproduce_*/runs.tsv; do
     fi
     if [ -n "$files" ]; then fig "${prof}_class_sizes" hist.gp "$V; files='$files'; labels='$labels'"
     else skip "${prof}_class_sizes" "no splits in runs.tsv"; fi
+    # queue drift: against mu per split, over steps per mu on the long-tail split (else ms1m)
+    ds=""; for sp in ms1m mf2; do [ "$(rows "$D/drift_$sp.tsv")" -gt 0 ] && ds="$ds $sp"; done
+    curves=""; labels=""
+    for sp in mf2 ms1m; do
+        for f in "$D"/drift_curve_"$sp"_*.tsv; do
+            [ "$(rows "$f")" -gt 0 ] || continue
+            mu=${f##*/drift_curve_"$sp"_}; curves="$curves $f"; labels="$labels ${mu%.tsv}"
+        done
+        [ -n "$curves" ] && break
+    done
+    if [ -n "$ds" ] && [ -n "$curves" ]; then
+        fig "${prof}_drift" drift.gp "$V; splits='$ds'; curves='$curves'; labels='$labels'"
+    else skip "${prof}_drift" "no dcq runs with a measured queue drift ($D/drift_<split>.tsv)"; fi
+    if [ "$(rows "$D/scale.tsv")" -gt 0 ]; then
+        ss=$(tail -n +2 "$D/scale.tsv" | cut -f1 | awk '!seen[$0]++' | tr '\n' ' ')
+        fig "${prof}_scale" scale.gp "$V; splits='$ss'"
+    else skip "${prof}_scale" "no scale ladder (several ids of a split: make scale)"; fi
 done
 [ $found = 1 ] || echo "make_plots: no $R/reproduce_*/runs.tsv (run make reproduce first)"
 echo "make_plots: $made figures ($kinds) in $P/, $skipped skipped for missing data, $failed failed"
