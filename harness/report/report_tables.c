@@ -37,14 +37,14 @@ static const struct tcol t4_cols[] = {
 /* What the label columns and flags mean (after the first table that has them). */
 static void labels_note(struct sbuf *b, const struct rep *R)
 {
-    (void)R;
-    sb_str(b, "Runs on the data configuration the main tables show, common loss (untuned) "
-              "unless marked \"tuned\". eff. classes / step = logit columns per step, positives "
+    sb_printf(b, "Runs on data configuration `%s` (the one with the most runs), untuned unless "
+                 "marked \"tuned\" (tuning-grid runs: only under Chosen configurations). "
+                 "eff. classes / step = logit columns per step, positives "
               "included (full: C; random: max(int(rC), distinct labels); sampled: S + true classes "
               "not sampled; dcq: 1 + L). L/B = dcq's queue length over the batch, how many steps "
               "a queued class weight lives (n/a: no queue). \"positives-only\": int(rC) is below "
               "the batch's mean distinct labels, so every step holds just the batch's own classes "
-              "and the arm does not test its ratio.\n\n");
+              "and the arm does not test its ratio.\n\n", rep_main_data(R));
 }
 
 static void table1(struct sbuf *b, const struct rep *R, struct sel *conds)
@@ -52,6 +52,8 @@ static void table1(struct sbuf *b, const struct rep *R, struct sel *conds)
     struct sel where = {NULL, "ms1m", NULL, NULL, NAN, NAN, 0, RV_MAIN, rep_main_data(R), "-",
                         NULL, NULL};
     int n = conditions(R, &where, conds, MAX_COND);
+    where.tune = "best"; /* the tuned arms after the common-loss rows */
+    n += conditions(R, &where, conds + n, MAX_COND - n);
     sb_str(b, "## Table 1: ratio study on the balanced ms1m-like split\n\n");
     sb_printf(b, "![Accuracy against the ratio L/C](%sacc_vs_ratio.png)\n\n", R->fig);
 
