@@ -376,7 +376,10 @@ static void mu_table(struct sbuf *b, const struct rep *R, struct sel *conds)
         where.mu = NAN;
         int n = conditions(R, &where, conds, MAX_COND);
         if (n < 2) continue;
-        if (!any) {
+        if (!any && tsv_col(&R->t, "queue_drift_mean") < 0) {
+            sb_str(b, "### DCQ momentum\n\nruns.tsv has no queue drift (runs older than the "
+                      "measurement): the averaging window and rank-1 only.\n\n");
+        } else if (!any) {
             sb_printf(b, "### DCQ momentum and queue drift\n\n![Queue drift against mu and "
                          "over training](%sdrift.png)\n\n", R->fig);
             sb_str(b, "Queue drift = the mean cosine between a queued key (a class weight) and "
@@ -384,9 +387,10 @@ static void mu_table(struct sbuf *b, const struct rep *R, struct sel *conds)
                       "slots, the last measurement of the run (1 = the queue is as fresh as a "
                       "key computed now). Window = 1/(1 - mu) steps, the EMA's averaging length, "
                       "as a share of the run.\n\n");
+        }
+        if (!any)
             tab_head(b, R, "split | mu | window (steps, % of run)", cols,
                      "rank-1 minus main mu (paired, 95 % CI) | seeds");
-        }
         any = 1;
         struct cell cb;
         cell_select(R, &base, &cb);

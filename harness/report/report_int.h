@@ -165,7 +165,8 @@ int report_derived_put(const struct rep *R, const char *name, const struct sbuf 
 int report_latex(const char *out, const char *md, size_t n, struct dcqb_err *err);
 
 /* ==== tables beyond the claims: arms, tuning, EMA control, drift, scale (report_fmt.c,
- * report_arms.c, report_scale.c) ============================================================= */
+ * report_arms.c, report_scale.c). Calls: report -> arms, scale; derived -> scale; every
+ * section -> fmt -> select. ================================================================== */
 
 /* A paired difference with its 95 % t interval: "+1.23 [+0.40, +2.06] (n=5)"; "–": no pairs. */
 void fmt_gap(struct sbuf *b, const struct report_paired *p);
