@@ -334,11 +334,11 @@ static void test_drift_derived(void **state)
  * mf2 1, 3, 6 (+ seed noise) -> grows; ms1m 0.5 at every rung -> stays. Beside them claim 4's
  * arm (ms1m at 20K with another class-size mean, gap -5) and a shortened full run at 5K ms1m
  * (the positive control, 100 steps): neither may enter a rung. */
-static void write_scale(int ladder)
+static void write_scale(int ladder, int shrink)
 {
-    ax_open(ladder ? "scale" : "noscale");
+    ax_open(!ladder ? "noscale" : shrink ? "shrink" : "scale");
     const int ids[3] = {5000, 20000, 100000};
-    const double mf_gap[3] = {0.01, 0.03, 0.06};
+    const double mf_gap[3] = {shrink ? 0.06 : 0.01, 0.03, shrink ? 0.01 : 0.06};
     for (int s = 1; s <= 3; s++) {
         /* first in runs.tsv, so the smallest run_ids: a rung that let them in would pick them */
         struct ax f4 = AX("full", "ms1m", .ids = 20000, .lognorm = "6.7"),
@@ -362,7 +362,7 @@ static void write_scale(int ladder)
             struct ax f = AX("full", "ms1m", .ids = ids[k]),
                       d = AX("dcq", "ms1m", .ratio = "0.1", .ids = ids[k]);
             ax_row(&f, s, 0.6, NAN, NAN, NAN, 120, NAN);
-            ax_row(&d, s, 0.605 + noise * k / 10, NAN, NAN, NAN, 120, 0.9);
+            ax_row(&d, s, 0.605 + noise * k * (shrink ? 5 : 0.1), NAN, NAN, NAN, 120, 0.9);
         }
     }
 }
@@ -370,7 +370,7 @@ static void write_scale(int ladder)
 static void test_scale(void **state)
 {
     (void)state;
-    write_scale(1);
+    write_scale(1, 0);
     char *t = ax_report("scale");
     char *s = part(t, "## Scale ladder");
     has(s, "| mf2 | 5000 | 3 | 3 | +1.00 [+1.00, +1.00] (n=3) |");
@@ -387,8 +387,14 @@ static void test_scale(void **state)
     has(d, "split\tids\tn\tgap_mean\tgap_lo\tgap_hi\nms1m\t5000\t3\t0.5\t");
     has(d, "mf2\t5000\t3\t1\t1\t1\n");
     free(d);
+    /* the mirror: mf2's gap 6, 3, 1 shrinks; ms1m's change +0.33 [-3.46, +4.13] is not decided */
+    write_scale(1, 1);
+    t = ax_report("shrink");
+    has(t, "- mf2: from 5000 to 100000 identities the gap shrinks toward the paper's scale");
+    has(t, "- ms1m: from 5000 to 100000 identities the gap is not decided by these seeds");
+    free(t);
     /* default-profile shape: ms1m 5K plus claim 4's 20K arm, mf2 20K: no ladder */
-    write_scale(0);
+    write_scale(0, 0);
     t = ax_report("noscale");
     lacks(t, "## Scale ladder");
     free(t);

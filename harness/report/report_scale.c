@@ -181,7 +181,7 @@ void report_scale(struct sbuf *b, const struct rep *R)
         sb_printf(b, "- %s: from %d to %d identities the gap %s: change ", splits[sp], lo->ids,
                   hi->ids, trend(R, &p));
         fmt_gap(b, &p);
-        sb_str(b, ".\n");
+        sb_str(b, R->smoke ? " (smoke scale: not evidence).\n" : ".\n");
     }
     sb_str(b, "\n");
 }
