@@ -170,8 +170,26 @@ static int run_config(struct rep *R, struct rrun *u, struct dcqb_err *err)
     v = own_cfg(R, row, ops, "kshot");
     u->kshot = v ? atoi(v) : 0;
     if (!v && head_has_key(ops, "kshot") && !rc) rc = note_missing(R, u->head, "kshot", err);
-    u->mu = tsv_num(own_cfg(R, row, ops, "mu"));
-    if (isnan(u->mu) && head_has_key(ops, "mu") && !rc) rc = note_missing(R, u->head, "mu", err);
+    /* the EMA network and its momentum: dcq always keeps one; any head with `ema` = 1 does too,
+     * and `mu` is then its momentum (a loop key shared by every head) */
+    v = run_cfg(R, row, "ema");
+    u->ema = !strcmp(u->head, "dcq") || (v && atoi(v) == 1);
+    int wants_mu = head_has_key(ops, "mu") || !strcmp(u->head, "dcq");
+    u->mu = wants_mu || !ops || u->ema ? tsv_num(run_cfg(R, row, "mu")) : NAN;
+    if (isnan(u->mu) && wants_mu && !rc) rc = note_missing(R, u->head, "mu", err);
+    /* the variants of a head's own algorithm: recorded or missing, never assumed */
+    u->sampler = own_cfg(R, row, ops, "sampler");
+    if (!u->sampler && head_has_key(ops, "sampler") && !rc)
+        rc = note_missing(R, u->head, "sampler", err);
+    u->pfc_mode = own_cfg(R, row, ops, "pfc_mode");
+    if (!u->pfc_mode && head_has_key(ops, "pfc_mode") && !rc)
+        rc = note_missing(R, u->head, "pfc_mode", err);
+    v = run_cfg(R, row, "ids");
+    u->ids = v ? atoi(v) : -1;
+    v = run_cfg(R, row, "report.data");
+    u->data = v ? v : "default";
+    v = run_cfg(R, row, "tune");
+    u->tune = v ? v : "-";
     /* the network evaluated: eval's own eval.net wins over the head's eval_net (eval_rundir.c);
      * failing both, the one eval took by default (summary's eval_ema_default) */
     u->net = run_cfg(R, row, "eval.net");
@@ -192,14 +210,21 @@ static int run_config(struct rep *R, struct rrun *u, struct dcqb_err *err)
     return rc;
 }
 
-/* Most common loss string (ties: the smallest); "" without runs. */
+static int is_grid(const struct rrun *u) { return !strcmp(u->tune, "grid"); }
+
+/* Most common loss string over the untuned runs (tune "-": the common-loss arms; every run of
+ * a sweep without tuning), ties: the smallest; "" without runs. */
 static void most_common_loss(struct rep *R)
 {
-    int best = 0;
+    int best = 0, untuned = 0;
     R->common_loss[0] = '\0';
+    for (int i = 0; i < R->n_runs; i++) untuned |= !strcmp(R->r[i].tune, "-");
     for (int i = 0; i < R->n_runs; i++) {
+        if (untuned && strcmp(R->r[i].tune, "-")) continue;
         int c = 0;
-        for (int j = 0; j < R->n_runs; j++) c += strcmp(R->r[i].loss, R->r[j].loss) == 0;
+        for (int j = 0; j < R->n_runs; j++)
+            c += strcmp(R->r[i].loss, R->r[j].loss) == 0 &&
+                 (!untuned || !strcmp(R->r[j].tune, "-"));
         if (c > best || (c == best && strcmp(R->r[i].loss, R->common_loss) < 0)) {
             best = c;
             snprintf(R->common_loss, sizeof R->common_loss, "%s", R->r[i].loss);
@@ -207,7 +232,8 @@ static void most_common_loss(struct rep *R)
     }
 }
 
-/* The most common mu of the dcq runs on ms1m, else of all dcq runs (report.h). */
+/* The most common mu of the dcq runs on ms1m, else of all dcq runs (report.h); tuning-grid runs
+ * do not count. */
 static void find_main_mu(struct rep *R)
 {
     R->main_mu = NAN;
@@ -215,12 +241,13 @@ static void find_main_mu(struct rep *R)
         int best = 0;
         for (int i = 0; i < R->n_runs; i++) {
             const struct rrun *u = &R->r[i];
-            if (strcmp(u->head, "dcq") || (pass == 0 && strcmp(u->profile, "ms1m"))) continue;
+            if (strcmp(u->head, "dcq") || is_grid(u) || (pass == 0 && strcmp(u->profile, "ms1m")))
+                continue;
             int c = 0;
             for (int j = 0; j < R->n_runs; j++) {
                 const struct rrun *w = &R->r[j];
-                c += !strcmp(w->head, "dcq") && (pass || !strcmp(w->profile, "ms1m")) &&
-                     w->mu == u->mu;
+                c += !strcmp(w->head, "dcq") && !is_grid(w) &&
+                     (pass || !strcmp(w->profile, "ms1m")) && w->mu == u->mu;
             }
             if (c > best || (c == best && u->mu < R->main_mu)) {
                 best = c;
@@ -279,6 +306,41 @@ static void find_margins(struct rep *R)
     if (!R->delta_given) R->delta = 1.0;
 }
 
+/* The data configurations in the order of their first row (runs.tsv is written in the sweep
+ * file's order), tuning-grid rows last: a configuration tuned first is not taken for the main
+ * one. At most MAX_DATA. */
+static void find_datas(struct rep *R)
+{
+    int first[MAX_DATA];
+    R->n_data = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < R->n_runs; i++) {
+            const struct rrun *u = &R->r[i];
+            if (is_grid(u) != pass) continue;
+            int k = 0;
+            while (k < R->n_data && strcmp(R->datas[k], u->data)) k++;
+            if (k < R->n_data) {
+                if (!pass && u->row < first[k]) first[k] = u->row;
+                continue;
+            }
+            if (R->n_data == MAX_DATA) continue;
+            R->datas[R->n_data] = u->data;
+            first[R->n_data++] = u->row + (pass ? R->t.rows : 0);
+        }
+    for (int i = 1; i < R->n_data; i++) { /* by first row */
+        const char *d = R->datas[i];
+        int f = first[i], j = i - 1;
+        for (; j >= 0 && first[j] > f; j--) {
+            R->datas[j + 1] = R->datas[j];
+            first[j + 1] = first[j];
+        }
+        R->datas[j + 1] = d;
+        first[j + 1] = f;
+    }
+    if (!R->n_data) R->datas[R->n_data++] = "default";
+    R->data_cur = R->datas[0];
+}
+
 int rep_load_runs(struct rep *R, struct dcqb_err *err)
 {
     const struct tsv *t = &R->t;
@@ -302,6 +364,7 @@ int rep_load_runs(struct rep *R, struct dcqb_err *err)
     for (int i = 0; i < R->n_runs && !rc; i++) rc = run_config(R, &R->r[i], err);
     if (rc) return rc;
     qsort(R->r, (size_t)R->n_runs, sizeof *R->r, cmp_run_id); /* already sorted; the contract */
+    find_datas(R);
     most_common_loss(R);
     find_variants(R);
     find_main_mu(R);
@@ -343,6 +406,10 @@ int sel_match(const struct sel *s, const struct rrun *u)
     if (!isnan(s->ratio) && !same_num(s->ratio, u->ratio)) return 0;
     if (!isnan(s->mu) && !(u->mu == s->mu || same_num(s->mu, u->mu))) return 0;
     if (s->kshot && s->kshot != u->kshot) return 0;
+    if (s->data && strcmp(s->data, u->data)) return 0;
+    if (s->tune && strcmp(s->tune, u->tune)) return 0;
+    if (s->sampler && !str_eq(s->sampler, u->sampler)) return 0;
+    if (s->pfc_mode && !str_eq(s->pfc_mode, u->pfc_mode)) return 0;
     return s->variant == u->variant;
 }
 
@@ -353,11 +420,40 @@ double base_ratio(const struct rep *R, const char *head)
 
 struct sel sel_base(const struct rep *R, const char *head, const char *profile, double ratio)
 {
-    struct sel s = {head, profile, NULL, R->common_loss, ratio, NAN, 0, RV_MAIN};
+    struct sel s = {head, profile, NULL, R->common_loss, ratio, NAN, 0, RV_MAIN, R->data_cur, "-",
+                    NULL, NULL};
     if (strcmp(head, "dcq") == 0) {
         s.mu = R->main_mu;
         s.kshot = 1;
         s.net = "ema";
+    }
+    if (strcmp(head, "random") == 0) s.pfc_mode = "v1";
+    if (strcmp(head, "sampled") == 0) s.sampler = "uniform";
+    return s;
+}
+
+/* 1 when `key` is one of the comma-separated tune_keys of a run. */
+static int tuned_key(const struct rep *R, const struct rrun *u, const char *key)
+{
+    const char *k = run_cfg(R, u->row, "tune_keys");
+    size_t n = strlen(key);
+    while (k && *k) {
+        while (*k == ' ' || *k == ',') k++;
+        if (!strncmp(k, key, n) && (k[n] == ',' || k[n] == ' ' || !k[n])) return 1;
+        k += strcspn(k, ",");
+    }
+    return 0;
+}
+
+struct sel sel_tuned(const struct rep *R, const struct sel *base)
+{
+    struct sel s = *base;
+    s.tune = "best";
+    s.loss = NULL; /* the grid's choice; one tuned section reaches one loss */
+    for (int i = 0; i < R->n_runs && !isnan(s.mu); i++) {
+        const struct rrun *u = &R->r[i];
+        if (!strcmp(u->tune, "best") && !strcmp(u->head, s.head) && tuned_key(R, u, "mu"))
+            s.mu = NAN;
     }
     return s;
 }
@@ -389,7 +485,16 @@ static int same_cond(const struct sel *a, const struct sel *b)
     return !strcmp(a->head, b->head) && str_eq(a->net, b->net) && !strcmp(a->loss, b->loss) &&
            (same_num(a->ratio, b->ratio) || (isnan(a->ratio) && isnan(b->ratio))) &&
            ((isnan(a->mu) && isnan(b->mu)) || a->mu == b->mu) && a->kshot == b->kshot &&
-           a->variant == b->variant;
+           a->variant == b->variant && str_eq(a->data, b->data) && str_eq(a->tune, b->tune) &&
+           str_eq(a->sampler, b->sampler) && str_eq(a->pfc_mode, b->pfc_mode);
+}
+
+/* Index of a data configuration in R->datas (unknown ones last). */
+static int data_rank(const struct rep *R, const char *d)
+{
+    int k = 0;
+    while (k < R->n_data && !str_eq(R->datas[k], d)) k++;
+    return k;
 }
 
 /* Table order: head, common loss first, ratio, mu, kshot, net. */
@@ -403,6 +508,10 @@ static int cond_cmp(const struct rep *R, const struct sel *y, const struct sel *
     if (!c && !isnan(x->mu) && !isnan(y->mu)) c = (y->mu > x->mu) - (y->mu < x->mu);
     if (!c) c = y->kshot - x->kshot;
     if (!c) c = str_cmp(y->net, x->net);
+    if (!c) c = str_cmp(y->pfc_mode, x->pfc_mode);
+    if (!c) c = str_cmp(y->sampler, x->sampler);
+    if (!c) c = str_cmp(y->tune, x->tune);
+    if (!c) c = data_rank(R, y->data) - data_rank(R, x->data);
     return c;
 }
 
@@ -412,8 +521,8 @@ int conditions(const struct rep *R, const struct sel *where, struct sel *out, in
     for (int i = 0; i < R->n_runs; i++) {
         const struct rrun *u = &R->r[i];
         if (!sel_match(where, u)) continue;
-        struct sel s = {u->head, u->profile, u->net, u->loss, u->ratio, u->mu, u->kshot,
-                        u->variant};
+        struct sel s = {u->head,    u->profile, u->net,  u->loss,    u->ratio,   u->mu,
+                        u->kshot,   u->variant, u->data, u->tune,    u->sampler, u->pfc_mode};
         int dup = 0;
         for (int k = 0; k < n && !dup; k++) dup = same_cond(&out[k], &s);
         if (dup || n == max) continue;
@@ -453,6 +562,45 @@ int cell_values(const struct rep *R, const struct cell *c, const char *metric, d
         v[k++] = x * scale;
     }
     return k;
+}
+
+double run_rank1(const struct rep *R, int ri, enum rnet net)
+{
+    const struct rrun *u = &R->r[ri];
+    double x = NAN;
+    if (net == RN_EMA) {
+        x = run_num(R, ri, M_RANK1_EMA);
+        if (isnan(x) && u->ema && str_eq(u->net, "ema")) x = run_num(R, ri, M_RANK1);
+    } else if (net == RN_ONLINE) {
+        x = run_num(R, ri, M_RANK1_ONLINE);
+        /* without an EMA network the online one is the only one evaluated */
+        if (isnan(x) && (!u->ema || str_eq(u->net, "online"))) x = run_num(R, ri, M_RANK1);
+    } else x = run_num(R, ri, M_RANK1);
+    return x;
+}
+
+int cell_has_ema(const struct rep *R, const struct cell *c)
+{
+    for (int i = 0; i < c->n; i++)
+        if (!R->r[c->run[i]].ema || isnan(run_rank1(R, c->run[i], RN_EMA))) return 0;
+    return c->n > 0;
+}
+
+void paired_net(const struct rep *R, const struct cell *a, enum rnet na, const struct cell *b,
+                enum rnet nb, struct report_paired *p)
+{
+    memset(p, 0, sizeof *p);
+    for (int i = 0; i < a->n; i++)
+        for (int j = 0; j < b->n; j++) {
+            if (a->seed[i] != b->seed[j]) continue;
+            double x = run_rank1(R, a->run[i], na), y = run_rank1(R, b->run[j], nb);
+            if (isnan(x) || isnan(y)) continue;
+            p->seed[p->n] = a->seed[i];
+            p->a[p->n] = x * PCT;
+            p->b[p->n] = y * PCT;
+            p->n++;
+        }
+    report_paired_stats(p);
 }
 
 void paired(const struct rep *R, const struct cell *a, const struct cell *b, const char *metric,
