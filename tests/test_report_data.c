@@ -143,7 +143,11 @@ static void test_matrix_three_configs(void **state)
     base_arms(f, "wild", -3);
     assert_int_equal(fclose(f), 0);
     struct report_summary s;
+    assert_int_equal(system("rm -rf " DX_ROOT "/tables"), 0);
     char *t = report("three", &s);
+    /* the matrix again as LaTeX beside REPORT.md, through the path every table takes */
+    assert_int_equal(system("grep -q '^claim & base & hard & wild & overall' " DX_ROOT
+                            "/tables/*_verdicts-by-data-configuration.tex"), 0);
     assert_int_equal(s.verdict[2], REPORT_REPRODUCED); /* the main configuration: base */
     has(t, "- Data configurations (report.data; the first is the one the tables and the claims' "
            "details show): base, hard, wild");
