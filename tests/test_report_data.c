@@ -308,7 +308,8 @@ static void test_distractors_from_metrics(void **state)
     free(t);
 }
 
-/* ---- 5. claim 5 lists every mu, with the EMA's memory as a share of the run ---------------- */
+/* ---- 5. claim 5 lists every mu, with the EMA's memory as a share of the run; claim 6 shows
+ * Partial FC v2 beside v1 -------------------------------------------------------------------- */
 
 static void test_every_mu(void **state)
 {
@@ -324,9 +325,19 @@ static void test_every_mu(void **state)
             put(f, &r);
         }
     dx_mu = "0.9";
+    for (int s = 1; s <= 5; s++) { /* Partial FC v2: claim 6's secondary, never its v1 arm */
+        struct row r = {"random", "mf2", NULL, NULL, NULL, NULL, "v2", NULL, NULL, s, 0,
+                        40 + 2 * s + noise(7, s), NAN, NAN, 20000};
+        put(f, &r);
+    }
     assert_int_equal(fclose(f), 0);
     struct report_summary s;
     char *t = report("mus", &s);
+    char *c6 = section(t, "### Claim 6:");
+    has(c6, "Comparison: **dcq 10 % (mf2)** minus **random 10 % (mf2)**");
+    has(c6, "Secondary comparison: **dcq 10 % (mf2)** minus **random v2 10 % (mf2)**");
+    free(c6);
+    has(t, "| 6 | reproduced: +1.00 [");
     char *c5 = section(t, "### Claim 5:");
     has(c5, "**dcq mu 0.9** minus **dcq mu 0**");
     has(c5, "mu 0.8 (5 steps, 6.25 % of 80): -5.00 [");
