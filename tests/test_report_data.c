@@ -213,6 +213,8 @@ static void test_tuned_and_grid(void **state)
     char *t = report("tuned", &s);
     assert_int_equal(s.verdict[2], REPORT_REPRODUCED); /* claim 3 on the tuned arms */
     has(t, "Common loss (every head unless marked \"own loss\"): cosface s=50 m=0.3");
+    has(t, "- Tuning: 40 grid runs (tune = grid: judged on the validation split only, never in a "
+           "comparison), 10 test runs of tuned arms (tune = best)");
     char *c3 = section(t, "### Claim 3:");
     has(c3, "Primary: the tuned arms (tune = best");
     has(c3, "Comparison: **dcq 10 % (tuned)** minus **full (tuned)**");

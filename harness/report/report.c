@@ -96,6 +96,15 @@ static void header(struct sbuf *b, const struct rep *R, const char *profile)
     if (R->n_torn)
         sb_printf(b, "- Torn rows in runs.tsv (a writer stopped mid-line), not counted: %d\n",
                   R->n_torn);
+    int n_grid = 0, n_best = 0;
+    for (int i = 0; i < R->n_runs; i++) {
+        n_grid += !strcmp(R->r[i].tune, "grid");
+        n_best += !strcmp(R->r[i].tune, "best");
+    }
+    if (n_grid || n_best)
+        sb_printf(b, "- Tuning: %d grid runs (tune = grid: judged on the validation split only, "
+                     "never in a comparison), %d test runs of tuned arms (tune = best)\n",
+                  n_grid, n_best);
     sb_str(b, "- Git revisions in runs.tsv: ");
     int c_rev = tsv_col(&R->t, "git_rev");
     const char *seen[64];
