@@ -170,26 +170,8 @@ static int run_config(struct rep *R, struct rrun *u, struct dcqb_err *err)
     v = own_cfg(R, row, ops, "kshot");
     u->kshot = v ? atoi(v) : 0;
     if (!v && head_has_key(ops, "kshot") && !rc) rc = note_missing(R, u->head, "kshot", err);
-    /* the EMA network and its momentum: dcq always keeps one; any head with `ema` = 1 does too,
-     * and `mu` is then its momentum (a loop key shared by every head) */
-    v = run_cfg(R, row, "ema");
-    u->ema = !strcmp(u->head, "dcq") || (v && atoi(v) == 1);
-    int wants_mu = head_has_key(ops, "mu") || !strcmp(u->head, "dcq");
-    u->mu = wants_mu || !ops || u->ema ? tsv_num(run_cfg(R, row, "mu")) : NAN;
-    if (isnan(u->mu) && wants_mu && !rc) rc = note_missing(R, u->head, "mu", err);
-    /* the variants of a head's own algorithm: recorded or missing, never assumed */
-    u->sampler = own_cfg(R, row, ops, "sampler");
-    if (!u->sampler && head_has_key(ops, "sampler") && !rc)
-        rc = note_missing(R, u->head, "sampler", err);
-    u->pfc_mode = own_cfg(R, row, ops, "pfc_mode");
-    if (!u->pfc_mode && head_has_key(ops, "pfc_mode") && !rc)
-        rc = note_missing(R, u->head, "pfc_mode", err);
-    v = run_cfg(R, row, "ids");
-    u->ids = v ? atoi(v) : -1;
-    v = run_cfg(R, row, "report.data");
-    u->data = v ? v : "default";
-    v = run_cfg(R, row, "tune");
-    u->tune = v ? v : "-";
+    u->mu = tsv_num(own_cfg(R, row, ops, "mu"));
+    if (isnan(u->mu) && head_has_key(ops, "mu") && !rc) rc = note_missing(R, u->head, "mu", err);
     /* the network evaluated: eval's own eval.net wins over the head's eval_net (eval_rundir.c);
      * failing both, the one eval took by default (summary's eval_ema_default) */
     u->net = run_cfg(R, row, "eval.net");
@@ -207,6 +189,26 @@ static int run_config(struct rep *R, struct rrun *u, struct dcqb_err *err)
     }
     snprintf(u->loss, sizeof u->loss, "%s s=%s m=%s", lv[0] ? lv[0] : "missing",
              lv[1] ? lv[1] : "missing", lv[2] ? lv[2] : "missing");
+    u->data = run_cfg(R, row, "report.data");
+    if (!u->data) u->data = "default";
+    u->tune = run_cfg(R, row, "tune");
+    if (!u->tune) u->tune = "-";
+    v = run_cfg(R, row, "ema");
+    u->ema = !strcmp(u->head, "dcq") || (v && atoi(v) == 1);
+    u->sampler = own_cfg(R, row, ops, "sampler");
+    u->pfc_mode = own_cfg(R, row, ops, "pfc_mode");
+    v = run_cfg(R, row, "ids");
+    u->ids = v ? atoi(v) : -1;
+    /* `mu` is the momentum of any EMA network (a loop key every head reads with ema = 1), dcq's
+     * whether or not its own key table still lists it */
+    if (isnan(u->mu) && (u->ema || !ops)) u->mu = tsv_num(run_cfg(R, row, "mu"));
+    if (isnan(u->mu) && !strcmp(u->head, "dcq") && !head_has_key(ops, "mu") && !rc)
+        rc = note_missing(R, u->head, "mu", err);
+    /* the variants of a head's own algorithm: recorded or missing, never assumed (§5) */
+    if (!u->sampler && head_has_key(ops, "sampler") && !rc)
+        rc = note_missing(R, u->head, "sampler", err);
+    if (!u->pfc_mode && head_has_key(ops, "pfc_mode") && !rc)
+        rc = note_missing(R, u->head, "pfc_mode", err);
     return rc;
 }
 
@@ -406,10 +408,10 @@ int sel_match(const struct sel *s, const struct rrun *u)
     if (!isnan(s->ratio) && !same_num(s->ratio, u->ratio)) return 0;
     if (!isnan(s->mu) && !(u->mu == s->mu || same_num(s->mu, u->mu))) return 0;
     if (s->kshot && s->kshot != u->kshot) return 0;
-    if (s->data && strcmp(s->data, u->data)) return 0;
-    if (s->tune && strcmp(s->tune, u->tune)) return 0;
-    if (s->sampler && !str_eq(s->sampler, u->sampler)) return 0;
-    if (s->pfc_mode && !str_eq(s->pfc_mode, u->pfc_mode)) return 0;
+    if ((s->data && !str_eq(s->data, u->data)) || (s->tune && !str_eq(s->tune, u->tune)) ||
+        (s->sampler && !str_eq(s->sampler, u->sampler)) ||
+        (s->pfc_mode && !str_eq(s->pfc_mode, u->pfc_mode)))
+        return 0;
     return s->variant == u->variant;
 }
 
@@ -521,8 +523,8 @@ int conditions(const struct rep *R, const struct sel *where, struct sel *out, in
     for (int i = 0; i < R->n_runs; i++) {
         const struct rrun *u = &R->r[i];
         if (!sel_match(where, u)) continue;
-        struct sel s = {u->head,    u->profile, u->net,  u->loss,    u->ratio,   u->mu,
-                        u->kshot,   u->variant, u->data, u->tune,    u->sampler, u->pfc_mode};
+        struct sel s = {u->head, u->profile, u->net, u->loss, u->ratio, u->mu, u->kshot,
+                        u->variant, u->data, u->tune, u->sampler, u->pfc_mode};
         int dup = 0;
         for (int k = 0; k < n && !dup; k++) dup = same_cond(&out[k], &s);
         if (dup || n == max) continue;
