@@ -158,6 +158,7 @@ static void test_matrix_three_configs(void **state)
     has(t, "- Claim 3: depends on the configuration: holds in base, hard; not in wild "
            "(reversed).");
     has(t, "- Claim 7: holds in every configuration (base, hard, wild).");
+    has(t, "- Claim 9: not run in any configuration.");
     /* the glance table carries the other configurations' rows; Holm over every cell */
     has(t, "| 3 [wild] | dcq 10 % - full | better |");
     has(t, "Holm's step-down across the claims' primary tests in all 3 data configurations");
