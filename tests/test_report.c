@@ -20,7 +20,8 @@ static const char *const fx_header =
     "head_mem_mb\tpeak_rss_mb\tfinal_loss\tdigest\tmegaface_rank1\ttar_at_far_1e-3\t"
     "tar_at_far_1e-4\ttar_at_far_1e-6\tlfw_acc_mean\ttail_acc_mean_b1_2\ttail_acc_mean_b3_5\t"
     "tail_acc_mean_b6_10\ttail_acc_mean_b11_50\ttail_acc_mean_b51_plus\ttail_acc_mean_all\t"
-    "tail_acc_weight_b1_2\ttail_cos_b1_2\tclasses\thead_active_classes\terr_msg\n";
+    "tail_acc_weight_b1_2\ttail_cos_b1_2\tclasses\thead_active_classes\tpfc_mode\tsampler\t"
+    "megaface_n_distractors\terr_msg\n";
 
 /* A run's settings as a sweep section states them; NULL = the section leaves the key alone. */
 struct fx {
@@ -50,18 +51,21 @@ static void fx_row(FILE *f, const char *id, const struct fx *x, int seed, double
             x->kshot ? x->kshot : dcq ? "1" : "NA", x->m ? x->m : "0.3", x->mu ? x->mu : "NA",
             x->profile, x->ratio ? x->ratio : full ? fx_full_ratio : "NA", x->s ? x->s : "50",
             seed);
+    /* the head's own variant keys as the resolved config records them */
+    const char *pfc = strcmp(x->head, "random") ? "NA" : "v1";
+    const char *smp = strcmp(x->head, "sampled") ? "NA" : "uniform";
     if (!ok) {
         fprintf(f, "NA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA"
-                   "\tNA\tNA\t%s\n", err);
+                   "\tNA\tNA\t%s\t%s\tNA\t%s\n", pfc, smp, err);
         return;
     }
     /* the summary's classes and head_active_classes: the full softmax has every class */
     int active = full ? ids : (int)(atof(x->ratio) * ids + 0.5) + 1;
     fprintf(f, "80\t12.5\t%d\t%.3f\t150\t3.25\tdeadbeef\t%.6f\t%.6f\t%.6f\tNA\t%.6f\t%.6f\t%.6f\t"
-               "%.6f\t%.6f\t%.6f\t%.6f\t%s\t%s\t%d\t%d\tNA\n",
+               "%.6f\t%.6f\t%.6f\t%.6f\t%s\t%s\t%d\t%d\t%s\t%s\t2000\tNA\n",
             1000 + seed, dcq ? 0.5 : 2.0, r1, r1 + 0.2, r1 + 0.1, 0.9 + r1 / 10, r1 - 0.2,
             r1 - 0.1, r1, r1 + 0.05, r1 + 0.1, r1, dcq ? "NA" : "0.4", dcq ? "NA" : "0.7", ids,
-            active);
+            active, pfc, smp);
 }
 
 /* Writes FX_ROOT/<sweep>/runs.tsv. rank-1 values (fractions) chosen for these verdicts:

@@ -241,7 +241,7 @@ static void write_runs(const char *sweep, const struct spec *x, int torn)
           "steps\thead_stream\treport.sesoi\treport.delta\tclasses\thead_active_classes\t"
           "megaface_rank1\ttar_at_far_1e-4\tlfw_acc_mean\ttail_acc_mean_b1_2\t"
           "tail_acc_mean_b3_5\ttail_acc_mean_b6_10\ttail_acc_mean_b11_50\t"
-          "tail_acc_mean_b51_plus\n", f);
+          "tail_acc_mean_b51_plus\tpfc_mode\n", f);
     int id = 0;
     for (int a = 0; a < N_ARMS; a++)
         for (int s = 1; s <= x->seeds[a]; s++) {
@@ -250,12 +250,12 @@ static void write_runs(const char *sweep, const struct spec *x, int torn)
             if (dcq && (a == A_DCQ_T || a == A_DCQ_S))
                 tail += x->tail_off + x->tail_amp * pat[(s + 2) % 5];
             fprintf(f, "%016x\tok\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\tcosface\t%s\t0.3\t%d\t%s\t0.5\t"
-                       "1.0\t%d\t%d\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\n",
+                       "1.0\t%d\t%d\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%s\n",
                     ++id, arms[a].head, arms[a].profile, arms[a].ids, s, arms[a].ratio,
                     arms[a].mu, arms[a].kshot, arms[a].net, arms[a].s, arms[a].steps,
                     arms[a].hs ? "1" : "NA", arms[a].ids, full ? arms[a].ids : arms[a].ids / 10,
                     r1 / 100, (r1 + x->tar[a]) / 100, (90 + r1 / 10) / 100, tail / 100, r1 / 100,
-                    r1 / 100, r1 / 100, r1 / 100);
+                    r1 / 100, r1 / 100, r1 / 100, strcmp(arms[a].head, "random") ? "NA" : "v1");
         }
     if (torn) fputs("00000000000ffff0\tok\tfull\tms1m\t300\t9\tNA", f); /* writer killed */
     assert_int_equal(fclose(f), 0);

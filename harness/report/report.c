@@ -39,6 +39,39 @@ static void distinct_cfg(struct sbuf *b, const struct rep *R, const char *key, c
     for (int k = 0; k < n; k++) sb_printf(b, "%s%s", k ? ", " : "", seen[k]);
 }
 
+/* The distractor count the evaluation used, from the runs' metrics (megaface_n_distractors),
+ * never from the configuration that asked for it: one value, or each value with its runs. */
+static void distractors_used(struct sbuf *b, const struct rep *R)
+{
+    double v[64];
+    int cnt[64], n = 0;
+    for (int i = 0; i < R->n_runs; i++) {
+        double x = run_num(R, i, "megaface_n_distractors");
+        if (!R->r[i].ok || isnan(x)) continue;
+        int k = 0;
+        while (k < n && v[k] != x) k++;
+        if (k == n) {
+            if (n == 64) continue;
+            while (k > 0 && v[k - 1] > x) { /* ascending */
+                v[k] = v[k - 1];
+                cnt[k] = cnt[k - 1];
+                k--;
+            }
+            v[k] = x;
+            cnt[k] = 0;
+            n++;
+        }
+        cnt[k]++;
+    }
+    if (!n) sb_str(b, "not in the runs' metrics (megaface_n_distractors)");
+    else if (n == 1) sb_printf(b, "%.0f", v[0]);
+    else {
+        sb_str(b, "**differ between runs**: ");
+        for (int k = 0; k < n; k++)
+            sb_printf(b, "%s%.0f (%d run%s)", k ? ", " : "", v[k], cnt[k], cnt[k] == 1 ? "" : "s");
+    }
+}
+
 /* Values the report needs that runs.tsv does not hold: shown, never filled with a default. */
 static void missing_line(struct sbuf *b, const struct rep *R)
 {
@@ -63,6 +96,15 @@ static void header(struct sbuf *b, const struct rep *R, const char *profile)
     if (R->n_torn)
         sb_printf(b, "- Torn rows in runs.tsv (a writer stopped mid-line), not counted: %d\n",
                   R->n_torn);
+    int n_grid = 0, n_best = 0;
+    for (int i = 0; i < R->n_runs; i++) {
+        n_grid += !strcmp(R->r[i].tune, "grid");
+        n_best += !strcmp(R->r[i].tune, "best");
+    }
+    if (n_grid || n_best)
+        sb_printf(b, "- Tuning: %d grid runs (tune = grid: judged on the validation split only, "
+                     "never in a comparison), %d test runs of tuned arms (tune = best)\n",
+                  n_grid, n_best);
     sb_str(b, "- Git revisions in runs.tsv: ");
     int c_rev = tsv_col(&R->t, "git_rev");
     const char *seen[64];
@@ -76,10 +118,16 @@ static void header(struct sbuf *b, const struct rep *R, const char *profile)
     static const char *const scale[6][3] = {
         {"- Scale: ms1m-like ids ", "ids", "ms1m"}, {"; mf2-like ids ", "ids", "mf2"},
         {"; steps ", "steps", NULL}, {"; batch ", "batch", NULL},
-        {"; distractors ", "eval.distractors", NULL}, {"; seeds ", "seed", NULL}};
+        {"; distractors ", NULL, NULL}, {"; seeds ", "seed", NULL}};
     for (int i = 0; i < 6; i++) {
         sb_str(b, scale[i][0]);
-        distinct_cfg(b, R, scale[i][1], scale[i][2]);
+        if (scale[i][1]) distinct_cfg(b, R, scale[i][1], scale[i][2]);
+        else distractors_used(b, R);
+    }
+    if (R->n_data > 1 || strcmp(R->datas[0], "default")) {
+        sb_str(b, "\n- Data configurations (report.data; the first is the one the tables and the "
+                  "claims' details show): ");
+        for (int k = 0; k < R->n_data; k++) sb_printf(b, "%s%s", k ? ", " : "", R->datas[k]);
     }
     sb_printf(b, "\n- Common loss (every head unless marked \"own loss\"): %s\n",
               R->common_loss[0] ? R->common_loss : "–");
@@ -236,12 +284,14 @@ int report_write(const struct report_opts *o, struct report_summary *sum, struct
         if (!rc) rc = report_derived(&R, err);
         if (!rc) rc = report_derived_put(&R, "forest.tsv", &cm.forest, err);
         if (!rc) rc = report_derived_put(&R, "verdicts.tsv", &cm.verdicts, err);
+        if (!rc) rc = report_derived_put(&R, "verdict_matrix.tsv", &cm.matrix, err);
         if (!rc) snprintf(sum->derived, sizeof sum->derived, "%.500s", R.derived);
     }
     sb_free(&cm.top);
     sb_free(&cm.body);
     sb_free(&cm.forest);
     sb_free(&cm.verdicts);
+    sb_free(&cm.matrix);
     rep_free(&R);
     return rc;
 }

@@ -1,5 +1,6 @@
 /* report.h - 'dcqbench report': results/<sweep>/runs.tsv (+ results/bench/bench.tsv) ->
- * REPORT.md tables, claim verdicts (docs/METHOD.md §5) and derived TSVs for the plots.
+ * REPORT.md tables, claim verdicts (docs/METHOD.md §5), a claim x data-configuration matrix and
+ * derived TSVs for the plots (verdicts.tsv, verdict_matrix.tsv, ...).
  *
  * Runs are selected by config VALUES, never by sweep section labels (runs.tsv does not record
  * them): Table 1 = profile ms1m; Table 2 = profile mf2 at the base settings; Table 4 = profile
@@ -24,7 +25,13 @@
  *     tests; reproduced when the 90 % CI lies within +-delta (above -delta) and the adjusted
  *     p < 0.05, not reproduced when the 90 % CI lies entirely beyond the margin, inconclusive
  *     otherwise;
- *   Holm's step-down across the claims' primary tests; fewer than 2 paired seeds -> no interval.
+ *   Holm's step-down across the claims' primary tests (with several data configurations,
+ *     runs.tsv's report.data: every claim in every configuration, one family, claim 2 once);
+ *     fewer than 2 paired seeds -> no interval.
+ * Tuning-grid runs (tune = grid) never enter a comparison; claims 1 and 3 judge the tuned arms
+ * (tune = best) when both sides have them, the untuned common-loss arms beside them. Variants
+ * (pfc_mode, sampler) are selected as recorded: a row lacking the value is in no arm. The
+ * distractor count printed is the metrics' (megaface_n_distractors), not the config's.
  * Library code: writes files, never prints (only cmd_report.c does).
  */
 #ifndef DCQB_REPORT_H
@@ -106,7 +113,8 @@ struct report_summary {
     int runs, ok, failed;    /* distinct run_ids, by their last row */
     int retried;             /* run_ids with more than one row */
     int bench_rows;          /* ok rows in bench.tsv, -1 when absent */
-    enum report_verdict verdict[REPORT_N_CLAIMS]; /* claim i+1, computed at every scale */
+    enum report_verdict verdict[REPORT_N_CLAIMS]; /* claim i+1 in the first data configuration,
+                                                   * computed at every scale */
     int smoke;               /* 1: smoke scale, REPORT.md shows no verdict as evidence */
     int aa_flag;             /* 1: the A/A control came out different (a warning on top) */
     int pos_missed;          /* 1: the positive control was not called worse */

@@ -13,12 +13,15 @@
 #define CLAIM_MAX_BLK 96
 #define CLAIM_MAX_MU 32
 #define CLAIM2_MAX_FIT 16
+#define CLAIM_MAX_EMA 16
 
 /* One paired comparison of the primary metric, with the secondary ones beside it. */
 struct claim_cmp {
     char a[96], b[96];          /* the two sides, as named in the text */
     enum report_kind kind;
     int primary;                /* 1: part of the claim's test (Holm); 0: shown, raw p */
+    int aside;                  /* 1: a control beside the claim (another quantity): never
+                                 * flagged as contradicting the claim's verdict */
     int not_run;                /* neither side has ok runs */
     const char *metric_name;    /* what p measures (NULL: MegaFace rank-1 at the largest size) */
     struct report_paired p;     /* primary metric, points */
@@ -35,7 +38,9 @@ enum claim_block_kind {
     CB_BENCH,   /* claim 2's slopes */
     CB_TAIL,    /* claim 4's per-bucket gaps */
     CB_MUS,     /* claim 5's every mu against the main mu */
-    CB_VERDICT  /* "**Verdict: ...**" (known only after Holm) */
+    CB_VERDICT, /* "**Verdict: ...**" (known only after Holm) */
+    CB_EMA,     /* claims 3, 4: does the gain survive the EMA control (cmp, cmp + 1) */
+    CB_EMACTL   /* claim 8: EMA - online within the runs of every head */
 };
 
 struct claim_block {
@@ -66,6 +71,9 @@ struct claim_result {
     enum report_verdict verdict;
     int n;                     /* paired seeds (claim 2: bench rows) behind the verdict */
     int decided_by_cmp;        /* -1: the claim decides itself (claim 2); else first primary */
+    int key_cmp;               /* the primary comparison the verdict names (after decide) */
+    const char *data;          /* the data configuration judged */
+    const char *arms;          /* "tuned", "common loss" or NULL: the arms the primary judges */
     double p_raw, p_adj;       /* the claim's test: the largest primary p (intersection-union) */
     char why[200];
     struct claim_block blk[CLAIM_MAX_BLK];
@@ -84,9 +92,14 @@ struct claim_result {
     } tail;
     struct {                   /* claim 5 */
         int n;
-        double mu[CLAIM_MAX_MU];
+        double mu[CLAIM_MAX_MU], steps[CLAIM_MAX_MU]; /* steps: NaN when not recorded */
         struct report_paired p[CLAIM_MAX_MU];
     } mus;
+    struct {                   /* claim 8: per head x split, EMA - online in the same runs */
+        int n;
+        char what[CLAIM_MAX_EMA][64];
+        struct report_paired p[CLAIM_MAX_EMA];
+    } emactl;
 };
 
 /* ---- report_claims.c ---------------------------------------------------------------------- */
@@ -100,11 +113,24 @@ void claim_block(struct claim_result *c, int kind);
 struct claim_cmp *claim_compare(struct claim_result *c, const struct rep *R, const struct sel *sa,
                                 const char *an, const struct sel *sb, const char *bn,
                                 enum report_kind k, int primary);
-/* Claims 1 and 3-9 into c[0..8] (c[1] left to claim 2). */
+/* The same with the rank-1 of network na for A and nb for B (a == b: within the same runs). */
+struct claim_cmp *claim_compare_net(struct claim_result *c, const struct rep *R,
+                                    const struct sel *sa, const char *an, enum rnet na,
+                                    const struct sel *sb, const char *bn, enum rnet nb,
+                                    enum report_kind k, int primary);
+/* Claims 1 and 3-9 of the data configuration R->data_cur into c[0..8] (c[1] left to claim 2). */
 void claims_compute(struct claim_result *c, const struct rep *R);
 /* A claim's blocks, in order, as Markdown. */
 void claim_render(struct sbuf *b, const struct rep *R, const struct claim_result *c);
 void claim_render_cmp(struct sbuf *b, const struct rep *R, const struct claim_cmp *x);
+
+/* ---- report_matrix.c: the claim x data-configuration view ----------------------------------- */
+
+/* c[k * REPORT_N_CLAIMS + i]: claim i + 1 in R->datas[k] (claim 2 only at k = 0). */
+void matrix_md(struct sbuf *b, const struct rep *R, const struct claim_result *c);
+void matrix_tsv(struct sbuf *b, const struct rep *R, const struct claim_result *c);
+/* Claim i's primary outcome in the other configurations, one line each (n_data > 1). */
+void matrix_others(struct sbuf *b, const struct rep *R, const struct claim_result *c, int i);
 
 /* ---- report_claim2.c ---------------------------------------------------------------------- */
 

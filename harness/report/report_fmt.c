@@ -122,30 +122,11 @@ void tab_cells(struct sbuf *b, const struct rep *R, const struct cell *c, const 
     }
 }
 
-/* The configuration with the most ok runs, ties to the one first in runs.tsv (report.h). At
- * most 32 distinct configurations are told apart; a sweep has a handful. */
+/* The main data configuration: the first of R->datas (report_select.c: most ok runs outside the
+ * tuning grid, ties to the first row). One rule for the tables and the claims. */
 const char *rep_main_data(const struct rep *R)
 {
-    const char *name[32];
-    int cnt[32], first[32], n = 0, best = -1;
-    for (int i = 0; i < R->n_runs; i++) {
-        const struct rrun *u = &R->r[i];
-        const char *d = u->data ? u->data : "default";
-        int k = 0;
-        while (k < n && strcmp(name[k], d)) k++;
-        if (k == n) {
-            if (n == 32) continue;
-            name[n] = d;
-            cnt[n] = 0;
-            first[n++] = u->row;
-        }
-        cnt[k] += u->ok;
-        if (u->row < first[k]) first[k] = u->row;
-    }
-    for (int k = 0; k < n; k++)
-        if (best < 0 || cnt[k] > cnt[best] || (cnt[k] == cnt[best] && first[k] < first[best]))
-            best = k;
-    return best < 0 ? "default" : name[best];
+    return R->n_data ? R->datas[0] : "default";
 }
 
 /* Whether any run of head records config key `key` (runs.tsv column not NA). */

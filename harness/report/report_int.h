@@ -3,7 +3,9 @@
  * report_select.c loads runs.tsv into runs, finds the heads and selects runs; report_stats.c
  * holds the statistics and verdict rules (numbers only, no Markdown); report_fmt.c formats cells;
  * report_tables.c renders Tables 1-5; report_claims.c computes each claim's result and renders
- * the results; report_derived.c writes the TSVs the plots read; report.c ties them together.
+ * the results; report_verdicts.c decides them (per data configuration) and report_matrix.c
+ * renders the claim x configuration view; report_derived.c writes the TSVs the plots read;
+ * report.c ties them together.
  * Calls go one way: report -> tables, claims, derived -> fmt -> select.
  */
 #ifndef DCQB_REPORT_INT_H
@@ -16,6 +18,9 @@
 #define MAX_COND 256
 #define N_BUCKETS 6
 #define M_RANK1 "megaface_rank1"
+#define M_RANK1_EMA "megaface_rank1_ema"       /* rank-1 with the run's EMA network */
+#define M_RANK1_ONLINE "megaface_rank1_online" /* rank-1 with the run's online network */
+#define MAX_DATA 16 /* data configurations judged (report.data values); more are not judged */
 #define M_TAR3 "tar_at_far_1e-3"
 #define M_TAR4 "tar_at_far_1e-4"
 #define M_TAR6 "tar_at_far_1e-6"
@@ -31,6 +36,14 @@ enum rvariant {
     RV_AA,     /* head_stream set: the A/A control's second arm */
     RV_SHORT,  /* fewer steps than the profile's runs: the positive control's handicapped arm */
     RV_SCALE   /* ids other than its split's usual: claim 4's balanced split at the long-tail scale */
+};
+
+/* Which network's MegaFace rank-1 a comparison reads (run_rank1). */
+enum rnet {
+    RN_EVAL = 0, /* megaface_rank1: the network eval.net chose */
+    RN_EMA,      /* megaface_rank1_ema, else megaface_rank1 of a run evaluated with net ema */
+    RN_ONLINE,   /* megaface_rank1_online, else megaface_rank1 of a run with only / eval online */
+    RN_AUTO      /* RN_EMA when every run on both sides keeps an EMA network with a value */
 };
 
 /* One distinct run (its last row), with its configuration as runs.tsv states it. A value the
@@ -76,6 +89,10 @@ struct rep {
     int sesoi_given, delta_given; /* 1: from runs.tsv (report.sesoi, report.delta) */
     int smoke;            /* smoke profile: verdicts computed, never shown as evidence */
     struct tsv bench;     /* rows == 0 when absent */
+    const char *datas[MAX_DATA]; /* the data configurations, in order of their first row */
+    int n_data;
+    const char *data_cur; /* the configuration sel_base selects: datas[0] unless a claim pass
+                           * sets another (report_verdicts.c judges each on a copy of rep) */
 };
 
 /* What a table cell or comparison selects. NULL / NaN / 0 = any. */
@@ -112,15 +129,28 @@ int same_num(double a, double b);
 int sel_match(const struct sel *s, const struct rrun *u);
 /* The base ratio of a head: 1 for a head with every class per step, else 10 %. */
 double base_ratio(const struct rep *R, const char *head);
-/* The base settings of a head on a split at `ratio` (NaN any): the common loss; for dcq also
- * the main mu, kshot 1 and the EMA network. */
+/* The base settings of a head on a split at `ratio` (NaN any): R->data_cur, the untuned arm
+ * (tune "-") at the common loss; for dcq also the main mu, kshot 1 and the EMA network; random
+ * Partial FC v1, sampled the uniform proposal (as recorded: a run lacking the key matches
+ * neither, docs/METHOD.md §5). */
 struct sel sel_base(const struct rep *R, const char *head, const char *profile, double ratio);
 void cell_select(const struct rep *R, const struct sel *s, struct cell *c);
+/* The tuned arm (tune "best") of the same head and settings: its loss is the grid's choice (any),
+ * its mu any when a tuned run's tune_keys name mu. */
+struct sel sel_tuned(const struct rep *R, const struct sel *base);
 /* Distinct conditions of the runs matching `where`, in table order; at most max. */
 int conditions(const struct rep *R, const struct sel *where, struct sel *out, int max);
 /* Values of `metric` x scale over the cell's runs with a finite value. */
 int cell_values(const struct rep *R, const struct cell *c, const char *metric, double scale,
                 double *v, int *seed);
+/* The run's MegaFace rank-1 (fraction) of network `net` (RN_EVAL, RN_EMA or RN_ONLINE); NaN when
+ * the run has no such value. */
+double run_rank1(const struct rep *R, int ri, enum rnet net);
+/* 1 when every run of the cell keeps an EMA network and has its rank-1 (n > 0). */
+int cell_has_ema(const struct rep *R, const struct cell *c);
+/* a's network na - b's network nb, rank-1 in points, paired by seed (a == b: within the runs). */
+void paired_net(const struct rep *R, const struct cell *a, enum rnet na, const struct cell *b,
+                enum rnet nb, struct report_paired *p);
 /* a - b paired by seed, for metric x scale. */
 void paired(const struct rep *R, const struct cell *a, const struct cell *b, const char *metric,
             double scale, struct report_paired *p);
@@ -149,10 +179,12 @@ void cond_label(const struct rep *R, const struct sel *s, char *out, size_t n);
 
 void report_tables(struct sbuf *b, const struct rep *R, struct sel *conds); /* conds: MAX_COND */
 /* Claims 1-9 decided together (report_verdicts.c): warnings for the top of REPORT.md (the
- * controls), the claims with the verdict table and the controls, the forest plot's data and
- * derived/verdicts.tsv. Fills sum->verdict, aa_flag, pos_missed. DCQB_ENOMEM only. */
+ * controls), the claims with the verdict table, the claim x data-configuration matrix and the
+ * controls, the forest plot's data, derived/verdicts.tsv (the main configuration) and
+ * derived/verdict_matrix.tsv (every configuration). Fills sum->verdict (the main configuration),
+ * aa_flag, pos_missed. DCQB_ENOMEM only. */
 struct claims_md {
-    struct sbuf top, body, forest, verdicts;
+    struct sbuf top, body, forest, verdicts, matrix;
 };
 int report_claims(struct claims_md *o, const struct rep *R, struct report_summary *sum,
                   struct dcqb_err *err);
@@ -182,8 +214,8 @@ void tab_head(struct sbuf *b, const struct rep *R, const char *lead, const struc
               const char *tail);
 /* The metric cells of one row, each followed by " | " (TAR cells with their impostor count). */
 void tab_cells(struct sbuf *b, const struct rep *R, const struct cell *c, const struct tcol *cols);
-/* The data configuration the main tables show: the one with the most ok runs, ties to the one
- * first in runs.tsv; "default" for a sweep without [data.NAME] sections. */
+/* The data configuration the main tables and the claims show: the one with the most ok runs
+ * outside the tuning grid, ties to the first row; "default" without [data.NAME] sections. */
 const char *rep_main_data(const struct rep *R);
 /* sel_base on the main data configuration with tune = `tune` ("-" common loss, "best" the tuned
  * arm: its own loss, mu and kshot); random at pfc_mode v1 and sampled with the uniform proposal

@@ -199,17 +199,34 @@ static int run_config(struct rep *R, struct rrun *u, struct dcqb_err *err)
     u->pfc_mode = own_cfg(R, row, ops, "pfc_mode");
     v = run_cfg(R, row, "ids");
     u->ids = v ? atoi(v) : -1;
+    /* `mu` is the momentum of any EMA network (a loop key every head reads with ema = 1), dcq's
+     * whether or not its own key table still lists it */
+    if (isnan(u->mu) && (u->ema || !ops)) u->mu = tsv_num(run_cfg(R, row, "mu"));
+    if (isnan(u->mu) && !strcmp(u->head, "dcq") && !head_has_key(ops, "mu") && !rc)
+        rc = note_missing(R, u->head, "mu", err);
+    /* the variants of a head's own algorithm: recorded or missing, never assumed (§5) */
+    if (!u->sampler && head_has_key(ops, "sampler") && !rc)
+        rc = note_missing(R, u->head, "sampler", err);
+    if (!u->pfc_mode && head_has_key(ops, "pfc_mode") && !rc)
+        rc = note_missing(R, u->head, "pfc_mode", err);
     return rc;
 }
 
-/* Most common loss string (ties: the smallest); "" without runs. */
+static int is_grid(const struct rrun *u) { return !strcmp(u->tune, "grid"); }
+
+/* Most common loss string over the untuned runs (tune "-": the common-loss arms; every run of
+ * a sweep without tuning), ties: the smallest; "" without runs. */
 static void most_common_loss(struct rep *R)
 {
-    int best = 0;
+    int best = 0, untuned = 0;
     R->common_loss[0] = '\0';
+    for (int i = 0; i < R->n_runs; i++) untuned |= !strcmp(R->r[i].tune, "-");
     for (int i = 0; i < R->n_runs; i++) {
+        if (untuned && strcmp(R->r[i].tune, "-")) continue;
         int c = 0;
-        for (int j = 0; j < R->n_runs; j++) c += strcmp(R->r[i].loss, R->r[j].loss) == 0;
+        for (int j = 0; j < R->n_runs; j++)
+            c += strcmp(R->r[i].loss, R->r[j].loss) == 0 &&
+                 (!untuned || !strcmp(R->r[j].tune, "-"));
         if (c > best || (c == best && strcmp(R->r[i].loss, R->common_loss) < 0)) {
             best = c;
             snprintf(R->common_loss, sizeof R->common_loss, "%s", R->r[i].loss);
@@ -217,7 +234,8 @@ static void most_common_loss(struct rep *R)
     }
 }
 
-/* The most common mu of the dcq runs on ms1m, else of all dcq runs (report.h). */
+/* The most common mu of the dcq runs on ms1m, else of all dcq runs (report.h); tuning-grid runs
+ * do not count. */
 static void find_main_mu(struct rep *R)
 {
     R->main_mu = NAN;
@@ -225,12 +243,13 @@ static void find_main_mu(struct rep *R)
         int best = 0;
         for (int i = 0; i < R->n_runs; i++) {
             const struct rrun *u = &R->r[i];
-            if (strcmp(u->head, "dcq") || (pass == 0 && strcmp(u->profile, "ms1m"))) continue;
+            if (strcmp(u->head, "dcq") || is_grid(u) || (pass == 0 && strcmp(u->profile, "ms1m")))
+                continue;
             int c = 0;
             for (int j = 0; j < R->n_runs; j++) {
                 const struct rrun *w = &R->r[j];
-                c += !strcmp(w->head, "dcq") && (pass || !strcmp(w->profile, "ms1m")) &&
-                     w->mu == u->mu;
+                c += !strcmp(w->head, "dcq") && !is_grid(w) &&
+                     (pass || !strcmp(w->profile, "ms1m")) && w->mu == u->mu;
             }
             if (c > best || (c == best && u->mu < R->main_mu)) {
                 best = c;
@@ -289,6 +308,46 @@ static void find_margins(struct rep *R)
     if (!R->delta_given) R->delta = 1.0;
 }
 
+/* The data configurations, the main one first: most ok runs outside the tuning grid, ties to
+ * the one whose first such row comes first (runs.tsv rows come in completion order, so the
+ * sweep file's order is not known here); configurations seen only in tuning-grid rows last.
+ * At most MAX_DATA. */
+static void find_datas(struct rep *R)
+{
+    int first[MAX_DATA], cnt[MAX_DATA];
+    R->n_data = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < R->n_runs; i++) {
+            const struct rrun *u = &R->r[i];
+            if (is_grid(u) != pass) continue;
+            int k = 0;
+            while (k < R->n_data && strcmp(R->datas[k], u->data)) k++;
+            if (k < R->n_data) {
+                if (!pass && u->row < first[k]) first[k] = u->row;
+                if (!pass) cnt[k] += u->ok;
+                continue;
+            }
+            if (R->n_data == MAX_DATA) continue;
+            R->datas[R->n_data] = u->data;
+            cnt[R->n_data] = pass ? -1 : u->ok;
+            first[R->n_data++] = u->row + (pass ? R->t.rows : 0);
+        }
+    for (int i = 1; i < R->n_data; i++) { /* most ok runs, then first row */
+        const char *d = R->datas[i];
+        int f = first[i], c = cnt[i], j = i - 1;
+        for (; j >= 0 && (cnt[j] < c || (cnt[j] == c && first[j] > f)); j--) {
+            R->datas[j + 1] = R->datas[j];
+            first[j + 1] = first[j];
+            cnt[j + 1] = cnt[j];
+        }
+        R->datas[j + 1] = d;
+        first[j + 1] = f;
+        cnt[j + 1] = c;
+    }
+    if (!R->n_data) R->datas[R->n_data++] = "default";
+    R->data_cur = R->datas[0];
+}
+
 int rep_load_runs(struct rep *R, struct dcqb_err *err)
 {
     const struct tsv *t = &R->t;
@@ -312,6 +371,7 @@ int rep_load_runs(struct rep *R, struct dcqb_err *err)
     for (int i = 0; i < R->n_runs && !rc; i++) rc = run_config(R, &R->r[i], err);
     if (rc) return rc;
     qsort(R->r, (size_t)R->n_runs, sizeof *R->r, cmp_run_id); /* already sorted; the contract */
+    find_datas(R);
     most_common_loss(R);
     find_variants(R);
     find_main_mu(R);
@@ -367,12 +427,40 @@ double base_ratio(const struct rep *R, const char *head)
 
 struct sel sel_base(const struct rep *R, const char *head, const char *profile, double ratio)
 {
-    struct sel s = {head, profile, NULL, R->common_loss, ratio, NAN, 0, RV_MAIN, NULL, NULL, NULL,
-                    NULL};
+    struct sel s = {head, profile, NULL, R->common_loss, ratio, NAN, 0, RV_MAIN, R->data_cur, "-",
+                    NULL, NULL};
     if (strcmp(head, "dcq") == 0) {
         s.mu = R->main_mu;
         s.kshot = 1;
         s.net = "ema";
+    }
+    if (strcmp(head, "random") == 0) s.pfc_mode = "v1";
+    if (strcmp(head, "sampled") == 0) s.sampler = "uniform";
+    return s;
+}
+
+/* 1 when `key` is one of the comma-separated tune_keys of a run. */
+static int tuned_key(const struct rep *R, const struct rrun *u, const char *key)
+{
+    const char *k = run_cfg(R, u->row, "tune_keys");
+    size_t n = strlen(key);
+    while (k && *k) {
+        while (*k == ' ' || *k == ',') k++;
+        if (!strncmp(k, key, n) && (k[n] == ',' || k[n] == ' ' || !k[n])) return 1;
+        k += strcspn(k, ",");
+    }
+    return 0;
+}
+
+struct sel sel_tuned(const struct rep *R, const struct sel *base)
+{
+    struct sel s = *base;
+    s.tune = "best";
+    s.loss = NULL; /* the grid's choice; one tuned section reaches one loss */
+    for (int i = 0; i < R->n_runs && !isnan(s.mu); i++) {
+        const struct rrun *u = &R->r[i];
+        if (!strcmp(u->tune, "best") && !strcmp(u->head, s.head) && tuned_key(R, u, "mu"))
+            s.mu = NAN;
     }
     return s;
 }
@@ -408,6 +496,14 @@ static int same_cond(const struct sel *a, const struct sel *b)
            str_eq(a->sampler, b->sampler) && str_eq(a->pfc_mode, b->pfc_mode);
 }
 
+/* Index of a data configuration in R->datas (unknown ones last). */
+static int data_rank(const struct rep *R, const char *d)
+{
+    int k = 0;
+    while (k < R->n_data && !str_eq(R->datas[k], d)) k++;
+    return k;
+}
+
 /* Table order: head, common loss first, ratio, mu, kshot, net. */
 static int cond_cmp(const struct rep *R, const struct sel *y, const struct sel *x)
 {
@@ -419,6 +515,10 @@ static int cond_cmp(const struct rep *R, const struct sel *y, const struct sel *
     if (!c && !isnan(x->mu) && !isnan(y->mu)) c = (y->mu > x->mu) - (y->mu < x->mu);
     if (!c) c = y->kshot - x->kshot;
     if (!c) c = str_cmp(y->net, x->net);
+    if (!c) c = str_cmp(y->pfc_mode, x->pfc_mode);
+    if (!c) c = str_cmp(y->sampler, x->sampler);
+    if (!c) c = str_cmp(y->tune, x->tune);
+    if (!c) c = data_rank(R, y->data) - data_rank(R, x->data);
     return c;
 }
 
@@ -469,6 +569,45 @@ int cell_values(const struct rep *R, const struct cell *c, const char *metric, d
         v[k++] = x * scale;
     }
     return k;
+}
+
+double run_rank1(const struct rep *R, int ri, enum rnet net)
+{
+    const struct rrun *u = &R->r[ri];
+    double x = NAN;
+    if (net == RN_EMA) {
+        x = run_num(R, ri, M_RANK1_EMA);
+        if (isnan(x) && u->ema && str_eq(u->net, "ema")) x = run_num(R, ri, M_RANK1);
+    } else if (net == RN_ONLINE) {
+        x = run_num(R, ri, M_RANK1_ONLINE);
+        /* without an EMA network the online one is the only one evaluated */
+        if (isnan(x) && (!u->ema || str_eq(u->net, "online"))) x = run_num(R, ri, M_RANK1);
+    } else x = run_num(R, ri, M_RANK1);
+    return x;
+}
+
+int cell_has_ema(const struct rep *R, const struct cell *c)
+{
+    for (int i = 0; i < c->n; i++)
+        if (!R->r[c->run[i]].ema || isnan(run_rank1(R, c->run[i], RN_EMA))) return 0;
+    return c->n > 0;
+}
+
+void paired_net(const struct rep *R, const struct cell *a, enum rnet na, const struct cell *b,
+                enum rnet nb, struct report_paired *p)
+{
+    memset(p, 0, sizeof *p);
+    for (int i = 0; i < a->n; i++)
+        for (int j = 0; j < b->n; j++) {
+            if (a->seed[i] != b->seed[j]) continue;
+            double x = run_rank1(R, a->run[i], na), y = run_rank1(R, b->run[j], nb);
+            if (isnan(x) || isnan(y)) continue;
+            p->seed[p->n] = a->seed[i];
+            p->a[p->n] = x * PCT;
+            p->b[p->n] = y * PCT;
+            p->n++;
+        }
+    report_paired_stats(p);
 }
 
 void paired(const struct rep *R, const struct cell *a, const struct cell *b, const char *metric,

@@ -81,6 +81,7 @@ static void decide(struct claim_result *c, const struct rep *R)
     }
     int k = bad >= 0 ? bad : incon >= 0 ? incon : 0;
     const struct claim_cmp *x = &c->cmp[k];
+    c->key_cmp = k;
     c->verdict = bad >= 0 ? REPORT_NOT_REPRODUCED
                  : n_rep == n_prim ? REPORT_REPRODUCED
                  : n_few ? REPORT_FEW_SEEDS
@@ -123,24 +124,16 @@ static void ci_cells(struct sbuf *b, const struct claim_cmp *x)
     sb_str(b, " ");
 }
 
-static void glance(struct sbuf *b, const struct rep *R, const struct claim_result *c)
+/* The glance rows of one configuration's claims; tag: "" (the main one) or " [name]". */
+static void glance_rows(struct sbuf *b, const struct rep *R, const struct claim_result *c,
+                        const char *tag)
 {
-    sb_str(b, "## Verdicts\n\n");
-    if (R->smoke)
-        sb_str(b, "Smoke scale: the rules are computed (derived/verdicts.tsv) but are not "
-                  "evidence; the verdict column says so.\n\n");
-    sb_printf(b, "Primary metric: MegaFace rank-1 at the largest distractor size, points. "
-                 "Smallest effect of interest %.2f%s; equivalence margin delta %.2f%s. Holm's "
-                 "step-down across the %s claims' primary tests.\n\n",
-              R->sesoi, R->sesoi_given ? " (declared in the sweep)" : " (default)", R->delta,
-              R->delta_given ? " (declared in the sweep)" : " (default)", "nine");
-    sb_str(b, "| claim | comparison (A - B) | rule | mean [CI] | p | Holm p | outcome | "
-              "seeds needed | claim verdict |\n|---|---|---|---|---|---|---|---|---|\n");
     static const char *const kn[3] = {"better", "equivalence", "non-inferiority"};
     for (int i = 0; i < REPORT_N_CLAIMS; i++) {
         const struct claim_result *r = &c[i];
         const char *cv = R->smoke ? "smoke scale: not evidence" : report_verdict_name(r->verdict);
         if (r->decided_by_cmp < 0) {
+            if (*tag) continue; /* claim 2: bench.tsv, judged once */
             sb_printf(b, "| %d | log-log slopes vs C (claim 2) | slopes | – | ", r->id);
             if (isnan(r->p_raw)) sb_str(b, "– | – |");
             else sb_printf(b, "%.3g | %.3g |", r->p_raw, r->p_adj);
@@ -151,7 +144,7 @@ static void glance(struct sbuf *b, const struct rep *R, const struct claim_resul
         for (int k = 0; k < r->n_cmp; k++) {
             const struct claim_cmp *x = &r->cmp[k];
             if (!x->primary) continue;
-            sb_printf(b, "| %d | %s - %s | %s%s |", r->id, x->a, x->b, kn[x->kind],
+            sb_printf(b, "| %d%s | %s - %s | %s%s |", r->id, tag, x->a, x->b, kn[x->kind],
                       x->kind == REPORT_BETTER ? "" : " (delta)");
             ci_cells(b, x);
             sb_printf(b, "%s |", R->smoke ? "smoke scale: not evidence" : x->why);
@@ -161,7 +154,32 @@ static void glance(struct sbuf *b, const struct rep *R, const struct claim_resul
             sb_printf(b, " %s |\n", rows ? "″" : cv);
             rows++;
         }
-        if (!rows) sb_printf(b, "| %d | – | – | – | – | – | – | – | %s |\n", r->id, cv);
+        if (!rows) sb_printf(b, "| %d%s | – | – | – | – | – | – | – | %s |\n", r->id, tag, cv);
+    }
+}
+
+static void glance(struct sbuf *b, const struct rep *R, const struct claim_result *c, int n_tests)
+{
+    sb_str(b, "## Verdicts\n\n");
+    if (R->smoke)
+        sb_str(b, "Smoke scale: the rules are computed (derived/verdicts.tsv) but are not "
+                  "evidence; the verdict column says so.\n\n");
+    sb_printf(b, "Primary metric: MegaFace rank-1 at the largest distractor size, points. "
+                 "Smallest effect of interest %.2f%s; equivalence margin delta %.2f%s. ",
+              R->sesoi, R->sesoi_given ? " (declared in the sweep)" : " (default)", R->delta,
+              R->delta_given ? " (declared in the sweep)" : " (default)");
+    if (R->n_data == 1) sb_str(b, "Holm's step-down across the nine claims' primary tests.\n\n");
+    else
+        sb_printf(b, "Holm's step-down across the claims' primary tests in all %d data "
+                     "configurations together (claim 2, from bench.tsv, once): %d tests in one "
+                     "family. Rows of the configurations after the first carry its name.\n\n",
+                  R->n_data, n_tests);
+    sb_str(b, "| claim | comparison (A - B) | rule | mean [CI] | p | Holm p | outcome | "
+              "seeds needed | claim verdict |\n|---|---|---|---|---|---|---|---|---|\n");
+    for (int k = 0; k < R->n_data; k++) {
+        char tag[80] = "";
+        if (k) snprintf(tag, sizeof tag, " [%.60s]", R->datas[k]);
+        glance_rows(b, R, c + k * REPORT_N_CLAIMS, tag);
     }
     sb_printf(b, "\n![Forest plot: every claim's paired difference with its CI and margin]"
                  "(%sforest.png)\n\n", R->fig);
@@ -220,12 +238,14 @@ static void forest_and_tsv(struct claims_md *o, const struct rep *R, const struc
 {
     sb_str(&o->forest, "y\tlabel\tkind\tmean\tlo\thi\tmargin\toutcome\n");
     sb_str(&o->verdicts, "claim\tverdict\tp\tp_holm\tn\n");
-    int y = 0;
-    for (int i = REPORT_N_CLAIMS - 1; i >= 0; i--) /* claim 1 on top of the plot */
+    int y = 0, N = R->n_data * REPORT_N_CLAIMS;
+    for (int i = N - 1; i >= 0; i--) /* claim 1 of the main configuration on top of the plot */
         for (int k = c[i].n_cmp - 1; k >= 0; k--) {
             if (!c[i].cmp[k].primary) continue;
-            char lab[240];
-            snprintf(lab, sizeof lab, "%d: %s - %s", c[i].id, c[i].cmp[k].a, c[i].cmp[k].b);
+            char lab[240], tag[80] = "";
+            if (i >= REPORT_N_CLAIMS) snprintf(tag, sizeof tag, " [%.60s]", c[i].data);
+            snprintf(lab, sizeof lab, "%d%s: %s - %s", c[i].id, tag, c[i].cmp[k].a,
+                     c[i].cmp[k].b);
             for (char *q = lab; *q; q++)
                 if (*q == '\t') *q = ' ';
             forest_rows(&o->forest, R, &c[i].cmp[k], lab, &y);
@@ -239,26 +259,59 @@ static void forest_and_tsv(struct claims_md *o, const struct rep *R, const struc
                 ctl->cmp[1].p.n);
 }
 
+/* Every claim in every data configuration (a copy of R per configuration: sel_base selects
+ * R->data_cur), then Holm's step-down over all their primary tests together (docs/METHOD.md §5:
+ * the matrix is read cell by cell, so its cells are one family); claim 2 (bench.tsv) once. */
+static int compute_all(struct claim_result *c, const struct rep *R, int *n_tests,
+                       struct dcqb_err *err)
+{
+    int N = R->n_data * REPORT_N_CLAIMS;
+    struct rep *Rk = malloc(sizeof *Rk);
+    double *p = malloc(2 * (size_t)N * sizeof *p), *adj = p + N;
+    if (!Rk || !p) {
+        free(Rk);
+        free(p);
+        return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
+    }
+    for (int k = 0; k < R->n_data; k++) {
+        *Rk = *R;
+        Rk->data_cur = R->datas[k];
+        claims_compute(c + k * REPORT_N_CLAIMS, Rk);
+        c[k * REPORT_N_CLAIMS + 1].decided_by_cmp = -1;
+        c[k * REPORT_N_CLAIMS + 1].p_raw = NAN;
+    }
+    claim2_compute(&c[1], R);
+    *n_tests = 0;
+    for (int i = 0; i < N; i++) {
+        primary_p(&c[i], R);
+        p[i] = c[i].p_raw;
+        *n_tests += !isnan(p[i]);
+    }
+    report_holm(p, N, adj);
+    for (int i = 0; i < N; i++) {
+        c[i].p_adj = adj[i];
+        decide(&c[i], R);
+        if (i == 1) claim2_decide(&c[i], R);
+        else if (c[i].decided_by_cmp < 0) c[i].verdict = c[1].verdict; /* set for the matrix */
+    }
+    free(Rk);
+    free(p);
+    return DCQB_OK;
+}
+
 int report_claims(struct claims_md *o, const struct rep *R, struct report_summary *sum,
                   struct dcqb_err *err)
 {
-    struct claim_result *c = calloc(REPORT_N_CLAIMS + 1, sizeof *c);
+    int N = R->n_data * REPORT_N_CLAIMS, n_tests = 0;
+    struct claim_result *c = calloc((size_t)N + 1, sizeof *c);
     if (!c) return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
-    struct claim_result *ctl = &c[REPORT_N_CLAIMS];
-    claims_compute(c, R);
-    claim2_compute(&c[1], R);
-    double p[REPORT_N_CLAIMS], adj[REPORT_N_CLAIMS];
-    for (int i = 0; i < REPORT_N_CLAIMS; i++) {
-        primary_p(&c[i], R);
-        p[i] = c[i].p_raw;
+    struct claim_result *ctl = &c[N];
+    int rc = compute_all(c, R, &n_tests, err);
+    if (rc) {
+        free(c);
+        return rc;
     }
-    report_holm(p, REPORT_N_CLAIMS, adj);
-    for (int i = 0; i < REPORT_N_CLAIMS; i++) {
-        c[i].p_adj = adj[i];
-        decide(&c[i], R);
-        if (c[i].decided_by_cmp < 0) claim2_decide(&c[i], R);
-        sum->verdict[i] = c[i].verdict;
-    }
+    for (int i = 0; i < REPORT_N_CLAIMS; i++) sum->verdict[i] = c[i].verdict;
     controls(ctl, R);
     const struct claim_cmp *aa = &ctl->cmp[0], *pos = &ctl->cmp[1];
     sum->aa_flag = aa->v == REPORT_REPRODUCED || aa->v == REPORT_NOT_REPRODUCED;
@@ -273,10 +326,15 @@ int report_claims(struct claims_md *o, const struct rep *R, struct report_summar
                            "called worse (%s): the rules lack power at this scale.**\n\n",
                   pos->why);
     sb_str(&o->body, "## Claims (docs/METHOD.md §5)\n\n");
-    for (int i = 0; i < REPORT_N_CLAIMS; i++) claim_render(&o->body, R, &c[i]);
-    glance(&o->body, R, c);
+    for (int i = 0; i < REPORT_N_CLAIMS; i++) {
+        claim_render(&o->body, R, &c[i]);
+        if (R->n_data > 1) matrix_others(&o->body, R, c, i);
+    }
+    glance(&o->body, R, c, n_tests);
+    matrix_md(&o->body, R, c);
     controls_md(&o->body, R, ctl);
     forest_and_tsv(o, R, c, ctl);
+    matrix_tsv(&o->matrix, R, c);
     free(c);
     return DCQB_OK;
 }
