@@ -339,7 +339,7 @@ static void test_runs_failures_and_resume(void **state)
     assert_true(n_def > 20);
     assert_int_equal(s.n_cols, n_def + 1); /* eval.fake is the sweep's only other key */
     struct sbuf want = {0};
-    sb_str(&want, "schema\trun_id\tsweep\tgit_rev\tstatus");
+    sb_str(&want, "schema\trun_id\tsweep\tgit_rev\tstatus\ttune\ttune_keys");
     for (int i = 0; i < s.n_cols; i++) {
         if (i) assert_true(strcmp(s.cols[i - 1], s.cols[i]) < 0);
         sb_printf(&want, "\t%s%s", strcmp(s.cols[i], "steps") ? "" : "cfg.", s.cols[i]);
@@ -350,7 +350,8 @@ static void test_runs_failures_and_resume(void **state)
                   "head_time_share\tbackbone_time_share\tdata_time_share\t"
                   "head_per_class_bytes\thead_fixed_bytes\thead_flops_per_step\t"
                   "backbone_flops_per_step\thead_active_classes\tqueue_distinct_classes\t"
-                  "blas_core\teval_ema_default\t"
+                  "blas_core\teval_ema_default\teff_classes_mean\tbatch_labels_mean\t"
+                  "queue_staleness\tqueue_age_mean\tqueue_drift_mean\t"
                   "lfw_acc_mean\tmegaface_rank1\terr_msg\n");
     assert_false(want.oom);
     assert_memory_equal(text, want.p, want.n);
@@ -378,7 +379,7 @@ static void test_runs_failures_and_resume(void **state)
             assert_non_null(strstr(row, "\tok\t"));
             /* steps 10, head_mem 2 MiB, lfw 0.875, megaface_rank1 null -> NA, err_msg NA */
             assert_non_null(strstr(row, "\t10\t0.25\t100\t2\t12.5\t1.5\t00c0ffee\t"));
-            assert_non_null(strstr(row, "\t1\t0.875\tNA\tNA"));
+            assert_non_null(strstr(row, "\t1\tNA\tNA\tNA\tNA\tNA\t0.875\tNA\tNA"));
         } else {
             assert_non_null(strstr(row, "\tfail\t"));
         }
@@ -524,13 +525,17 @@ static void test_header_mismatch_refused(void **state)
     assert_non_null(strstr(err.msg, "--results"));
     assert_int_equal(r.ok + r.failed, 0);
     sweep_free(&s);
-    /* a runs.tsv of schema 1 (only the sweep's keys as config columns) is refused by name */
+    /* a runs.tsv of schema 1 (only the sweep's keys as config columns) or of schema 2 (no
+     * tune columns) is refused by name */
     char p[600];
     snprintf(p, sizeof p, "%s/hdr/runs.tsv", res);
     write_file(p, "schema\trun_id\tsweep\tgit_rev\tstatus\teval.fake\thead\tsteps\terr_msg\n");
     assert_int_equal(load_text(&s, "hdr.conf", "[head.full]\neval.fake = ok\n", &err), DCQB_OK);
     assert_int_equal(sweep_execute(&s, &o, &r, &err), DCQB_EINVAL);
-    assert_non_null(strstr(err.msg, "schema 2 now"));
+    assert_non_null(strstr(err.msg, "schema 3 now"));
+    write_file(p, "schema\trun_id\tsweep\tgit_rev\tstatus\tbatch\teval.fake\terr_msg\n");
+    assert_int_equal(sweep_execute(&s, &o, &r, &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "column 6: file 'batch', this sweep 'tune'"));
     sweep_free(&s);
 }
 
