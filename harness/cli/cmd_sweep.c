@@ -198,7 +198,8 @@ static void dry_run(const struct sweep *s, const char *results, int si, int sn, 
                s->runs[i].run_id);
         for (int k = 0; k < s->runs[i].n_kv; k++)
             printf(" %s=%s", s->runs[i].key[k], s->runs[i].val[k]);
-        printf("\n");
+        printf("%s\n", s->runs[i].tune == SWEEP_TUNE_GRID ? " (tune: grid)"
+                        : s->runs[i].tune == SWEEP_TUNE_BEST ? " (tune: best)" : "");
     }
     printf("# sweep %s: %d runs in this shard, %d done, %d to run (%d of them locked: running "
            "now), %d in the whole sweep\n", s->name, n, nd, n - nd, nl, all);

@@ -437,6 +437,7 @@ static int record_tune_failed(struct runner *r, const struct sweep_choice *c, in
     free(none);
     if (rc) return rc;
     r->res->failed++;
+    r->todo_total++; /* a run of this call, for the ETA's count of runs left */
     report(r, run, 0, msg, 0, 0);
     return DCQB_OK;
 }

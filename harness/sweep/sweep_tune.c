@@ -54,7 +54,8 @@ static int read_rows(struct sweep_choice *c, const struct sweep *s, char *text,
         return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
     }
     for (int g = 0; g < G; g++)
-        for (int p = 0; p < P; p++) ref[g * P + p] = (struct grid_ref){s->groups[g].grid_id[p], g, p};
+        for (int p = 0; p < P; p++)
+            ref[g * P + p] = (struct grid_ref){s->groups[g].grid_id[p], g, p};
     qsort(ref, (size_t)(G * P), sizeof *ref, cmp_ref);
     if ((rc = tsv_parse(&t, text, "runs.tsv", err))) goto out;
     int c_id = tsv_col(&t, "run_id"), c_st = tsv_col(&t, "status"), c_v = tsv_col(&t, "val_rank1");
@@ -146,7 +147,8 @@ int sweep_tune_write(const struct sweep *s, const struct sweep_choice *c, const 
             char st = c->state[g * P + p];
             double v = c->val[g * P + p];
             sb_printf(&b, "%s\t%s\t%d", gr->section, gr->data[0] ? gr->data : "NA", p);
-            for (int k = 0; k < s->n_grid; k++) sb_printf(&b, "\t%s", s->grid_val[p * s->n_grid + k]);
+            for (int k = 0; k < s->n_grid; k++)
+                sb_printf(&b, "\t%s", s->grid_val[p * s->n_grid + k]);
             sb_printf(&b, "\t%s\t%s\t", gr->grid_id[p],
                       st == 'o' ? "ok" : st == 'f' ? "fail" : "pending");
             if (isfinite(v)) sb_printf(&b, "%.17g", v);
