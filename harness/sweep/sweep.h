@@ -1,8 +1,9 @@
 /* sweep.h - sweep files: parse, expand to runs, hash, and drive `dcqbench train`/`eval` as child
  * processes, appending one row per finished run to results/<sweep>/runs.tsv (docs/ARCHITECTURE.md
  * §4 and §5; the layout follows ann-benchmarks: a run's folder is a pure function of its config,
- * so finished runs are skipped and an interrupted sweep resumes). Files: sweep_file.c (parse,
- * expand, canonicalise, hash), sweep_exec.c (child runner), sweep_ledger.c (runs.tsv).
+ * so finished runs are skipped and an interrupted sweep resumes). Files: sweep_file.c (parse),
+ * sweep_expand.c (expand, canonicalise, hash), sweep_tune.c (a tuned section's choice),
+ * sweep_exec.c (child runner, stages), sweep_ledger.c (runs.tsv).
  *
  * Sweep file (INI, parsed by libinih through cfg.h):
  *   [sweep]          optional: name (default: file basename without .conf), jobs, metrics

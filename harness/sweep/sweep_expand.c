@@ -316,18 +316,19 @@ static int expand_tuned(struct sweep *s, const struct loader *L, const struct gr
     const struct group *td = T->dsel.n ? find_group(L, G_DATA, T->dsel.vals[0]) : NULL;
     int n_td = T->dsel.n ? 1 : nd, g0 = s->n_groups, rc;
     for (int t = 0; t < n_td; t++) { /* grid runs: one group per data configuration tuned on */
-        struct sweep_group *g = &s->groups[s->n_groups];
+        int gi = s->n_groups;
+        struct sweep_group *g = &s->groups[gi];
         const struct group *data = T->dsel.n ? td : d[t];
         snprintf(g->section, sizeof g->section, "%s", h->sect);
         snprintf(g->data, sizeof g->data, "%s", data ? data->head : "");
         if (!(g->grid_id = calloc((size_t)s->n_points, sizeof *g->grid_id)))
             return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
+        s->n_groups++; /* sweep_free frees grid_id from here on */
         for (int p = 0; p < s->n_points; p++) {
-            struct expand_spec e = {data, SWEEP_TUNE_GRID, s->n_groups, p, T->seed.vals[0],
+            struct expand_spec e = {data, SWEEP_TUNE_GRID, gi, p, T->seed.vals[0],
                                     &s->grid_val[p * s->n_grid], s->grid_key, s->n_grid};
             if ((rc = expand_group(s, &L->g[0], h, &e, cap, err))) return rc;
         }
-        s->n_groups++;
     }
     for (int t = 0; t < nd; t++) /* test runs: every point's candidates and the open slot */
         for (int p = -1; p < s->n_points; p++) {

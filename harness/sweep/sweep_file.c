@@ -1,6 +1,6 @@
 /* sweep_file.c - sweep files (see sweep.h): the keys and heads a sweep may name, canonical
- * values, parsing with file:line errors, expansion into runs (Cartesian product per head
- * section), run ids (FNV-1a 64 of the canonical text) and the canonical run order.
+ * values, and parsing with file:line errors into a struct loader (sweep_int.h), which
+ * sweep_expand.c turns into runs.
  * docs/ARCHITECTURE.md §4 describes the life of a sweep.
  */
 #include "sweep.h"
@@ -215,7 +215,7 @@ void sweep_free(struct sweep *s)
     free(s->metrics);
     free(s->keys);
     free(s->cols);
-    for (int i = 0; i < s->n_grid; i++) free(s->grid_key[i]);
+    for (int i = 0; s->grid_key && i < s->n_grid; i++) free(s->grid_key[i]);
     free(s->grid_key);
     for (int i = 0; s->grid_val && i < s->n_grid * s->n_points; i++) free(s->grid_val[i]);
     free(s->grid_val);
