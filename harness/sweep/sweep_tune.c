@@ -89,8 +89,12 @@ int sweep_tune_choose(struct sweep_choice *c, const struct sweep *s, const char 
     char path[1200], *text = NULL;
     snprintf(path, sizeof path, "%s/%s/runs.tsv", results_dir, s->name);
     if (G && (rc = file_read_all(&text, NULL, path, TUNE_LEDGER_MAX, err))) goto fail;
-    if (text && *text && (rc = read_rows(c, s, text, err))) goto fail;
-    if (text && !*text) free(text);
+    if (text && *text) {
+        rc = read_rows(c, s, text, err); /* takes text over */
+        text = NULL;
+        if (rc) goto fail;
+    }
+    free(text);
     for (int g = 0; g < G; g++) {
         int pending = 0, best = SWEEP_CHOICE_NONE;
         for (int p = 0; p < P; p++) {
