@@ -995,6 +995,46 @@ static void test_tune_runner(void **state)
     sweep_free(&s);
 }
 
+/* The CLI's --stage: a bad name and --stage test before tuning are bad input (exit 2, the
+ * section named); --dry-run lists the open test slots as waiting, and --stage tune lists only
+ * the grid. */
+static void test_cli_stage(void **state)
+{
+    (void)state;
+    const char *bin = getenv("DCQBENCH");
+    if (!bin) bin = "bin/dcqbench";
+    const char *exec = fake_exec(), *res = tpath("res_cli_stage"), *conf = tpath("tu.conf");
+    rm_rf(res);
+    write_file(conf, tune_conf);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s sweep %s --exec %s --results %s --stage bogus 2>/dev/null", bin,
+             conf, exec, res);
+    assert_int_equal(WEXITSTATUS(system(cmd)), 2);
+    snprintf(cmd, sizeof cmd, "%s sweep %s --exec %s --results %s --stage test 2>&1 | "
+             "grep -c 'grid runs of \\[head.full\\] have not all ended'", bin, conf, exec, res);
+    FILE *f = popen(cmd, "r");
+    int n = -1;
+    assert_int_equal(fscanf(f, "%d", &n), 1);
+    pclose(f);
+    assert_int_equal(n, 1);
+    snprintf(cmd, sizeof cmd, "%s sweep %s --exec %s --results %s --stage test 2>/dev/null", bin,
+             conf, exec, res);
+    assert_int_equal(WEXITSTATUS(system(cmd)), 2);
+    static const char *const greps[][2] = {{"", "^- waiting-for-tuning .* lr,s=?$"},
+                                           {"--stage tune", "(tune: grid)$"},
+                                           {"--stage tune", "waiting-for-tuning"}};
+    static const int want[] = {2 * 2, 2 * 6, 0};
+    for (int k = 0; k < 3; k++) {
+        snprintf(cmd, sizeof cmd, "%s sweep %s --dry-run %s --results %s | grep -c '%s'", bin,
+                 conf, greps[k][0], res, greps[k][1]);
+        f = popen(cmd, "r");
+        n = -1;
+        assert_int_equal(fscanf(f, "%d", &n), 1);
+        pclose(f);
+        assert_int_equal(n, want[k]);
+    }
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -1014,6 +1054,7 @@ int main(void)
         cmocka_unit_test(test_tune_expansion),
         cmocka_unit_test(test_tune_choice_from_ledger),
         cmocka_unit_test(test_tune_runner),
+        cmocka_unit_test(test_cli_stage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
