@@ -170,7 +170,9 @@ static void test_readers_fail_cleanly(void **state)
     sb_free(&b);
     write_text("train.ini", "[train]\nsteps = 10\nlr = 0.1\nhead = full\n[eval]\nnet = ema\n");
     write_text("s.conf", "[sweep]\nname = oom\n[base]\nsteps = 10\nseed = 1, 2\n"
-                         "[head.full]\n[head.dcq]\nratio = 0.5\n");
+                         "[head.full]\n[head.dcq]\nratio = 0.5\n[data.a]\nnoise = 0.1\n"
+                         "[data.b]\nnoise = 0.2\n[tune]\ngrid.lr = 0.1, 0.2\nseed = 7\n"
+                         "[head.random]\ntune = 1\ndata = b\n");
     write_text("summary.json", "{\"status\": \"ok\", \"steps\": 10, \"digest\": \"00c0ffee\"}\n");
 
     fail_every_allocation("npy", rd_npy, NULL);

@@ -3,7 +3,9 @@
  * The runner tests drive a fake "dcqbench" shell script written to build/tmp-tests/, which
  * behaves by the run's `eval.fake` key: ok, fail (summary with status fail, exit 1), crash
  * (SIGSEGV), nosummary (exit 2, no summary.json, no config.ini), evalfail (eval exits 3), hang
- * (sleeps 5 s unless interrupted by SIGINT, then exits 1 without summary). Like the real one,
+ * (sleeps 5 s unless interrupted by SIGINT, then exits 1 without summary), gridfail (fail, but
+ * only the grid runs of a tuned section). eval writes val_rank1 = the run's lr (null without
+ * one), so a tuning's choice is the largest lr. Like the real one,
  * train refuses a folder that holds a checkpoint.bin. Every train but nosummary writes a
  * checkpoint.bin and a resolved config.ini: run.conf plus "ratio = 0.10" and, for dcq,
  * "mu = 9.99e-1" (defaults in a non-canonical spelling). */
@@ -80,6 +82,7 @@ static const char fake_script[] =
     "  [ \"$mode\" != nosummary ] && { echo '# resolved'; cat \"$conf\"; echo 'ratio = 0.10';\n"
     "    grep -q '^head = dcq' \"$conf\" && echo 'mu = 9.99e-1'; } > \"$out/config.ini\"\n"
     "  [ \"$mode\" != nosummary ] && echo ckpt > \"$out/checkpoint.bin\"\n"
+    "  [ \"$mode\" = gridfail ] && grep -q '^# tune = grid' \"$conf\" && mode=fail\n"
     "  case \"$mode\" in\n"
     "  crash) kill -SEGV $$ ;;\n"
     "  hang) trap 'echo got INT; exit 1' INT; sleep 5 & wait $!; echo done; exit 0 ;;\n"
@@ -94,7 +97,9 @@ static const char fake_script[] =
     "  exit 0\n"
     "fi\n"
     "[ \"$mode\" = evalfail ] && { echo 'eval boom' >&2; exit 3; }\n"
-    "printf '{\"lfw_acc_mean\": 0.875, \"megaface_rank1\": null, \"other\": 1}\\n' > \"$out/eval/metrics.json\"\n";
+    "lr=$(sed -n 's/^lr = //p' \"$conf\"); [ -n \"$lr\" ] || lr=null\n"
+    "printf '{\"lfw_acc_mean\": 0.875, \"megaface_rank1\": null, \"other\": 1, "
+    "\"val_rank1\": %s}\\n' \"$lr\" > \"$out/eval/metrics.json\"\n";
 
 static const char *fake_exec(void)
 {
@@ -339,7 +344,7 @@ static void test_runs_failures_and_resume(void **state)
     assert_true(n_def > 20);
     assert_int_equal(s.n_cols, n_def + 1); /* eval.fake is the sweep's only other key */
     struct sbuf want = {0};
-    sb_str(&want, "schema\trun_id\tsweep\tgit_rev\tstatus");
+    sb_str(&want, "schema\trun_id\tsweep\tgit_rev\tstatus\ttune\ttune_keys");
     for (int i = 0; i < s.n_cols; i++) {
         if (i) assert_true(strcmp(s.cols[i - 1], s.cols[i]) < 0);
         sb_printf(&want, "\t%s%s", strcmp(s.cols[i], "steps") ? "" : "cfg.", s.cols[i]);
@@ -350,7 +355,8 @@ static void test_runs_failures_and_resume(void **state)
                   "head_time_share\tbackbone_time_share\tdata_time_share\t"
                   "head_per_class_bytes\thead_fixed_bytes\thead_flops_per_step\t"
                   "backbone_flops_per_step\thead_active_classes\tqueue_distinct_classes\t"
-                  "blas_core\teval_ema_default\t"
+                  "blas_core\teval_ema_default\teff_classes_mean\tbatch_labels_mean\t"
+                  "queue_staleness\tqueue_age_mean\tqueue_drift_mean\t"
                   "lfw_acc_mean\tmegaface_rank1\terr_msg\n");
     assert_false(want.oom);
     assert_memory_equal(text, want.p, want.n);
@@ -378,7 +384,7 @@ static void test_runs_failures_and_resume(void **state)
             assert_non_null(strstr(row, "\tok\t"));
             /* steps 10, head_mem 2 MiB, lfw 0.875, megaface_rank1 null -> NA, err_msg NA */
             assert_non_null(strstr(row, "\t10\t0.25\t100\t2\t12.5\t1.5\t00c0ffee\t"));
-            assert_non_null(strstr(row, "\t1\t0.875\tNA\tNA"));
+            assert_non_null(strstr(row, "\t1\tNA\tNA\tNA\tNA\tNA\t0.875\tNA\tNA"));
         } else {
             assert_non_null(strstr(row, "\tfail\t"));
         }
@@ -524,13 +530,17 @@ static void test_header_mismatch_refused(void **state)
     assert_non_null(strstr(err.msg, "--results"));
     assert_int_equal(r.ok + r.failed, 0);
     sweep_free(&s);
-    /* a runs.tsv of schema 1 (only the sweep's keys as config columns) is refused by name */
+    /* a runs.tsv of schema 1 (only the sweep's keys as config columns) or of schema 2 (no
+     * tune columns) is refused by name */
     char p[600];
     snprintf(p, sizeof p, "%s/hdr/runs.tsv", res);
     write_file(p, "schema\trun_id\tsweep\tgit_rev\tstatus\teval.fake\thead\tsteps\terr_msg\n");
     assert_int_equal(load_text(&s, "hdr.conf", "[head.full]\neval.fake = ok\n", &err), DCQB_OK);
     assert_int_equal(sweep_execute(&s, &o, &r, &err), DCQB_EINVAL);
-    assert_non_null(strstr(err.msg, "schema 2 now"));
+    assert_non_null(strstr(err.msg, "schema 3 now"));
+    write_file(p, "schema\trun_id\tsweep\tgit_rev\tstatus\tbatch\teval.fake\terr_msg\n");
+    assert_int_equal(sweep_execute(&s, &o, &r, &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "column 6: file 'batch', this sweep 'tune'"));
     sweep_free(&s);
 }
 
@@ -598,6 +608,433 @@ static void test_cli_sigint(void **state)
     assert_int_equal(n, 2); /* two were running, the third never started */
 }
 
+/* ---- data configurations and tuning -------------------------------------------------------- */
+
+static const char *val_of(const struct sweep_run *r, const char *key)
+{
+    for (int i = 0; i < r->n_kv; i++)
+        if (!strcmp(r->key[i], key)) return r->val[i];
+    return NULL;
+}
+
+/* The run_ids of a sweep without [data.*] or [tune], pinned from the code before either
+ * existed: adding them must not orphan a finished result. The same sections next to a [tune]
+ * and a tuned section keep their ids too (untuned runs carry no tune line). */
+static void test_ids_unchanged_without_new_sections(void **state)
+{
+    (void)state;
+    static const char plain[] = "[base]\nseed = 1, 2\nsteps = 10\n[head.full]\ns = 30, 64\n"
+                                "[head.dcq]\nqueue_len = 8\nlr = 0.05\n";
+    static const char *const want[] = {"02f340e359675b5a", "610e9d133ab383d0",
+                                       "67934e6fe0d998c3", "7d5f8dd88888baed",
+                                       "7dd4c6d9b08e8712", "be426078efbd6feb"};
+    struct sweep s;
+    struct dcqb_err err = {0};
+    char text[1024];
+    for (int variant = 0; variant < 2; variant++) {
+        snprintf(text, sizeof text, "%s%s", plain,
+                 variant ? "[sweep]\nname = pin\n[tune]\ngrid.m = 0.3, 0.4\nseed = 9\n"
+                           "[head.random]\ntune = 1\n" : "");
+        int rc = load_text(&s, "pin.conf", text, &err);
+        if (rc) print_error("%s\n", err.msg);
+        assert_int_equal(rc, DCQB_OK);
+        int found = 0, untuned = 0;
+        for (int i = 0; i < s.n_runs; i++) {
+            untuned += s.runs[i].tune == SWEEP_TUNE_NONE;
+            for (int k = 0; k < 6; k++) found += !strcmp(s.runs[i].run_id, want[k]);
+        }
+        assert_int_equal(untuned, 6);
+        assert_int_equal(found, 6);
+        assert_string_equal(s.tune_keys, variant ? "m" : "-");
+        sweep_free(&s);
+    }
+}
+
+static const char data_conf[] =
+    "[sweep]\nname = d\nmetrics = lfw_acc_mean, val_rank1\n"
+    "[base]\nseed = 1, 2\nnoise = 0.2\neval.fake = ok\n"
+    "[data.easy]\nnoise = 0.1\n"
+    "[data.hard]\nnoise = 0.5\nlabel_noise = 0.1\n"
+    "[head.full]\n"
+    "[head.dcq]\ndata = hard\nqueue_len = 8\n";
+
+static void test_data_expansion(void **state)
+{
+    (void)state;
+    struct sweep s;
+    struct dcqb_err err = {0};
+    int rc = load_text(&s, "data.conf", data_conf, &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, DCQB_OK);
+    assert_int_equal(s.n_runs, 2 * 2 + 1 * 2); /* full: 2 data x 2 seeds; dcq: hard only */
+    int n[2][2] = {{0}}; /* [full, dcq][easy, hard] */
+    for (int i = 0; i < s.n_runs; i++) {
+        const struct sweep_run *r = &s.runs[i];
+        int dcq = !strcmp(val_of(r, "head"), "dcq"), hard = !strcmp(val_of(r, "report.data"), "hard");
+        n[dcq][hard]++;
+        assert_string_equal(val_of(r, "noise"), hard ? "0.5" : "0.1"); /* overrides [base] */
+        if (hard) assert_string_equal(val_of(r, "label_noise"), "0.1");
+        else assert_null(val_of(r, "label_noise"));
+        assert_int_equal(r->tune, SWEEP_TUNE_NONE);
+        assert_null(strstr(r->conf, "# tune"));
+    }
+    assert_int_equal(n[0][0], 2);
+    assert_int_equal(n[0][1], 2);
+    assert_int_equal(n[1][0], 0);
+    assert_int_equal(n[1][1], 2);
+
+    /* runs.tsv gets a report.data column filled from each run */
+    const char *exec = fake_exec(), *res = tpath("res_data");
+    rm_rf(res);
+    struct sweep_opts o = opts(exec, res);
+    struct sweep_result r;
+    assert_int_equal(sweep_execute(&s, &o, &r, &err), DCQB_OK);
+    assert_int_equal(r.ok, 6);
+    char p[600];
+    snprintf(p, sizeof p, "%s/d/runs.tsv", res);
+    struct tsv t;
+    assert_int_equal(tsv_load(&t, p, &err), DCQB_OK);
+    assert_true(tsv_col(&t, "report.data") >= 0);
+    for (int i = 0; i < s.n_runs; i++) {
+        assert_string_equal(cell_of(&t, s.runs[i].run_id, "report.data"),
+                            val_of(&s.runs[i], "report.data"));
+        assert_string_equal(cell_of(&t, s.runs[i].run_id, "tune"), "-");
+        assert_string_equal(cell_of(&t, s.runs[i].run_id, "tune_keys"), "-");
+    }
+    tsv_free(&t);
+    sweep_free(&s);
+
+    expect_error("[data.a]\nlr = 0.1\n[head.full]\n", ":2: 'lr' is not a data key");
+    expect_error("[data.a]\nnoise = 0.1, 0.2\n[head.full]\n", ":2: 'noise' lists values");
+    expect_error("[data.a]\nnoise = 0.1\n[head.full]\ndata = a, b\n",
+                 ":4: [head.full] names data configuration 'b'");
+    expect_error("[head.full]\ndata = a\n", ":2: [head.full] names data configuration 'a'");
+    expect_error("[data.a]\nnoise = 0.1\n[head.full]\nnoise = 0.3\n",
+                 ":4: 'noise' is set by [data.a] (line 2)");
+}
+
+static const char tune_conf[] =
+    "[sweep]\nname = tu\nmetrics = lfw_acc_mean, val_rank1\n"
+    "[base]\nseed = 1, 2\neval.fake = ok\n"
+    "[tune]\ngrid.lr = 0.1, 0.4, 0.2\ngrid.s = 30, 64\nseed = 7\n"
+    "[head.full]\ntune = 1\n"
+    "[head.dcq]\ntune = 1\nqueue_len = 8\n"
+    "[head.random]\n";
+
+/* lr slowest: points (0.1,30) (0.1,64) (0.4,30) (0.4,64) (0.2,30) (0.2,64) */
+static void test_tune_expansion(void **state)
+{
+    (void)state;
+    struct sweep s;
+    struct dcqb_err err = {0};
+    int rc = load_text(&s, "tune.conf", tune_conf, &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, DCQB_OK);
+    assert_int_equal(s.n_points, 6);
+    assert_int_equal(s.n_groups, 2);
+    assert_string_equal(s.tune_keys, "lr,s");
+    assert_string_equal(s.grid_val[2 * 2 + 0], "0.4");
+    assert_string_equal(s.grid_val[2 * 2 + 1], "30");
+    /* per tuned section: 6 grid runs at seed 7, 6 x 2 candidates, 2 open slots; random 2 */
+    assert_int_equal(s.n_runs, 2 * (6 + 12 + 2) + 2);
+    int grid[2] = {0}, cand[2] = {0}, slot[2] = {0}, none = 0;
+    for (int i = 0; i < s.n_runs; i++) {
+        const struct sweep_run *r = &s.runs[i];
+        if (r->tune == SWEEP_TUNE_NONE) {
+            none++;
+            assert_null(val_of(r, "lr"));
+            continue;
+        }
+        int g = r->group;
+        assert_true(g == 0 || g == 1);
+        assert_string_equal(s.groups[g].section, g ? "head.dcq" : "head.full");
+        assert_string_equal(val_of(r, "head"), g ? "dcq" : "full");
+        if (r->tune == SWEEP_TUNE_GRID) {
+            grid[g]++;
+            assert_string_equal(val_of(r, "seed"), "7");
+            assert_string_equal(val_of(r, "lr"), s.grid_val[r->point * 2]);
+            assert_string_equal(val_of(r, "s"), s.grid_val[r->point * 2 + 1]);
+            assert_string_equal(s.groups[g].grid_id[r->point], r->run_id);
+            assert_non_null(strstr(r->conf, "\n# tune = grid\n"));
+        } else if (r->point >= 0) {
+            cand[g]++;
+            assert_string_not_equal(val_of(r, "seed"), "7");
+            assert_string_equal(val_of(r, "lr"), s.grid_val[r->point * 2]);
+            assert_non_null(strstr(r->conf, "\n# tune = best\n"));
+        } else {
+            slot[g]++;
+            assert_null(val_of(r, "lr")); /* no grid point yet */
+            assert_null(val_of(r, "s"));
+        }
+    }
+    for (int g = 0; g < 2; g++) {
+        assert_int_equal(grid[g], 6);
+        assert_int_equal(cand[g], 12);
+        assert_int_equal(slot[g], 2);
+    }
+    assert_int_equal(none, 2);
+    sweep_free(&s);
+
+    /* [tune] data = NAME: grid runs on that configuration only, one choice for all */
+    rc = load_text(&s, "tuned.conf",
+                   "[sweep]\nmetrics = val_rank1\n[data.a]\nnoise = 0.1\n[data.b]\nnoise = 0.2\n"
+                   "[tune]\ngrid.lr = 0.1, 0.2\nseed = 5\ndata = b\n[head.full]\ntune = 1\n",
+                   &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, DCQB_OK);
+    assert_int_equal(s.n_groups, 1);
+    assert_string_equal(s.groups[0].data, "b");
+    assert_int_equal(s.n_runs, 2 + 2 * (2 + 1)); /* grid on b; candidates + slot on a and b */
+    for (int i = 0; i < s.n_runs; i++)
+        if (s.runs[i].tune == SWEEP_TUNE_GRID)
+            assert_string_equal(val_of(&s.runs[i], "report.data"), "b");
+        else
+            assert_int_equal(s.runs[i].group, 0);
+    sweep_free(&s);
+
+    static const char hd[] = "[sweep]\nmetrics = val_rank1\n[tune]\ngrid.lr = 0.1, 0.2\n"
+                             "seed = 5\n";
+    char t[512];
+    snprintf(t, sizeof t, "%s[head.full]\ntune = 1\nlr = 0.3\n", hd);
+    expect_error(t, ":8: 'lr' is a [tune] grid key (line 4)");
+    snprintf(t, sizeof t, "%s[head.full]\ntune = 1\nm = 0.3, 0.4\n", hd);
+    expect_error(t, ":8: 'm' lists 2 values, and [head.full] is tuned");
+    snprintf(t, sizeof t, "%s[head.full]\ntune = 1\nseed = 4, 5\n", hd);
+    expect_error(t, ":5: the tuning seed 5 is also a seed of [head.full]'s test runs");
+    snprintf(t, sizeof t, "%s[head.full]\n", hd);
+    expect_error(t, ":3: [tune] but no head section has tune = 1");
+    snprintf(t, sizeof t, "%s[head.full]\ntune = 1\n", "[sweep]\nmetrics = lfw_acc_mean\n"
+             "[tune]\ngrid.lr = 0.1, 0.2\nseed = 5\n");
+    expect_error(t, ":3: [tune] chooses by val_rank1");
+    expect_error("[head.full]\ntune = 1\n", ":2: tune = 1 needs a [tune] section");
+    expect_error("[tune]\ngrid.lr = 0.1\nseed = 5\nfoo = 1\n[head.full]\ntune = 1\n",
+                 ":4: unknown key 'foo' in [tune]");
+    expect_error("[tune]\ngrid.lr = 0.1\ngrid.seed = 3\n[head.full]\ntune = 1\n",
+                 ":3: 'seed' cannot be tuned");
+    expect_error("[tune]\ngrid.lr = 0.1\nseed = 5\ndata = x\n[head.full]\ntune = 1\n",
+                 ":4: [tune] data = x: no [data.x] section");
+}
+
+/* A hand-written runs.tsv: the choice is the best val_rank1 among each group's ok grid rows
+ * (the last row of a run_id is current), ties to the first point in grid order. */
+static void test_tune_choice_from_ledger(void **state)
+{
+    (void)state;
+    struct sweep s;
+    struct dcqb_err err = {0};
+    assert_int_equal(load_text(&s, "tune.conf", tune_conf, &err), DCQB_OK);
+    const char *res = tpath("res_choice");
+    rm_rf(res);
+    char p[600];
+    snprintf(p, sizeof p, "%s/tu", res);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", p);
+    assert_int_equal(system(cmd), 0);
+    snprintf(p, sizeof p, "%s/tu/runs.tsv", res);
+    struct sweep_choice c;
+    /* no runs.tsv yet: both groups still tuning; their open slots wait */
+    assert_int_equal(sweep_tune_choose(&c, &s, res, &err), DCQB_OK);
+    assert_int_equal(c.chosen[0], SWEEP_CHOICE_PENDING);
+    assert_int_equal(c.chosen[1], SWEEP_CHOICE_PENDING);
+    for (int i = 0; i < s.n_runs; i++) {
+        const struct sweep_run *r = &s.runs[i];
+        int st = sweep_run_state(&s, &c, i);
+        if (r->tune == SWEEP_TUNE_BEST)
+            assert_int_equal(st, r->point < 0 ? SWEEP_RUN_WAITING : SWEEP_RUN_UNCHOSEN);
+        else
+            assert_int_equal(st, SWEEP_RUN_ACTIVE);
+    }
+    sweep_choice_free(&c);
+
+    /* group 0 (full): 0.5, 0.7, fail, 0.7 (tie: point 1 wins), 0.9 then failed on a later
+     * row, 0.2. group 1 (dcq): every point failed, point 0 after an earlier ok row. */
+    static const char *const v0[] = {"0.5", "0.7", NULL, "0.7", NULL, "0.2"};
+    struct sbuf b = {0};
+    sb_str(&b, "schema\trun_id\tstatus\tval_rank1\n");
+    sb_printf(&b, "3\t%s\tok\t0.99\n", s.groups[1].grid_id[0]);
+    sb_printf(&b, "3\t%s\tok\t0.9\n", s.groups[0].grid_id[4]);
+    for (int q = 0; q < 6; q++) {
+        sb_printf(&b, "3\t%s\t%s\t%s\n", s.groups[0].grid_id[q], v0[q] ? "ok" : "fail",
+                  v0[q] ? v0[q] : "NA");
+        sb_printf(&b, "3\t%s\tfail\tNA\n", s.groups[1].grid_id[q]);
+    }
+    sb_printf(&b, "3\t%s\tok\t0.95", s.groups[0].grid_id[5]); /* torn: no newline */
+    write_file(p, b.p);
+    sb_free(&b);
+    assert_int_equal(sweep_tune_choose(&c, &s, res, &err), DCQB_OK);
+    assert_int_equal(c.chosen[0], 1);
+    assert_int_equal(c.chosen[1], SWEEP_CHOICE_NONE);
+    assert_int_equal(c.n_ok[0], 4);
+    assert_string_equal(sweep_tune_failure(&c, 1), "tuning: no run of the grid succeeded");
+    int active = 0, failed = 0;
+    for (int i = 0; i < s.n_runs; i++) {
+        const struct sweep_run *r = &s.runs[i];
+        int st = sweep_run_state(&s, &c, i);
+        if (r->tune != SWEEP_TUNE_BEST) continue;
+        if (r->group == 0) assert_int_equal(st, r->point == 1 ? SWEEP_RUN_ACTIVE
+                                                                : SWEEP_RUN_UNCHOSEN);
+        else assert_int_equal(st, r->point < 0 ? SWEEP_RUN_TUNE_FAILED : SWEEP_RUN_UNCHOSEN);
+        active += st == SWEEP_RUN_ACTIVE;
+        failed += st == SWEEP_RUN_TUNE_FAILED;
+    }
+    assert_int_equal(active, 2); /* full at (0.1, 64), seeds 1 and 2 */
+    assert_int_equal(failed, 2);
+    /* tuning.tsv: one row per group and point, the chosen one marked */
+    assert_int_equal(sweep_tune_write(&s, &c, res, &err), DCQB_OK);
+    snprintf(p, sizeof p, "%s/tu/tuning.tsv", res);
+    char *text = test_slurp(p);
+    assert_non_null(text);
+    assert_int_equal(count_lines(text), 1 + 2 * 6);
+    static const char hdr[] = "section\tdata\tpoint\tlr\ts\trun_id\tstate\tval_rank1\tchosen\n";
+    assert_memory_equal(text, hdr, strlen(hdr));
+    char want[200];
+    snprintf(want, sizeof want, "head.full\tNA\t1\t0.1\t64\t%s\tok\t0.69999999999999996\t1\n",
+             s.groups[0].grid_id[1]);
+    assert_non_null(strstr(text, want));
+    snprintf(want, sizeof want, "head.full\tNA\t4\t0.2\t30\t%s\tfail\tNA\t0\n",
+             s.groups[0].grid_id[4]);
+    assert_non_null(strstr(text, want));
+    free(text);
+    char d[600];
+    sweep_tune_describe(d, sizeof d, &s, &c, 0);
+    assert_non_null(strstr(d, "chose lr=0.1 s=64 (val_rank1 0.7000; 4 of 6 grid runs ok)"));
+    sweep_choice_free(&c);
+    sweep_free(&s);
+}
+
+/* The runner: grid runs first, then test runs at the chosen point; resume reruns nothing;
+ * --stage test refused before tuning ended; all grid runs failed -> failed test rows. */
+static void test_tune_runner(void **state)
+{
+    (void)state;
+    const char *exec = fake_exec(), *res = tpath("res_tune");
+    rm_rf(res);
+    struct sweep s;
+    struct dcqb_err err = {0};
+    assert_int_equal(load_text(&s, "tune.conf", tune_conf, &err), DCQB_OK);
+    struct sweep_opts o = opts(exec, res);
+    struct sweep_result r;
+    /* --stage test with no grid row yet: refused naming the section, nothing run */
+    o.stage = SWEEP_STAGE_TEST;
+    assert_int_equal(sweep_execute(&s, &o, &r, &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "grid runs of [head."));
+    assert_non_null(strstr(err.msg, "run --stage tune first"));
+    assert_int_equal(r.ok + r.failed, 0);
+    /* --stage tune: only the 12 grid runs */
+    o.stage = SWEEP_STAGE_TUNE;
+    int rc = sweep_execute(&s, &o, &r, &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, DCQB_OK);
+    assert_int_equal(r.total, 12);
+    assert_int_equal(r.ok, 12);
+    /* --stage test: the rest; val_rank1 = lr, so lr = 0.4, and the tie s = 30 / 64 -> 30 */
+    o.stage = SWEEP_STAGE_TEST;
+    assert_int_equal(sweep_execute(&s, &o, &r, &err), DCQB_OK);
+    assert_int_equal(r.total, 2 * 2 + 2);
+    assert_int_equal(r.ok, 6);
+    char p[600];
+    snprintf(p, sizeof p, "%s/tu/runs.tsv", res);
+    struct tsv t;
+    assert_int_equal(tsv_load(&t, p, &err), DCQB_OK);
+    assert_int_equal(t.rows, 1 + 12 + 6);
+    int c_tune = tsv_col(&t, "tune"), c_keys = tsv_col(&t, "tune_keys"), c_lr = tsv_col(&t, "lr"),
+        c_s = tsv_col(&t, "s"), c_seed = tsv_col(&t, "seed"), best = 0;
+    for (int k = 1; k < t.rows; k++) {
+        const char *tu = tsv_get(&t, k, c_tune);
+        assert_string_equal(tsv_get(&t, k, c_keys), strcmp(tu, "-") ? "lr,s" : "-");
+        if (strcmp(tu, "best")) continue;
+        best++;
+        assert_string_equal(tsv_get(&t, k, c_lr), "0.4");
+        assert_string_equal(tsv_get(&t, k, c_s), "30");
+        assert_string_not_equal(tsv_get(&t, k, c_seed), "7");
+    }
+    assert_int_equal(best, 4);
+    tsv_free(&t);
+    snprintf(p, sizeof p, "%s/tu/tuning.tsv", res);
+    char *text = test_slurp(p);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "\t2\t0.4\t30\t"));
+    free(text);
+    /* rerun (all stages): nothing runs again, the choice is the same */
+    o.stage = SWEEP_STAGE_ALL;
+    assert_int_equal(sweep_execute(&s, &o, &r, &err), DCQB_OK);
+    assert_int_equal(r.ok + r.failed, 0);
+    assert_int_equal(r.skipped, 12 + 6);
+    for (int i = 0; i < s.n_runs; i++) {
+        int st = s.runs[i].tune == SWEEP_TUNE_BEST
+                     ? (!strcmp(val_of(&s.runs[i], "lr") ? val_of(&s.runs[i], "lr") : "", "0.4") &&
+                        !strcmp(val_of(&s.runs[i], "s"), "30"))
+                     : 1;
+        assert_int_equal(attempts(res, &s, i), st);
+    }
+    sweep_free(&s);
+
+    /* every grid run fails: the test slots become failed rows with the reason, no child runs */
+    rm_rf(res);
+    assert_int_equal(load_text(&s, "tune.conf",
+                               "[sweep]\nname = tf\nmetrics = val_rank1\n[base]\nseed = 1, 2\n"
+                               "eval.fake = gridfail\n[tune]\ngrid.lr = 0.1, 0.2\nseed = 7\n"
+                               "[head.full]\ntune = 1\n", &err), DCQB_OK);
+    assert_int_equal(sweep_execute(&s, &o, &r, &err), DCQB_OK);
+    assert_int_equal(r.ok, 0);
+    assert_int_equal(r.failed, 2 + 2);
+    snprintf(p, sizeof p, "%s/tf/runs.tsv", res);
+    assert_int_equal(tsv_load(&t, p, &err), DCQB_OK);
+    int n_slot = 0;
+    for (int i = 0; i < s.n_runs; i++) {
+        if (s.runs[i].tune != SWEEP_TUNE_BEST || s.runs[i].point >= 0) continue;
+        n_slot++;
+        assert_string_equal(cell_of(&t, s.runs[i].run_id, "status"), "fail");
+        assert_string_equal(cell_of(&t, s.runs[i].run_id, "err_msg"),
+                            "tuning: no run of the grid succeeded");
+        assert_string_equal(cell_of(&t, s.runs[i].run_id, "lr"), "NA");
+        assert_int_equal(attempts(res, &s, i), 0);
+    }
+    assert_int_equal(n_slot, 2);
+    tsv_free(&t);
+    sweep_free(&s);
+}
+
+/* The CLI's --stage: a bad name and --stage test before tuning are bad input (exit 2, the
+ * section named); --dry-run lists the open test slots as waiting, and --stage tune lists only
+ * the grid. */
+static void test_cli_stage(void **state)
+{
+    (void)state;
+    const char *bin = getenv("DCQBENCH");
+    if (!bin) bin = "bin/dcqbench";
+    const char *exec = fake_exec(), *res = tpath("res_cli_stage"), *conf = tpath("tu.conf");
+    rm_rf(res);
+    write_file(conf, tune_conf);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s sweep %s --exec %s --results %s --stage bogus 2>/dev/null", bin,
+             conf, exec, res);
+    assert_int_equal(WEXITSTATUS(system(cmd)), 2);
+    snprintf(cmd, sizeof cmd, "%s sweep %s --exec %s --results %s --stage test 2>&1 | "
+             "grep -c 'grid runs of \\[head.full\\] have not all ended'", bin, conf, exec, res);
+    FILE *f = popen(cmd, "r");
+    int n = -1;
+    assert_int_equal(fscanf(f, "%d", &n), 1);
+    pclose(f);
+    assert_int_equal(n, 1);
+    snprintf(cmd, sizeof cmd, "%s sweep %s --exec %s --results %s --stage test 2>/dev/null", bin,
+             conf, exec, res);
+    assert_int_equal(WEXITSTATUS(system(cmd)), 2);
+    static const char *const greps[][2] = {{"", "^- waiting-for-tuning .* lr,s=?$"},
+                                           {"--stage tune", "(tune: grid)$"},
+                                           {"--stage tune", "waiting-for-tuning"}};
+    static const int want[] = {2 * 2, 2 * 6, 0};
+    for (int k = 0; k < 3; k++) {
+        snprintf(cmd, sizeof cmd, "%s sweep %s --dry-run %s --results %s | grep -c '%s'", bin,
+                 conf, greps[k][0], res, greps[k][1]);
+        f = popen(cmd, "r");
+        n = -1;
+        assert_int_equal(fscanf(f, "%d", &n), 1);
+        pclose(f);
+        assert_int_equal(n, want[k]);
+    }
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -612,6 +1049,12 @@ int main(void)
         cmocka_unit_test(test_header_mismatch_refused),
         cmocka_unit_test(test_cli_exit_status),
         cmocka_unit_test(test_cli_sigint),
+        cmocka_unit_test(test_ids_unchanged_without_new_sections),
+        cmocka_unit_test(test_data_expansion),
+        cmocka_unit_test(test_tune_expansion),
+        cmocka_unit_test(test_tune_choice_from_ledger),
+        cmocka_unit_test(test_tune_runner),
+        cmocka_unit_test(test_cli_stage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

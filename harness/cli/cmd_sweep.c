@@ -16,7 +16,7 @@
 
 static const char sweep_help[] =
     "usage: dcqbench sweep FILE... [--jobs N] [--shard i/n] [--force] [--dry-run]\n"
-    "                      [--results DIR]\n"
+    "                      [--results DIR] [--stage tune|test|all]\n"
     "       dcqbench sweep --merge OUT IN...\n"
     "\n"
     "Expand each sweep FILE into runs and run each one as child processes:\n"
@@ -32,6 +32,14 @@ static const char sweep_help[] =
     "                   head = <name> plus this section's keys, which override [base]'s\n"
     "  [head.<name>.<label>]  the same; the label lets one head appear in several tables\n"
     "                   of one file. A configuration reached twice is one run.\n"
+    "  [data.<NAME>]    generator knobs only (dcqbench data --help): a data configuration.\n"
+    "                   With any, every head section runs once per configuration, with\n"
+    "                   report.data = NAME; 'data = a, b' in a head section restricts it.\n"
+    "  [tune]           grid.<key> = v1, v2, ... (any train key; several keys: their\n"
+    "                   product), seed = N (the tuning seed), optional data = NAME (tune on\n"
+    "                   that configuration only). A head section with 'tune = 1' runs the\n"
+    "                   grid at seed N, then its own seeds at the grid point with the best\n"
+    "                   val_rank1 (ties: first in grid order); it may list only seeds.\n"
     "  key = a, b, c    a list: runs cover the Cartesian product of all lists of [base] and\n"
     "                   the head section. Keys are train's keys and any eval.<x> key;\n"
     "                   an unknown key, section or head, a repeated key, an empty value or\n"
@@ -51,6 +59,9 @@ static const char sweep_help[] =
     "  --dry-run       list run_ids with their state (done, locked: running now in some\n"
     "                  process, todo) and configs, run nothing.\n"
     "  --results DIR   results root (default: results).\n"
+    "  --stage S       tune: only grid runs; test: every other run (refused while a tuned\n"
+    "                  section's grid runs have not all ended); all (default): grid first.\n"
+    "                  The choice is read from runs.tsv and written to tuning.tsv.\n"
     "  --merge OUT IN...  append the rows of runs.tsv files IN to OUT, keeping one header;\n"
     "                  all headers must be equal (equivalent: tail -n +2 IN >> OUT).\n"
     "\n";
@@ -63,11 +74,12 @@ static const char sweep_help2[] =
     "\n"
     "results/<sweep>/runs.tsv: tab-separated, header line, NA = missing, one row per finished\n"
     "run appended by one write() + fsync (shards may share the file). Columns: schema run_id\n"
-    "sweep git_rev status; the run's resolved configuration: every key that defines a run\n"
-    "(training, generator and every head's keys) and every key of the sweep, sorted, read\n"
-    "from the run's config.ini, so defaults are written out (NA: the run's head does not read\n"
-    "the key; a key named like a fixed column is written cfg.<key>); steps wall_s\n"
-    "samples_per_s head_mem_mb (MiB) peak_rss_mb final_loss digest ... eval_ema_default from\n"
+    "sweep git_rev status tune (grid, best or -) tune_keys; the run's resolved configuration:\n"
+    "every key that defines a run (training, generator and every head's keys) and every key\n"
+    "of the sweep, sorted, read from the run's config.ini, so defaults are written out (NA:\n"
+    "the run's head does not read the key; a key named like a fixed column is written\n"
+    "cfg.<key>); steps wall_s\n"
+    "samples_per_s head_mem_mb (MiB) peak_rss_mb final_loss digest ... queue_drift_mean from\n"
     "summary.json; the metric columns; err_msg. If runs.tsv exists with another header (the\n"
     "sweep gained an eval.* key or a metric, or an older schema), the sweep refuses: choose a\n"
     "new name or --results.\n"
@@ -88,8 +100,9 @@ static const char sweep_help2[] =
     "a corrupt checkpoint), and with --force every earlier record, are moved to\n"
     "<run>/aside-<UTC time>/, never deleted.\n"
     "\n"
-    "exit status: 0 all runs ok, 1 some run failed or was locked by another process (every\n"
-    "other run was still attempted), 2 bad input, 130 interrupted.\n";
+    "exit status: 0 all runs ok, 1 some run failed, was locked by another process or waits\n"
+    "for tuning runs not yet ended (every other run was still attempted), 2 bad input,\n"
+    "130 interrupted.\n";
 
 /* Set by the handler, read by sweep_execute: 1 = stop launching + forward SIGINT, 2 = kill. */
 static volatile sig_atomic_t g_stop;
@@ -148,16 +161,34 @@ static int do_merge(struct cfg *c, const char *out)
     return 0;
 }
 
-static void dry_run(const struct sweep *s, const char *results, int si, int sn)
+static void dry_run(const struct sweep *s, const char *results, int si, int sn, int stage)
 {
     unsigned char *done = calloc((size_t)(s->n_runs ? s->n_runs : 1), 1);
     struct dcqb_err err = {0};
+    struct sweep_choice ch = {0};
     if (done && sweep_done_mask(s, results, done, &err))
         fprintf(stderr, "dcqbench sweep: %s (finished runs not marked)\n", err.msg);
-    int n = 0, nd = 0, nl = 0;
+    if (s->n_groups && sweep_tune_choose(&ch, s, results, &err)) {
+        fprintf(stderr, "dcqbench sweep: %s\n", err.msg);
+        free(done);
+        return;
+    }
+    int n = 0, nd = 0, nl = 0, all = 0;
     for (int i = 0; i < s->n_runs; i++) {
-        if (i % sn != si) continue;
+        int st = s->n_groups ? sweep_run_state(s, &ch, i) : SWEEP_RUN_ACTIVE;
+        all += st != SWEEP_RUN_UNCHOSEN;
+        int grid = s->runs[i].tune == SWEEP_TUNE_GRID;
+        if (i % sn != si || st == SWEEP_RUN_UNCHOSEN || (stage == SWEEP_STAGE_TUNE && !grid) ||
+            (stage == SWEEP_STAGE_TEST && grid))
+            continue;
         n++;
+        if (st != SWEEP_RUN_ACTIVE) { /* a test slot: no grid point, so no run_id yet */
+            printf("- %s", st == SWEEP_RUN_WAITING ? "waiting-for-tuning" : "tuning-failed");
+            for (int k = 0; k < s->runs[i].n_kv; k++)
+                printf(" %s=%s", s->runs[i].key[k], s->runs[i].val[k]);
+            printf(" %s=?\n", s->tune_keys);
+            continue;
+        }
         nd += done && done[i];
         /* locked: a sweep (or an orphaned child of a killed one) is running it right now */
         int locked = !(done && done[i]) && sweep_run_locked(s, results, i);
@@ -167,10 +198,17 @@ static void dry_run(const struct sweep *s, const char *results, int si, int sn)
                s->runs[i].run_id);
         for (int k = 0; k < s->runs[i].n_kv; k++)
             printf(" %s=%s", s->runs[i].key[k], s->runs[i].val[k]);
-        printf("\n");
+        printf("%s\n", s->runs[i].tune == SWEEP_TUNE_GRID ? " (tune: grid)"
+                        : s->runs[i].tune == SWEEP_TUNE_BEST ? " (tune: best)" : "");
     }
     printf("# sweep %s: %d runs in this shard, %d done, %d to run (%d of them locked: running "
-           "now), %d in the whole sweep\n", s->name, n, nd, n - nd, nl, s->n_runs);
+           "now), %d in the whole sweep\n", s->name, n, nd, n - nd, nl, all);
+    for (int g = 0; g < s->n_groups; g++) {
+        char d[600];
+        sweep_tune_describe(d, sizeof d, s, &ch, g);
+        printf("# %s\n", d);
+    }
+    sweep_choice_free(&ch);
     free(done);
 }
 
@@ -214,16 +252,17 @@ static int run_sweep(const struct sweep *sw, struct sweep_opts o, int tty, int *
     int rc = sweep_execute(sw, &o, &res, &err);
     if (tty && res.ok + res.failed) fputc('\n', stderr);
     fprintf(stderr, "sweep %s: %d runs in this shard, %d already done, %d ok, %d failed, "
-                    "%d interrupted, %d locked by another process -> %s/%s/runs.tsv\n",
+                    "%d interrupted, %d locked by another process, %d waiting for tuning -> "
+                    "%s/%s/runs.tsv\n",
             sw->name, res.total, res.skipped, res.ok, res.failed, res.interrupted, res.locked,
-            o.results_dir, sw->name);
+            res.waiting, o.results_dir, sw->name);
     if (rc == DCQB_EINTR) {
         fprintf(stderr, "dcqbench sweep: %s; rerun the same command to resume\n", err.msg);
         *status = 130;
     } else if (rc) {
         *status = cli_error("sweep", &err);
         return 1;
-    } else if ((res.failed || res.locked) && *status == 0) {
+    } else if ((res.failed || res.locked || res.waiting) && *status == 0) {
         *status = 1;
     }
     return 0;
@@ -242,6 +281,8 @@ int cmd_sweep(int argc, char **argv)
     long long jobs = 0;
     int force = 0, dry = 0, si = 0, sn = 1, status = 0, n_loaded = 0;
     const char *shard = NULL, *results = "results", *exec = NULL, *merge = NULL;
+    static const char *const stages[] = {"all", "tune", "test", NULL}; /* enum sweep_stage */
+    int stage = SWEEP_STAGE_ALL;
     char self[PATH_MAX];
     struct sweep *sw = NULL;
     if (cfg_parse_args(&c, argc, argv, bools, &err) ||
@@ -251,7 +292,8 @@ int cmd_sweep(int argc, char **argv)
         cfg_get_str(&c, "shard", NULL, &shard, &err) ||
         cfg_get_str(&c, "results", "results", &results, &err) ||
         cfg_get_str(&c, "exec", NULL, &exec, &err) || /* hidden: a fake binary for tests */
-        cfg_get_str(&c, "merge", NULL, &merge, &err) || cfg_check_unused(&c, &err) ||
+        cfg_get_str(&c, "merge", NULL, &merge, &err) ||
+        cfg_get_choice(&c, "stage", "all", stages, &stage, &err) || cfg_check_unused(&c, &err) ||
         (shard && parse_shard(&si, &sn, shard, &err)))
         goto fail;
     if (merge) {
@@ -286,7 +328,7 @@ int cmd_sweep(int argc, char **argv)
         free(hdr);
     }
     if (dry) {
-        for (int i = 0; i < n_loaded; i++) dry_run(&sw[i], results, si, sn);
+        for (int i = 0; i < n_loaded; i++) dry_run(&sw[i], results, si, sn, stage);
         goto out;
     }
     struct sigaction sa = {0}, old_int, old_term;
@@ -296,7 +338,8 @@ int cmd_sweep(int argc, char **argv)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     struct sweep_opts o = {.exec = exec, .results_dir = results, .jobs = (int)jobs,
-                           .shard_i = si, .shard_n = sn, .force = force, .stop = &g_stop};
+                           .shard_i = si, .shard_n = sn, .force = force, .stop = &g_stop,
+                           .stage = stage};
     for (int i = 0; i < n_loaded && !g_stop; i++)
         if (run_sweep(&sw[i], o, isatty(STDERR_FILENO), &status)) break;
     if (g_stop && status != 2) status = 130;

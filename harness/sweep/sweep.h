@@ -1,8 +1,9 @@
 /* sweep.h - sweep files: parse, expand to runs, hash, and drive `dcqbench train`/`eval` as child
  * processes, appending one row per finished run to results/<sweep>/runs.tsv (docs/ARCHITECTURE.md
  * §4 and §5; the layout follows ann-benchmarks: a run's folder is a pure function of its config,
- * so finished runs are skipped and an interrupted sweep resumes). Files: sweep_file.c (parse,
- * expand, canonicalise, hash), sweep_exec.c (child runner), sweep_ledger.c (runs.tsv).
+ * so finished runs are skipped and an interrupted sweep resumes). Files: sweep_file.c (parse),
+ * sweep_expand.c (expand, canonicalise, hash), sweep_tune.c (a tuned section's choice),
+ * sweep_exec.c (child runner, stages), sweep_ledger.c (runs.tsv).
  *
  * Sweep file (INI, parsed by libinih through cfg.h):
  *   [sweep]          optional: name (default: file basename without .conf), jobs, metrics
@@ -10,12 +11,25 @@
  *   [head.<name>]    adds the runs of head <name>: head = <name> plus the section's keys; a key
  *                    given in both [base] and the head section takes the head section's value
  * "a, b, c" lists expand to the Cartesian product over [base] + that head section.
+ *   [data.<NAME>]    generator knobs (synth_id_keys, synth_keys) naming a data configuration.
+ *                    With any, every head section runs once per configuration, in file order,
+ *                    with report.data = NAME added; `data = a, b` in a head section restricts it.
+ *                    A knob set by a data section and by a head section is refused.
+ *   [tune]           grid.KEY = v1, v2, ... (the grid: Cartesian product, first key slowest),
+ *                    seed = N (the tuning seed), optional data = NAME. A head section with
+ *                    tune = 1 expands into grid runs (each grid point, seed N, on every data
+ *                    configuration it runs on, or only NAME) and test runs (its own seeds at the
+ *                    grid point with the best val_rank1 among its ok grid runs; ties: first in
+ *                    grid order). A tuned section may list only seeds, and may not set a grid key.
  *
  * Canonical run config: one "key = value\n" line per key, keys sorted (strcmp); integer
  * literals lose '+' and leading zeros, other numbers are printed with the shortest "%.<p>g",
  * p <= 17, that strtod reads back to the same double (same equivalence as %.17g, but 0.1 stays
  * "0.1"); non-numbers are kept verbatim. run_id = 16 hex digits of FNV-1a 64 (dcqb_fnv1a64) of
- * that text, which is also the run's run.conf.
+ * that text, which is also the run's run.conf. Runs of a tuned section end with one comment
+ * line "# tune = grid" or "# tune = best" (train ignores it): a grid or test run never shares a
+ * run_id, folder or runs.tsv row with an untuned run of the same keys, whose text has no such
+ * line (so sweeps without [tune] keep their run_ids).
  *
  * Only cmd_sweep.c prints; everything here returns enum dcqb_status with a message.
  */
@@ -30,7 +44,7 @@
 #define SWEEP_MAX_RUNS 100000 /* guards against a typo expanding to millions of runs */
 /* The `schema` column of runs.tsv; bump when columns change. 2: the config columns are every
  * run-defining key plus the sweep's own keys, filled from each run's resolved config.ini. */
-#define SWEEP_SCHEMA 2
+#define SWEEP_SCHEMA 3 /* 3: tune, tune_keys, the queue/label summary fields, val metrics */
 
 /* The keys a sweep may set (train keys, one table; extend it there) and eval.<anything>. */
 int sweep_key_known(const char *key);
@@ -48,6 +62,21 @@ struct sweep_run {
     const char **val;
     char *conf;        /* canonical text (= run.conf); one malloc holds all of the above */
     uint64_t order;    /* sort key of the canonical order */
+    int tune;          /* enum sweep_tune_role */
+    int group;         /* grid and test runs: index into s->groups; else -1 */
+    int point;         /* grid index of a grid run or test candidate; -1: the test slot with
+                        * no grid key (listed while tuning runs, recorded failed when every
+                        * grid run failed) */
+};
+
+enum sweep_tune_role { SWEEP_TUNE_NONE = 0, SWEEP_TUNE_GRID = 1, SWEEP_TUNE_BEST = 2 };
+
+/* One choice of grid point: a tuned section on one data configuration (or on [tune] data for
+ * every configuration). grid_id[p] is the run_id of its grid run at point p. */
+struct sweep_group {
+    char section[SWEEP_NAME_MAX]; /* "head.dcq" */
+    char data[SWEEP_NAME_MAX];    /* the data configuration tuned on, "" without [data.*] */
+    char (*grid_id)[17];
 };
 
 struct sweep {
@@ -63,6 +92,13 @@ struct sweep {
                           * (train_defining_keys), sorted, each once */
     int n_runs;
     struct sweep_run *runs; /* in canonical order: sorted by a seeded mix of the run_id */
+    /* [tune]; n_points = 0 without one. grid_val[p * n_grid + k] is grid key k at point p. */
+    int n_grid, n_points;
+    char **grid_key;
+    char **grid_val;
+    char tune_keys[512];    /* grid keys comma-separated (file order), "-" without [tune] */
+    int n_groups;
+    struct sweep_group *groups;
 };
 
 /* Parse and expand `path`. Any syntax error, unknown key or section, duplicate, empty value or
@@ -91,12 +127,17 @@ struct sweep_progress {
     double eta_s;                /* -1 when unknown */
 };
 
+/* Which runs one invocation takes: grid runs (tune), every other run (test), or both, grid
+ * runs first (all). */
+enum sweep_stage { SWEEP_STAGE_ALL = 0, SWEEP_STAGE_TUNE = 1, SWEEP_STAGE_TEST = 2 };
+
 struct sweep_opts {
     const char *exec;         /* dcqbench binary (or a test's fake script) */
     const char *results_dir;  /* root, "results" */
     int jobs;                 /* children at once, >= 1 */
     int shard_i, shard_n;     /* this process takes canonical index % shard_n == shard_i */
     int force;                /* rerun runs that already have an ok row */
+    int stage;                /* enum sweep_stage */
     /* Set by the caller's SIGINT handler: 1 = stop launching and forward SIGINT to running
      * children (then wait for them), 2 = forward SIGKILL. May be NULL. */
     const volatile sig_atomic_t *stop;
@@ -113,6 +154,7 @@ struct sweep_result {
     int ok, failed;  /* finished in this call */
     int interrupted; /* stopped by SIGINT before finishing: no row written, rerun retries */
     int locked;      /* skipped: another process holds the run folder's lock */
+    int waiting;     /* test runs not run: their section's grid runs have not all ended */
 };
 
 /* Run every run of shard i/n not yet ok in <results_dir>/<name>/runs.tsv.
@@ -139,6 +181,44 @@ int sweep_done_mask(const struct sweep *s, const char *results_dir, unsigned cha
 /* 1 when run i's folder lock is held by a live process (a sweep running it, or its orphaned
  * child), 0 otherwise. For --dry-run's status view. */
 int sweep_run_locked(const struct sweep *s, const char *results_dir, int i);
+
+/* ---- tuning (sweep_tune.c) ------------------------------------------------------------------ */
+
+#define SWEEP_CHOICE_PENDING (-2) /* some grid run of the group has no row yet */
+#define SWEEP_CHOICE_NONE (-1)    /* every grid run ended; none ok with a val_rank1 */
+
+struct sweep_choice {
+    int *chosen;       /* n_groups: grid point, or SWEEP_CHOICE_PENDING / _NONE */
+    double *val;       /* n_groups x n_points: val_rank1 of the point's last row (NaN: none) */
+    char *state;       /* n_groups x n_points: 'o' ok, 'f' failed, '-' no row yet */
+    int *n_ok;         /* n_groups: grid runs whose last row is ok */
+};
+
+/* The choice of every group from the last whole row of each grid run in
+ * <results_dir>/<name>/runs.tsv (missing: every group pending). The highest val_rank1 among
+ * ok rows wins; ties go to the first point in grid order. sweep_choice_free after success. */
+int sweep_tune_choose(struct sweep_choice *c, const struct sweep *s, const char *results_dir,
+                      struct dcqb_err *err);
+void sweep_choice_free(struct sweep_choice *c);
+
+/* What run i is under choice c. */
+enum sweep_run_state {
+    SWEEP_RUN_ACTIVE,      /* to run (untuned, grid, or the chosen point's test run) */
+    SWEEP_RUN_WAITING,     /* the test slot of a group still tuning */
+    SWEEP_RUN_UNCHOSEN,    /* a test candidate at another point: not part of the sweep */
+    SWEEP_RUN_TUNE_FAILED  /* the test slot of a group none of whose grid runs succeeded */
+};
+int sweep_run_state(const struct sweep *s, const struct sweep_choice *c, int i);
+/* The err_msg of a SWEEP_RUN_TUNE_FAILED run. */
+const char *sweep_tune_failure(const struct sweep_choice *c, int group);
+
+/* Write <results_dir>/<name>/tuning.tsv: one row per group and grid point (section, data,
+ * point, the grid keys' values, run_id, state, val_rank1, chosen). Nothing without [tune]. */
+int sweep_tune_write(const struct sweep *s, const struct sweep_choice *c, const char *results_dir,
+                     struct dcqb_err *err);
+/* One line about group g's choice into out (for the console). */
+void sweep_tune_describe(char *out, size_t n, const struct sweep *s, const struct sweep_choice *c,
+                         int g);
 
 /* Concatenate runs.tsv files into out, keeping the first header; all headers must be equal. */
 int sweep_merge(const char *out, const char *const *in, int n_in, struct dcqb_err *err);

@@ -45,6 +45,8 @@ struct runner {
     int todo_total;     /* runs to execute in this call */
     double wall_sum;
     int wall_n;
+    int fwd;            /* the stop level already forwarded to children */
+    struct slot *slots; /* o->jobs */
 };
 
 /* The folder of run `run`, or with f >= 0 a file in it. */
@@ -361,51 +363,26 @@ int sweep_run_locked(const struct sweep *s, const char *results_dir, int i)
     return held;
 }
 
-int sweep_execute(const struct sweep *s, const struct sweep_opts *o, struct sweep_result *res,
-                  struct dcqb_err *err)
+/* Run the runs todo[0..n) (indices into s->runs), up to o->jobs at once. */
+static int run_list(struct runner *r, const int *todo, int n_todo, struct dcqb_err *err)
 {
-    struct runner r = {.s = s, .o = o, .ledger = {.fd = -1}, .res = res};
-    memset(res, 0, sizeof *res);
-    if (o->jobs < 1 || o->shard_n < 1 || o->shard_i < 0 || o->shard_i >= o->shard_n)
-        return DCQB_FAIL(err, DCQB_EINVAL, "bad jobs or shard");
-    if (snprintf(r.dir, sizeof r.dir, "%s/%s", o->results_dir, s->name) >= (int)sizeof r.dir)
-        return DCQB_FAIL(err, DCQB_EINVAL, "results path too long");
-    int rc = fs_mkdir_p(r.dir, err);
-    if (rc) return rc;
-    int *todo = malloc((size_t)(s->n_runs ? s->n_runs : 1) * sizeof *todo);
-    struct slot *slots = calloc((size_t)o->jobs, sizeof *slots);
-    if (!todo || !slots) {
-        rc = DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
-        goto out;
-    }
-    if ((rc = sweep_ledger_open(&r.ledger, s, r.dir, err))) goto out;
-    int n_todo = 0;
-    for (int i = 0; i < s->n_runs; i++) {
-        if (i % o->shard_n != o->shard_i) continue;
-        res->total++;
-        if (!o->force && sweep_ledger_has_ok(&r.ledger, s->runs[i].run_id)) res->skipped++;
-        else todo[n_todo++] = i;
-    }
-    r.todo_total = n_todo;
-    for (int j = 0; j < o->jobs; j++) {
-        slots[j].run = -1;
-        slots[j].lock_fd = -1;
-    }
-
-    int next = 0, running = 0, fwd = 0;
+    const struct sweep_opts *o = r->o;
+    struct slot *slots = r->slots;
+    int next = 0, running = 0, rc = DCQB_OK;
     char msg[512];
+    r->todo_total += n_todo;
     while (next < n_todo || running > 0) {
         int stop = o->stop ? (int)*o->stop : 0;
-        if (stop > fwd) { /* forward once per level: SIGINT, then SIGKILL */
+        if (stop > r->fwd) { /* forward once per level: SIGINT, then SIGKILL */
             for (int j = 0; j < o->jobs; j++)
                 if (slots[j].run >= 0 && slots[j].pid > 0)
                     kill(-slots[j].pid, stop >= 2 ? SIGKILL : SIGINT);
-            fwd = stop;
+            r->fwd = stop;
         }
         for (int j = 0; j < o->jobs && !stop && next < n_todo; j++) {
             if (slots[j].run >= 0) continue;
             int started;
-            if ((rc = start_run(&r, &slots[j], todo[next++], &started, msg, sizeof msg, err)))
+            if ((rc = start_run(r, &slots[j], todo[next++], &started, msg, sizeof msg, err)))
                 goto wait;
             if (!started) {
                 j--; /* the slot is still free: try the next run in it */
@@ -413,7 +390,7 @@ int sweep_execute(const struct sweep *s, const struct sweep_opts *o, struct swee
             }
             running++;
             if (slots[j].pid < 0) { /* could not start: record now */
-                if ((rc = child_done(&r, &slots[j], 0, 0, msg, sizeof msg, running, err)))
+                if ((rc = child_done(r, &slots[j], 0, 0, msg, sizeof msg, running, err)))
                     goto wait;
                 running--;
             }
@@ -428,7 +405,7 @@ int sweep_execute(const struct sweep *s, const struct sweep_opts *o, struct swee
             if (w < 0) st = 0x7f00; /* lost child: treat as exit 127 */
             reaped = 1;
             msg[0] = '\0';
-            if ((rc = child_done(&r, &slots[j], st, stop > 0, msg, sizeof msg, running, err)))
+            if ((rc = child_done(r, &slots[j], st, stop > 0, msg, sizeof msg, running, err)))
                 goto wait;
             if (slots[j].run < 0) running--;
         }
@@ -437,23 +414,142 @@ int sweep_execute(const struct sweep *s, const struct sweep_opts *o, struct swee
             nanosleep(&ts, NULL);
         }
     }
-    if (o->stop && *o->stop) {
-        rc = DCQB_FAIL(err, DCQB_EINTR, "interrupted: %d run(s) stopped before finishing",
-                       res->interrupted);
-    }
-    goto out;
+    return DCQB_OK;
 wait: /* a setup error mid-sweep: do not leave children behind */
     for (int j = 0; j < o->jobs; j++)
         if (slots[j].run >= 0 && slots[j].pid > 0) {
             kill(-slots[j].pid, SIGKILL);
             waitpid(slots[j].pid, NULL, 0);
         }
-out:
-    for (int j = 0; slots && j < o->jobs; j++)
-        if (slots[j].lock_fd >= 0) close(slots[j].lock_fd);
-    sweep_ledger_close(&r.ledger);
-    free(todo);
-    free(slots);
     return rc;
 }
 
+/* A test slot of a section none of whose grid runs succeeded: a failed row, no child. */
+static int record_tune_failed(struct runner *r, const struct sweep_choice *c, int run,
+                              struct dcqb_err *err)
+{
+    char dir[1200];
+    struct rundir_record *none = calloc(1, sizeof *none);
+    if (!none) return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
+    const char *msg = sweep_tune_failure(c, r->s->runs[run].group);
+    run_path(r, run, -1, dir, sizeof dir); /* never created: the row's config is the sweep's */
+    int rc = sweep_ledger_append(&r->ledger, r->s, run, dir, 0, none, none, msg, err);
+    free(none);
+    if (rc) return rc;
+    r->res->failed++;
+    r->todo_total++; /* a run of this call, for the ETA's count of runs left */
+    report(r, run, 0, msg, 0, 0);
+    return DCQB_OK;
+}
+
+/* Every group's choice: computed from runs.tsv, written to tuning.tsv, one note each. With
+ * need_ended, a group whose grid runs have not all ended is an error (--stage test). */
+static int choose(struct runner *r, struct sweep_choice *c, int need_ended, struct dcqb_err *err)
+{
+    const struct sweep *s = r->s;
+    int rc = sweep_tune_choose(c, s, r->o->results_dir, err);
+    if (rc) return rc;
+    for (int g = 0; g < s->n_groups; g++)
+        if (need_ended && c->chosen[g] == SWEEP_CHOICE_PENDING) {
+            char d[600];
+            sweep_tune_describe(d, sizeof d, s, c, g);
+            return DCQB_FAIL(err, DCQB_EINVAL, "--stage test: the grid runs of [%s]%s%s have "
+                             "not all ended (%s): run --stage tune first (or merge the shards' "
+                             "runs.tsv into %s/%s/)", s->groups[g].section,
+                             s->groups[g].data[0] ? " on data " : "", s->groups[g].data, d,
+                             r->o->results_dir, s->name);
+        }
+    if ((rc = sweep_tune_write(s, c, r->o->results_dir, err))) return rc;
+    for (int g = 0; g < s->n_groups && r->o->note; g++) {
+        char d[600];
+        sweep_tune_describe(d, sizeof d, s, c, g);
+        int p = c->chosen[g] >= 0 ? c->chosen[g] : 0;
+        r->o->note(r->o->progress_ctx, s->groups[g].grid_id[p], d);
+    }
+    return DCQB_OK;
+}
+
+/* The runs of this shard and stage that are not yet ok, into todo; returns their count, or
+ * minus an error code. Grid runs in phase 1; in phase 2 every other run the choice c makes part
+ * of the sweep (c NULL: no tuning), recording the test slots of failed tunings as it goes. */
+static int collect(struct runner *r, int phase, const struct sweep_choice *c, int *todo,
+                   struct dcqb_err *err)
+{
+    const struct sweep *s = r->s;
+    const struct sweep_opts *o = r->o;
+    int n = 0, rc;
+    for (int i = 0; i < s->n_runs; i++) {
+        if (i % o->shard_n != o->shard_i) continue;
+        if ((s->runs[i].tune == SWEEP_TUNE_GRID) != (phase == 1)) continue;
+        int st = c ? sweep_run_state(s, c, i) : SWEEP_RUN_ACTIVE;
+        if (st == SWEEP_RUN_UNCHOSEN) continue;
+        r->res->total++;
+        if (st == SWEEP_RUN_WAITING) {
+            r->res->waiting++;
+        } else if (st == SWEEP_RUN_TUNE_FAILED) {
+            if ((rc = record_tune_failed(r, c, i, err))) return -rc;
+        } else if (!o->force && sweep_ledger_has_ok(&r->ledger, s->runs[i].run_id)) {
+            r->res->skipped++;
+        } else {
+            todo[n++] = i;
+        }
+    }
+    return n;
+}
+
+int sweep_execute(const struct sweep *s, const struct sweep_opts *o, struct sweep_result *res,
+                  struct dcqb_err *err)
+{
+    struct runner r = {.s = s, .o = o, .ledger = {.fd = -1}, .res = res};
+    struct sweep_choice c = {0};
+    memset(res, 0, sizeof *res);
+    if (o->jobs < 1 || o->shard_n < 1 || o->shard_i < 0 || o->shard_i >= o->shard_n ||
+        o->stage < SWEEP_STAGE_ALL || o->stage > SWEEP_STAGE_TEST)
+        return DCQB_FAIL(err, DCQB_EINVAL, "bad jobs, shard or stage");
+    if (snprintf(r.dir, sizeof r.dir, "%s/%s", o->results_dir, s->name) >= (int)sizeof r.dir)
+        return DCQB_FAIL(err, DCQB_EINVAL, "results path too long");
+    int rc = fs_mkdir_p(r.dir, err), n;
+    if (rc) return rc;
+    int *todo = malloc((size_t)(s->n_runs ? s->n_runs : 1) * sizeof *todo);
+    r.slots = calloc((size_t)o->jobs, sizeof *r.slots);
+    if (!todo || !r.slots) {
+        rc = DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int j = 0; j < o->jobs; j++) {
+        r.slots[j].run = -1;
+        r.slots[j].lock_fd = -1;
+    }
+    if ((rc = sweep_ledger_open(&r.ledger, s, r.dir, err))) goto out;
+    /* --stage test refuses before running anything when some section is still tuning */
+    if (o->stage == SWEEP_STAGE_TEST && s->n_groups && (rc = choose(&r, &c, 1, err))) goto out;
+    if (o->stage != SWEEP_STAGE_TEST) { /* grid runs first: the test runs need their rows */
+        if ((n = collect(&r, 1, NULL, todo, err)) < 0) {
+            rc = -n;
+            goto out;
+        }
+        if ((rc = run_list(&r, todo, n, err))) goto out;
+        if (o->stop && *o->stop) goto stopped;
+        if (s->n_groups && (rc = choose(&r, &c, 0, err))) goto out;
+    }
+    if (o->stage != SWEEP_STAGE_TUNE) {
+        if ((n = collect(&r, 2, s->n_groups ? &c : NULL, todo, err)) < 0) {
+            rc = -n;
+            goto out;
+        }
+        if ((rc = run_list(&r, todo, n, err))) goto out;
+    }
+stopped:
+    if (o->stop && *o->stop) {
+        rc = DCQB_FAIL(err, DCQB_EINTR, "interrupted: %d run(s) stopped before finishing",
+                       res->interrupted);
+    }
+out:
+    for (int j = 0; r.slots && j < o->jobs; j++)
+        if (r.slots[j].lock_fd >= 0) close(r.slots[j].lock_fd);
+    sweep_ledger_close(&r.ledger);
+    sweep_choice_free(&c);
+    free(todo);
+    free(r.slots);
+    return rc;
+}

@@ -1,6 +1,6 @@
 /* sweep_file.c - sweep files (see sweep.h): the keys and heads a sweep may name, canonical
- * values, parsing with file:line errors, expansion into runs (Cartesian product per head
- * section), run ids (FNV-1a 64 of the canonical text) and the canonical run order.
+ * values, and parsing with file:line errors into a struct loader (sweep_int.h), which
+ * sweep_expand.c turns into runs.
  * docs/ARCHITECTURE.md §4 describes the life of a sweep.
  */
 #include "sweep.h"
@@ -12,15 +12,38 @@
 #include "cfg.h"
 #include "eval.h"
 #include "head.h"
+#include "keys.h"
+#include "synth.h"
 #include "train.h"
 #include "train_keys.h"
-
-#define SWEEP_ORDER_SEED 0x5eedc0ffee123457ULL /* fixed: the canonical order never changes */
+#include "sweep_int.h"
 
 /* What a sweep may set is what training reads: one source of truth (train_key_known). */
 int sweep_key_known(const char *key) { return train_key_known(key); }
 
 int sweep_head_known(const char *name) { return head_find(name) != NULL; }
+
+/* A [data.NAME] section sets the generator's keys only: a data configuration is a data set. */
+static int data_key(const char *key)
+{
+    return keys_find(synth_id_keys, key) || keys_find(synth_keys, key);
+}
+
+/* Metrics eval/metrics.json writes with the validation split and the EMA comparison
+ * (docs/METHOD.md §4). A sweep may name them, and the default list has them, even where
+ * eval_metric_keys does not list them yet; names eval_metric_keys has are not added twice. */
+static const char *const metric_keys_extra[] = {"val_rank1", "val_n_distractors",
+                                                "megaface_rank1_online", "megaface_rank1_ema",
+                                                NULL};
+
+static int metric_known(const char *m)
+{
+    for (int i = 0; eval_metric_keys[i]; i++)
+        if (!strcmp(eval_metric_keys[i], m)) return 1;
+    for (int i = 0; metric_keys_extra[i]; i++)
+        if (!strcmp(metric_keys_extra[i], m)) return 1;
+    return 0;
+}
 
 /* ==== canonical values ====================================================================== */
 
@@ -64,34 +87,20 @@ int sweep_canon_value(char *out, size_t n, const char *val)
 
 /* ==== parsing and expansion ================================================================= */
 
-#define MAX_SECTIONS 64
-#define MAX_ITEMS 128 /* keys per section */
-#define MAX_VALS 256  /* values per list */
-
-struct section {
-    char name[CFG_KEY_MAX];
-    int line;
-};
-
-struct item {
-    const char *key; /* points into the cfg entry */
-    int line;
-    int n;
-    char **vals; /* MAX_VALS canonical values, each malloc'd */
-};
-
-struct group {          /* [base] or one [head.<name>] */
-    char head[CFG_KEY_MAX];
-    int n;
-    struct item it[MAX_ITEMS];
-};
+static void item_free(struct item *it)
+{
+    for (int j = 0; j < it->n; j++) free(it->vals[j]);
+    free(it->vals);
+    it->n = 0;
+    it->vals = NULL;
+}
 
 static void group_free(struct group *g)
 {
-    for (int i = 0; i < g->n; i++) {
-        for (int j = 0; j < g->it[i].n; j++) free(g->it[i].vals[j]);
-        free(g->it[i].vals);
-    }
+    for (int i = 0; i < g->n; i++) item_free(&g->it[i]);
+    item_free(&g->sel);
+    item_free(&g->seed);
+    item_free(&g->dsel);
     g->n = 0;
 }
 
@@ -187,107 +196,6 @@ static int split_values(struct item *it, const char *val, const char *path, int 
     return DCQB_OK;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static int cmp_item(const void *a, const void *b)
-{
-    return strcmp(((const struct item *)a)->key, ((const struct item *)b)->key);
-}
-
-static int cmp_run(const void *a, const void *b)
-{
-    const struct sweep_run *x = a, *y = b;
-    if (x->order != y->order) return x->order < y->order ? -1 : 1;
-    return strcmp(x->run_id, y->run_id);
-}
-
-/* Build one run from the merged, key-sorted items and the chosen value index of each. */
-static int make_run(struct sweep_run *r, const struct item *it, int n, const int *idx,
-                    struct dcqb_err *err)
-{
-    size_t text = 0, kv = 0;
-    for (int i = 0; i < n; i++) {
-        size_t kl = strlen(it[i].key), vl = strlen(it[i].vals[idx[i]]);
-        text += kl + vl + 4;
-        kv += kl + vl + 2;
-    }
-    size_t ptrs = 2 * (size_t)n * sizeof(char *);
-    char *blk = malloc(ptrs + text + 1 + kv);
-    if (!blk) return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory expanding the sweep");
-    r->key = (const char **)(void *)blk;
-    r->val = r->key + n;
-    r->conf = blk + ptrs;
-    char *t = r->conf, *s = r->conf + text + 1;
-    for (int i = 0; i < n; i++) {
-        const char *v = it[i].vals[idx[i]];
-        t += sprintf(t, "%s = %s\n", it[i].key, v);
-        r->key[i] = s;
-        s += sprintf(s, "%s", it[i].key) + 1;
-        r->val[i] = s;
-        s += sprintf(s, "%s", v) + 1;
-    }
-    *t = '\0';
-    r->n_kv = n;
-    uint64_t h = dcqb_fnv1a64(DCQB_FNV1A64_INIT, r->conf, strlen(r->conf));
-    snprintf(r->run_id, sizeof r->run_id, "%016llx", (unsigned long long)h);
-    uint64_t st = h ^ SWEEP_ORDER_SEED;
-    r->order = dcqb_splitmix64(&st);
-    return DCQB_OK;
-}
-
-/* Cartesian product of base x head group into s->runs (appended). */
-static int expand_group(struct sweep *s, const struct group *base, const struct group *hd,
-                        int *cap, struct dcqb_err *err)
-{
-    struct item *m = calloc(2 * MAX_ITEMS + 1, sizeof *m);
-    int idx[2 * MAX_ITEMS + 1] = {0};
-    if (!m) return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
-    int n = 0, rc = DCQB_OK;
-    char *headval[1] = {(char *)hd->head};
-    for (int i = 0; i < base->n; i++) { /* a head section's key overrides [base]'s */
-        int over = 0;
-        for (int j = 0; j < hd->n; j++) over |= strcmp(hd->it[j].key, base->it[i].key) == 0;
-        if (!over) m[n++] = base->it[i];
-    }
-    for (int j = 0; j < hd->n; j++) m[n++] = hd->it[j];
-    m[n].key = "head";
-    m[n].n = 1;
-    m[n].vals = headval;
-    n++;
-    qsort(m, (size_t)n, sizeof *m, cmp_item);
-    double count = 1;
-    for (int i = 0; i < n; i++) count *= m[i].n;
-    if (count + s->n_runs > SWEEP_MAX_RUNS) {
-        rc = DCQB_FAIL(err, DCQB_EINVAL, "%s: [head.%s] expands to %.0f runs (limit %d in all)",
-                       s->path, hd->head, count, SWEEP_MAX_RUNS);
-        goto out;
-    }
-    for (;;) {
-        if (s->n_runs == *cap) {
-            int nc = *cap ? 2 * *cap : 64;
-            struct sweep_run *nr = realloc(s->runs, (size_t)nc * sizeof *nr);
-            if (!nr) {
-                rc = DCQB_FAIL(err, DCQB_ENOMEM, "out of memory expanding the sweep");
-                goto out;
-            }
-            s->runs = nr;
-            *cap = nc;
-        }
-        rc = make_run(&s->runs[s->n_runs], m, n, idx, err);
-        if (rc) goto out;
-        s->n_runs++;
-        int i = n - 1; /* odometer: last key fastest */
-        while (i >= 0 && ++idx[i] == m[i].n) idx[i--] = 0;
-        if (i < 0) break;
-    }
-out:
-    free(m);
-    return rc;
-}
-
 static int valid_name(const char *s)
 {
     if (!s[0] || s[0] == '.') return 0;
@@ -307,6 +215,12 @@ void sweep_free(struct sweep *s)
     free(s->metrics);
     free(s->keys);
     free(s->cols);
+    for (int i = 0; s->grid_key && i < s->n_grid; i++) free(s->grid_key[i]);
+    free(s->grid_key);
+    for (int i = 0; s->grid_val && i < s->n_grid * s->n_points; i++) free(s->grid_val[i]);
+    free(s->grid_val);
+    for (int i = 0; i < s->n_groups; i++) free(s->groups[i].grid_id);
+    free(s->groups);
     memset(s, 0, sizeof *s);
 }
 
@@ -336,9 +250,7 @@ static int set_metrics(struct sweep *s, const char *list, const char *where,
             if (strcmp(s->metrics[i], m) == 0)
                 return DCQB_FAIL(err, DCQB_EINVAL, "%s: metric '%s' listed twice", where, m);
         /* a typo would be a silent all-NA column: only keys metrics.json writes are metrics */
-        int known = 0;
-        for (int i = 0; eval_metric_keys[i] && !known; i++) known = !strcmp(eval_metric_keys[i], m);
-        if (!known)
+        if (!metric_known(m))
             return DCQB_FAIL(err, DCQB_EINVAL, "%s: unknown metric '%s' (metrics are the keys of "
                              "eval/metrics.json, e.g. lfw_acc, megaface_rank1)", where, m);
         if (!c) break;
@@ -350,19 +262,20 @@ static int set_metrics(struct sweep *s, const char *list, const char *where,
 
 /* ==== loading =============================================================================== */
 
-struct loader {
-    struct sweep *s;
-    const char *path;
-    struct cfg c;
-    struct section sec[MAX_SECTIONS];
-    int n_sec;
-    int sec_group[MAX_SECTIONS]; /* group of each section, -1 for [sweep] */
-    struct group *g;             /* g[0] = base, then one per head section */
-    int n_g;
-    const char *name;            /* [sweep] name, NULL when not given */
-};
+/* A new group of kind k for section i. */
+static struct group *new_group(struct loader *L, int i, int kind, const char *name)
+{
+    struct group *g = &L->g[L->n_g];
+    g->kind = kind;
+    g->line = L->sec[i].line;
+    snprintf(g->head, sizeof g->head, "%s", name);
+    snprintf(g->sect, sizeof g->sect, "%s", L->sec[i].name);
+    L->sec_group[i] = L->n_g++;
+    return g;
+}
 
-/* Sections: base, sweep, head.<known head>[.<label>]; each head section becomes a group. */
+/* Sections: base, sweep, tune, data.<NAME>, head.<known head>[.<label>]; each but [sweep]
+ * becomes a group. */
 static int classify_sections(struct loader *L, struct dcqb_err *err)
 {
     for (int i = 0; i < L->n_sec; i++) {
@@ -370,6 +283,13 @@ static int classify_sections(struct loader *L, struct dcqb_err *err)
         L->sec_group[i] = -1;
         if (strcmp(sc->name, "base") == 0) {
             L->sec_group[i] = 0;
+        } else if (strcmp(sc->name, "tune") == 0) {
+            new_group(L, i, G_TUNE, "");
+        } else if (strncmp(sc->name, "data.", 5) == 0) {
+            if (!valid_name(sc->name + 5) || strchr(sc->name + 5, '.'))
+                return DCQB_FAIL(err, DCQB_EINVAL, "%s:%d: data configuration name '%s' must "
+                                 "be [A-Za-z0-9_-]", L->path, sc->line, sc->name + 5);
+            new_group(L, i, G_DATA, sc->name + 5);
         } else if (strncmp(sc->name, "head.", 5) == 0) {
             /* [head.<name>] or [head.<name>.<label>]: a label lets one head appear in several
              * tables of one sweep (e.g. a momentum ablation next to the main comparison) */
@@ -385,14 +305,70 @@ static int classify_sections(struct loader *L, struct dcqb_err *err)
                 return DCQB_FAIL(err, DCQB_EINVAL, "%s:%d: unknown head '%s' (known: %s)",
                                  L->path, sc->line, h, names);
             }
-            snprintf(L->g[L->n_g].head, sizeof L->g[L->n_g].head, "%s", h);
-            L->sec_group[i] = L->n_g++;
+            new_group(L, i, G_HEAD, h);
         } else if (strcmp(sc->name, "sweep") != 0) {
             return DCQB_FAIL(err, DCQB_EINVAL, "%s:%d: unknown section [%s] (expected [sweep], "
-                             "[base] or [head.<name>])", L->path, sc->line, sc->name);
+                             "[base], [data.<NAME>], [tune] or [head.<name>])", L->path,
+                             sc->line, sc->name);
         }
     }
     return DCQB_OK;
+}
+
+/* One key of [tune]: grid.KEY = list, seed = N, data = NAME. */
+static int tune_section_key(struct loader *L, struct group *gr, const char *key,
+                            const struct cfg_entry *ce, struct dcqb_err *err)
+{
+    struct item *it;
+    if (!strncmp(key, "grid.", 5)) {
+        const char *k = key + 5;
+        if (!sweep_key_known(k) || !strcmp(k, "head"))
+            return DCQB_FAIL(err, DCQB_EINVAL, "%s:%d: unknown grid key '%s'", L->path,
+                             ce->line, k);
+        if (!strcmp(k, "seed") || data_key(k))
+            return DCQB_FAIL(err, DCQB_EINVAL, "%s:%d: '%s' cannot be tuned (the grid is of "
+                             "training choices; seed is [tune] seed, data knobs are [data.*])",
+                             L->path, ce->line, k);
+        if (gr->n == MAX_ITEMS)
+            return DCQB_FAIL(err, DCQB_EINVAL, "%s:%d: too many grid keys", L->path, ce->line);
+        it = &gr->it[gr->n++];
+        it->key = k;
+    } else if (!strcmp(key, "seed") || !strcmp(key, "data")) {
+        it = key[0] == 's' ? &gr->seed : &gr->dsel;
+        it->key = key;
+    } else {
+        return DCQB_FAIL(err, DCQB_EINVAL, "%s:%d: unknown key '%s' in [tune] (known: "
+                         "grid.<key>, seed, data)", L->path, ce->line, key);
+    }
+    it->line = ce->line;
+    int rc = split_values(it, ce->val, L->path, ce->line, err);
+    if (!rc && it->n > 1 && strncmp(key, "grid.", 5) != 0)
+        rc = DCQB_FAIL(err, DCQB_EINVAL, "%s:%d: [tune] %s takes one value", L->path, ce->line,
+                       key);
+    if (!rc && !strcmp(key, "seed") && strspn(it->vals[0], "0123456789") != strlen(it->vals[0]))
+        rc = DCQB_FAIL(err, DCQB_EINVAL, "%s:%d: [tune] seed must be a non-negative integer",
+                       L->path, ce->line);
+    return rc;
+}
+
+/* A head section's own keys: data = a, b and tune = 0|1. Returns 1 when key was one. */
+static int head_section_key(struct loader *L, struct group *gr, const char *key,
+                            const struct cfg_entry *ce, int *rc, struct dcqb_err *err)
+{
+    if (!strcmp(key, "data")) {
+        gr->sel.key = "data";
+        gr->sel.line = ce->line;
+        *rc = split_values(&gr->sel, ce->val, L->path, ce->line, err);
+        return 1;
+    }
+    if (!strcmp(key, "tune")) {
+        if (strcmp(ce->val, "0") && strcmp(ce->val, "1"))
+            *rc = DCQB_FAIL(err, DCQB_EINVAL, "%s:%d: tune must be 0 or 1", L->path, ce->line);
+        gr->tuned = ce->val[0] == '1';
+        gr->tune_line = ce->line;
+        return 1;
+    }
+    return 0;
 }
 
 /* One key of the [sweep] section. */
@@ -437,9 +413,22 @@ static int read_entries(struct loader *L, struct dcqb_err *err)
             continue;
         }
         struct group *gr = &L->g[si >= 0 ? L->sec_group[si] : 0];
+        if (gr->kind == G_TUNE) {
+            if ((rc = tune_section_key(L, gr, key, ce, err))) return rc;
+            continue;
+        }
+        rc = DCQB_OK;
+        if (gr->kind == G_HEAD && head_section_key(L, gr, key, ce, &rc, err)) {
+            if (rc) return rc;
+            continue;
+        }
         if (!sweep_key_known(key))
             return DCQB_FAIL(err, DCQB_EINVAL, "%s:%d: unknown key '%s'", L->path, ce->line,
                              key);
+        if (gr->kind == G_DATA && !data_key(key))
+            return DCQB_FAIL(err, DCQB_EINVAL, "%s:%d: '%s' is not a data key: [data.%s] sets "
+                             "generator knobs only (dcqbench data --help)", L->path, ce->line,
+                             key, gr->head);
         if (strcmp(key, "head") == 0)
             return DCQB_FAIL(err, DCQB_EINVAL, "%s:%d: 'head' is set by the [head.<name>] "
                              "section name, not by a key", L->path, ce->line);
@@ -450,6 +439,10 @@ static int read_entries(struct loader *L, struct dcqb_err *err)
         it->key = key;
         it->line = ce->line;
         if ((rc = split_values(it, ce->val, L->path, ce->line, err))) return rc;
+        if (gr->kind == G_DATA && it->n > 1)
+            return DCQB_FAIL(err, DCQB_EINVAL, "%s:%d: '%s' lists values in [data.%s]: a data "
+                             "configuration sets one value per knob (one section per data set)",
+                             L->path, ce->line, key, gr->head);
     }
     return DCQB_OK;
 }
@@ -465,6 +458,13 @@ static int metrics_and_name(struct loader *L, struct dcqb_err *err)
         for (int i = 0; eval_metric_keys[i]; i++) {
             size_t l = strlen(list);
             snprintf(list + l, sizeof list - l, "%s%s", i ? "," : "", eval_metric_keys[i]);
+        }
+        for (int i = 0; metric_keys_extra[i]; i++) {
+            int dup = 0;
+            for (int j = 0; eval_metric_keys[j]; j++)
+                dup |= !strcmp(eval_metric_keys[j], metric_keys_extra[i]);
+            size_t l = strlen(list);
+            if (!dup) snprintf(list + l, sizeof list - l, ",%s", metric_keys_extra[i]);
         }
         if ((rc = set_metrics(s, list, "built-in metrics", err))) return rc;
     }
@@ -485,87 +485,23 @@ static int metrics_and_name(struct loader *L, struct dcqb_err *err)
     return DCQB_OK;
 }
 
-/* Canonical order; the same configuration reached from two sections is one run (same run_id,
- * same canonical text): keep it once, so tables that share a cell share its runs. */
-static int sort_and_dedupe(struct sweep *s, struct dcqb_err *err)
-{
-    qsort(s->runs, (size_t)s->n_runs, sizeof *s->runs, cmp_run);
-    int kept = s->n_runs ? 1 : 0;
-    for (int i = 1; i < s->n_runs; i++) {
-        if (strcmp(s->runs[i].run_id, s->runs[kept - 1].run_id) == 0) {
-            if (strcmp(s->runs[i].conf, s->runs[kept - 1].conf) != 0)
-                return DCQB_FAIL(err, DCQB_EINVAL, "%s: two different runs share run_id %s "
-                                 "(hash collision):\n%s", s->path, s->runs[i].run_id,
-                                 s->runs[i].conf);
-            free((void *)s->runs[i].key);
-            continue;
-        }
-        s->runs[kept++] = s->runs[i];
-    }
-    s->n_runs = kept;
-    return DCQB_OK;
-}
-
-/* s->keys = sorted union of the runs' keys. */
-static int collect_keys(struct sweep *s, struct dcqb_err *err)
-{
-    int tot = 0;
-    for (int i = 0; i < s->n_runs; i++) tot += s->runs[i].n_kv;
-    s->keys = malloc((size_t)(tot ? tot : 1) * sizeof *s->keys);
-    if (!s->keys) return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
-    for (int i = 0; i < s->n_runs; i++)
-        for (int k = 0; k < s->runs[i].n_kv; k++) s->keys[s->n_keys++] = (char *)s->runs[i].key[k];
-    qsort(s->keys, (size_t)s->n_keys, sizeof *s->keys, cmp_str);
-    int u = 0;
-    for (int i = 0; i < s->n_keys; i++)
-        if (!u || strcmp(s->keys[u - 1], s->keys[i]) != 0) s->keys[u++] = s->keys[i];
-    s->n_keys = u;
-    return DCQB_OK;
-}
-
-/* s->cols = sorted union of s->keys and every run-defining key: fixed when the header is
- * written, so each run's resolved value has a column whatever the sweep itself set. */
-static int collect_cols(struct sweep *s, struct dcqb_err *err)
-{
-    const char **def = NULL;
-    int n_def = 0, rc = train_defining_keys(&def, &n_def, err);
-    if (rc) return rc;
-    s->cols = malloc((size_t)(s->n_keys + n_def + 1) * sizeof *s->cols);
-    if (!s->cols) {
-        free(def);
-        return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
-    }
-    int i = 0, j = 0; /* merge of two sorted lists */
-    while (i < s->n_keys || j < n_def) {
-        int c = i == s->n_keys ? 1 : j == n_def ? -1 : strcmp(s->keys[i], def[j]);
-        s->cols[s->n_cols++] = c <= 0 ? s->keys[i] : def[j];
-        i += c <= 0;
-        j += c >= 0;
-    }
-    free(def);
-    return DCQB_OK;
-}
-
 static int load(struct loader *L, struct dcqb_err *err)
 {
     struct sweep *s = L->s;
-    int rc, cap = 0;
+    int rc, n_head = 0;
     if (strlen(L->path) >= sizeof s->path)
         return DCQB_FAIL(err, DCQB_EINVAL, "%s: path too long", L->path);
     snprintf(s->path, sizeof s->path, "%s", L->path);
+    snprintf(s->tune_keys, sizeof s->tune_keys, "-");
     if ((rc = scan_sections(L->path, L->sec, &L->n_sec, err)) ||
         (rc = cfg_load_ini(&L->c, L->path, "base", err)) ||
         (rc = classify_sections(L, err)) || (rc = read_entries(L, err)))
         return rc;
-    if (L->n_g == 1)
+    for (int i = 0; i < L->n_g; i++) n_head += L->g[i].kind == G_HEAD;
+    if (!n_head)
         return DCQB_FAIL(err, DCQB_EINVAL, "%s: no [head.<name>] section, so no runs", L->path);
     if ((rc = metrics_and_name(L, err))) return rc;
-    for (int i = 1; i < L->n_g; i++)
-        if ((rc = expand_group(s, &L->g[0], &L->g[i], &cap, err))) return rc;
-    if ((rc = sort_and_dedupe(s, err)) || (rc = collect_keys(s, err)) ||
-        (rc = collect_cols(s, err)))
-        return rc;
-    return DCQB_OK;
+    return sweep_expand(L, err);
 }
 
 int sweep_load(struct sweep *s, const char *path, struct dcqb_err *err)
@@ -577,6 +513,7 @@ int sweep_load(struct sweep *s, const char *path, struct dcqb_err *err)
     L->path = path;
     L->n_g = 1;
     L->g = calloc(MAX_SECTIONS + 1, sizeof *L->g);
+    if (L->g) snprintf(L->g[0].sect, sizeof L->g[0].sect, "base");
     int rc = L->g ? load(L, err) : DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
     for (int i = 0; L->g && i < L->n_g; i++) group_free(&L->g[i]);
     free(L->g);

@@ -20,10 +20,14 @@ static const char *const result_cols[] = {
     "first_loss", "classes", "train_images", "head_time_share", "backbone_time_share",
     "data_time_share", "head_per_class_bytes", "head_fixed_bytes", "head_flops_per_step",
     "backbone_flops_per_step", "head_active_classes", "queue_distinct_classes", "blas_core",
-    "eval_ema_default", NULL};
+    "eval_ema_default", "eff_classes_mean", "batch_labels_mean", "queue_staleness",
+    "queue_age_mean", "queue_drift_mean", NULL};
 #define LEDGER_MAX_BYTES ((size_t)1 << 30) /* a guard against reading a huge wrong file */
 
-static const char *const lead_cols[] = {"schema", "run_id", "sweep", "git_rev", "status", NULL};
+/* tune: grid (a tuning run), best (a tuned section's test run) or - ; tune_keys: the grid keys */
+static const char *const lead_cols[] = {"schema", "run_id", "sweep", "git_rev", "status",
+                                        "tune", "tune_keys", NULL};
+static const char *const tune_names[] = {"-", "grid", "best"};
 
 static int in_list(const char *const *list, const char *s)
 {
@@ -308,6 +312,8 @@ int sweep_ledger_append(struct sweep_ledger *l, const struct sweep *s, int run,
     cell(&b, s->name, 0);
     cell(&b, DCQB_GIT_REV, 0);
     cell(&b, ok ? "ok" : "fail", 0);
+    cell(&b, tune_names[ru->tune], 0);
+    cell(&b, ru->tune ? s->tune_keys : "-", 0);
     config_cells(&b, s, ru, rundir);
     for (int i = 0; result_cols[i]; i++) cell(&b, rundir_record_get(sum, result_cols[i]), 0);
     for (int i = 0; i < s->n_metrics; i++)

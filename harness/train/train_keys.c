@@ -54,6 +54,8 @@ const struct key_spec train_keys[] = {
      "for `dcqbench report` (training ignores it): smallest effect of interest, rank-1 points"},
     {"report.delta", KEY_DOUBLE, F(report_delta), 0, 100, NULL, EXEC, KEY_NO_DEFAULT,
      "for `dcqbench report` (training ignores it): equivalence margin, rank-1 points"},
+    {"report.data", KEY_STR, F(report_data), 0, 0, NULL, EXEC, KEY_NO_DEFAULT,
+     "for `dcqbench report` (training ignores it): the sweep's data configuration [data.NAME]"},
     {"train_x", KEY_STR, F(train_x), 0, 0, NULL, RUN, 0,
      ".npy data instead of the generator: float32 (N, D) inputs"},
     {"train_y", KEY_STR, F(train_y), 0, 0, NULL, RUN, 0, "with train_x: int labels 0..C-1"},

@@ -29,6 +29,7 @@ struct train_settings {
     const char *progress;      /* accepted and ignored */
     int head_stream;           /* 0: the head's stream as always; N > 0: variant N (A/A control) */
     double report_sesoi, report_delta; /* read by `dcqbench report` from runs.tsv, not here */
+    const char *report_data;   /* set by a sweep's [data.NAME] expansion; read by the report */
 };
 
 /* NULL-name-terminated: every key trainer_setup and `dcqbench train` read themselves. */
