@@ -34,6 +34,8 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 ALLOC_OBJ := $(BUILD)/harness/bench/alloc_count.o
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+# Shell tests: tests/test_slurm.sh brings up a one-node Slurm cluster (root; SKIP otherwise).
+TEST_SH  := $(wildcard tests/test_*.sh)
 BENCH_SRC := $(wildcard tests/bench_*.c)
 # One libFuzzer harness per reader (tests/fuzz/README.md); `make test` replays their corpora and
 # regression inputs through the same harness built with the normal compiler.
@@ -107,7 +109,8 @@ $(BUILD)/tests/fuzz_replay_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_replay.c $(FUZ
 # One BLAS thread for tests: digests are defined per thread count (tests that need 2 set it).
 # Tests that drive the CLI find it through $DCQBENCH.
 test: $(DCQBENCH) $(TEST_BIN) $(FUZZ_REPLAY_BIN)
-	@OPENBLAS_NUM_THREADS=1 DCQBENCH=$(DCQBENCH) sh tests/run.sh $(TEST_BIN) $(FUZZ_REPLAY_BIN)
+	@OPENBLAS_NUM_THREADS=1 DCQBENCH=$(DCQBENCH) sh tests/run.sh $(TEST_BIN) $(FUZZ_REPLAY_BIN) \
+	    $(TEST_SH)
 
 # Same tests under AddressSanitizer + UBSan, built into build-san/ so the normal build stays.
 check-san:

@@ -54,6 +54,8 @@ struct sweep {
     char name[SWEEP_NAME_MAX];
     char path[512];
     int jobs;            /* [sweep] jobs, 0 = not given */
+    int has_tune;        /* the file has a [tune] section: it runs in stages (--slurm submits
+                          * one array per stage). Merge point: set by the [tune] parser. */
     int n_metrics;
     char **metrics;      /* metric columns of runs.tsv */
     int n_keys;
