@@ -23,7 +23,7 @@ fail() {
 }
 
 [ "$(id -u)" = 0 ] || skip "needs root to start munged, slurmctld and slurmd"
-need="munged slurmctld slurmd sbatch squeue scontrol"
+need="munged slurmctld slurmd sbatch squeue scancel sinfo"
 missing=""
 for c in $need; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
 if [ -n "$missing" ]; then
@@ -142,40 +142,67 @@ ratio = 0.1, 0.5
 mu = 0.9
 EOF
 
+[ -n "${SLURM_TEST_SWEEP:-}" ] && cp "$SLURM_TEST_SWEEP" "$T"/sweep.conf   # e.g. the whole smoke
+
 t0=$(date +%s.%N)
 "$BIN" sweep "$T"/sweep.conf --results "$T"/local --jobs 2 >"$T"/local.log 2>&1 ||
     fail "local sweep: $(tail -n 3 "$T"/local.log)"
 "$BIN" report --profile smoke --results "$T"/local >>"$T"/local.log 2>&1 ||
     fail "local report: $(tail -n 3 "$T"/local.log)"
 t1=$(date +%s.%N)
+L=$T/local/reproduce_smoke/runs.tsv
+S=$T/slurm/reproduce_smoke/runs.tsv
+N=$(($(wc -l < "$L") - 1))
 
-"$BIN" sweep "$T"/sweep.conf --slurm --results "$T"/slurm >"$T"/submit.log 2>&1 ||
-    fail "sweep --slurm: $(cat "$T"/submit.log)"
-cat "$T"/submit.log
-ids=$(sed -n 's/^  -> [a-z]* job \([0-9]*\)$/\1/p' "$T"/submit.log | paste -sd, -)
+# submit; wait until none of the ids ($1, comma-separated) is queued or running
+submit() {
+    "$BIN" sweep "$T"/sweep.conf --slurm --results "$T"/slurm >"$T"/$1.log 2>&1 ||
+        fail "sweep --slurm: $(cat "$T"/$1.log)"
+    cat "$T"/$1.log
+}
+job_ids() { sed -n 's/^  -> [a-z]* job \([0-9]*\)$/\1/p' "$T"/$1.log | paste -sd, -; }
+wait_jobs() {
+    i=0
+    while [ -n "$(squeue -h -j "$1" 2>/dev/null)" ]; do
+        i=$((i + 1)); [ $i -gt "$TIMEOUT" ] && fail "jobs $1 still queued after $TIMEOUT s"
+        sleep 1
+    done
+}
+
+# 1. the whole sweep, but its last array task is cancelled (pending or running: either way its
+#    run gets no row); the report job still runs (afterany)
+submit submit
+ids=$(job_ids submit)
 [ -n "$ids" ] || fail "no job id in the submission's output"
+array=${ids%%,*}
+scancel "${array}_$((N - 1))" || fail "scancel ${array}_$((N - 1))"
 squeue -j "$ids"
-i=0
-while [ -n "$(squeue -h -j "$ids" 2>/dev/null)" ]; do
-    i=$((i + 1)); [ $i -gt "$TIMEOUT" ] && fail "jobs $ids still queued after $TIMEOUT s"
-    sleep 1
-done
-t2=$(date +%s.%N)
-echo "test_slurm: local sweep + report $(awk "BEGIN { printf \"%.0f\", $t1 - $t0 }") s, through Slurm (submit to" \
-     "last job ended) $(awk "BEGIN { printf \"%.0f\", $t2 - $t1 }") s"
-for f in "$T"/slurm/reproduce_smoke/slurm/*.out; do echo "--- $f"; tail -n 4 "$f"; done
+wait_jobs "$ids"
+"$BIN" sweep "$T"/sweep.conf --status --results "$T"/slurm > "$T"/status.log
+cat "$T"/status.log
+grep -q ": $N runs: $((N - 1)) done, 0 running, 0 failed, 1 to-run" "$T"/status.log ||
+    fail "--status after the cancelled task: $(tail -n 1 "$T"/status.log)"
+[ -f "$T"/slurm/REPORT.md ] || fail "the report job wrote no REPORT.md"
 
-# ---- runs.tsv: every column but the timings, rows by run_id
+# 2. the same command again: one task, for the cancelled shard alone
+submit retry
+grep -q "^sbatch .* --array=$((N - 1)) " "$T"/retry.log || fail "retry: not the one shard left"
+wait_jobs "$(job_ids retry)"
+t2=$(date +%s.%N)
+echo "test_slurm: $N runs: local sweep + report $(awk "BEGIN { printf \"%.0f\", $t1 - $t0 }") s;" \
+     "through Slurm, submit to last job ended, with the cancelled task's retry" \
+     "$(awk "BEGIN { printf \"%.0f\", $t2 - $t1 }") s"
+for f in "$T"/slurm/reproduce_smoke/slurm/*report*.out; do echo "--- $f"; tail -n 3 "$f"; done
+
+# ---- runs.tsv: every column but the timings, rows by run_id; one row per run (none ran twice)
 cols() {
     awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++)
                               keep[i] = $i !~ /^(wall_s|samples_per_s|peak_rss_mb|.*_time_share)$/ }
                 { line = ""; for (i = 1; i <= NF; i++) if (keep[i]) line = line $i "\t"; print line }' \
         "$1" | { IFS= read -r h; echo "$h"; sort; }
 }
-L=$T/local/reproduce_smoke/runs.tsv
-S=$T/slurm/reproduce_smoke/runs.tsv
 [ -f "$S" ] || fail "no $S"
-[ "$(wc -l < "$S")" -eq 7 ] || fail "$S has $(($(wc -l < "$S") - 1)) rows, want 6"
+[ "$(wc -l < "$S")" -eq $((N + 1)) ] || fail "$S has $(($(wc -l < "$S") - 1)) rows, want $N"
 cols "$L" > "$T"/l.tsv
 cols "$S" > "$T"/s.tsv
 cmp -s "$T"/l.tsv "$T"/s.tsv || fail "runs.tsv differs: $(diff "$T"/l.tsv "$T"/s.tsv | head -n 6)"
@@ -183,9 +210,8 @@ awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "digest") d = i }
             NR > 1 && ($d == "" || $d == "NA" || $5 != "ok") { bad = 1 } END { exit bad }' "$S" ||
     fail "a run is not ok or has no digest"
 
-# ---- REPORT.md: written by the report job, equal but the time it was generated
-[ -f "$T"/slurm/REPORT.md ] || fail "the report job wrote no REPORT.md"
-# the results folder's path and the samples/s column (a timing) are blanked
+# ---- REPORT.md: written by the report job, equal but the time it was generated; the results
+# folder's path and the samples/s column (a timing) are blanked
 md() {
     awk -v dir="$2" '/^Generated:/ { next }
         { while ((i = index($0, dir)) > 0) $0 = substr($0, 1, i - 1) "RESULTS" substr($0, i + length(dir)) }
@@ -199,18 +225,12 @@ md "$T"/local/REPORT.md "$T"/local > "$T"/l.md
 md "$T"/slurm/REPORT.md "$T"/slurm > "$T"/s.md
 cmp -s "$T"/l.md "$T"/s.md || fail "REPORT.md differs: $(diff "$T"/l.md "$T"/s.md | head -n 6)"
 
-# ---- --status from the results folder; the same command again runs nothing
+# ---- all done: the same command again submits no array, and runs.tsv gains nothing
 "$BIN" sweep "$T"/sweep.conf --status --results "$T"/slurm | tail -n 1 |
-    grep -q ': 6 runs: 6 done, 0 running, 0 failed, 0 to-run' || fail "--status is not all done"
-"$BIN" sweep "$T"/sweep.conf --slurm --results "$T"/slurm >"$T"/resubmit.log 2>&1 ||
-    fail "resubmission: $(cat "$T"/resubmit.log)"
-grep -q 'array job' "$T"/resubmit.log && fail "resubmission submitted an array: nothing is left"
-grep -q ' 0 array task(s)' "$T"/resubmit.log || fail "resubmission: $(cat "$T"/resubmit.log)"
-rid=$(sed -n 's/^  -> report job \([0-9]*\)$/\1/p' "$T"/resubmit.log)
-i=0
-while [ -n "$(squeue -h -j "$rid" 2>/dev/null)" ]; do
-    i=$((i + 1)); [ $i -gt 60 ] && fail "report job $rid still queued"; sleep 1
-done
-[ "$(wc -l < "$S")" -eq 7 ] || fail "the resubmission appended rows: finished runs ran again"
+    grep -q ": $N runs: $N done, 0 running, 0 failed, 0 to-run" || fail "--status is not all done"
+submit again
+grep -q 'array job' "$T"/again.log && fail "a third submission submitted an array: nothing is left"
+wait_jobs "$(job_ids again)"
+[ "$(wc -l < "$S")" -eq $((N + 1)) ] || fail "the third submission appended rows"
 
 echo "[  PASSED  ] 1 test(s)."
