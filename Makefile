@@ -53,7 +53,7 @@ help:
 	@echo "make            build bin/dcqbench"
 	@echo "make test       build and run every test (what CI runs)"
 	@echo "make reproduce  run the reproduction sweeps, write results/REPORT.md and plots"
-	@echo "                (PROFILE=smoke|default|paper)"
+	@echo "                (PROFILE=smoke|default|paper; ENGINE=slurm submits it as Slurm jobs)"
 	@echo "make bench      head cost benchmark (results/bench/)"
 	@echo "make plots      rebuild every figure from results/ alone"
 	@echo "make check-san  tests under AddressSanitizer + UBSan"
@@ -153,11 +153,21 @@ bench: $(DCQBENCH)
 
 # A failed run does not stop the job (the sweep exits 1 and the report lists it); bad input
 # (exit 2) or an interrupt (130) does. Finished runs are skipped on a rerun.
+# ENGINE=slurm submits instead (`dcqbench sweep --slurm`, README "On a cluster"): a job array of
+# the sweep's shards, then a job that writes the same report and figures once every task ended;
+# SBATCH="--partition=p ..." adds sbatch options. The same command again retries what failed.
 PROFILE ?= default
+ENGINE ?= local
 reproduce: $(DCQBENCH)
+ifeq ($(ENGINE),slurm)
+	$(DCQBENCH) sweep sweeps/reproduce_$(PROFILE).conf --slurm $(if $(SBATCH),--sbatch="$(SBATCH)")
+else ifeq ($(ENGINE),local)
 	@$(DCQBENCH) sweep sweeps/reproduce_$(PROFILE).conf; st=$$?; [ $$st -le 1 ] || exit $$st
 	$(DCQBENCH) report --profile $(PROFILE)
 	@$(MAKE) --no-print-directory plots
+else
+	$(error ENGINE=$(ENGINE): use local or slurm)
+endif
 
 plots: $(DCQBENCH)
 	sh plots/make_plots.sh
