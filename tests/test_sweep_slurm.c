@@ -369,6 +369,45 @@ static void test_submit_stages(void **state)
     sweep_free(&s);
 }
 
+/* The CLI: options that do not go together are refused by name (exit 2); --status prints one
+ * line per run not done and the counts, exit 1 until every run is done. */
+static void test_cli_flags_and_status(void **state)
+{
+    (void)state;
+    reset_dir();
+    struct sweep s;
+    load(&s);
+    char *hdr;
+    int n_cols = header_cols(&s, &hdr);
+    free(hdr);
+    struct sbuf b = {0};
+    add_row(&b, &s, 0, "fail", "train crashed", n_cols);
+    for (int i = 1; i < 9; i++) add_row(&b, &s, i, "ok", "NA", n_cols);
+    write_ledger(&s, tpath("res"), &b);
+    static const struct { const char *args, *want; int st; } cases[] = {
+        {"--slurm --force", "--shard and --force do not go with --slurm", 2},
+        {"--status --shard 0/2", "--shard and --force do not go with --slurm", 2},
+        {"--slurm --status", "exclude each other", 2},
+        {"--sbatch=--time=1", "need --slurm", 2},
+        {"--status --results",
+         "sweep slurmt: 9 runs: 8 done, 0 running, 1 failed, 0 to-run", 1},
+    };
+    char out[4096], args[1024];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(args, sizeof args, "sweep %s %s%s%s", tpath("s.conf"), cases[i].args,
+                 strstr(cases[i].args, "--results") ? " " : "",
+                 strstr(cases[i].args, "--results") ? tpath("res") : "");
+        int st = test_run_cli(out, sizeof out, args);
+        if (st != cases[i].st || !strstr(out, cases[i].want)) {
+            print_error("%s: exit %d, want %d; output:\n%s\n", args, st, cases[i].st, out);
+            fail();
+        }
+    }
+    assert_non_null(strstr(out, "failed  "));
+    assert_non_null(strstr(out, ": train crashed"));
+    sweep_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -376,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_status_states),
         cmocka_unit_test(test_submit_array_of_what_is_left),
         cmocka_unit_test(test_submit_stages),
+        cmocka_unit_test(test_cli_flags_and_status),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

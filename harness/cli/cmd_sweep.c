@@ -210,14 +210,16 @@ static void on_note(void *ctx, const char *run_id, const char *msg)
 }
 
 /* --slurm and --status replace running; the options of one make no sense with the other. */
-static int slurm_flags_check(int slurm, int show, int dry, const char *shard, const char *sbatch,
-                             const char *report_cmd, long long shards, struct dcqb_err *err)
+static int slurm_flags_check(int slurm, int show, int dry, int force, const char *shard,
+                             const char *sbatch, const char *report_cmd, long long shards,
+                             struct dcqb_err *err)
 {
     if (slurm + show + dry > 1)
         return DCQB_FAIL(err, DCQB_EINVAL, "--slurm, --status and --dry-run exclude each other");
-    if (slurm && shard)
-        return DCQB_FAIL(err, DCQB_EINVAL, "--shard with --slurm: the array's tasks are the "
-                                           "shards (--shards N sets how many)");
+    if ((slurm || show) && (shard || force))
+        return DCQB_FAIL(err, DCQB_EINVAL, "--shard and --force do not go with --slurm or "
+                                           "--status (the array's tasks are the shards; "
+                                           "--shards N sets how many)");
     if (!slurm && (sbatch || report_cmd || shards))
         return DCQB_FAIL(err, DCQB_EINVAL, "--sbatch, --shards and --report-cmd need --slurm");
     return DCQB_OK;
@@ -356,8 +358,8 @@ int cmd_sweep(int argc, char **argv)
         cfg_get_str(&c, "sbatch", NULL, &sbatch, &err) ||
         cfg_get_str(&c, "report_cmd", NULL, &report_cmd, &err) ||
         cfg_get_int(&c, "shards", 0, 1, SLURM_MAX_TASKS, &shards, &err) ||
-        cfg_check_unused(&c, &err) || slurm_flags_check(slurm, show, dry, shard, sbatch,
-                                                        report_cmd, shards, &err) ||
+        cfg_check_unused(&c, &err) || slurm_flags_check(slurm, show, dry, force, shard,
+                                                        sbatch, report_cmd, shards, &err) ||
         (shard && parse_shard(&si, &sn, shard, &err)))
         goto fail;
     if (merge) {
