@@ -148,6 +148,7 @@ struct argv_b {
 __attribute__((format(printf, 3, 4)))
 #endif
 static int arg(struct argv_b *v, struct dcqb_err *err, const char *fmt, ...);
+/* Append one argument (printf-formatted) to v. */
 static int arg(struct argv_b *v, struct dcqb_err *err, const char *fmt, ...)
 {
     va_list ap;
@@ -201,8 +202,8 @@ static int submit(struct slurm_result *res, const struct slurm_opts *o, const st
         }
         snprintf(sub->line, sizeof sub->line, "%s", line.p ? line.p : "");
         sb_free(&line);
-        char out[2048];
-        int st;
+        char out[2048] = "";
+        int st = 0;
         rc = run_capture(v->a, out, sizeof out, &st, err);
         size_t idn = strspn(out, "0123456789");
         if (!rc && (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || idn == 0 || idn >= sizeof sub->id)) {
