@@ -34,6 +34,8 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 ALLOC_OBJ := $(BUILD)/harness/bench/alloc_count.o
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+# Shell tests: tests/test_slurm.sh brings up a one-node Slurm cluster (root; SKIP otherwise).
+TEST_SH  := $(wildcard tests/test_*.sh)
 BENCH_SRC := $(wildcard tests/bench_*.c)
 # One libFuzzer harness per reader (tests/fuzz/README.md); `make test` replays their corpora and
 # regression inputs through the same harness built with the normal compiler.
@@ -51,7 +53,7 @@ help:
 	@echo "make            build bin/dcqbench"
 	@echo "make test       build and run every test (what CI runs)"
 	@echo "make reproduce  run the reproduction sweeps, write results/REPORT.md and plots"
-	@echo "                (PROFILE=smoke|default|paper)"
+	@echo "                (PROFILE=smoke|default|paper; ENGINE=slurm submits it as Slurm jobs)"
 	@echo "make bench      head cost benchmark (results/bench/)"
 	@echo "make plots      rebuild every figure from results/ alone"
 	@echo "make check-san  tests under AddressSanitizer + UBSan"
@@ -107,7 +109,8 @@ $(BUILD)/tests/fuzz_replay_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_replay.c $(FUZ
 # One BLAS thread for tests: digests are defined per thread count (tests that need 2 set it).
 # Tests that drive the CLI find it through $DCQBENCH.
 test: $(DCQBENCH) $(TEST_BIN) $(FUZZ_REPLAY_BIN)
-	@OPENBLAS_NUM_THREADS=1 DCQBENCH=$(DCQBENCH) sh tests/run.sh $(TEST_BIN) $(FUZZ_REPLAY_BIN)
+	@OPENBLAS_NUM_THREADS=1 DCQBENCH=$(DCQBENCH) sh tests/run.sh $(TEST_BIN) $(FUZZ_REPLAY_BIN) \
+	    $(TEST_SH)
 
 # Same tests under AddressSanitizer + UBSan, built into build-san/ so the normal build stays.
 check-san:
@@ -150,11 +153,21 @@ bench: $(DCQBENCH)
 
 # A failed run does not stop the job (the sweep exits 1 and the report lists it); bad input
 # (exit 2) or an interrupt (130) does. Finished runs are skipped on a rerun.
+# ENGINE=slurm submits instead (`dcqbench sweep --slurm`, README "On a cluster"): a job array of
+# the sweep's shards, then a job that writes the same report and figures once every task ended;
+# SBATCH="--partition=p ..." adds sbatch options. The same command again retries what failed.
 PROFILE ?= default
+ENGINE ?= local
 reproduce: $(DCQBENCH)
+ifeq ($(ENGINE),slurm)
+	$(DCQBENCH) sweep sweeps/reproduce_$(PROFILE).conf --slurm $(if $(SBATCH),--sbatch="$(SBATCH)")
+else ifeq ($(ENGINE),local)
 	@$(DCQBENCH) sweep sweeps/reproduce_$(PROFILE).conf; st=$$?; [ $$st -le 1 ] || exit $$st
 	$(DCQBENCH) report --profile $(PROFILE)
 	@$(MAKE) --no-print-directory plots
+else
+	$(error ENGINE=$(ENGINE): use local or slurm)
+endif
 
 plots: $(DCQBENCH)
 	sh plots/make_plots.sh

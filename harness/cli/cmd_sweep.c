@@ -3,6 +3,7 @@
  * (docs/ARCHITECTURE.md §4). The mechanism is harness/sweep/; this file parses options, prints
  * progress, and owns the SIGINT handler (the one piece of process-global state it needs).
  */
+#define _DEFAULT_SOURCE /* realpath: --slurm hands absolute paths to jobs on other nodes */
 #include "cli.h"
 
 #include <limits.h>
@@ -12,11 +13,16 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "fsutil.h"
 #include "sweep.h"
+#include "sweep_slurm.h"
 
 static const char sweep_help[] =
     "usage: dcqbench sweep FILE... [--jobs N] [--shard i/n] [--force] [--dry-run]\n"
     "                      [--results DIR] [--stage tune|test|all]\n"
+    "       dcqbench sweep FILE --slurm [--sbatch \"OPTIONS\"] [--jobs N] [--shards N]\n"
+    "                      [--report-cmd \"CMD\"] [--results DIR]\n"
+    "       dcqbench sweep FILE --status [--results DIR]\n"
     "       dcqbench sweep --merge OUT IN...\n"
     "\n"
     "Expand each sweep FILE into runs and run each one as child processes:\n"
@@ -103,6 +109,29 @@ static const char sweep_help2[] =
     "exit status: 0 all runs ok, 1 some run failed, was locked by another process or waits\n"
     "for tuning runs not yet ended (every other run was still attempted), 2 bad input,\n"
     "130 interrupted.\n";
+static const char sweep_help_slurm[] =
+    "\n"
+    "On a Slurm cluster (results on a file system every node mounts):\n"
+    "  --slurm         submit instead of running: one job array, task k running\n"
+    "                  'dcqbench sweep FILE --shard k/n' (n: one shard per run, at most 1000),\n"
+    "                  each with --cpus-per-task = jobs x the runs' largest 'threads'; then a\n"
+    "                  report job (afterany: after every task ended, ok or not) printing\n"
+    "                  --status and, for reproduce_<profile> sweeps, writing the report and\n"
+    "                  figures as 'make reproduce' does. A sweep with a [tune] section gets an\n"
+    "                  array per stage (tune, then test afterany tune). Scripts and job output:\n"
+    "                  <results>/<sweep>/slurm/. Retry = the same command again: finished runs\n"
+    "                  are skipped, only shards with runs left are submitted, and a run that is\n"
+    "                  running now (locked) is left to its task.\n"
+    "  --sbatch \"OPTS\" extra sbatch options for every job (split on blanks), e.g.\n"
+    "                  \"--partition=cpu --time=2:00:00\"; they come last, so they win.\n"
+    "  --jobs N        runs at once in one task (default 1).\n"
+    "  --shards N      n of --shard k/n, the number of array tasks (default: runs, <= 1000).\n"
+    "  --report-cmd C  shell command the report job runs after --status (cwd: this\n"
+    "                  directory), instead of the reproduce_<profile> default.\n"
+    "  --status        from the results folder alone (any node, while the array runs): each\n"
+    "                  run done (ok row), running (its lock is held), failed (only fail rows;\n"
+    "                  the last message shown) or to run; one line per run not done, then the\n"
+    "                  counts. Exit 0 when every run is done, 1 otherwise.\n";
 
 /* Set by the handler, read by sweep_execute: 1 = stop launching + forward SIGINT, 2 = kill. */
 static volatile sig_atomic_t g_stop;
@@ -218,6 +247,76 @@ static void on_note(void *ctx, const char *run_id, const char *msg)
     fprintf(stderr, "%ssweep %s: run %s: %s\n", c->tty ? "\r\033[K" : "", c->sweep, run_id, msg);
 }
 
+/* --slurm and --status replace running; the options of one make no sense with the other. */
+static int slurm_flags_check(int slurm, int show, int dry, int force, const char *shard,
+                             const char *sbatch, const char *report_cmd, long long shards,
+                             struct dcqb_err *err)
+{
+    if (slurm + show + dry > 1)
+        return DCQB_FAIL(err, DCQB_EINVAL, "--slurm, --status and --dry-run exclude each other");
+    if ((slurm || show) && (shard || force))
+        return DCQB_FAIL(err, DCQB_EINVAL, "--shard and --force do not go with --slurm or "
+                                           "--status (the array's tasks are the shards; "
+                                           "--shards N sets how many)");
+    if (!slurm && (sbatch || report_cmd || shards))
+        return DCQB_FAIL(err, DCQB_EINVAL, "--sbatch, --shards and --report-cmd need --slurm");
+    return DCQB_OK;
+}
+
+/* --status: every run's state from the results folder alone; 0 when all are done. */
+static int show_status(const struct sweep *s, const char *results)
+{
+    struct sweep_status st;
+    struct dcqb_err err = {0};
+    if (sweep_status_read(&st, s, results, &err)) return cli_error("sweep", &err);
+    for (int i = 0; i < s->n_runs; i++) {
+        if (st.state[i] == SWEEP_DONE || st.state[i] == SWEEP_NOT_CHOSEN) continue;
+        const char *head = "?";
+        for (int k = 0; k < s->runs[i].n_kv; k++)
+            if (strcmp(s->runs[i].key[k], "head") == 0) head = s->runs[i].val[k];
+        printf("%-7s %s %-7s %s/%s/%s%s%s\n", sweep_state_name(st.state[i]), s->runs[i].run_id,
+               head, results, s->name, s->runs[i].run_id, st.err_msg[i] ? ": " : "",
+               st.err_msg[i] ? st.err_msg[i] : "");
+    }
+    printf("sweep %s: %d runs: %d done, %d running, %d failed, %d to-run\n", s->name, s->n_runs,
+           st.n[SWEEP_DONE], st.n[SWEEP_RUNNING], st.n[SWEEP_FAILED], st.n[SWEEP_TODO]);
+    int rc = st.n[SWEEP_DONE] == s->n_runs ? 0 : 1;
+    sweep_status_free(&st);
+    return rc;
+}
+
+/* --slurm: submit the sweep's array(s) and report job; print each sbatch line and job id. */
+static int submit_slurm(const struct sweep *s, const char *file, const char *results,
+                        const char *exec, const char *sbatch, const char *report_cmd, int shards,
+                        int jobs)
+{
+    struct dcqb_err err = {0};
+    char afile[PATH_MAX], ares[PATH_MAX], aexec[PATH_MAX], cwd[PATH_MAX];
+    /* absolute paths: the jobs may start elsewhere, on another node */
+    if (fs_mkdir_p(results, &err)) return cli_error("sweep", &err);
+    if (!realpath(file, afile) || !realpath(results, ares) || !realpath(exec, aexec) ||
+        !getcwd(cwd, sizeof cwd)) {
+        DCQB_FAIL(&err, DCQB_EIO, "cannot resolve %s, %s or %s to an absolute path", file,
+                  results, exec);
+        return cli_error("sweep", &err);
+    }
+    struct slurm_opts o = {.exec = aexec, .sweep_file = afile, .results_dir = ares,
+                           .workdir = cwd, .extra = sbatch, .report_cmd = report_cmd,
+                           .shards = shards, .jobs = jobs};
+    struct slurm_result r;
+    int rc = sweep_slurm_submit(s, &o, &r, &err);
+    for (int i = 0; i < r.n_sub; i++)
+        printf("%s\n  -> %s job %s\n", r.sub[i].line, r.sub[i].what, r.sub[i].id);
+    if (rc) return cli_error("sweep", &err);
+    printf("sweep %s: %d runs, %d to run, %d running now (left to their tasks): %d array "
+           "task(s) of --shard k/%d, %d CPU(s) each; job output in %s\n", s->name, r.n_runs,
+           r.n_todo, r.n_running, r.n_tasks, r.shards, r.cpus, r.dir);
+    printf("watch: squeue");
+    for (int i = 0; i < r.n_sub; i++) printf("%s%s", i ? "," : " -j ", r.sub[i].id);
+    printf("   and: %s sweep %s --status --results %s\n", exec, file, results);
+    return 0;
+}
+
 /* --shard i/n into *si, *sn. */
 static int parse_shard(int *si, int *sn, const char *shard, struct dcqb_err *err)
 {
@@ -273,16 +372,19 @@ int cmd_sweep(int argc, char **argv)
     if (cli_wants_help(argc, argv)) {
         fputs(sweep_help, stdout);
         fputs(sweep_help2, stdout);
+        fputs(sweep_help_slurm, stdout);
         return 0;
     }
-    static const char *const bools[] = {"force", "dry_run", NULL};
+    static const char *const bools[] = {"force", "dry_run", "slurm", "status", NULL};
     struct cfg c = {0};
     struct dcqb_err err = {0};
     long long jobs = 0;
-    int force = 0, dry = 0, si = 0, sn = 1, status = 0, n_loaded = 0;
+    int force = 0, dry = 0, si = 0, sn = 1, status = 0, n_loaded = 0, slurm = 0, show = 0;
+    long long shards = 0;
     const char *shard = NULL, *results = "results", *exec = NULL, *merge = NULL;
     static const char *const stages[] = {"all", "tune", "test", NULL}; /* enum sweep_stage */
     int stage = SWEEP_STAGE_ALL;
+    const char *sbatch = NULL, *report_cmd = NULL;
     char self[PATH_MAX];
     struct sweep *sw = NULL;
     if (cfg_parse_args(&c, argc, argv, bools, &err) ||
@@ -293,7 +395,13 @@ int cmd_sweep(int argc, char **argv)
         cfg_get_str(&c, "results", "results", &results, &err) ||
         cfg_get_str(&c, "exec", NULL, &exec, &err) || /* hidden: a fake binary for tests */
         cfg_get_str(&c, "merge", NULL, &merge, &err) ||
-        cfg_get_choice(&c, "stage", "all", stages, &stage, &err) || cfg_check_unused(&c, &err) ||
+        cfg_get_choice(&c, "stage", "all", stages, &stage, &err) ||
+        cfg_get_bool(&c, "slurm", 0, &slurm, &err) || cfg_get_bool(&c, "status", 0, &show, &err) ||
+        cfg_get_str(&c, "sbatch", NULL, &sbatch, &err) ||
+        cfg_get_str(&c, "report_cmd", NULL, &report_cmd, &err) ||
+        cfg_get_int(&c, "shards", 0, 1, SLURM_MAX_TASKS, &shards, &err) ||
+        cfg_check_unused(&c, &err) || slurm_flags_check(slurm, show, dry, force, shard,
+                                                        sbatch, report_cmd, shards, &err) ||
         (shard && parse_shard(&si, &sn, shard, &err)))
         goto fail;
     if (merge) {
@@ -329,6 +437,15 @@ int cmd_sweep(int argc, char **argv)
     }
     if (dry) {
         for (int i = 0; i < n_loaded; i++) dry_run(&sw[i], results, si, sn, stage);
+        goto out;
+    }
+    if (show || slurm) {
+        for (int i = 0; i < n_loaded && status != 2; i++) {
+            int st = show ? show_status(&sw[i], results)
+                          : submit_slurm(&sw[i], c.pos[i], results, exec, sbatch, report_cmd,
+                                         (int)shards, jobs ? (int)jobs : 1);
+            if (st > status) status = st;
+        }
         goto out;
     }
     struct sigaction sa = {0}, old_int, old_term;

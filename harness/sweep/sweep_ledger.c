@@ -324,8 +324,18 @@ int sweep_ledger_append(struct sweep_ledger *l, const struct sweep *s, int run,
         free(b.p);
         return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
     }
-    ssize_t w = write(l->fd, b.p, b.n); /* one write: O_APPEND keeps lines whole */
+    /* One write on an O_APPEND descriptor: a local file system appends it whole (the write
+     * holds the inode's lock), so shards on one machine never interleave (tests/
+     * test_sweep_slurm.c hammers it). Over NFS, O_APPEND is not atomic between clients
+     * (open(2)): the POSIX lock makes nodes take turns; the client re-reads the file's size
+     * when it takes the lock, and the row is on the server (fsync) before the lock goes. A
+     * file system without locks (ENOLCK) gets the plain append. */
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    while (fcntl(l->fd, F_SETLKW, &lk) != 0 && errno == EINTR) {}
+    ssize_t w = write(l->fd, b.p, b.n);
     int bad = w != (ssize_t)b.n || fsync(l->fd) != 0;
+    lk.l_type = F_UNLCK;
+    fcntl(l->fd, F_SETLK, &lk);
     free(b.p);
     if (bad) return DCQB_FAIL(err, DCQB_EIO, "%s: write failed: %s", l->path, strerror(errno));
     return DCQB_OK;
