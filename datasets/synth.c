@@ -543,9 +543,20 @@ int64_t synth_num_probe_images(const struct synth *s)
     return (int64_t)s->cfg.probe_ids * s->cfg.probe_imgs;
 }
 
+int32_t synth_probe_label(const struct synth *s, int64_t i)
+{
+    return (int32_t)(i / s->cfg.probe_imgs);
+}
+
+int synth_pair_same(const struct synth *s, int64_t i)
+{
+    int64_t m = s->cfg.lfw_pairs / 10;
+    return (i % m) < m / 2;
+}
+
 void synth_render_probe(const struct synth *s, float *x, int32_t *label, int64_t i, int flip)
 {
-    if (label) *label = (int32_t)(i / s->cfg.probe_imgs);
+    if (label) *label = synth_probe_label(s, i);
     render_role(s, x, SYNTH_ROLE_PROBE, i, 0, flip);
 }
 
@@ -561,7 +572,7 @@ int64_t synth_num_val_probe_images(const struct synth *s)
 
 void synth_render_val_probe(const struct synth *s, float *x, int32_t *label, int64_t i, int flip)
 {
-    if (label) *label = (int32_t)(i / s->cfg.probe_imgs);
+    if (label) *label = synth_probe_label(s, i);
     render_role(s, x, SYNTH_ROLE_VAL_PROBE, i, 0, flip);
 }
 
@@ -573,8 +584,7 @@ void synth_render_val_distractor(const struct synth *s, float *x, int64_t i, int
 void synth_render_pair(const struct synth *s, float *xa, float *xb, int *same, int64_t i,
                        int flip)
 {
-    int64_t m = s->cfg.lfw_pairs / 10;
-    if (same) *same = (i % m) < m / 2;
+    if (same) *same = synth_pair_same(s, i);
     render_role(s, xa, SYNTH_ROLE_PAIR_A, i, 0, flip);
     render_role(s, xb, SYNTH_ROLE_PAIR_B, i, 0, flip);
 }

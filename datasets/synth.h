@@ -126,6 +126,10 @@ void synth_render_distractor(const struct synth *s, float *x, int64_t i, int fli
 int64_t synth_num_val_probe_images(const struct synth *s); /* val_probe_ids * probe_imgs */
 void synth_render_val_probe(const struct synth *s, float *x, int32_t *label, int64_t i, int flip);
 void synth_render_val_distractor(const struct synth *s, float *x, int64_t i, int flip);
+/* Identity label of (validation) probe image i, as synth_render_(val_)probe writes it; 1 if
+ * LFW-like pair i is genuine, as synth_render_pair writes it. For synth_render_views users. */
+int32_t synth_probe_label(const struct synth *s, int64_t i);
+int synth_pair_same(const struct synth *s, int64_t i);
 /* LFW-like pair i: renders both images; *same = 1 for genuine. Pair i is in fold i / (n/10). */
 void synth_render_pair(const struct synth *s, float *xa, float *xb, int *same, int64_t i,
                        int flip);
