@@ -427,6 +427,16 @@ static inline void tanh_inplace(float *restrict v, int n)
 
 float synth_tanh(float x) { return tanh_rat(x); }
 
+/* The two layers are most of a render and gcc's -O2 gives them 4-wide SSE; on x86-64 gcc also
+ * builds an AVX2 copy picked at load time (ifunc). Element-wise mul, add, div and compares
+ * only, no FMA (-ffp-contract=off, and target avx2 does not enable it): the same bytes either
+ * way (test_synth's golden crc). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define RENDER_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define RENDER_CLONES
+#endif
+
 /* The renderer input v = [id_scale z ; u] in float. */
 static void render_input(const struct synth *s, float *v, const double *z, const double *u)
 {
@@ -437,7 +447,8 @@ static void render_input(const struct synth *s, float *v, const double *z, const
 
 /* h += A1[:, i0:i1] v[i0:i1]: A1t is (in, H); axpy form so gcc vectorises over H without
  * reassociating a sum (the order is fixed: i ascending, so [0, a) then [a, in) is [0, in)). */
-static void first_layer(const struct synth *s, float *restrict h, const float *v, int i0, int i1)
+RENDER_CLONES static void first_layer(const struct synth *s, float *restrict h, const float *v,
+                                      int i0, int i1)
 {
     const int H = s->cfg.hidden;
     for (int i = i0; i < i1; i++) {
@@ -447,7 +458,7 @@ static void first_layer(const struct synth *s, float *restrict h, const float *v
 }
 
 /* x = tanh(A2 tanh(h)) (h is overwritten by tanh(h)): A2t is (H, D). H*D MACs. */
-static void second_layer(const struct synth *s, float *restrict xo, float *restrict h)
+RENDER_CLONES static void second_layer(const struct synth *s, float *restrict xo, float *restrict h)
 {
     const int H = s->cfg.hidden, D = s->cfg.x_dim;
     tanh_inplace(h, H);
