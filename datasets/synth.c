@@ -13,8 +13,12 @@
  *   [distractor-only groups] [pair groups]
  * Distractor i is the identity at position feistel(i) of the distractor slots, a seeded
  * bijection on [0, N), so every prefix 10, 100, 1K, ... is an unbiased sample of the slots.
+ * The validation split repeats the first two blocks in namespaces of its own (NS_VAL_*):
+ *   [validation probe groups] [validation distractor-only groups]
+ * so it draws nothing from the test namespaces and the test sets keep every byte.
  */
 #include "synth.h"
+#include "synth_kernels.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -28,7 +32,9 @@ enum {
     NS_RENDER = 1, NS_SIZE, NS_DUP, NS_LNOISE,
     NS_TRAIN_GROUP, NS_TRAIN_ID, NS_TRAIN_BIAS, NS_TRAIN_SAMPLE,
     NS_EVAL_GROUP, NS_EVAL_ID, NS_EVAL_BIAS, NS_EVAL_SAMPLE,
-    NS_PERM
+    NS_PERM,
+    /* the validation split (appended: the values above must not move) */
+    NS_VAL_GROUP, NS_VAL_ID, NS_VAL_BIAS, NS_VAL_SAMPLE, NS_VAL_PERM
 };
 
 struct synth {
@@ -47,6 +53,8 @@ struct synth {
     int64_t mates;        /* probe_ids * (group_size - 1): distractor slots that are look-alikes */
     int64_t pair_group0;  /* first evaluation group used by LFW-like pairs */
     int perm_half;        /* Feistel half width in bits */
+    int64_t val_mates;    /* the same for the validation split */
+    int val_perm_half;
 };
 
 /* ------------------------------------------------------------------ keyed generator */
@@ -131,6 +139,8 @@ void synth_cfg_defaults(struct synth_cfg *cfg, int profile)
     cfg->distractors = 20000;
     cfg->lfw_pairs = 6000;
     cfg->holdout = 1;
+    cfg->val_probe_ids = 80;
+    cfg->val_distractors = 5000;
 }
 
 const char *const synth_profile_names[] = {"ms1m", "mf2", "uniform", "zipf", "lognormal", NULL};
@@ -184,6 +194,10 @@ static int check_cfg(const struct synth_cfg *c, struct dcqb_err *err)
     NEED(c->lfw_pairs >= 0 && c->lfw_pairs % 20 == 0,
          "synth: lfw_pairs = %d must be a multiple of 20 (10 folds, half genuine)", c->lfw_pairs);
     NEED(c->holdout == 0 || c->holdout == 1, "synth: holdout must be 0 or 1");
+    NEED(c->val_probe_ids >= 0 && (int64_t)c->val_probe_ids * c->probe_imgs <= INT32_MAX,
+         "synth: need val_probe_ids >= 0 and val_probe_ids x probe_imgs < 2^31");
+    NEED(c->val_distractors >= 0 && c->val_distractors <= ((int64_t)1 << 40),
+         "synth: val_distractors = %lld not in [0, 2^40]", (long long)c->val_distractors);
 #undef NEED
     return DCQB_OK;
 }
@@ -279,16 +293,16 @@ static int64_t train_identity(const struct synth *s, int64_t c)
     return (c + 1 + o) % s->C;
 }
 
-/* Feistel bijection on [0, 2^(2 half)), cycle-walked into [0, N): distractor order. */
-static int64_t perm_index(const struct synth *s, int64_t i)
+/* Feistel bijection on [0, 2^(2 h)), cycle-walked into [0, n), keyed by namespace ns:
+ * distractor order. */
+static int64_t perm_index(const struct synth *s, uint64_t ns, int h, int64_t n_slots, int64_t i)
 {
-    const int h = s->perm_half;
-    const uint64_t mask = ((uint64_t)1 << h) - 1, n = (uint64_t)s->cfg.distractors;
+    const uint64_t mask = ((uint64_t)1 << h) - 1, n = (uint64_t)n_slots;
     uint64_t x = (uint64_t)i;
     do {
         uint64_t l = x >> h, r = x & mask;
         for (int round = 0; round < 4; round++) {
-            uint64_t t = l ^ (key_hash(s->base, NS_PERM, (uint64_t)round, r) & mask);
+            uint64_t t = l ^ (key_hash(s->base, ns, (uint64_t)round, r) & mask);
             l = r;
             r = t;
         }
@@ -297,13 +311,17 @@ static int64_t perm_index(const struct synth *s, int64_t i)
     return (int64_t)x;
 }
 
-/* Evaluation identity of distractor i (see the layout at the top of the file). */
-static int64_t distractor_identity(const struct synth *s, int64_t i)
+/* Evaluation identity of distractor i (see the layout at the top of the file); val: of
+ * validation distractor i, in the validation namespaces. */
+static int64_t distractor_identity(const struct synth *s, int64_t i, int val)
 {
     const int64_t gs = s->cfg.group_size;
-    int64_t q = perm_index(s, i);
-    if (q < s->mates) return (q / (gs - 1)) * gs + 1 + q % (gs - 1);
-    return (int64_t)s->cfg.probe_ids * gs + (q - s->mates);
+    const int64_t mates = val ? s->val_mates : s->mates;
+    const int64_t probes = val ? s->cfg.val_probe_ids : s->cfg.probe_ids;
+    int64_t q = val ? perm_index(s, NS_VAL_PERM, s->val_perm_half, s->cfg.val_distractors, i)
+                    : perm_index(s, NS_PERM, s->perm_half, s->cfg.distractors, i);
+    if (q < mates) return (q / (gs - 1)) * gs + 1 + q % (gs - 1);
+    return probes * gs + (q - mates);
 }
 
 int64_t synth_latent(const struct synth *s, int role, int64_t i, int32_t j, double *z, double *u,
@@ -327,12 +345,23 @@ int64_t synth_latent(const struct synth *s, int role, int64_t i, int32_t j, doub
     }
     int64_t e;
     int32_t img = 0;
+    if (role == SYNTH_ROLE_VAL_PROBE || role == SYNTH_ROLE_VAL_DISTRACTOR) {
+        if (role == SYNTH_ROLE_VAL_PROBE) {
+            e = (i / s->cfg.probe_imgs) * gs;
+            img = (int32_t)(i % s->cfg.probe_imgs);
+        } else {
+            e = distractor_identity(s, i, 1);
+        }
+        identity_code(s, z, NS_VAL_GROUP, NS_VAL_ID, e);
+        nuisance(s, u, NS_VAL_BIAS, e, NS_VAL_SAMPLE, (uint64_t)e, (uint64_t)img, noise_key);
+        return -1 - SYNTH_VAL_ID0 - e;
+    }
     switch (role) {
     case SYNTH_ROLE_PROBE:
         e = (i / s->cfg.probe_imgs) * gs;
         img = (int32_t)(i % s->cfg.probe_imgs);
         break;
-    case SYNTH_ROLE_DISTRACTOR: e = distractor_identity(s, i); break;
+    case SYNTH_ROLE_DISTRACTOR: e = distractor_identity(s, i, 0); break;
     default: { /* pairs: fold = i / m, position k in fold; first half genuine */
         int64_t m = s->cfg.lfw_pairs / 10, k = i % m;
         int64_t g = s->pair_group0 + i;
@@ -354,78 +383,45 @@ void synth_flip_latent(double *u) { u[0] = -u[0]; }
 
 /* ------------------------------------------------------------------ renderer */
 
-/* y += a * x over n floats. The fixed 8-wide inner block lets gcc's -O2 (very cheap cost model)
- * SLP-vectorise it; element-wise mul then add, no FMA (-ffp-contract=off) and no reassociation,
- * so vectorised and scalar builds give the same bytes. */
-static inline void axpy(float *restrict y, const float *restrict x, float a, int n)
+/* The renderer input v = [id_scale z ; u] in float. */
+static void render_input(const struct synth *s, float *v, const double *z, const double *u)
 {
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int t = 0; t < 8; t++) y[i + t] += x[i + t] * a;
-    for (; i < n; i++) y[i] += x[i] * a;
+    const int dz = s->cfg.id_dim, du = s->cfg.nuis_dim;
+    for (int i = 0; i < dz; i++) v[i] = (float)(s->cfg.id_scale * z[i]);
+    for (int i = 0; i < du; i++) v[dz + i] = (float)u[i];
 }
 
-/* tanh for the renderer: Eigen's float rational approximation (x P(x^2) / Q(x^2), clamped at
- * +-7.905, where tanhf rounds to +-1), max abs error ~1e-7 (tested against double tanh). Pure
- * arithmetic: the bytes do not depend on the libm version, and it SLP-vectorises (libm's tanhf
- * was 46 % of render time). ~20 FLOPs per value. */
-static inline float tanh_rat(float x)
+/* h += A1[:, i0:i1] v[i0:i1]: A1t is (in, H); axpy form so gcc vectorises over H without
+ * reassociating a sum (the order is fixed: i ascending, so [0, a) then [a, in) is [0, in)). */
+static void first_layer(const struct synth *s, float *restrict h, const float *v, int i0, int i1)
 {
-    const float lim = 7.90531110763549805f;
-    x = x > lim ? lim : (x < -lim ? -lim : x);
-    const float x2 = x * x;
-    float p = -2.76076847742355e-16f;
-    p = p * x2 + 2.00018790482477e-13f;
-    p = p * x2 + -8.60467152213735e-11f;
-    p = p * x2 + 5.12229709037114e-08f;
-    p = p * x2 + 1.48572235717979e-05f;
-    p = p * x2 + 6.37261928875436e-04f;
-    p = p * x2 + 4.89352455891786e-03f;
-    p = p * x;
-    float q = 1.19825839466702e-06f;
-    q = q * x2 + 1.18534705686654e-04f;
-    q = q * x2 + 2.26843463243900e-03f;
-    q = q * x2 + 4.89352518554385e-03f;
-    return p / q;
+    const int H = s->cfg.hidden;
+    synth_layer_accum(h, s->a1t, (size_t)H, v, i0, i1, H);
 }
 
-static inline void tanh_inplace(float *restrict v, int n)
+/* x = tanh(A2 tanh(h)) (h is overwritten by tanh(h)): A2t is (H, D). H*D MACs. */
+static void second_layer(const struct synth *s, float *restrict xo, float *restrict h)
 {
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int t = 0; t < 8; t++) v[i + t] = tanh_rat(v[i + t]);
-    for (; i < n; i++) v[i] = tanh_rat(v[i]);
+    const int H = s->cfg.hidden, D = s->cfg.x_dim;
+    synth_tanh_inplace(h, H);
+    memset(xo, 0, (size_t)D * sizeof *xo);
+    synth_layer_accum(xo, s->a2t, (size_t)D, h, 0, H, D);
+    synth_tanh_inplace(xo, D);
 }
-
-float synth_tanh(float x) { return tanh_rat(x); }
 
 void synth_render_latent(const struct synth *s, float *x, const double *z, const double *u,
                          uint64_t noise_key)
 {
-    const int dz = s->cfg.id_dim, du = s->cfg.nuis_dim, H = s->cfg.hidden, D = s->cfg.x_dim;
-    const int in = dz + du;
-    float v[SYNTH_MAX_IN], hbuf[SYNTH_MAX_HIDDEN];
-    float *restrict h = hbuf, *restrict xo = x;
-    for (int i = 0; i < dz; i++) v[i] = (float)(s->cfg.id_scale * z[i]);
-    for (int i = 0; i < du; i++) v[dz + i] = (float)u[i];
-    /* h = tanh(A1 v + b1): A1t is (in, H); axpy form so gcc vectorises over H without
-     * reassociating a sum (the order is fixed: i ascending). in*H MACs. */
-    memcpy(h, s->b1, (size_t)H * sizeof *h);
-    for (int i = 0; i < in; i++) {
-        const float vi = v[i], *restrict row = s->a1t + (size_t)i * H;
-        axpy(h, row, vi, H);
-    }
-    tanh_inplace(h, H);
-    /* x = tanh(A2 h) + noise: A2t is (H, D). H*D MACs. */
-    memset(xo, 0, (size_t)D * sizeof *xo);
-    for (int k = 0; k < H; k++) {
-        const float hk = h[k], *restrict row = s->a2t + (size_t)k * D;
-        axpy(xo, row, hk, D);
-    }
+    const int in = s->cfg.id_dim + s->cfg.nuis_dim, D = s->cfg.x_dim;
+    float v[SYNTH_MAX_IN], h[SYNTH_MAX_HIDDEN];
+    render_input(s, v, z, u);
+    /* h = A1 v + b1 (in*H MACs), x = tanh(A2 tanh(h)) + noise */
+    memcpy(h, s->b1, (size_t)s->cfg.hidden * sizeof *h);
+    first_layer(s, h, v, 0, in);
+    second_layer(s, x, h);
     struct krng r;
     krng_init(&r, noise_key);
-    tanh_inplace(xo, D);
-    for (int d = 0; d < D; d++) xo[d] += (float)(s->cfg.noise * krng_normal(&r));
+    for (int d = 0; d < D; d++) x[d] += (float)(s->cfg.noise * krng_normal(&r));
 }
 
 static void render_role(const struct synth *s, float *x, int role, int64_t i, int32_t j, int flip)
@@ -435,6 +431,39 @@ static void render_role(const struct synth *s, float *x, int role, int64_t i, in
     synth_latent(s, role, i, j, z, u, &nk);
     if (flip) synth_flip_latent(u);
     synth_render_latent(s, x, z, u, nk);
+}
+
+/* synth_render_latent twice (u, then u with u[0] negated), sharing what the flip cannot change:
+ * the latents, the pixel noise (same key) and the first layer's sum over the identity inputs
+ * [0, id_dim), which comes before the pose input u[0] in the fixed order. Same bytes. */
+void synth_render_views(const struct synth *s, float *x, float *xf, int role, int64_t i,
+                        int32_t j)
+{
+    const int dz = s->cfg.id_dim, in = dz + s->cfg.nuis_dim, H = s->cfg.hidden;
+    const int D = s->cfg.x_dim;
+    double z[SYNTH_MAX_IN], u[SYNTH_MAX_IN];
+    float v[SYNTH_MAX_IN], h[SYNTH_MAX_HIDDEN], hf[SYNTH_MAX_HIDDEN];
+    uint64_t nk;
+    synth_latent(s, role, i, j, z, u, &nk);
+    render_input(s, v, z, u);
+    memcpy(h, s->b1, (size_t)H * sizeof *h);
+    first_layer(s, h, v, 0, dz);
+    if (xf) memcpy(hf, h, (size_t)H * sizeof *h);
+    first_layer(s, h, v, dz, in);
+    second_layer(s, x, h);
+    if (xf) {
+        synth_flip_latent(u);
+        v[dz] = (float)u[0];
+        first_layer(s, hf, v, dz, in);
+        second_layer(s, xf, hf);
+    }
+    struct krng r;
+    krng_init(&r, nk);
+    for (int d = 0; d < D; d++) {
+        const float e = (float)(s->cfg.noise * krng_normal(&r));
+        x[d] += e;
+        if (xf) xf[d] += e;
+    }
 }
 
 void synth_render_train(const struct synth *s, float *x, int64_t c, int32_t j, int flip)
@@ -464,9 +493,20 @@ int64_t synth_num_probe_images(const struct synth *s)
     return (int64_t)s->cfg.probe_ids * s->cfg.probe_imgs;
 }
 
+int32_t synth_probe_label(const struct synth *s, int64_t i)
+{
+    return (int32_t)(i / s->cfg.probe_imgs);
+}
+
+int synth_pair_same(const struct synth *s, int64_t i)
+{
+    int64_t m = s->cfg.lfw_pairs / 10;
+    return (i % m) < m / 2;
+}
+
 void synth_render_probe(const struct synth *s, float *x, int32_t *label, int64_t i, int flip)
 {
-    if (label) *label = (int32_t)(i / s->cfg.probe_imgs);
+    if (label) *label = synth_probe_label(s, i);
     render_role(s, x, SYNTH_ROLE_PROBE, i, 0, flip);
 }
 
@@ -475,11 +515,26 @@ void synth_render_distractor(const struct synth *s, float *x, int64_t i, int fli
     render_role(s, x, SYNTH_ROLE_DISTRACTOR, i, 0, flip);
 }
 
+int64_t synth_num_val_probe_images(const struct synth *s)
+{
+    return (int64_t)s->cfg.val_probe_ids * s->cfg.probe_imgs;
+}
+
+void synth_render_val_probe(const struct synth *s, float *x, int32_t *label, int64_t i, int flip)
+{
+    if (label) *label = synth_probe_label(s, i);
+    render_role(s, x, SYNTH_ROLE_VAL_PROBE, i, 0, flip);
+}
+
+void synth_render_val_distractor(const struct synth *s, float *x, int64_t i, int flip)
+{
+    render_role(s, x, SYNTH_ROLE_VAL_DISTRACTOR, i, 0, flip);
+}
+
 void synth_render_pair(const struct synth *s, float *xa, float *xb, int *same, int64_t i,
                        int flip)
 {
-    int64_t m = s->cfg.lfw_pairs / 10;
-    if (same) *same = (i % m) < m / 2;
+    if (same) *same = synth_pair_same(s, i);
     render_role(s, xa, SYNTH_ROLE_PAIR_A, i, 0, flip);
     render_role(s, xb, SYNTH_ROLE_PAIR_B, i, 0, flip);
 }
@@ -582,6 +637,12 @@ int synth_create(struct synth **out, const struct synth_cfg *cfg, struct dcqb_er
         int bits = 2;
         while (((int64_t)1 << bits) < N) bits++;
         s->perm_half = (bits + 1) / 2;
+        /* validation: the same layout on its own counts */
+        int64_t Nv = cfg->val_distractors;
+        s->val_mates = (int64_t)cfg->val_probe_ids * (gs - 1);
+        bits = 2;
+        while (((int64_t)1 << bits) < Nv) bits++;
+        s->val_perm_half = (bits + 1) / 2;
     }
     *out = s;
     return DCQB_OK;

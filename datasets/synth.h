@@ -16,6 +16,9 @@
  * distractor identities (MegaFace-like, one image each, nested prefixes 10, 100, 1K, ...) and
  * verification-pair identities (LFW-like) never share an identity. Evaluation identities are
  * drawn from the same group process as each other, so probes have look-alikes among distractors.
+ * A validation split (val_probe_ids probe identities, val_distractors distractors) lives in
+ * namespaces of its own, built the same way, for choosing hyper-parameters without touching the
+ * test split (docs/METHOD.md §1).
  */
 #ifndef DCQB_SYNTH_H
 #define DCQB_SYNTH_H
@@ -70,6 +73,10 @@ struct synth_cfg {
     int64_t distractors;    /* MegaFace-like distractors, one image per identity (20000) */
     int lfw_pairs;          /* LFW-like pairs, multiple of 20 (6000 = 10 folds x 600) */
     int holdout;            /* 1: hold out the last image of every class with >= 2 images */
+    /* validation split: val_probe_ids x probe_imgs probe images (80) and val_distractors
+     * one-image distractors (5000), identities disjoint from every set above */
+    int val_probe_ids;
+    int64_t val_distractors;
 };
 
 /* Fill every field with the documented defaults for `profile` (ids, seed left as given). */
@@ -114,6 +121,15 @@ int synth_render_holdout(const struct synth *s, float *x, int64_t c, int flip);
 int64_t synth_num_probe_images(const struct synth *s);   /* probe_ids * probe_imgs */
 void synth_render_probe(const struct synth *s, float *x, int32_t *label, int64_t i, int flip);
 void synth_render_distractor(const struct synth *s, float *x, int64_t i, int flip);
+/* Validation split, laid out like the test probes and distractors (look-alikes of a validation
+ * probe are among the validation distractors). */
+int64_t synth_num_val_probe_images(const struct synth *s); /* val_probe_ids * probe_imgs */
+void synth_render_val_probe(const struct synth *s, float *x, int32_t *label, int64_t i, int flip);
+void synth_render_val_distractor(const struct synth *s, float *x, int64_t i, int flip);
+/* Identity label of (validation) probe image i, as synth_render_(val_)probe writes it; 1 if
+ * LFW-like pair i is genuine, as synth_render_pair writes it. For synth_render_views users. */
+int32_t synth_probe_label(const struct synth *s, int64_t i);
+int synth_pair_same(const struct synth *s, int64_t i);
 /* LFW-like pair i: renders both images; *same = 1 for genuine. Pair i is in fold i / (n/10). */
 void synth_render_pair(const struct synth *s, float *xa, float *xb, int *same, int64_t i,
                        int flip);
@@ -126,9 +142,11 @@ void synth_render_train_n(const struct synth *s, float *x, int32_t *label, int64
  * image index), _DISTRACTOR (i), _PAIR_A / _PAIR_B (i = pair index). z: id_dim doubles (unit
  * norm), u: nuis_dim doubles (unflipped), *noise_key: the key of the pixel noise. Returns the
  * identity's global index: training identities k in [0, C) as k, evaluation identities e as
- * -1 - e (so the two sets cannot collide). */
+ * -1 - e and validation identities v (_VAL_PROBE: i = image index; _VAL_DISTRACTOR: i) as
+ * -1 - SYNTH_VAL_ID0 - v (so the three sets cannot collide). */
 enum synth_role { SYNTH_ROLE_TRAIN = 0, SYNTH_ROLE_PROBE, SYNTH_ROLE_DISTRACTOR, SYNTH_ROLE_PAIR_A,
-                  SYNTH_ROLE_PAIR_B };
+                  SYNTH_ROLE_PAIR_B, SYNTH_ROLE_VAL_PROBE, SYNTH_ROLE_VAL_DISTRACTOR };
+#define SYNTH_VAL_ID0 ((int64_t)1 << 56) /* above every test evaluation identity e */
 int64_t synth_latent(const struct synth *s, int role, int64_t i, int32_t j, double *z, double *u,
                      uint64_t *noise_key);
 /* Flip (pose mirrored): negate u[0]. Applying it twice is the identity. */
@@ -137,6 +155,11 @@ void synth_flip_latent(double *u);
  * pixel noise drawn from noise_key. ~2 (in*hidden + hidden*D) FLOPs (90K at the defaults). */
 void synth_render_latent(const struct synth *s, float *x, const double *z, const double *u,
                          uint64_t noise_key);
+/* Image (role, i, j) unflipped into x and, when xf is not NULL, flipped into xf: the same bytes
+ * as two synth_render_* calls, at less cost (the latents, the pixel noise and the part of the
+ * first layer that does not see the pose are computed once). */
+void synth_render_views(const struct synth *s, float *x, float *xf, int role, int64_t i,
+                        int32_t j);
 
 /* The renderer's tanh (a rational approximation, libm-independent); exposed for its test. */
 float synth_tanh(float x);

@@ -44,5 +44,13 @@ const struct key_spec synth_keys[] = {
     KL(distractors, 0, 1099511627776.0, "distractors, one image per identity (MegaFace-like)"),
     KI(lfw_pairs, 0, 1e8, "verification pairs, multiple of 20 (10 folds, half genuine)"),
     KI(holdout, 0, 1, "1: hold out the last image of every class with >= 2 images"),
+    /* KEY_NO_DEFAULT: a run that does not set them records nothing, so the config hash (the
+     * checkpoint guard) of runs made before the validation split existed is unchanged; the
+     * field keeps synth_cfg_defaults' value */
+    {"val_probe_ids", KEY_INT, offsetof(struct synth_cfg, val_probe_ids), 0, 1e6, NULL,
+     KEY_DEFINES_RUN, KEY_NO_DEFAULT, "validation probe identities (default 80)"},
+    {"val_distractors", KEY_I64, offsetof(struct synth_cfg, val_distractors), 0,
+     1099511627776.0, NULL, KEY_DEFINES_RUN, KEY_NO_DEFAULT,
+     "validation distractors, one image per identity (default 5000)"},
     KEY_SPEC_END,
 };

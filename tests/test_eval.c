@@ -258,6 +258,109 @@ static void test_stream_equals_bruteforce(void **state)
     free(dis);
 }
 
+/* eval_megaface_rank1 (no histograms) == the full pass's rank-1, exactly, over tie rules,
+ * distractor caps and block shapes, on dyadic data full of ties. */
+static void test_rank1_only_equals_full(void **state)
+{
+    (void)state;
+    enum { D = 16, P = 40, N = 1234 };
+    float *p = malloc(sizeof(float) * P * D), *dis = malloc(sizeof(float) * N * D);
+    int32_t lab[P];
+    uint64_t s = 4242;
+    fill_dyadic(p, P, &s);
+    fill_dyadic(dis, N, &s);
+    for (int i = 0; i < P; i++) lab[i] = (i * 7) % 9; /* 9 ids, 4-5 images each, interleaved */
+    struct eval_inputs in = mf_inputs(p, lab, P, dis, N, D);
+    const int bps[] = {3, 256}, bds[] = {5, 2048};
+    const int64_t maxd[] = {0, 999, 10};
+    int differ = 0;
+    for (int tie = 0; tie < 2; tie++)
+        for (int m = 0; m < 3; m++)
+            for (int a = 0; a < 2; a++)
+                for (int b = 0; b < 2; b++) {
+                    struct eval_cfg c = cfg_small();
+                    c.tie = tie;
+                    c.max_distractors = maxd[m];
+                    c.block_probe = bps[a];
+                    c.block_distractor = bds[b];
+                    c.probe_pairs_as_impostors = b;
+                    struct eval_megaface mf;
+                    double r1 = -1;
+                    assert_int_equal(eval_megaface_compute(&mf, &in, &c, NULL), DCQB_OK);
+                    assert_int_equal(eval_megaface_rank1(&r1, &in.probe, lab, &in.distractors, &c,
+                                                         NULL), DCQB_OK);
+                    assert_true(r1 == mf.cmc[mf.n_sizes - 1][0]);
+                    differ += r1 != mf.cmc[mf.n_sizes - 1][1]; /* rank-1, not rank-2 */
+                    eval_megaface_free(&mf);
+                }
+    assert_true(differ > 0);
+    free(p);
+    free(dis);
+}
+
+/* eval_run's extra rank-1 keys: the validation split's with its own probes and distractors (the
+ * test split's matrices given as the validation split give megaface_rank1 exactly, other ones
+ * another value), each network's (the main matrices reuse megaface_rank1; a copy is computed and
+ * agrees; absent -> null), and the refusals of malformed parts. */
+static void test_eval_run_rank1_keys(void **state)
+{
+    (void)state;
+    enum { IDS = 6, IMG = 5, P = IDS * IMG, N = 400, D = 8 };
+    static float p[P * D], dis[N * D], p2[P * D], dis2[N * D], vdis[N * D];
+    int32_t lab[P];
+    uint64_t s = 5;
+    fill_gauss_unit(p, P, D, &s);
+    fill_gauss_unit(dis, N, D, &s);
+    fill_gauss_unit(vdis, N, D, &s);
+    for (int i = 0; i < P; i++) { /* an identity's images near its first one: rank-1 in (0,1) */
+        lab[i] = i / IMG;
+        for (int k = 0; k < D; k++) p[i * D + k] = p[(i / IMG) * IMG * D + k] + 0.6f * p[i * D + k];
+    }
+    memcpy(p2, p, sizeof p);
+    memcpy(dis2, dis, sizeof dis);
+    struct eval_inputs in = mf_inputs(p, lab, P, dis, N, D);
+    struct eval_cfg c = cfg_small();
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/eval_rank1_keys", test_tmpdir());
+    struct eval_summary sum;
+    struct dcqb_err err = {0};
+    assert_int_equal(eval_run(&in, &c, dir, &sum, &err), DCQB_OK);
+    const char *extra[] = {"megaface_rank1_online", "megaface_rank1_ema", "val_rank1",
+                           "val_n_distractors"};
+    for (int k = 0; k < 4; k++) assert_true(isnan(eval_summary_get(&sum, extra[k])));
+    const double r1 = eval_summary_get(&sum, "megaface_rank1");
+    assert_true(r1 > 0 && r1 < 1);
+    /* the same matrices as the validation split; the EMA network as the main matrices, the
+     * online one as a copy (computed in a second pass) */
+    in.val_probe = in.probe;
+    in.val_probe_labels = in.probe_labels;
+    in.val_distractors = in.distractors;
+    in.probe_ema = in.probe;
+    in.distractors_ema = in.distractors;
+    in.probe_online = (struct eval_mat){p2, P, D};
+    in.distractors_online = (struct eval_mat){dis2, N, D};
+    c.max_distractors = 100; /* applies to both networks, not to the validation split */
+    assert_int_equal(eval_run(&in, &c, dir, &sum, &err), DCQB_OK);
+    const double r1_100 = eval_summary_get(&sum, "megaface_rank1");
+    assert_true(r1_100 > r1);
+    assert_true(eval_summary_get(&sum, "megaface_rank1_ema") == r1_100);
+    assert_true(eval_summary_get(&sum, "megaface_rank1_online") == r1_100);
+    assert_true(eval_summary_get(&sum, "val_rank1") == r1);
+    assert_true(eval_summary_get(&sum, "val_n_distractors") == N);
+    /* other validation distractors, another rank-1 */
+    in.val_distractors = (struct eval_mat){vdis, N, D};
+    assert_int_equal(eval_run(&in, &c, dir, &sum, &err), DCQB_OK);
+    assert_true(eval_summary_get(&sum, "val_rank1") != r1);
+    /* refusals: a dimension mismatch, a network's matrix without its companion rows */
+    in.val_distractors = (struct eval_mat){vdis, N / 2, D / 2};
+    assert_int_equal(eval_run(&in, &c, dir, &sum, &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "val-distractors"));
+    in.val_distractors = (struct eval_mat){vdis, N, D};
+    in.distractors_online = (struct eval_mat){dis2, N - 1, D};
+    assert_int_equal(eval_run(&in, &c, dir, &sum, &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "distractors-online"));
+}
+
 /* One identity {p, g}, one distractor x with sim(p,x) = sim(p,g) = 0.5 exactly, sim(g,x) = 0.
  * Trial (p,g): tie -> strict: beaten (rank 2), loose: rank 1. Trial (g,p): rank 1 both. */
 static void test_tie_rule_constructed(void **state)
@@ -714,6 +817,8 @@ int main(void)
         cmocka_unit_test(test_perfect_separation),
         cmocka_unit_test(test_random_rank1),
         cmocka_unit_test(test_stream_equals_bruteforce),
+        cmocka_unit_test(test_rank1_only_equals_full),
+        cmocka_unit_test(test_eval_run_rank1_keys),
         cmocka_unit_test(test_tie_rule_constructed),
         cmocka_unit_test(test_tar_at_far_constructed),
         cmocka_unit_test(test_lfw_constructed),

@@ -199,8 +199,9 @@ static int cmp_tag(const void *a, const void *b)
     return x->role - y->role;
 }
 
-/* Train, probe, distractor and pair identities are disjoint, tested on the identity codes z:
- * no code appears under two roles, and no two distractors share a code. */
+/* Train, probe, distractor, pair, validation probe and validation distractor identities are
+ * disjoint, tested on the identity codes z: no code appears under two roles, and no two
+ * (validation) distractors share a code. */
 static void test_identities_disjoint(void **state)
 {
     (void)state;
@@ -208,7 +209,8 @@ static void test_identities_disjoint(void **state)
     const struct synth_cfg *cf = synth_config(s);
     double z[64], u[64];
     uint64_t nk;
-    int64_t n = 0, cap = 2000 + cf->probe_ids + cf->distractors + 2 * cf->lfw_pairs;
+    int64_t n = 0, cap = 2000 + cf->probe_ids + cf->distractors + 2 * cf->lfw_pairs +
+                         cf->val_probe_ids + cf->val_distractors;
     struct tagged *t = malloc((size_t)cap * sizeof *t);
     assert_non_null(t);
     for (int64_t c = 0; c < 2000; c++) {
@@ -229,10 +231,19 @@ static void test_identities_disjoint(void **state)
         synth_latent(s, SYNTH_ROLE_PAIR_B, i, 0, z, u, &nk);
         t[n++] = (struct tagged){code_hash(z, cf->id_dim), 3};
     }
+    for (int p = 0; p < cf->val_probe_ids; p++) {
+        synth_latent(s, SYNTH_ROLE_VAL_PROBE, (int64_t)p * cf->probe_imgs, 0, z, u, &nk);
+        t[n++] = (struct tagged){code_hash(z, cf->id_dim), 4};
+    }
+    for (int64_t i = 0; i < cf->val_distractors; i++) {
+        synth_latent(s, SYNTH_ROLE_VAL_DISTRACTOR, i, 0, z, u, &nk);
+        t[n++] = (struct tagged){code_hash(z, cf->id_dim), 5};
+    }
+    assert_int_equal(n, cap);
     qsort(t, (size_t)n, sizeof *t, cmp_tag);
     for (int64_t i = 1; i < n; i++) {
         if (t[i].h != t[i - 1].h) continue;
-        if (t[i].role != t[i - 1].role || t[i].role == 2 || t[i].role == 1)
+        if (t[i].role != t[i - 1].role || t[i].role != 3)
             print_error("identity shared: roles %d and %d\n", t[i - 1].role, t[i].role);
         assert_int_equal(t[i].role, t[i - 1].role);
         assert_int_equal(t[i].role, 3); /* only a genuine pair repeats an identity */
@@ -242,23 +253,31 @@ static void test_identities_disjoint(void **state)
 }
 
 /* Probes have look-alikes among the distractors (cosine of codes ~0.8), and they are spread
- * through the distractor list (prefixes are unbiased samples). */
-static void test_distractor_lookalikes(void **state)
+ * through the distractor list (prefixes are unbiased samples); the same for the validation
+ * probes among the validation distractors (val = 1, distractors = val_distractors). */
+static void val_2000(struct synth_cfg *c) { c->val_distractors = 2000; }
+
+static void check_lookalikes(int val)
 {
-    (void)state;
-    struct synth *s = make(SYNTH_MS1M, 100, 9, NULL);
+    struct synth *s = make(SYNTH_MS1M, 100, 9, val ? val_2000 : NULL);
     const struct synth_cfg *cf = synth_config(s);
-    const int d = cf->id_dim, P = cf->probe_ids;
-    int64_t N = cf->distractors; /* 2000: 560 look-alike slots */
+    const int d = cf->id_dim, P = val ? cf->val_probe_ids : cf->probe_ids;
+    const int role_p = val ? SYNTH_ROLE_VAL_PROBE : SYNTH_ROLE_PROBE;
+    const int role_d = val ? SYNTH_ROLE_VAL_DISTRACTOR : SYNTH_ROLE_DISTRACTOR;
+    const int64_t id0 = val ? SYNTH_VAL_ID0 : 0;
+    int64_t N = val ? 2000 : cf->distractors; /* 2000: 560 look-alike slots */
+    assert_int_equal(cf->val_probe_ids, 80);
+    assert_int_equal(cf->val_distractors, val ? 2000 : 5000);
     double *pz = malloc((size_t)P * d * sizeof *pz), z[64], u[64];
     double *best = calloc((size_t)P, sizeof *best);
     assert_true(pz && best);
     uint64_t nk;
-    for (int p = 0; p < P; p++) synth_latent(s, SYNTH_ROLE_PROBE, (int64_t)p * cf->probe_imgs, 0,
+    for (int p = 0; p < P; p++) synth_latent(s, role_p, (int64_t)p * cf->probe_imgs, 0,
                                              pz + (size_t)p * d, u, &nk);
     int64_t first_half = 0, total = 0;
     for (int64_t i = 0; i < N; i++) {
-        int64_t e = -1 - synth_latent(s, SYNTH_ROLE_DISTRACTOR, i, 0, z, u, &nk);
+        int64_t e = -1 - id0 - synth_latent(s, role_d, i, 0, z, u, &nk);
+        assert_true(e >= 0);
         int lookalike = e / cf->group_size < P; /* in a probe's group */
         assert_true(e % cf->group_size != 0 || !lookalike); /* never the probe itself */
         for (int p = 0; p < P; p++) {
@@ -276,6 +295,101 @@ static void test_distractor_lookalikes(void **state)
     assert_true(first_half > 210 && first_half < 350);
     free(pz);
     free(best);
+    synth_free(s);
+}
+
+static void test_distractor_lookalikes(void **state)
+{
+    (void)state;
+    check_lookalikes(0);
+}
+
+static void test_val_lookalikes(void **state)
+{
+    (void)state;
+    check_lookalikes(1);
+}
+
+static void val_none(struct synth_cfg *c)
+{
+    c->val_probe_ids = 0;
+    c->val_distractors = 0;
+}
+
+static void val_big(struct synth_cfg *c)
+{
+    c->val_probe_ids = 300;
+    c->val_distractors = 123457;
+}
+
+/* The validation split draws nothing from the test namespaces: with or without it, at any
+ * size, every other set keeps every byte (the golden crc of test_determinism). And the
+ * validation images themselves depend on the seed and on nothing of the test split. */
+static void test_val_split_leaves_other_sets(void **state)
+{
+    (void)state;
+    struct synth *a = make(SYNTH_MF2, 500, 7, val_none), *b = make(SYNTH_MF2, 500, 7, val_big);
+    assert_int_equal(batch_crc(a), SYNTH_GOLDEN_CRC);
+    assert_int_equal(batch_crc(b), SYNTH_GOLDEN_CRC);
+    synth_free(a);
+    synth_free(b);
+    struct synth *c = make(SYNTH_MF2, 500, 7, NULL), *d = make(SYNTH_MF2, 50, 7, val_2000);
+    const int D = synth_config(c)->x_dim;
+    float x[128], y[128];
+    int32_t la, lb;
+    assert_int_equal(synth_num_val_probe_images(c), 80 * 44);
+    for (int64_t i = 0; i < 3520; i += 97) {
+        synth_render_val_probe(c, x, &la, i, i & 1);
+        synth_render_val_probe(d, y, &lb, i, i & 1);
+        assert_memory_equal(x, y, D * sizeof *x);
+        assert_int_equal(la, i / 44);
+        assert_int_equal(lb, la);
+        synth_render_probe(c, y, &lb, i, i & 1);
+        assert_memory_not_equal(x, y, D * sizeof *x);
+    }
+    /* val_distractors changes the validation order (a permutation of its own size), the test
+     * distractors do not move */
+    synth_render_distractor(c, x, 5, 0);
+    synth_render_distractor(d, y, 5, 0);
+    assert_memory_equal(x, y, D * sizeof *x);
+    synth_render_val_distractor(c, x, 5, 0);
+    synth_render_distractor(c, y, 5, 0);
+    assert_memory_not_equal(x, y, D * sizeof *x);
+    synth_free(c);
+    synth_free(d);
+}
+
+/* synth_render_views == two synth_render_* calls, byte for byte, for every role. */
+static void test_render_views(void **state)
+{
+    (void)state;
+    struct synth *s = make(SYNTH_MS1M, 50, 3, NULL);
+    const int D = synth_config(s)->x_dim;
+    float x[128], xf[128], y[128], yf[128], pb[128];
+    int32_t lab;
+    int same;
+    for (int64_t i = 0; i < 40; i++) {
+        for (int role = SYNTH_ROLE_TRAIN; role <= SYNTH_ROLE_VAL_DISTRACTOR; role++) {
+            int32_t j = (int32_t)(i % 3);
+            synth_render_views(s, x, xf, role, i, role == SYNTH_ROLE_TRAIN ? j : 0);
+            for (int flip = 0; flip < 2; flip++) {
+                float *o = flip ? yf : y;
+                switch (role) {
+                case SYNTH_ROLE_TRAIN: synth_render_train(s, o, i, j, flip); break;
+                case SYNTH_ROLE_PROBE: synth_render_probe(s, o, &lab, i, flip); break;
+                case SYNTH_ROLE_DISTRACTOR: synth_render_distractor(s, o, i, flip); break;
+                case SYNTH_ROLE_PAIR_A: synth_render_pair(s, o, pb, &same, i, flip); break;
+                case SYNTH_ROLE_PAIR_B: synth_render_pair(s, pb, o, &same, i, flip); break;
+                case SYNTH_ROLE_VAL_PROBE: synth_render_val_probe(s, o, &lab, i, flip); break;
+                default: synth_render_val_distractor(s, o, i, flip); break;
+                }
+            }
+            assert_memory_equal(x, y, D * sizeof *x);
+            assert_memory_equal(xf, yf, D * sizeof *x);
+            synth_render_views(s, y, NULL, role, i, role == SYNTH_ROLE_TRAIN ? j : 0);
+            assert_memory_equal(x, y, D * sizeof *x);
+        }
+    }
     synth_free(s);
 }
 
@@ -427,6 +541,10 @@ static void test_bad_config(void **state)
     cfg.label_noise = 1.5;
     assert_int_equal(synth_create(&s, &cfg, &err), DCQB_EINVAL);
     assert_non_null(strstr(err.msg, "label_noise"));
+    cfg.label_noise = 0;
+    cfg.val_distractors = -1;
+    assert_int_equal(synth_create(&s, &cfg, &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "val_distractors"));
     assert_int_equal(synth_profile_from_name("mf2"), SYNTH_MF2);
     assert_int_equal(synth_profile_from_name("nope"), -1);
     assert_string_equal(synth_profile_name(SYNTH_LOGNORMAL), "lognormal");
@@ -442,6 +560,9 @@ int main(void)
         cmocka_unit_test(test_profiles_other),
         cmocka_unit_test(test_identities_disjoint),
         cmocka_unit_test(test_distractor_lookalikes),
+        cmocka_unit_test(test_val_lookalikes),
+        cmocka_unit_test(test_val_split_leaves_other_sets),
+        cmocka_unit_test(test_render_views),
         cmocka_unit_test(test_pairs_layout),
         cmocka_unit_test(test_flip_twice_is_identity),
         cmocka_unit_test(test_holdout_and_locate),

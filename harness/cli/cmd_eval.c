@@ -35,6 +35,10 @@ static void usage(void)
         "with the run's network: --net default = the head's choice (DCQ: its EMA network), ema,\n"
         "online, or raw (no network: cosine on the input itself, the untrained baseline).\n"
         "--flip-sum 1 (default): feature = normalize(f(x) + f(flip x)). Output: DIR/eval/.\n"
+        "--distractors N uses the first N of the run's distractors (N <= the data key\n"
+        "'distractors', set at training). Also reported: val_rank1 (the validation split:\n"
+        "data keys val_probe_ids, val_distractors) and, when the run keeps an EMA network,\n"
+        "megaface_rank1_online and megaface_rank1_ema (rank-1 with each network).\n"
         "\n"
         "Evaluates embeddings from anywhere (float32/float64 .npy, one row per image; labels\n"
         "int32/int64). Each group is computed when its inputs are given; at least one group.\n"
@@ -77,7 +81,9 @@ static void usage(void)
         "                     below 1/#impostors is null with resolvable 0), lfw_acc_mean,\n"
         "                     lfw_acc_std, lfw_tar_at_far_1e-3/1e-2 (ROC over all pairs),\n"
         "                     tail_acc_mean_<b>, tail_acc_weight_<b>, tail_cos_<b>, counts per\n"
-        "                     bucket b in b1_2 b3_5 b6_10 b11_50 b51_plus; flags tie_loose,\n"
+        "                     bucket b in b1_2 b3_5 b6_10 b11_50 b51_plus; with --run also\n"
+        "                     val_rank1, val_n_distractors, megaface_rank1_online/_ema;\n"
+        "                     flags tie_loose,\n"
         "                     probe_pairs_as_impostors, impostor_bins, impostor_bin_width\n"
         "  cmc.tsv            size rank rate          rank1_vs_size.tsv  size rank1 trials\n"
         "  roc.tsv            far tar threshold (2000 points log-spaced in FAR, largest size)\n"
@@ -146,7 +152,13 @@ static void print_summary(const struct eval_summary *s, const char *out, double 
         }
         printf("   (%.3g impostor pairs, bin width %.1e)\n", V("megaface_n_impostor"),
                V("impostor_bin_width"));
+        if (isfinite(V("megaface_rank1_online")) || isfinite(V("megaface_rank1_ema")))
+            printf("    rank-1 by network: online %.4f  ema %.4f\n", V("megaface_rank1_online"),
+                   V("megaface_rank1_ema"));
     }
+    if (isfinite(V("val_rank1")))
+        printf("  Validation rank-1 %.4f (%.0f distractors)\n", V("val_rank1"),
+               V("val_n_distractors"));
     if (s->has_lfw) {
         printf("  LFW-style %.0f pairs: acc %.4f +- %.4f, TAR@FAR 1e-3 ", V("lfw_n_pairs"),
                V("lfw_acc_mean"), V("lfw_acc_std"));

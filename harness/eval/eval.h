@@ -53,7 +53,8 @@ struct eval_vec {
 };
 
 /* The parts present decide what is computed: MegaFace iff probe.x, LFW iff pairs_a.x, tail iff
- * holdout.x. Within a part, the listed companions are required. */
+ * holdout.x, validation rank-1 iff val_probe.x, the rank-1 of each network iff probe_online.x
+ * (resp. probe_ema.x). Within a part, the listed companions are required. */
 struct eval_inputs {
     /* MegaFace: probe (P, D), probe_labels (P) identity ids, distractors (N, D). */
     struct eval_mat probe;
@@ -68,6 +69,15 @@ struct eval_inputs {
     struct eval_vec holdout_labels;
     struct eval_vec class_sizes;
     struct eval_mat class_means, class_weights;
+    /* Validation: val_probe (Pv, D), val_probe_labels (Pv), val_distractors (Nv, D); rank-1 at
+     * Nv with the MegaFace protocol (max_distractors does not apply). */
+    struct eval_mat val_probe;
+    struct eval_vec val_probe_labels;
+    struct eval_mat val_distractors;
+    /* The probes and distractors embedded with the online (resp. EMA) network, rows as probe and
+     * distractors (probe_labels apply): MegaFace rank-1 at the largest size with that network.
+     * Pointers equal to probe.x and distractors.x take megaface_rank1 itself (no second pass). */
+    struct eval_mat probe_online, distractors_online, probe_ema, distractors_ema;
 };
 
 struct eval_cfg {
@@ -134,6 +144,11 @@ struct eval_megaface {
 int eval_megaface_compute(struct eval_megaface *mf, const struct eval_inputs *in,
                           const struct eval_cfg *cfg, struct dcqb_err *err);
 void eval_megaface_free(struct eval_megaface *mf);
+/* The rank-1 (cmc at the largest ladder size, rank 1) of eval_megaface_compute on these inputs,
+ * bit for bit, without the impostor histograms: the same blocks, the same scores. */
+int eval_megaface_rank1(double *rank1, const struct eval_mat *probe, const int32_t *labels,
+                        const struct eval_mat *dis, const struct eval_cfg *cfg,
+                        struct dcqb_err *err);
 
 /* Ladder sizes for N distractors: 10, 100, ... < N, then N. Returns the count. */
 int eval_ladder(int64_t sizes[EVAL_MAX_LADDER], int64_t n);

@@ -38,7 +38,10 @@ const char *const eval_metric_keys[] = {
     /* tail */
     "tail_n_holdout", "tail_n_classes", "tail_acc_mean_all", "tail_acc_weight_all", "tail_cos_all",
     B5("tail_acc_mean_"), B5("tail_acc_weight_"), B5("tail_cos_"), B5("tail_n_classes_"),
-    B5("tail_n_holdout_"), NULL};
+    B5("tail_n_holdout_"),
+    /* rank-1 at the largest size with each network (null without an EMA network), and the
+     * validation split's rank-1 with the evaluated network */
+    "megaface_rank1_online", "megaface_rank1_ema", "val_n_distractors", "val_rank1", NULL};
 
 static const double far_targets[EVAL_N_FAR] = {1e-3, 1e-4, 1e-5, 1e-6};
 static const char *const far_names[EVAL_N_FAR] = {"1e-3", "1e-4", "1e-5", "1e-6"};
@@ -159,6 +162,26 @@ int eval_inputs_check(const struct eval_inputs *in, struct dcqb_err *err)
             return DCQB_FAIL(err, DCQB_EINVAL, "class-means: %lld classes", (long long)C);
         if (in->class_weights.x &&
             (rc = check_mat(&in->class_weights, "class-weights", C, D, 1, err)))
+            return rc;
+    }
+    if (in->val_probe.x) {
+        const int64_t P = in->val_probe.rows, D = in->val_probe.cols;
+        if ((rc = check_mat(&in->val_probe, "val-probe", -1, -1, 0, err)) ||
+            (rc = check_vec(&in->val_probe_labels, "val-probe-labels", P, INT32_MIN, INT32_MAX,
+                            err)) ||
+            (rc = check_mat(&in->val_distractors, "val-distractors", -1, D, 0, err)))
+            return rc;
+    }
+    for (int net = 0; net < 2; net++) {
+        const struct eval_mat *p = net ? &in->probe_ema : &in->probe_online;
+        const struct eval_mat *d = net ? &in->distractors_ema : &in->distractors_online;
+        if (!p->x) continue;
+        if (!in->probe.x)
+            return DCQB_FAIL(err, DCQB_EINVAL, "probe-%s: given without the probes",
+                             net ? "ema" : "online");
+        if ((rc = check_mat(p, net ? "probe-ema" : "probe-online", in->probe.rows, -1, 0, err)) ||
+            (rc = check_mat(d, net ? "distractors-ema" : "distractors-online",
+                            in->distractors.rows, p->cols, 0, err)))
             return rc;
     }
     return DCQB_OK;
@@ -428,6 +451,34 @@ static int megaface_part(struct eval_summary *sum, struct eval_megaface *mf,
     return write_megaface(outdir, cfg, in, mf, rocs, err);
 }
 
+/* The rank-1 of each network given (megaface_rank1 itself where the matrices are the main ones)
+ * and of the validation split. */
+static int rank1_part(struct eval_summary *sum, const struct eval_megaface *mf,
+                      const struct eval_inputs *in, const struct eval_cfg *cfg,
+                      struct dcqb_err *err)
+{
+    int rc;
+    double r1;
+    for (int net = 0; net < 2; net++) {
+        const struct eval_mat *p = net ? &in->probe_ema : &in->probe_online;
+        const struct eval_mat *d = net ? &in->distractors_ema : &in->distractors_online;
+        if (!p->x) continue;
+        if (p->x == in->probe.x && d->x == in->distractors.x) r1 = mf->cmc[mf->n_sizes - 1][0];
+        else if ((rc = eval_megaface_rank1(&r1, p, in->probe_labels.x, d, cfg, err))) return rc;
+        sum_set(sum, net ? "megaface_rank1_ema" : "megaface_rank1_online", r1);
+    }
+    if (in->val_probe.x) {
+        struct eval_cfg vc = *cfg;
+        vc.max_distractors = 0;
+        if ((rc = eval_megaface_rank1(&r1, &in->val_probe, in->val_probe_labels.x,
+                                      &in->val_distractors, &vc, err)))
+            return rc;
+        sum_set(sum, "val_rank1", r1);
+        sum_set(sum, "val_n_distractors", (double)in->val_distractors.rows);
+    }
+    return DCQB_OK;
+}
+
 /* LFW-style: the lfw_* keys, lfw_folds.tsv and lfw_roc.tsv. lfw is the caller's to free. */
 static int lfw_part(struct eval_summary *sum, struct eval_lfw *lfw, const struct eval_inputs *in,
                     const struct eval_cfg *cfg, const char *outdir, struct dcqb_err *err)
@@ -510,6 +561,7 @@ int eval_run(const struct eval_inputs *in, const struct eval_cfg *cfg, const cha
 
     summary_start(&sum, cfg);
     if (in->probe.x && (rc = megaface_part(&sum, &mf, rocs, in, cfg, outdir, err))) goto done;
+    if ((rc = rank1_part(&sum, &mf, in, cfg, err))) goto done;
     if (in->pairs_a.x && (rc = lfw_part(&sum, &lfw, in, cfg, outdir, err))) goto done;
     if (in->holdout.x && (rc = tail_part(&sum, in, outdir, err))) goto done;
 

@@ -62,17 +62,19 @@ static inline int n_beating(const float *top, float s, int tie)
     return k;
 }
 
-/* Scan one (bp, bn) score tile: running top-10 per probe row and impostor counts.
- * Cost: bp*bn compares + bin computations; insertions are rare after the first blocks. */
+/* Scan one (bp, bn) score tile: running top-10 per probe row and impostor counts (none when
+ * hist is NULL: rank-1 only). Cost: bp*bn compares + bin computations; insertions are rare
+ * after the first blocks. */
 static void scan_tile(float *top, uint64_t *hist, int64_t n_bins, const float *s, int bp, int bn)
 {
     for (int i = 0; i < bp; i++) {
         const float *row = s + (size_t)i * bn;
         float *t = top + (size_t)i * EVAL_MAX_RANK;
         float tmin = t[EVAL_MAX_RANK - 1];
+        if (hist)
+            for (int j = 0; j < bn; j++) hist[eval_bin(row[j], n_bins)]++;
         for (int j = 0; j < bn; j++) {
             float v = row[j];
-            hist[eval_bin(v, n_bins)]++;
             if (v > tmin) {
                 int k = EVAL_MAX_RANK - 1;
                 while (k > 0 && t[k - 1] < v) {
@@ -116,7 +118,8 @@ static int count_identities(struct eval_megaface *mf, const int32_t *lab, int64_
     return DCQB_OK;
 }
 
-/* The pass's shapes and its work space, carved from mf->mem. */
+/* The pass's shapes and its work space, carved from mf->mem. n_bins = 0: rank-1 only, no
+ * impostor histograms. */
 struct mf_work {
     int64_t P, D, N, n_bins;
     int Bp, Bd, L;
@@ -160,7 +163,7 @@ static int work_alloc(struct mf_work *w, struct eval_megaface *mf, struct dcqb_e
 /* Stream the distractors against the normalised probes: Bd rows at a time, clipped at ladder
  * sizes (FLOPs 2*P*N*D), snapshotting the top-10 and the histogram at each size. */
 static void stream_distractors(struct eval_megaface *mf, const struct mf_work *w,
-                               const struct eval_inputs *in)
+                               const struct eval_mat *dis)
 {
     const int64_t P = w->P, D = w->D, N = w->N, n_bins = w->n_bins;
     const int Bp = w->Bp, Bd = w->Bd;
@@ -172,19 +175,21 @@ static void stream_distractors(struct eval_megaface *mf, const struct mf_work *w
         int64_t j1 = j0 + Bd;
         if (j1 > mf->sizes[li]) j1 = mf->sizes[li];
         const int bn = (int)(j1 - j0);
-        l2norm_forward(w->dbuf, NULL, in->distractors.x + (size_t)j0 * D, bn, (int)D,
+        l2norm_forward(w->dbuf, NULL, dis->x + (size_t)j0 * D, bn, (int)D,
                        L2NORM_F64_EXACT);
         for (int64_t i0 = 0; i0 < P; i0 += Bp) {
             const int bp = (int)(P - i0 < Bp ? P - i0 : Bp);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bp, bn, (int)D, 1.0f,
                         w->probe_n + (size_t)i0 * D, (int)D, w->dbuf, (int)D, 0.0f, w->sbuf, bn);
-            scan_tile(top + (size_t)i0 * EVAL_MAX_RANK, w->hist, n_bins, w->sbuf, bp, bn);
+            scan_tile(top + (size_t)i0 * EVAL_MAX_RANK, n_bins ? w->hist : NULL, n_bins, w->sbuf,
+                      bp, bn);
         }
         j0 = j1;
         if (j1 == mf->sizes[li]) {
             memcpy(w->snap + (size_t)li * P * EVAL_MAX_RANK, top,
                    sizeof(float) * P * EVAL_MAX_RANK);
-            memcpy(w->imp_hist + (size_t)li * n_bins, w->hist, sizeof(uint64_t) * n_bins);
+            if (n_bins)
+                memcpy(w->imp_hist + (size_t)li * n_bins, w->hist, sizeof(uint64_t) * n_bins);
             mf->n_impostor[li] = (uint64_t)P * (uint64_t)mf->sizes[li];
             li++;
         }
@@ -232,12 +237,21 @@ static int64_t score_trials(int64_t hits[EVAL_MAX_LADDER][EVAL_MAX_RANK + 1],
     return ng;
 }
 
-int eval_megaface_compute(struct eval_megaface *mf, const struct eval_inputs *in,
-                          const struct eval_cfg *cfg, struct dcqb_err *err)
+/* The pass of eval_megaface_compute on (probe, labels, dis); rank1_only: no impostor
+ * histograms (and so no probe-pair impostors), the same blocks and so the same CMC. */
+static int megaface_compute(struct eval_megaface *mf, const struct eval_mat *probe,
+                            const int32_t *labels, const struct eval_mat *dis,
+                            const struct eval_cfg *cfg_in, int rank1_only, struct dcqb_err *err)
 {
     memset(mf, 0, sizeof *mf);
-    const int64_t P = in->probe.rows, D = in->probe.cols;
-    int64_t N = in->distractors.rows;
+    struct eval_cfg cfg_copy = *cfg_in;
+    const struct eval_cfg *cfg = &cfg_copy;
+    if (rank1_only) {
+        cfg_copy.n_bins = 0;
+        cfg_copy.probe_pairs_as_impostors = 0;
+    }
+    const int64_t P = probe->rows, D = probe->cols;
+    int64_t N = dis->rows;
     if (cfg->max_distractors > 0 && cfg->max_distractors < N) N = cfg->max_distractors;
     if (P < 2 || N < 1 || D < 1)
         return DCQB_FAIL(err, DCQB_EINVAL, "megaface: need >= 2 probes and >= 1 distractor");
@@ -253,14 +267,14 @@ int eval_megaface_compute(struct eval_megaface *mf, const struct eval_inputs *in
     mf->n_sizes = w.L;
     mf->n_bins = w.n_bins;
     int rc;
-    if ((rc = count_identities(mf, in->probe_labels.x, P, err))) return rc;
+    if ((rc = count_identities(mf, labels, P, err))) return rc;
     if ((rc = work_alloc(&w, mf, err))) return rc;
 
-    l2norm_forward(w.probe_n, NULL, in->probe.x, P, (int)D, L2NORM_F64_EXACT);
-    stream_distractors(mf, &w, in);
+    l2norm_forward(w.probe_n, NULL, probe->x, P, (int)D, L2NORM_F64_EXACT);
+    stream_distractors(mf, &w, dis);
     int64_t hits[EVAL_MAX_LADDER][EVAL_MAX_RANK + 1];
     memset(hits, 0, sizeof hits);
-    const int64_t ng = score_trials(hits, mf, &w, in->probe_labels.x, cfg);
+    const int64_t ng = score_trials(hits, mf, &w, labels, cfg);
     if (ng != mf->n_genuine)
         return DCQB_FAIL(err, DCQB_EINVAL, "megaface: internal genuine count %lld != %lld",
                          (long long)ng, (long long)mf->n_genuine);
@@ -272,4 +286,22 @@ int eval_megaface_compute(struct eval_megaface *mf, const struct eval_inputs *in
         }
     }
     return DCQB_OK;
+}
+
+int eval_megaface_compute(struct eval_megaface *mf, const struct eval_inputs *in,
+                          const struct eval_cfg *cfg, struct dcqb_err *err)
+{
+    return megaface_compute(mf, &in->probe, in->probe_labels.x, &in->distractors, cfg, 0, err);
+}
+
+int eval_megaface_rank1(double *rank1, const struct eval_mat *probe, const int32_t *labels,
+                        const struct eval_mat *dis, const struct eval_cfg *cfg,
+                        struct dcqb_err *err)
+{
+    struct eval_megaface mf;
+    *rank1 = NAN;
+    int rc = megaface_compute(&mf, probe, labels, dis, cfg, 1, err);
+    if (!rc) *rank1 = mf.cmc[mf.n_sizes - 1][0];
+    eval_megaface_free(&mf);
+    return rc;
 }

@@ -1,6 +1,8 @@
 /* eval_rundir.c - see eval_rundir.h. Evaluation sets are regenerated from the run's data config
  * (the generator is random access, so nothing is stored), embedded in chunks with BN in eval
- * mode, and passed to eval_run. */
+ * mode, and passed to eval_run. Each image and its flip are rendered together
+ * (synth_render_views); the probes and distractors are rendered once and embedded with every
+ * network whose rank-1 metrics.json reports (eval.net's, and with an EMA network the other). */
 #include "eval_rundir.h"
 
 #include <errno.h>
@@ -19,26 +21,42 @@ struct embedder {
     int use_ema, flip_sum;
     int raw;                /* no network: the input x itself is the feature (baseline) */
     int d;                  /* feature dimension: emb_dim, or Din when raw */
-    float *x, *xf, *e, *ef; /* (EMB_CHUNK, Din) x2, (EMB_CHUNK, d) x2 */
+    int alt[2];             /* 1: also embed probes and distractors with the online (0) / EMA (1)
+                             * network (the run has an EMA network and eval.net is not it) */
+    float *x, *xf, *e, *ef; /* (EMB_CHUNK, Din) x2, (EMB_CHUNK, max(d, emb_dim)) x2 */
 };
 
-/* out (n,d) = normalize(f(x)) or normalize(f(x) + f(flip x)) for n <= EMB_CHUNK rendered rows
- * already in em->x / em->xf. */
-static void embed_rows(struct embedder *em, float *out, int64_t n)
+/* out (n, d) = normalize(f(x)) or normalize(f(x) + f(flip x)) for n <= EMB_CHUNK rendered rows
+ * already in em->x / em->xf, f = the input itself (raw) or the online / EMA network. */
+static void embed_rows_with(struct embedder *em, float *out, int64_t n, int raw, int use_ema)
 {
-    int d = em->d;
-    if (em->raw) {
+    const int d = raw ? em->tr->ts.D : em->tr->net.cfg.emb_dim;
+    if (raw) {
         memcpy(out, em->x, sizeof(float) * (size_t)(n * d));
         if (em->flip_sum)
             for (int64_t i = 0; i < n * d; i++) out[i] += em->xf[i];
     } else {
-        trainer_embed(em->tr, out, em->x, n, em->use_ema);
+        trainer_embed(em->tr, out, em->x, n, use_ema);
         if (em->flip_sum) {
-            trainer_embed(em->tr, em->ef, em->xf, n, em->use_ema);
+            trainer_embed(em->tr, em->ef, em->xf, n, use_ema);
             for (int64_t i = 0; i < n * d; i++) out[i] += em->ef[i];
         }
     }
     l2norm_forward(out, NULL, out, n, d, L2NORM_F64_SCALE);
+}
+
+/* The same with eval.net's choice. */
+static void embed_rows(struct embedder *em, float *out, int64_t n)
+{
+    embed_rows_with(em, out, n, em->raw, em->use_ema);
+}
+
+/* Render row r of the chunk: the image into em->x and, with flip_sum, its flip into em->xf. */
+static void render_row(struct embedder *em, int64_t r, int role, int64_t i, int32_t j)
+{
+    const int Din = em->tr->ts.D;
+    synth_render_views(em->tr->ts.syn, em->x + r * Din, em->flip_sum ? em->xf + r * Din : NULL,
+                       role, i, j);
 }
 
 static void report(eval_progress_fn p, void *ctx, const char *stage, int64_t done, int64_t tot)
@@ -56,7 +74,7 @@ const struct key_spec eval_rundir_keys[] = {
     {"eval.flip_sum", KEY_BOOL, F(flip_sum), 0, 0, NULL, KEY_EVAL, 0,
      "feature = normalize(f(x) + f(flip(x)))"},
     {"eval.distractors", KEY_I64, F(distractors), 0, 1e9, NULL, KEY_EVAL, 0,
-     "distractors to use (0: the generator's count)"},
+     "the first N distractors (0: all; N above the data key 'distractors' is refused)"},
     {"eval.tie", KEY_CHOICE, F(ecfg.tie), 0, 0, ties, KEY_EVAL, 0, "rank ties"},
     {"eval.mean_cap", KEY_I64, F(mean_cap), 0, 1e9, NULL, KEY_EVAL, 0,
      "training images per class for the class means (0: all)"},
@@ -95,8 +113,9 @@ struct rundir_eval {
     struct trainer tr;
     struct embedder em;
     struct eval_class_accum acc;
-    float *discard, *probe, *dist, *pa, *pb, *hold, *means;
-    int32_t *plab, *same, *hlab, *sizes, *lab_chunk;
+    float *probe, *dist, *pa, *pb, *hold, *means, *vprobe, *vdist;
+    float *alt_probe[2], *alt_dist[2]; /* probes, distractors with the online / EMA network */
+    int32_t *plab, *same, *hlab, *sizes, *lab_chunk, *vplab;
 };
 
 static int oom(const struct rundir_eval *re, struct dcqb_err *err)
@@ -150,6 +169,13 @@ static int rebuild_trainer(struct rundir_eval *re, struct dcqb_err *err)
     if (!tr->ts.syn)
         return DCQB_FAIL(err, DCQB_EINVAL, "%s was trained on .npy data: export embeddings and "
                          "use 'dcqbench eval --probe ...' instead", rundir);
+    /* eval.distractors takes a prefix of the generator's list: it can lower the count, not
+     * raise it (the set is the data config's, part of the run) */
+    const int64_t N = synth_config(tr->ts.syn)->distractors;
+    if (re->eo.distractors > N)
+        return DCQB_FAIL(err, DCQB_EINVAL, "eval.distractors = %lld exceeds the distractor set "
+                         "(%lld identities; raise the data key 'distractors')",
+                         (long long)re->eo.distractors, (long long)N);
     return DCQB_OK;
 }
 
@@ -166,64 +192,112 @@ static int choose_net(struct rundir_eval *re, struct dcqb_err *err)
     if (em->use_ema && !tr->has_ema)
         return DCQB_FAIL(err, DCQB_EINVAL, "eval.net = ema, but head '%s' keeps no EMA network",
                          head_name(&tr->head));
+    /* with an EMA network, metrics.json has the rank-1 of both: embed with the one(s) eval.net
+     * is not */
+    for (int k = 0; k < 2; k++) em->alt[k] = tr->has_ema && (em->raw || em->use_ema != k);
     const int Din = tr->ts.D, d = em->raw ? Din : tr->net.cfg.emb_dim;
+    const int dmax = Din > tr->net.cfg.emb_dim ? Din : tr->net.cfg.emb_dim;
     em->d = d;
     em->x = malloc(sizeof(float) * EMB_CHUNK * Din);
     em->xf = malloc(sizeof(float) * EMB_CHUNK * Din);
-    em->e = malloc(sizeof(float) * EMB_CHUNK * d);
-    em->ef = malloc(sizeof(float) * EMB_CHUNK * d);
+    em->e = malloc(sizeof(float) * EMB_CHUNK * dmax);
+    em->ef = malloc(sizeof(float) * EMB_CHUNK * dmax);
     re->lab_chunk = malloc(sizeof(int32_t) * EMB_CHUNK);
-    re->discard = malloc(sizeof(float) * Din);
-    if (!em->x || !em->xf || !em->e || !em->ef || !re->lab_chunk || !re->discard)
-        return oom(re, err);
+    if (!em->x || !em->xf || !em->e || !em->ef || !re->lab_chunk) return oom(re, err);
     return DCQB_OK;
 }
 
-/* in->probe and in->probe_labels: every probe image. */
-static int embed_probes(struct rundir_eval *re, struct eval_inputs *in, struct dcqb_err *err)
+/* n images of `role` (a probe or distractor role), rendered once per chunk and embedded into
+ * out (n, d) with eval.net's network and into alt[k] (n, emb_dim) with network k where
+ * em->alt[k]; labels (n, may be NULL): the probe identities. */
+static void embed_set(struct rundir_eval *re, float *out, float *const alt[2], int32_t *labels,
+                      int role, int64_t n_img, const char *stage)
 {
     struct embedder *em = &re->em;
+    const int d = em->d, de = re->tr.net.cfg.emb_dim;
+    for (int64_t i = 0; i < n_img; i += EMB_CHUNK) {
+        int64_t n = n_img - i < EMB_CHUNK ? n_img - i : EMB_CHUNK;
+        for (int64_t r = 0; r < n; r++) {
+            render_row(em, r, role, i + r, 0);
+            if (labels) labels[i + r] = synth_probe_label(re->tr.ts.syn, i + r);
+        }
+        embed_rows(em, out + i * d, n);
+        for (int k = 0; k < 2; k++)
+            if (em->alt[k]) embed_rows_with(em, alt[k] + i * de, n, 0, k);
+        report(re->progress, re->pctx, stage, i + n, n_img);
+    }
+}
+
+/* A (P, d) and an (N, d) float matrix for network k's probes and distractors, or NULLs. */
+static int alloc_alt(struct rundir_eval *re, int64_t P, int64_t N, struct dcqb_err *err)
+{
+    const int de = re->tr.net.cfg.emb_dim;
+    for (int k = 0; k < 2; k++) {
+        if (!re->em.alt[k]) continue;
+        re->alt_probe[k] = malloc(sizeof(float) * (size_t)P * de);
+        re->alt_dist[k] = malloc(sizeof(float) * (size_t)(N ? N : 1) * de);
+        if (!re->alt_probe[k] || !re->alt_dist[k]) return oom(re, err);
+    }
+    return DCQB_OK;
+}
+
+/* in->probe, probe_labels, distractors (the first eval.distractors, 0: all) and, with an EMA
+ * network, probe_online/_ema and distractors_online/_ema. */
+static int embed_megaface(struct rundir_eval *re, struct eval_inputs *in, struct dcqb_err *err)
+{
     const struct synth *syn = re->tr.ts.syn;
-    const int Din = re->tr.ts.D, d = em->d;
-    int64_t P = synth_num_probe_images(syn);
+    const int d = re->em.d, de = re->tr.net.cfg.emb_dim;
+    const int64_t P = synth_num_probe_images(syn);
+    int64_t N = synth_config(syn)->distractors;
+    if (re->eo.distractors > 0) N = re->eo.distractors; /* <= N: rebuild_trainer checked */
+    int rc;
     re->probe = malloc(sizeof(float) * (size_t)P * d);
     re->plab = malloc(sizeof(int32_t) * (size_t)P);
-    if (!re->probe || !re->plab) return oom(re, err);
-    for (int64_t i = 0; i < P; i += EMB_CHUNK) {
-        int64_t n = P - i < EMB_CHUNK ? P - i : EMB_CHUNK;
-        for (int64_t r = 0; r < n; r++) {
-            synth_render_probe(syn, em->x + r * Din, re->plab + i + r, i + r, 0);
-            if (em->flip_sum) synth_render_probe(syn, em->xf + r * Din, re->plab + i + r, i + r, 1);
-        }
-        embed_rows(em, re->probe + i * d, n);
-    }
-    report(re->progress, re->pctx, "probes", P, P);
+    re->dist = malloc(sizeof(float) * (size_t)(N ? N : 1) * d);
+    if (!re->probe || !re->plab || !re->dist) return oom(re, err);
+    if ((rc = alloc_alt(re, P, N, err))) return rc;
+    embed_set(re, re->probe, re->alt_probe, re->plab, SYNTH_ROLE_PROBE, P, "probes");
+    embed_set(re, re->dist, re->alt_dist, NULL, SYNTH_ROLE_DISTRACTOR, N, "distractors");
     in->probe = (struct eval_mat){re->probe, P, d};
     in->probe_labels = (struct eval_vec){re->plab, P};
+    in->distractors = (struct eval_mat){re->dist, N, d};
+    /* eval.net's own network takes the main matrices: eval_run reuses megaface_rank1 */
+    const int main_net = re->em.raw ? -1 : re->em.use_ema;
+    for (int k = 0; k < 2 && re->tr.has_ema; k++) {
+        struct eval_mat *pk = k ? &in->probe_ema : &in->probe_online;
+        struct eval_mat *dk = k ? &in->distractors_ema : &in->distractors_online;
+        if (k == main_net) {
+            *pk = in->probe;
+            *dk = in->distractors;
+        } else {
+            *pk = (struct eval_mat){re->alt_probe[k], P, de};
+            *dk = (struct eval_mat){re->alt_dist[k], N, de};
+        }
+    }
     return DCQB_OK;
 }
 
-/* in->distractors: the first eval.distractors (0: all) of the generator's. */
-static int embed_distractors(struct rundir_eval *re, struct eval_inputs *in,
-                             struct dcqb_err *err)
+/* in->val_*: the validation split with eval.net's network, when the generator has one. */
+static int embed_validation(struct rundir_eval *re, struct eval_inputs *in, struct dcqb_err *err)
 {
-    struct embedder *em = &re->em;
     const struct synth *syn = re->tr.ts.syn;
-    const int Din = re->tr.ts.D, d = em->d;
-    int64_t N = synth_config(syn)->distractors;
-    if (re->eo.distractors > 0 && re->eo.distractors < N) N = re->eo.distractors;
-    re->dist = malloc(sizeof(float) * (size_t)N * d);
-    if (!re->dist) return oom(re, err);
-    for (int64_t i = 0; i < N; i += EMB_CHUNK) {
-        int64_t n = N - i < EMB_CHUNK ? N - i : EMB_CHUNK;
-        for (int64_t r = 0; r < n; r++) {
-            synth_render_distractor(syn, em->x + r * Din, i + r, 0);
-            if (em->flip_sum) synth_render_distractor(syn, em->xf + r * Din, i + r, 1);
-        }
-        embed_rows(em, re->dist + i * d, n);
-        report(re->progress, re->pctx, "distractors", i + n, N);
-    }
-    in->distractors = (struct eval_mat){re->dist, N, d};
+    const int d = re->em.d;
+    const int64_t P = synth_num_val_probe_images(syn), N = synth_config(syn)->val_distractors;
+    float *const none[2] = {NULL, NULL};
+    if (P <= 0 || N <= 0) return DCQB_OK;
+    re->vprobe = malloc(sizeof(float) * (size_t)P * d);
+    re->vplab = malloc(sizeof(int32_t) * (size_t)P);
+    re->vdist = malloc(sizeof(float) * (size_t)N * d);
+    if (!re->vprobe || !re->vplab || !re->vdist) return oom(re, err);
+    const int alt0 = re->em.alt[0], alt1 = re->em.alt[1];
+    re->em.alt[0] = re->em.alt[1] = 0; /* eval.net's network only */
+    embed_set(re, re->vprobe, none, re->vplab, SYNTH_ROLE_VAL_PROBE, P, "validation probes");
+    embed_set(re, re->vdist, none, NULL, SYNTH_ROLE_VAL_DISTRACTOR, N, "validation distractors");
+    re->em.alt[0] = alt0;
+    re->em.alt[1] = alt1;
+    in->val_probe = (struct eval_mat){re->vprobe, P, d};
+    in->val_probe_labels = (struct eval_vec){re->vplab, P};
+    in->val_distractors = (struct eval_mat){re->vdist, N, d};
     return DCQB_OK;
 }
 
@@ -232,30 +306,20 @@ static int embed_pairs(struct rundir_eval *re, struct eval_inputs *in, struct dc
 {
     struct embedder *em = &re->em;
     const struct synth *syn = re->tr.ts.syn;
-    const int Din = re->tr.ts.D, d = em->d;
-    float *discard = re->discard;
+    const int d = em->d;
     int64_t M = re->eo.lfw ? synth_config(syn)->lfw_pairs : 0;
     if (M <= 0) return DCQB_OK;
     re->pa = malloc(sizeof(float) * (size_t)M * d);
     re->pb = malloc(sizeof(float) * (size_t)M * d);
     re->same = malloc(sizeof(int32_t) * (size_t)M);
     if (!re->pa || !re->pb || !re->same) return oom(re, err);
-    /* side a in one pass, side b in a second: rendering is cheap next to the GEMMs, and
-     * the chunk buffers stay two (x and its flip) */
+    /* side a in one pass, side b in a second, so the chunk buffers stay two (x and its flip) */
+    for (int64_t i = 0; i < M; i++) re->same[i] = synth_pair_same(syn, i);
     for (int pass = 0; pass < 2; pass++)
         for (int64_t i = 0; i < M; i += EMB_CHUNK) {
             int64_t n = M - i < EMB_CHUNK ? M - i : EMB_CHUNK;
-            for (int64_t r = 0; r < n; r++) {
-                int s;
-                float *keep = em->x + r * Din, *keepf = em->xf + r * Din;
-                if (pass == 0) synth_render_pair(syn, keep, discard, &s, i + r, 0);
-                else synth_render_pair(syn, discard, keep, &s, i + r, 0);
-                if (em->flip_sum) {
-                    if (pass == 0) synth_render_pair(syn, keepf, discard, &s, i + r, 1);
-                    else synth_render_pair(syn, discard, keepf, &s, i + r, 1);
-                }
-                re->same[i + r] = s;
-            }
+            for (int64_t r = 0; r < n; r++)
+                render_row(em, r, pass ? SYNTH_ROLE_PAIR_B : SYNTH_ROLE_PAIR_A, i + r, 0);
             embed_rows(em, (pass == 0 ? re->pa : re->pb) + i * d, n);
         }
     in->pairs_a = (struct eval_mat){re->pa, M, d};
@@ -270,12 +334,14 @@ static int64_t embed_holdout(struct rundir_eval *re)
 {
     struct embedder *em = &re->em;
     const struct synth *syn = re->tr.ts.syn;
-    const int Din = re->tr.ts.D, d = em->d;
+    const int d = em->d;
     const int64_t C = re->tr.ts.C;
     int64_t h = 0, n = 0;
     for (int64_t c = 0; c < C; c++) {
-        if (synth_render_holdout(syn, em->x + n * Din, c, 0) != 0) continue;
-        if (em->flip_sum) synth_render_holdout(syn, em->xf + n * Din, c, 1);
+        /* the held-out image is the last (synth_render_holdout); the caller checked holdout */
+        const int32_t size = synth_class_size(syn, c);
+        if (size < 2) continue;
+        render_row(em, n, SYNTH_ROLE_TRAIN, c, size - 1);
         re->hlab[h + n] = (int32_t)c;
         if (++n == EMB_CHUNK) {
             embed_rows(em, re->hold + h * d, n);
@@ -293,8 +359,7 @@ static int embed_class_means(struct rundir_eval *re, struct dcqb_err *err)
 {
     struct embedder *em = &re->em;
     const struct trainset *ts = &re->tr.ts;
-    const struct synth *syn = ts->syn;
-    const int Din = ts->D, d = em->d;
+    const int d = em->d;
     const int64_t C = ts->C, mean_cap = re->eo.mean_cap;
     int32_t *lab_chunk = re->lab_chunk;
     int rc;
@@ -305,8 +370,7 @@ static int embed_class_means(struct rundir_eval *re, struct dcqb_err *err)
         int32_t m = ts->sizes[c];
         if (mean_cap > 0 && m > mean_cap) m = (int32_t)mean_cap;
         for (int32_t j = 0; j < m; j++) {
-            synth_render_train(syn, em->x + n * Din, c, j, 0);
-            if (em->flip_sum) synth_render_train(syn, em->xf + n * Din, c, j, 1);
+            render_row(em, n, SYNTH_ROLE_TRAIN, c, j);
             lab_chunk[n] = (int32_t)c;
             if (++n == EMB_CHUNK) {
                 embed_rows(em, em->e, n);
@@ -369,8 +433,8 @@ int eval_rundir(const char *rundir, struct cfg *opts, const char *outdir,
     if ((rc = load_eval_config(&re, opts, err))) goto out;
     if ((rc = rebuild_trainer(&re, err))) goto out;
     if ((rc = choose_net(&re, err))) goto out;
-    if ((rc = embed_probes(&re, &in, err))) goto out;
-    if ((rc = embed_distractors(&re, &in, err))) goto out;
+    if ((rc = embed_megaface(&re, &in, err))) goto out;
+    if ((rc = embed_validation(&re, &in, err))) goto out;
     if ((rc = embed_pairs(&re, &in, err))) goto out;
     if ((rc = embed_tail(&re, &in, err))) goto out;
     report(progress, pctx, "scoring", 0, 1);
@@ -382,10 +446,16 @@ out:
     free(re.em.e);
     free(re.em.ef);
     free(re.lab_chunk);
-    free(re.discard);
     free(re.probe);
     free(re.plab);
     free(re.dist);
+    free(re.vprobe);
+    free(re.vplab);
+    free(re.vdist);
+    for (int k = 0; k < 2; k++) {
+        free(re.alt_probe[k]);
+        free(re.alt_dist[k]);
+    }
     free(re.pa);
     free(re.pb);
     free(re.same);

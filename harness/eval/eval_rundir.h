@@ -8,7 +8,10 @@
  * weight generator, docs/METHOD.md §4); raw = no network, cosine on the input x itself (the
  * untrained baseline). eval.bins, eval.probe_pairs_as_impostors, eval.devkit and
  * eval.devkit_features are the .npy mode's --bins, --probe-pairs-as-impostors, --devkit and
- * --devkit-features.
+ * --devkit-features. eval.distractors takes a prefix of the run's distractor set and cannot
+ * exceed it (DCQB_EINVAL). Besides the test split, the validation split (data keys
+ * val_probe_ids, val_distractors) gives val_rank1 with eval.net's network, and a run with an EMA
+ * network gets the rank-1 of both networks (megaface_rank1_online, megaface_rank1_ema).
  */
 #ifndef DCQB_EVAL_RUNDIR_H
 #define DCQB_EVAL_RUNDIR_H
