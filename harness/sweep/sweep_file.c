@@ -29,19 +29,10 @@ static int data_key(const char *key)
     return keys_find(synth_id_keys, key) || keys_find(synth_keys, key);
 }
 
-/* Metrics eval/metrics.json writes with the validation split and the EMA comparison
- * (docs/METHOD.md §4). A sweep may name them, and the default list has them, even where
- * eval_metric_keys does not list them yet; names eval_metric_keys has are not added twice. */
-static const char *const metric_keys_extra[] = {"val_rank1", "val_n_distractors",
-                                                "megaface_rank1_online", "megaface_rank1_ema",
-                                                NULL};
-
 static int metric_known(const char *m)
 {
     for (int i = 0; eval_metric_keys[i]; i++)
         if (!strcmp(eval_metric_keys[i], m)) return 1;
-    for (int i = 0; metric_keys_extra[i]; i++)
-        if (!strcmp(metric_keys_extra[i], m)) return 1;
     return 0;
 }
 
@@ -458,13 +449,6 @@ static int metrics_and_name(struct loader *L, struct dcqb_err *err)
         for (int i = 0; eval_metric_keys[i]; i++) {
             size_t l = strlen(list);
             snprintf(list + l, sizeof list - l, "%s%s", i ? "," : "", eval_metric_keys[i]);
-        }
-        for (int i = 0; metric_keys_extra[i]; i++) {
-            int dup = 0;
-            for (int j = 0; eval_metric_keys[j]; j++)
-                dup |= !strcmp(eval_metric_keys[j], metric_keys_extra[i]);
-            size_t l = strlen(list);
-            if (!dup) snprintf(list + l, sizeof list - l, ",%s", metric_keys_extra[i]);
         }
         if ((rc = set_metrics(s, list, "built-in metrics", err))) return rc;
     }
