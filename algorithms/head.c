@@ -303,3 +303,20 @@ int64_t head_queue_classes(const struct head *h)
 {
     return h->ops->queue_classes ? h->ops->queue_classes(h->st) : -1;
 }
+
+int64_t head_logit_columns(const struct head *h)
+{
+    return h->ops->logit_columns ? h->ops->logit_columns(h->st) : -1;
+}
+
+void head_key_sources(struct head *h, const struct head_key_src *src, int n)
+{
+    if (h->ops->key_sources) h->ops->key_sources(h->st, src, n);
+}
+
+int head_queue_view(const struct head *h, struct head_queue_view *v, struct dcqb_err *err)
+{
+    memset(v, 0, sizeof *v);
+    if (!h->ops->queue_view) return DCQB_OK; /* no queue: L = 0 */
+    return prefixed(h, h->ops->queue_view(h->st, v), err);
+}

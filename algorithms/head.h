@@ -10,6 +10,7 @@
  *                                       image of the same identity (only when the head asks,
  *                                       req.pairs), else NULL. Writes the loss, ACCUMULATES
  *                                       d loss / d emb into demb (B,D).
+ *   key_sources(src, B*kshot)           (optional, heads with pairs) where the keys came from.
  *   step(lr, t)                         the head's own optimiser step / queue update, after the
  *                                       backbone update.
  * Dims: B batch, D embedding, C classes, K active classes this step.
@@ -29,7 +30,7 @@
 #include "margin.h"
 #include "optim.h"
 
-#define HEAD_ABI_VERSION 1
+#define HEAD_ABI_VERSION 2 /* 2: the loop instruments (logit_columns, key_sources, queue_view) */
 
 /* Everything a head may be configured with. Common knobs are fields; head-specific keys are
  * read through `param`, so a new head with new knobs needs no harness change. */
@@ -55,11 +56,31 @@ struct head_cfg {
 /* What a head asks of the loop, filled by init. */
 struct head_req {
     int pairs;          /* needs a key image of the same identity per sample (DCQ) */
-    int ema;            /* loop keeps an EMA copy of the backbone (the weight generator) */
-    float ema_mu;       /* its momentum */
+    int ema;            /* loop keeps an EMA copy of the backbone (the weight generator);
+                         * its momentum is the loop key `mu` (train_keys.c), any head's */
     int ema_bn;         /* EMA the BN running stats too */
     int kshot;          /* key = normalised mean of kshot reference embeddings */
     int eval_ema;       /* evaluate with the EMA network (DCQ's default, docs/METHOD.md §3.4) */
+};
+
+/* Where a key came from: one reference image the EMA network embedded (a key of kshot
+ * references has kshot of these, all of one identity). */
+struct head_key_src {
+    int32_t cls;  /* identity (the sample's label) */
+    int32_t img;  /* image index within the identity */
+    int32_t flip; /* 0 or 1 */
+};
+
+/* Read-only view of a queue head's slots (queue_view below). Pointers into the head's state,
+ * valid until its next step. */
+struct head_queue_view {
+    int64_t L;                      /* slots */
+    int D, kshot;                   /* key width; references per key */
+    const float *keys;              /* (L,D) unit rows */
+    const int32_t *labels;          /* (L) -1 = never written */
+    const int64_t *step;            /* (L) step that enqueued the slot, -1 = no source known
+                                     * (the initial random rows, or rows set by set_queue) */
+    const struct head_key_src *src; /* (L*kshot) the references of slot j at j*kshot.. */
 };
 
 /* Cost figures of one step with batch B (for the summary and the benchmark). */
@@ -113,6 +134,16 @@ struct head_ops {
     int (*set_queue)(void *st, const float *Q, const int32_t *labels, int64_t L,
                      struct dcqb_err *err);
     int64_t (*queue_classes)(const void *st);
+
+    /* Optional loop instruments (docs/METHOD.md §2, records); NULL = unsupported.
+     * logit_columns: columns of the last forward_backward's logit matrix, positives included
+     *   (full C; random its subset; sampled S + true classes not sampled; dcq 1 + L).
+     * key_sources: the references behind this step's keys, n = B*kshot rows in key order,
+     *   given after forward_backward and before step; step() stores them with the keys.
+     * queue_view: the queue's keys, labels and the source and step of every slot. */
+    int64_t (*logit_columns)(const void *st);
+    void (*key_sources)(void *st, const struct head_key_src *src, int n);
+    int (*queue_view)(const void *st, struct head_queue_view *v);
 };
 
 /* Handle over one head instance. A zeroed struct is a closed handle. */
@@ -148,6 +179,10 @@ int  head_active_classes(const struct head *h, int32_t *idx, int64_t *K, struct 
 int  head_set_queue(struct head *h, const float *Q, const int32_t *labels, int64_t L,
                     struct dcqb_err *err);
 int64_t head_queue_classes(const struct head *h);         /* -1 when unsupported */
+int64_t head_logit_columns(const struct head *h);         /* -1 when unsupported */
+void head_key_sources(struct head *h, const struct head_key_src *src, int n); /* no-op if so */
+/* A head without a queue answers v->L = 0 (not an error). */
+int  head_queue_view(const struct head *h, struct head_queue_view *v, struct dcqb_err *err);
 
 /* For head init: cfg->ratio checked against the one range every head shares, (0, 1]. */
 int head_cfg_ratio(const struct head_cfg *cfg, double *ratio, struct dcqb_err *err);

@@ -131,7 +131,9 @@ enum dcqb_stream {
     DCQB_STREAM_INIT = 2,     /* parameter initialisation */
     DCQB_STREAM_SHUFFLE = 3,  /* batch sampling / data order */
     DCQB_STREAM_HEAD = 4,     /* head-internal sampling (negatives, sampled classes) */
-    DCQB_STREAM_AUG = 5       /* flip augmentation */
+    DCQB_STREAM_AUG = 5,      /* flip augmentation of the batch */
+    DCQB_STREAM_REF = 6       /* DCQ's reference (pair / k-shot) image and flip draws, apart
+                               * from SHUFFLE and AUG so every head sees the same batches */
 };
 
 /* Seed of stream `id` under master `seed`: two splitmix64 rounds over (seed, id). */

@@ -157,7 +157,7 @@ static void test_errors(void **state)
     static char out[4096];
     char args[2048];
     snprintf(args, sizeof args, "head check --head dcq --emb %s/emb.npy --labels %s/y.npy "
-                                "--out %s/o", dir, dir, dir);
+                                "--queue_len 5 --out %s/o", dir, dir, dir);
     assert_int_equal(test_run_cli(out, sizeof out, args), 2);
     assert_non_null(strstr(out, "--keys"));
     snprintf(args, sizeof args, "head check --head full --emb %s/emb.npy --labels %s/ql.npy "

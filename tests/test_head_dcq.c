@@ -49,7 +49,6 @@ static void test_init_and_req(void **state)
     struct head_req req = st.req;
     assert_int_equal(req.pairs, 1);
     assert_int_equal(req.ema, 1);
-    assert_close(req.ema_mu, 0.999, 1e-7, 0);
     assert_int_equal(req.ema_bn, 1);
     assert_int_equal(req.kshot, 1);
     assert_int_equal(req.eval_ema, 1);
@@ -70,17 +69,26 @@ static void test_init_and_req(void **state)
     assert_true(cost.per_class_bytes == 0.0);
     assert_int_equal(cost.active_classes, 6);
     head_close(&st);
-    static const struct kv kv[] = {{"queue_len", "7"}, {"mu", "0.9"}, {"kshot", "3"},
+    static const struct kv kv[] = {{"queue_len", "7"}, {"kshot", "3"},
                                    {"eval_net", "online"}, {"ema_bn", "0"}, {NULL, NULL}};
     cfg = fx_cfg(C, D, B, 0.1, 1, kv, NULL);
     st = fx_open("dcq", &cfg);
     req = st.req;
     head_dcq_queue(st.st, NULL, NULL, &L);
     assert_int_equal(L, 7);
-    assert_close(req.ema_mu, 0.9, 1e-7, 0);
     assert_int_equal(req.kshot, 3);
     assert_int_equal(req.eval_ema, 0);
     assert_int_equal(req.ema_bn, 0);
+    head_close(&st);
+    /* a queue shorter than the batch is refused (docs/METHOD.md §3.4); L = B is fine */
+    static const struct kv kshort[] = {{"queue_len", "3"}, {NULL, NULL}};
+    static const struct kv kequal[] = {{"queue_len", "4"}, {NULL, NULL}};
+    struct dcqb_err err;
+    cfg = fx_cfg(C, D, B, 0.1, 1, kshort, NULL);
+    assert_int_equal(head_open(&st, "dcq", &cfg, &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "dcq: queue length L = 3 is shorter than the batch B = 4"));
+    cfg = fx_cfg(C, D, B, 0.1, 1, kequal, NULL);
+    st = fx_open("dcq", &cfg);
     head_close(&st);
 }
 

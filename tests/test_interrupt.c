@@ -38,7 +38,7 @@ static const char conf_text[] =
     "seed = 1, 2\n"
     "[head.full]\n"
     "[head.dcq]\n"
-    "ratio = 0.5\n";
+    "queue_len = 16\n"; /* L >= B */
 #define N_RUNS 4
 
 struct digest {

@@ -266,9 +266,10 @@ static void test_default_lines_pinned(void **state)
     assert_int_equal(keys_write_scoped(&c, m, KEY_DEFINES_RUN, train_key_scope), DCQB_OK);
     fclose(m);
     assert_string_equal(buf, "batch = 256\nclass_balanced = 0\ndepth = 2\ndim = 128\n"
-                             "ema_key_train = 1\nflip_aug = 1\nhead = full\nhidden = 512\n"
-                             "init_std = 0.01\nlr = 0.1\nlr_schedule = cosine\nmomentum = 0.9\n"
-                             "ratio = 0.1\nresidual = 1\nseed = 1\nsteps = 1000\nthreads = 1\n"
+                             "ema = 0\nema_key_train = 1\nflip_aug = 1\nhead = full\n"
+                             "hidden = 512\ninit_std = 0.01\nlr = 0.1\nlr_schedule = cosine\n"
+                             "momentum = 0.9\nmu = 0.999\nratio = 0.1\nresidual = 1\nseed = 1\n"
+                             "steps = 1000\nthreads = 1\n"
                              "warmup = 0.05\nweight_decay = 0.0005\n");
     uint64_t h;
     assert_int_equal(train_config_hash(&c, &h, NULL), DCQB_OK);

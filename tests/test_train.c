@@ -24,6 +24,7 @@ static void tiny_cfg(struct cfg *c, const char *head, long long steps)
     cfg_set(c, "s", "16", "test", 1, NULL);
     snprintf(buf, sizeof buf, "%lld", steps);
     cfg_set(c, "steps", buf, "test", 1, NULL);
+    if (!strcmp(head, "dcq")) cfg_set(c, "queue_len", "48", "test", 1, NULL); /* L >= B */
 }
 
 static int setup_tiny(struct trainer *tr, const char *head, long long steps, const char *extra_k,

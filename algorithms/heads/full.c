@@ -179,6 +179,11 @@ static void full_cost(const void *st, int B, struct head_cost *out)
     out->active_classes = s->C;
 }
 
+static int64_t full_logit_columns(const void *st)
+{
+    return ((const struct full_state *)st)->C;
+}
+
 static uint32_t full_digest(const void *st)
 {
     const struct full_state *s = st;
@@ -251,6 +256,7 @@ const struct head_ops head_full = {
     .free = full_free,
     .cost = full_cost,
     .digest = full_digest,
+    .logit_columns = full_logit_columns,
     .state_bytes = full_state_bytes,
     .save = full_save,
     .load = full_load,

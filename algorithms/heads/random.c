@@ -384,6 +384,11 @@ static void random_active_classes(const void *st, int32_t *idx, int64_t *K)
     *K = s->Kc;
 }
 
+static int64_t random_logit_columns(const void *st)
+{
+    return ((const struct random_state *)st)->Kc; /* max(int(rC), distinct labels) */
+}
+
 static const char *const random_keys[] = {"pfc_mode", "margin", "s", "m", "m1", "m2", "m3",
                                           "straight_through", "easy_margin", NULL};
 
@@ -411,4 +416,5 @@ const struct head_ops head_random = {
     .weight_grad = random_weight_grad,
     .set_classes = random_set_classes,
     .active_classes = random_active_classes,
+    .logit_columns = random_logit_columns,
 };

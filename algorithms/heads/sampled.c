@@ -464,6 +464,11 @@ static void sampled_active_classes(const void *st, int32_t *idx, int64_t *K)
     *K = s->Ssel;
 }
 
+static int64_t sampled_logit_columns(const void *st)
+{
+    return ((const struct sampled_state *)st)->Uc; /* S + true classes not sampled */
+}
+
 static const char *const sampled_keys[] = {"sampler", "subtract_log_q", "margin", "s", "m",
                                            "m1", "m2", "m3", "straight_through", "easy_margin",
                                            NULL};
@@ -493,4 +498,5 @@ const struct head_ops head_sampled = {
     .weight_grad = sampled_weight_grad,
     .set_classes = sampled_set_classes,
     .active_classes = sampled_active_classes,
+    .logit_columns = sampled_logit_columns,
 };

@@ -1,8 +1,9 @@
 /* cmd_train.c - 'dcqbench train': train a backbone with one head, write a run folder.
  *
  * Run folder: config.ini (resolved config, every effective key), provenance.json, curve.tsv
- * (step loss lr samples_per_s), checkpoint.bin (latest state; at the end = the final model),
- * summary.json (status, final_loss, digest, samples_per_s, steps, costs, ...).
+ * (step loss lr samples_per_s queue_age queue_drift), checkpoint.bin (latest state; at the end =
+ * the final model), summary.json (status, final_loss, digest, samples_per_s, steps, costs, the
+ * loop's records, ...).
  * Exit: 0 ok, 1 run failed (diverged, i/o), 2 bad input, 130 interrupted (checkpoint written,
  * rerun with --resume).
  */
@@ -137,6 +138,11 @@ static int write_summary(const char *dir, const char *status, const char *msg,
         s.blas_core = openblas_get_corename();
         s.seed = tr->o.seed;
         s.eval_ema_default = tr->head.req.eval_ema;
+        s.eff_classes_mean = res ? res->eff_classes_mean : NAN;
+        s.batch_labels_mean = res ? res->batch_labels_mean : NAN;
+        s.queue_staleness = res ? res->queue_staleness : NAN;
+        s.queue_age_mean = res ? res->queue_age_mean : NAN;
+        s.queue_drift_mean = res ? res->queue_drift_mean : NAN;
     }
     s.peak_rss_mb = provenance_peak_rss_mb();
     s.git_rev = provenance_git_rev();
@@ -253,7 +259,7 @@ int cmd_train(int argc, char **argv)
         DCQB_FAIL(&err, DCQB_EIO, "%s: cannot write: %s", path, strerror(errno));
         goto fail;
     }
-    if (tr.t == 0) fprintf(curve, "step\tloss\tlr\tsamples_per_s\n");
+    if (tr.t == 0) fprintf(curve, "step\tloss\tlr\tsamples_per_s\tqueue_age\tqueue_drift\n");
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -141,6 +141,11 @@ static void summary_members(struct jsonw *w, const struct rundir_summary *s)
     jsonw_str(w, "blas_core", s->blas_core);
     jsonw_int(w, "seed", (long long)s->seed);
     jsonw_int(w, "eval_ema_default", s->eval_ema_default);
+    jsonw_num(w, "eff_classes_mean", s->eff_classes_mean);
+    jsonw_num(w, "batch_labels_mean", s->batch_labels_mean);
+    jsonw_num(w, "queue_staleness", s->queue_staleness);
+    jsonw_num(w, "queue_age_mean", s->queue_age_mean);
+    jsonw_num(w, "queue_drift_mean", s->queue_drift_mean);
 }
 
 int rundir_summary_write(const char *dir, const struct rundir_summary *s, struct dcqb_err *err)

@@ -22,7 +22,7 @@
 enum rundir_file {
     RUNDIR_CONFIG,     /* config.ini */
     RUNDIR_PROVENANCE, /* provenance.json */
-    RUNDIR_CURVE,      /* curve.tsv: step loss lr samples_per_s */
+    RUNDIR_CURVE,      /* curve.tsv: step loss lr samples_per_s queue_age queue_drift */
     RUNDIR_CHECKPOINT, /* checkpoint.bin: latest state; at the end the final model */
     RUNDIR_SUMMARY,    /* summary.json */
     RUNDIR_EVAL,       /* eval/: the evaluation folder of `eval --run` */
@@ -77,6 +77,13 @@ struct rundir_summary {
     const char *blas_core;
     uint64_t seed;
     int eval_ema_default;
+    /* the training loop's records (docs/METHOD.md §2); NAN -> null */
+    double eff_classes_mean;       /* mean logit columns per step, positives included */
+    double batch_labels_mean;      /* mean distinct labels per batch */
+    double queue_staleness;        /* queue heads: L/B */
+    double queue_age_mean;         /* queue heads: last measured mean slot age, steps */
+    double queue_drift_mean;       /* queue heads: last measured mean cosine, queued vs
+                                    * recomputed key */
     double peak_rss_mb;
     const char *git_rev;
 };

@@ -170,8 +170,11 @@ static int run_config(struct rep *R, struct rrun *u, struct dcqb_err *err)
     v = own_cfg(R, row, ops, "kshot");
     u->kshot = v ? atoi(v) : 0;
     if (!v && head_has_key(ops, "kshot") && !rc) rc = note_missing(R, u->head, "kshot", err);
-    u->mu = tsv_num(own_cfg(R, row, ops, "mu"));
-    if (isnan(u->mu) && head_has_key(ops, "mu") && !rc) rc = note_missing(R, u->head, "mu", err);
+    /* mu is the training loop's key (every run has it); it shapes the heads that keep their own
+     * EMA network, the ones with an eval_net choice (dcq) */
+    int own_ema = !ops || head_has_key(ops, "eval_net");
+    u->mu = own_ema ? tsv_num(run_cfg(R, row, "mu")) : NAN;
+    if (isnan(u->mu) && ops && own_ema && !rc) rc = note_missing(R, u->head, "mu", err);
     /* the network evaluated: eval's own eval.net wins over the head's eval_net (eval_rundir.c);
      * failing both, the one eval took by default (summary's eval_ema_default) */
     u->net = run_cfg(R, row, "eval.net");

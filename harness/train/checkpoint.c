@@ -13,11 +13,15 @@
  *   "DCQBCKPT" | u32 version | u32 crc | u64 payload bytes | u64 compressed bytes
  *   | u64 config hash | i64 step | zlib(payload)
  * payload = net params | net running | momentum | [ema params | ema running]
- *           | head state | rng shuffle state | rng aug state | loss bookkeeping
+ *           | head state | rng shuffle state | rng aug state | rng ref state
+ *           | loss bookkeeping | loop records (struct train_stats)
+ * The EMA network is there whenever the run keeps one (the head's, or ema = 1).
  * crc = crc32 of the header with the crc field zeroed, continued over the payload: a flipped
- * bit anywhere, the step included, is refused (version 1 checked the payload only). */
+ * bit anywhere, the step included, is refused (version 1 checked the payload only; version 3
+ * added the reference stream and the loop records; older files are refused, and a sweep moves
+ * them aside). */
 #define CKPT_MAGIC "DCQBCKPT"
-#define CKPT_VERSION 2u
+#define CKPT_VERSION 3u
 
 struct ckpt_hdr {
     char magic[8];
@@ -54,9 +58,11 @@ static int ckpt_spans(const struct trainer *tr, struct span *sp, void *head_blob
     sp[k++] = (struct span){head_blob, head_n};
     sp[k++] = (struct span){gsl_rng_state(p->r_shuffle), gsl_rng_size(p->r_shuffle)};
     sp[k++] = (struct span){gsl_rng_state(p->r_aug), gsl_rng_size(p->r_aug)};
+    sp[k++] = (struct span){gsl_rng_state(p->r_ref), gsl_rng_size(p->r_ref)};
     sp[k++] = (struct span){p->loss_ring, (size_t)p->ring * sizeof(double)};
     sp[k++] = (struct span){&p->first_sum, sizeof p->first_sum};
     sp[k++] = (struct span){&p->first_n, sizeof p->first_n};
+    sp[k++] = (struct span){&p->st, sizeof p->st};
     return k;
 }
 

@@ -4,12 +4,15 @@
  * trainer_step, per step t (B samples):
  *   draw (class, image) pairs - instance-balanced (uniform over images) or class-balanced;
  *   render x (B,Din) with an independent random flip per view;
- *   if the head asks for pairs: EMA update theta_k <- mu theta_k + (1-mu) theta_q (before the
- *     key forward), then k = normalize(mean_kshot normalize(f_k(x_ref))), no gradient;
+ *   if the head asks for pairs: kshot reference images of each sample's identity (own stream);
+ *   if there is an EMA network (the head asks, or ema = 1): theta_k <- mu theta_k + (1-mu)
+ *     theta_q, before the key forward; with pairs k = normalize(mean_kshot
+ *     normalize(f_k(x_ref))), no gradient;
  *   q = normalize(f_q(x)); head forward+backward -> loss, dL/dq; back through the
  *   normalisation and the backbone; SGD on the backbone; head step (its SGD / queue update).
- * Streams DATA (generator), INIT (backbone), SHUFFLE (sampling), AUG (flips) and HEAD are seeded
- * independently from `seed` (docs/METHOD.md §7), so a head drawing more numbers never shifts data.
+ * Streams DATA (generator), INIT (backbone), SHUFFLE (sampling), AUG (flips), HEAD and REF (the
+ * references) are seeded independently from `seed` (docs/METHOD.md §7), so a head drawing more
+ * numbers never shifts data, and every head trains on the same batches (trainer_batch).
  * No allocation inside the step: every buffer is sized at setup. trainer_run is the loop around
  * it (curve rows, checkpoints, progress, the stop flag); the benchmark times trainer_step alone.
  */
@@ -34,6 +37,9 @@ struct train_opts {
     int class_balanced;        /* 0: uniform over images (instance-balanced, the default) */
     int flip_aug;              /* random horizontal flip of each view */
     int ema_key_train;         /* key forward of the EMA net in train mode (BN batch stats) */
+    int ema;                   /* keep f_k = EMA(f_q) for any head (forced to 1 for dcq) */
+    double mu;                 /* its momentum */
+    int64_t drift_every;       /* queue age and drift every N steps (0: never) */
     int64_t ckpt_every;        /* checkpoint every N steps (0: only at the end) */
     int64_t log_every;         /* curve row every N steps */
 };
@@ -51,6 +57,7 @@ struct trainer {
     float last_loss;
     double loss_ema;           /* smoothed loss for progress display */
     double data_s, backbone_s, head_s; /* time split summed by trainer_step since setup */
+    double instr_s;            /* time of the queue instruments (outside trainer_step) */
     void *priv;                /* buffers and RNGs (one allocation + two gsl_rng) */
 };
 
@@ -66,6 +73,23 @@ struct train_result {
     double samples_per_s;
     double head_s, backbone_s, data_s; /* time split of this invocation */
     uint32_t digest;
+    /* the loop's records over the whole run (a resumed run included; docs/METHOD.md §2) */
+    double eff_classes_mean;   /* mean logit columns per step, positives included */
+    double batch_labels_mean;  /* mean distinct labels per batch */
+    double queue_staleness;    /* L/B for a queue head, else NAN */
+    double queue_age_mean;     /* last measured mean age of the filled slots (steps), or NAN */
+    double queue_drift_mean;   /* last measured mean cosine queued vs recomputed key, or NAN */
+};
+
+/* What step t drew, for tests of the loop (read-only, valid until the next step): B rows of
+ * class, image and flip; the B*kshot references (pairs heads, else nref = 0), row i's at
+ * i*kshot..; the rendered inputs x (B,Din) and references xk (nref,Din). */
+struct trainer_batch {
+    int B, nref, kshot;
+    const int64_t *cls;
+    const int32_t *img, *flip;
+    const struct head_key_src *ref;
+    const float *x, *xk;
 };
 
 /* Build everything from a config (keys: train_keys.h). Unknown keys are errors.
@@ -88,7 +112,20 @@ int trainer_run(struct trainer *tr, FILE *curve, const char *ckpt_path,
                 volatile sig_atomic_t *stop, train_progress_fn progress, void *pctx,
                 struct train_result *res, struct dcqb_err *err);
 
-/* crc32 over backbone, EMA backbone and head state: bit-exact determinism checks. */
+/* The batch of the last trainer_step (struct trainer_batch). */
+void trainer_batch(const struct trainer *tr, struct trainer_batch *b);
+
+/* Measure the queue instruments now (after step tr->t - 1 ... or any step): *age = mean age in
+ * steps of the slots with a known source, *drift = mean cosine between up to 256 of their keys
+ * and the keys their references give with the current EMA network (eval-mode BN). NAN (and
+ * DCQB_OK) for a head without queue_view or without filled slots. `now` is the step the age is
+ * counted from. Uses the step's buffers: allocates nothing; call between steps. */
+int trainer_queue_instruments(struct trainer *tr, int64_t now, double *age, double *drift,
+                              struct dcqb_err *err);
+
+/* crc32 over backbone, the head's EMA backbone (when the head asks for it: an EMA kept because
+ * of `ema = 1` observes training and is left out, so it cannot change the digest) and head
+ * state: bit-exact determinism checks. */
 uint32_t trainer_digest(const struct trainer *tr);
 
 /* Embed n inputs x (n,Din) with the online (use_ema = 0) or EMA network, eval-mode BN, into

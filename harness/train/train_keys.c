@@ -28,6 +28,11 @@ const struct key_spec train_keys[] = {
     {"flip_aug", KEY_INT, F(o.flip_aug), 0, 1, NULL, RUN, 0, "random horizontal flip per view"},
     {"ema_key_train", KEY_INT, F(o.ema_key_train), 0, 1, NULL, RUN, 0,
      "DCQ weight generator: key forward of the EMA net in BN train mode"},
+    {"ema", KEY_INT, F(o.ema), 0, 1, NULL, RUN, 0,
+     "keep an EMA copy f_k of the backbone for any head (eval.net = ema evaluates it); always "
+     "1 for dcq, whose weight generator it is"},
+    {"mu", KEY_DOUBLE, F(o.mu), 0, 1, NULL, RUN, 0,
+     "EMA momentum: f_k <- mu f_k + (1 - mu) f_q once per step (dcq's weight generator too)"},
     {"lr", KEY_FLOAT, F(o.lr.base), 0, 1e6, NULL, RUN, 0, "peak learning rate"},
     {"lr_schedule", KEY_CHOICE, F(o.lr.schedule), 0, 0, lr_schedules, RUN, 0,
      "learning-rate schedule after warm-up"},
@@ -62,6 +67,9 @@ const struct key_spec train_keys[] = {
     {"ckpt_every", KEY_I64, F(o.ckpt_every), 0, 1e12, NULL, EXEC, 0,
      "checkpoint every N steps (0: only at the end)"},
     {"log_every", KEY_I64, F(o.log_every), 1, 1e12, NULL, EXEC, 0, "curve.tsv row every N steps"},
+    {"drift_every", KEY_I64, F(o.drift_every), 0, 1e12, NULL, EXEC, 0,
+     "queue heads: measure queue age and key drift every N steps (0: never; outside the "
+     "timed step; shown on the curve rows of those steps)"},
     {"config", KEY_STR, F(config), 0, 0, NULL, CLI, 0, "INI file with keys as above"},
     {"out", KEY_STR, F(out), 0, 0, NULL, CLI, 0,
      "run folder (created); refuses a folder that holds a run unless --resume"},
@@ -95,6 +103,9 @@ void train_settings_defaults(struct train_settings *s)
     o->class_balanced = 0;
     o->flip_aug = 1;
     o->ema_key_train = 1;
+    o->ema = 0;
+    o->mu = 0.999;
+    o->drift_every = 50;
     o->ckpt_every = 500;
     o->log_every = 10;
     s->head_name = "full";

@@ -8,8 +8,19 @@
 
 #include <gsl/gsl_rng.h>
 
+#include "head.h"
+
+#define DRIFT_SLOTS 256 /* queue slots the drift pass recomputes at most */
+
+/* Sums behind train_result's loop records. */
+struct train_stats {
+    double eff_sum, lab_sum; /* logit columns, distinct labels, summed over steps */
+    int64_t n;               /* steps summed */
+    double age, drift;       /* last measured queue instruments (NAN: none yet) */
+};
+
 struct train_priv {
-    gsl_rng *r_shuffle, *r_aug;
+    gsl_rng *r_shuffle, *r_aug, *r_ref; /* streams SHUFFLE, AUG, REF */
     float *mom;            /* (n_params) backbone SGD momentum */
     float *x;              /* (B, Din) rendered inputs */
     float *xk;             /* (kshot*B, Din) reference images for the key */
@@ -24,10 +35,17 @@ struct train_priv {
     int32_t *labels;       /* (B) */
     int64_t *cls;          /* (B) */
     int32_t *js;           /* (B) */
+    int32_t *flips;        /* (B) */
+    int32_t *mark;         /* (C) stamp of the last step that saw each class: distinct labels
+                            * in O(B), no sort (qsort may allocate) */
+    int32_t stamp;
+    struct head_key_src *refs; /* (kshot*B) the references: class, image, flip */
+    int32_t *dslot;        /* (DRIFT_SLOTS) slots measured by the drift pass */
     double *loss_ring;     /* (ring) recent losses for first/final loss means */
     int64_t ring;
     double first_sum;
     int64_t first_n;
+    struct train_stats st; /* checkpointed with the loss bookkeeping */
     char *arena;
 };
 
