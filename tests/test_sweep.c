@@ -902,6 +902,45 @@ static void test_tune_choice_from_ledger(void **state)
     sweep_free(&s);
 }
 
+/* Two sections of one arm, split by data configuration and both tuned on [tune] data, share
+ * their grid runs (one run_id each): every section sees every shared run's row, so they make
+ * the same choice and neither waits for a run already done. */
+static void test_tune_shared_grid_runs(void **state)
+{
+    (void)state;
+    static const char conf[] =
+        "[sweep]\nname = tsh\nmetrics = val_rank1\n"
+        "[base]\nseed = 1\neval.fake = ok\n"
+        "[data.a]\n[data.b]\nnoise = 0.2\n"
+        "[tune]\ngrid.s = 32, 64\nseed = 9\ndata = a\n"
+        "[head.full.x]\ntune = 1\ndata = a\n"
+        "[head.full.y]\ntune = 1\ndata = b\n";
+    struct sweep s;
+    struct dcqb_err err = {0};
+    assert_int_equal(load_text(&s, "tsh.conf", conf, &err), DCQB_OK);
+    assert_int_equal(s.n_groups, 2);
+    for (int p = 0; p < 2; p++)
+        assert_string_equal(s.groups[0].grid_id[p], s.groups[1].grid_id[p]);
+    const char *res = tpath("res_shared");
+    rm_rf(res);
+    char p[600], cmd[700];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/tsh", res);
+    assert_int_equal(system(cmd), 0);
+    snprintf(p, sizeof p, "%s/tsh/runs.tsv", res);
+    struct sbuf b = {0};
+    sb_str(&b, "schema\trun_id\tstatus\tval_rank1\n");
+    sb_printf(&b, "3\t%s\tok\t0.4\n", s.groups[0].grid_id[0]);
+    sb_printf(&b, "3\t%s\tok\t0.6\n", s.groups[0].grid_id[1]);
+    write_file(p, b.p);
+    sb_free(&b);
+    struct sweep_choice c;
+    assert_int_equal(sweep_tune_choose(&c, &s, res, &err), DCQB_OK);
+    assert_int_equal(c.chosen[0], 1);
+    assert_int_equal(c.chosen[1], 1);
+    sweep_choice_free(&c);
+    sweep_free(&s);
+}
+
 /* The runner: grid runs first, then test runs at the chosen point; resume reruns nothing;
  * --stage test refused before tuning ended; all grid runs failed -> failed test rows. */
 static void test_tune_runner(void **state)
@@ -1053,6 +1092,7 @@ int main(void)
         cmocka_unit_test(test_data_expansion),
         cmocka_unit_test(test_tune_expansion),
         cmocka_unit_test(test_tune_choice_from_ledger),
+        cmocka_unit_test(test_tune_shared_grid_runs),
         cmocka_unit_test(test_tune_runner),
         cmocka_unit_test(test_cli_stage),
     };

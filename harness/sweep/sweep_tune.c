@@ -68,9 +68,15 @@ static int read_rows(struct sweep_choice *c, const struct sweep *s, char *text,
         struct grid_ref key = {tsv_get(&t, r, c_id), 0, 0};
         const struct grid_ref *hit = bsearch(&key, ref, (size_t)(G * P), sizeof *ref, cmp_ref);
         if (!hit) continue;
-        int i = hit->group * P + hit->point, ok = !strcmp(tsv_get(&t, r, c_st), "ok");
-        c->state[i] = ok ? 'o' : 'f'; /* the last row is current */
-        c->val[i] = ok && c_v >= 0 ? tsv_num(tsv_get(&t, r, c_v)) : NAN;
+        /* Sections of one arm (e.g. one per set of data configurations) tuned on the same data
+         * share their grid runs: one run_id, several (group, point) entries. Fill them all. */
+        while (hit > ref && !cmp_ref(hit - 1, &key)) hit--;
+        int ok = !strcmp(tsv_get(&t, r, c_st), "ok");
+        for (; hit < ref + G * P && !cmp_ref(hit, &key); hit++) {
+            int i = hit->group * P + hit->point;
+            c->state[i] = ok ? 'o' : 'f'; /* the last row is current */
+            c->val[i] = ok && c_v >= 0 ? tsv_num(tsv_get(&t, r, c_v)) : NAN;
+        }
     }
 out:
     tsv_free(&t);
