@@ -18,6 +18,7 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "fsutil.h"
+#include "memplan.h"
 #include "provenance.h"
 #include "rundir.h"
 #include "train.h"
@@ -179,6 +180,29 @@ static int load_config(struct cfg *cfg, const struct cfg *flags, const char *con
 
 static const char *const bool_flags[] = {"resume", NULL};
 
+/* The memory plan (memplan.h) before anything large is allocated: one line with the figures,
+ * a warning above 80 % of MemAvailable, a refusal (DCQB_ENOMEM, exit 2) above it; and for a long
+ * run the wall time from a short timed probe. */
+static int plan_run(const struct cfg *cfg, struct dcqb_err *err)
+{
+    struct memplan mp;
+    char line[512], eta[32];
+    int rc = memplan_make(&mp, cfg, err);
+    if (rc) return rc;
+    memplan_format(line, sizeof line, &mp);
+    int v = memplan_verdict(&mp);
+    if (v == MEMPLAN_REFUSE)
+        return DCQB_FAIL(err, DCQB_ENOMEM, "memory plan: does not fit: %s", line);
+    fprintf(stderr, "[plan] %s%s\n", v == MEMPLAN_WARN ? "warning: above 80 % of the memory: " : "",
+            line);
+    if (!memplan_wants_probe(&mp)) return DCQB_OK;
+    if ((rc = memplan_probe(&mp, cfg, MEMPLAN_PROBE_STEPS, err))) return rc;
+    fmt_dur(eta, sizeof eta, mp.est_s);
+    fprintf(stderr, "[plan] estimated wall time %s: %lld steps x %.3f s/step (%d timed steps)\n",
+            eta, (long long)mp.steps, mp.s_per_step, MEMPLAN_PROBE_STEPS);
+    return DCQB_OK;
+}
+
 /* The exit status of `train --resume` when the folder's checkpoint cannot continue this run
  * (another configuration, corrupt, or disagreeing with the curve): the sweep moves the folder's
  * records aside and trains afresh; by hand, pick another --out. */
@@ -223,7 +247,7 @@ int cmd_train(int argc, char **argv)
         goto fail;
     }
     if ((rc = load_config(&cfg, &flags, config, resume ? path : NULL, &err)) ||
-        (rc = trainer_setup(&tr, &cfg, &err)))
+        (rc = plan_run(&cfg, &err)) || (rc = trainer_setup(&tr, &cfg, &err)))
         goto fail;
 
     rundir_path(path, sizeof path, out, RUNDIR_CHECKPOINT);
