@@ -3,8 +3,9 @@
  *   every registered head;
  * - the plan against the measured peak RSS of real `train` and `eval --run` processes (wait4),
  *   for heads whose memory is per-class (full, random) and fixed (dcq), within PLAN_TOL;
- * - a faked small MemAvailable refuses the run before it starts (exit 2, one line naming both
- *   numbers, no curve written); one just above the peak warns and runs;
+ * - `train --plan` prints the plan and a timed estimate and writes nothing; a faked small
+ *   MemAvailable refuses the run before it starts (exit 2, one line naming both numbers, no
+ *   curve written); one just above the peak warns and runs;
  * - the timed probe prints an estimate and leaves the run's digest unchanged. */
 #include "test_util.h"
 
@@ -164,6 +165,13 @@ static void test_refuse_and_warn(void **state)
     assert_int_equal(system(cmd), 0);
     struct memplan p;
     plan_of(&p, args);
+
+    /* --plan: the figures and a timed estimate, nothing written */
+    snprintf(cmd, sizeof cmd, "train --plan %s --out %s", args, dir);
+    assert_int_equal(test_run_cli(out, sizeof out, cmd), 0);
+    assert_non_null(strstr(out, "plan: classes 20000, images 40000, steps 3, peak_bytes "));
+    assert_non_null(strstr(out, "[plan] estimated wall time "));
+    assert_int_equal(access(dir, F_OK), -1);
 
     setenv("DCQB_MEM_AVAILABLE_MB", "20", 1);
     snprintf(cmd, sizeof cmd, "train %s --out %s", args, dir);
