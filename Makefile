@@ -46,7 +46,7 @@ FUZZ_ONLY ?= $(FUZZ_NAMES)
 FUZZ_CFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
               -fno-omit-frame-pointer
 
-.PHONY: all deps test check-san fuzz fuzz-run bench reproduce plots clean help
+.PHONY: all deps test check-san fuzz fuzz-run bench reproduce scale mf2 plots clean help
 all: $(DCQBENCH)
 
 help:
@@ -55,6 +55,8 @@ help:
 	@echo "make reproduce  run the reproduction sweeps, write results/REPORT.md and plots"
 	@echo "                (PROFILE=smoke|default|paper; ENGINE=slurm submits it as Slurm jobs)"
 	@echo "make bench      head cost benchmark (results/bench/)"
+	@echo "make scale      the scale ladder, 5K-100K identities (hours: README \"Scale\")"
+	@echo "make mf2        DCQ and random at MegaFace 2's 672K identities (README \"MF2 size\")"
 	@echo "make plots      rebuild every figure from results/ alone"
 	@echo "make check-san  tests under AddressSanitizer + UBSan"
 	@echo "make fuzz       run each reader's libFuzzer harness FUZZ_SECONDS (60) seconds"
@@ -168,6 +170,15 @@ else ifeq ($(ENGINE),local)
 else
 	$(error ENGINE=$(ENGINE): use local or slurm)
 endif
+
+# Not part of any profile: the scale ladder (sweeps/scale.conf, ~10 h on 2 busy cores) and its
+# report, and the MF2-size runs (sweeps/mf2_672k.conf, hours). Both resume when rerun.
+scale: $(DCQBENCH)
+	@$(DCQBENCH) sweep sweeps/scale.conf; st=$$?; [ $$st -le 1 ] || exit $$st
+	$(DCQBENCH) report --sweep scale --out results/scale/REPORT.md
+
+mf2: $(DCQBENCH)
+	@$(DCQBENCH) sweep sweeps/mf2_672k.conf; st=$$?; [ $$st -le 1 ] || exit $$st
 
 plots: $(DCQBENCH)
 	sh plots/make_plots.sh

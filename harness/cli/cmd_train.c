@@ -19,6 +19,7 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "fsutil.h"
+#include "memplan.h"
 #include "provenance.h"
 #include "rundir.h"
 #include "train.h"
@@ -183,7 +184,48 @@ static int load_config(struct cfg *cfg, const struct cfg *flags, const char *con
     return rc;
 }
 
-static const char *const bool_flags[] = {"resume", NULL};
+static const char *const bool_flags[] = {"resume", "plan", NULL};
+
+/* The memory plan (memplan.h) before anything large is allocated: one line with the figures,
+ * a warning above 80 % of MemAvailable, a refusal (DCQB_ENOMEM, exit 2) above it; and for a long
+ * run the wall time from a short timed probe. */
+static int plan_run(const struct cfg *cfg, int only, struct dcqb_err *err)
+{
+    struct memplan mp;
+    char line[512], eta[32];
+    int rc = memplan_make(&mp, cfg, err);
+    if (rc) return rc;
+    memplan_format(line, sizeof line, &mp);
+    int v = memplan_verdict(&mp);
+    if (v == MEMPLAN_REFUSE)
+        return DCQB_FAIL(err, DCQB_ENOMEM, "memory plan: does not fit: %s", line);
+    fprintf(stderr, "[plan] %s%s\n", v == MEMPLAN_WARN ? "warning: above 80 % of the memory: " : "",
+            line);
+    if (only)
+        printf("plan: classes %lld, images %lld, steps %lld, peak_bytes %.0f, train_bytes %.0f, "
+               "eval_bytes %.0f, head_bytes %.0f, flops_per_step %.4g\n", (long long)mp.C,
+               (long long)mp.N, (long long)mp.steps, mp.peak, mp.train_peak, mp.eval_peak,
+               mp.head, mp.flops_per_step);
+    if (!only && !memplan_wants_probe(&mp)) return DCQB_OK;
+    if ((rc = memplan_probe(&mp, cfg, MEMPLAN_PROBE_STEPS, err))) return rc;
+    fmt_dur(eta, sizeof eta, mp.est_s);
+    fprintf(stderr, "[plan] estimated wall time %s: %lld steps x %.3f s/step (%d timed steps)\n",
+            eta, (long long)mp.steps, mp.s_per_step, MEMPLAN_PROBE_STEPS);
+    if (only) printf("plan: s_per_step %.6f, est_s %.1f\n", mp.s_per_step, mp.est_s);
+    return DCQB_OK;
+}
+
+/* `train --plan`: the plan and the timed estimate of the run the flags describe; nothing is
+ * written. Frees flags. */
+static int plan_only(struct cfg *flags, const char *config)
+{
+    struct cfg cfg = {0};
+    struct dcqb_err err = {0};
+    int rc = load_config(&cfg, flags, config, NULL, &err) || plan_run(&cfg, 1, &err);
+    cfg_free(&cfg);
+    cfg_free(flags);
+    return rc ? cli_error("train", &err) : 0;
+}
 
 /* The exit status of `train --resume` when the folder's checkpoint cannot continue this run
  * (another configuration, corrupt, or disagreeing with the curve): the sweep moves the folder's
@@ -220,6 +262,7 @@ int cmd_train(int argc, char **argv)
     config = cli.config;
     out = cli.out;
     resume = cli.resume;
+    if (cli.plan) return plan_only(&flags, config);
     if (!out) {
         DCQB_FAIL(&err, DCQB_EINVAL, "--out DIR is required");
         goto fail;
@@ -229,7 +272,7 @@ int cmd_train(int argc, char **argv)
         goto fail;
     }
     if ((rc = load_config(&cfg, &flags, config, resume ? path : NULL, &err)) ||
-        (rc = trainer_setup(&tr, &cfg, &err)))
+        (rc = plan_run(&cfg, 0, &err)) || (rc = trainer_setup(&tr, &cfg, &err)))
         goto fail;
 
     rundir_path(path, sizeof path, out, RUNDIR_CHECKPOINT);

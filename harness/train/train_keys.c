@@ -75,6 +75,8 @@ const struct key_spec train_keys[] = {
      "run folder (created); refuses a folder that holds a run unless --resume"},
     {"resume", KEY_BOOL, F(resume), 0, 0, NULL, CLI, 0,
      "continue the folder's checkpoint bit-exactly (config from DIR/config.ini unless --config)"},
+    {"plan", KEY_BOOL, F(plan), 0, 0, NULL, CLI, 0,
+     "print the memory plan and a timed wall-time estimate (docs/METHOD.md §8), then exit"},
     {"print_every", KEY_I64, F(print_every), 1, 1e12, NULL, CLI, 0,
      "progress line every N steps when stderr is not a terminal"},
     {"progress", KEY_STR, F(progress), 0, 0, NULL, CLI, 0, "accepted and ignored"},

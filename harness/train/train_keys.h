@@ -25,6 +25,7 @@ struct train_settings {
     double epochs;             /* > 0: steps = ceil(epochs * N / batch), given instead of steps */
     const char *config, *out;  /* KEY_CLI_ONLY: `dcqbench train`'s own options */
     int resume;
+    int plan;                  /* KEY_CLI_ONLY: print the memory plan and timed estimate, exit */
     int64_t print_every;
     const char *progress;      /* accepted and ignored */
     int head_stream;           /* 0: the head's stream as always; N > 0: variant N (A/A control) */
