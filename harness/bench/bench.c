@@ -97,21 +97,6 @@ void bench_cfg_defaults(struct bench_cfg *cfg, int quick)
     cfg->reps = 11; /* odd: a true median; the phase budget trims it at large C */
 }
 
-/* ---- small helpers ------------------------------------------------------------------------ */
-
-/* MemAvailable in bytes, 0 if unreadable. */
-static double mem_available(void)
-{
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (!f) return 0;
-    char line[256];
-    double kb = 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %lf kB", &kb) == 1) break;
-    fclose(f);
-    return kb * 1024.0;
-}
-
 /* ---- rows: struct <-> TSV ----------------------------------------------------------------- */
 
 void bench_row_format(struct sbuf *b, const struct bench_row *r)
@@ -432,7 +417,7 @@ static void plan_and_run(struct bench_row *row, const struct bench_cfg *cfg, con
     struct dcqb_err perr = {0};
     int prc = plan_make(name, row->C, row->d, row->B, row->ratio, cfg->seed, &pl, &perr);
     double avail = cfg->mem_limit_mb > 0 ? cfg->mem_limit_mb * 1048576.0
-                                         : BENCH_AVAIL_FRAC * mem_available();
+                                         : BENCH_AVAIL_FRAC * fs_mem_available();
     row->avail_bytes = avail;
     char msg[512];
     if (prc) {

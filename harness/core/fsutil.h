@@ -12,6 +12,9 @@ int fs_mkdir_p(const char *path, struct dcqb_err *err);
 /* Non-zero if `path` exists. */
 int fs_exists(const char *path);
 
+/* MemAvailable of /proc/meminfo in bytes, 0 if unreadable (the memory plan, the benchmark). */
+double fs_mem_available(void);
+
 /* Try to take an exclusive flock() on `path` (created if missing) without waiting. Locked:
  * *fd >= 0 (close-on-exec, numbered >= 10 so a child can be handed it at a low number), *busy 0.
  * Held by another open file (another process, or a child of one that died): *fd -1, *busy 1.

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "data_cfg.h"
+#include "fsutil.h"
 #include "npy.h"
 #include "train.h"
 #include "train_keys.h"
@@ -44,22 +45,14 @@ static double mem_available(int *faked)
 {
     const char *env = getenv("DCQB_MEM_AVAILABLE_MB");
     *faked = env && *env;
-    if (*faked) return strtod(env, NULL) * 1024.0 * 1024.0;
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (!f) return 0;
-    char line[256];
-    double kb = 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %lf kB", &kb) == 1) break;
-    fclose(f);
-    return kb * 1024.0;
+    return *faked ? strtod(env, NULL) * 1024.0 * 1024.0 : fs_mem_available();
 }
 
 /* The training data: class sizes (C), N, Din, and the data's bytes; eval set sizes for
  * synthetic data (eval --run refuses .npy runs). *sizes is malloc'ed. */
 struct plan_data {
     int32_t *sizes;
-    int64_t C, N, P, M, H, dist;
+    int64_t C, N, P, M, H, dist, VP, VD; /* VP, VD: validation probes and distractors */
     int Din, tail;
     double bytes;
 };
@@ -104,6 +97,8 @@ static int plan_synth(struct plan_data *d, struct cfg *c, struct dcqb_err *err)
     d->P = synth_num_probe_images(syn);
     d->M = scfg.lfw_pairs;
     d->dist = scfg.distractors;
+    d->VP = synth_num_val_probe_images(syn);
+    d->VD = scfg.val_distractors;
     if (!(d->sizes = malloc((size_t)d->C * sizeof *d->sizes))) {
         synth_free(syn);
         return DCQB_FAIL(err, DCQB_ENOMEM, "memory plan: out of memory");
@@ -262,7 +257,11 @@ static int plan_run(struct memplan *p, struct cfg *c, struct plan_data *d, struc
     if (!(ks.train_x || ks.train_y)) {
         /* kept embeddings and labels: probes, distractors, pair sides, held-out images and
          * class means; while the means are summed, a (C, d + 1) double accumulator */
-        double rows = (double)(d->P + d->dist + 2 * d->M) + (d->tail ? (double)(d->H + d->C) : 0);
+        double rows = (double)(d->P + d->dist + 2 * d->M + d->VP + d->VD) +
+                      (d->tail ? (double)(d->H + d->C) : 0);
+        /* with an EMA network the other network embeds the probes and distractors again
+         * (rank-1 of each network, eval_rundir.c) */
+        if (has_ema) rows += (double)(d->P + d->dist);
         p->eval_sets = 4.0 * (dim + 1.0) * rows + (d->tail ? 8.0 * (dim + 1.0) * d->C : 0) +
                        4.0 * EVAL_CHUNK_ROWS * (2.0 * d->Din + 2.0 * dim) + EVAL_WORK_FIXED;
         int sizes = 1; /* the ladder 10, 100, ... below the set's size, and the size itself */
