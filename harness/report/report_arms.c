@@ -140,15 +140,40 @@ struct tgroup {
     int nv[MAX_POINTS];
 };
 
+/* Grid run a after grid run b in the table: split, head (registry order), ratio, then the grid
+ * keys' values, numerically where both are numbers (runs.tsv rows come in completion order). */
+static int grid_after(const struct rep *R, int a, int b)
+{
+    const struct rrun *u = &R->r[a], *v = &R->r[b];
+    int c = strcmp(u->profile, v->profile);
+    if (!c) c = head_rank(R, u->head) - head_rank(R, v->head);
+    if (!c && !isnan(u->ratio) && !isnan(v->ratio) && !same_num(u->ratio, v->ratio))
+        c = u->ratio > v->ratio ? 1 : -1;
+    const char *keys = run_cfg(R, u->row, "tune_keys");
+    for (const char *q = keys && strcmp(keys, "-") ? keys : ""; !c && *q;) {
+        char key[64];
+        size_t l = strcspn(q, ",");
+        snprintf(key, sizeof key, "%.*s", (int)(l < 63 ? l : 63), q);
+        const char *x = run_cfg(R, u->row, key), *y = run_cfg(R, v->row, key);
+        if (x && y) {
+            char *ex, *ey;
+            double dx = strtod(x, &ex), dy = strtod(y, &ey);
+            c = *ex || *ey ? strcmp(x, y) : (dx > dy) - (dx < dy);
+        }
+        q += l + (q[l] == ',');
+    }
+    return c > 0;
+}
+
 static int tune_groups(const struct rep *R, struct tgroup *g)
 {
     int *order = malloc((size_t)(R->n_runs ? R->n_runs : 1) * sizeof *order), ng = 0, n = 0;
     if (!order) return 0;
     for (int i = 0; i < R->n_runs; i++)
         if (!strcmp(R->r[i].tune, "grid")) order[n++] = i;
-    for (int i = 1; i < n; i++) { /* row order: the order the sweep expanded the grid */
+    for (int i = 1; i < n; i++) { /* split, head (registry order), then the grid point */
         int x = order[i], j = i - 1;
-        for (; j >= 0 && R->r[order[j]].row > R->r[x].row; j--) order[j + 1] = order[j];
+        for (; j >= 0 && grid_after(R, order[j], x); j--) order[j + 1] = order[j];
         order[j + 1] = x;
     }
     for (int k = 0; k < n; k++) {
