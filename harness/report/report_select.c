@@ -202,11 +202,9 @@ static int run_config(struct rep *R, struct rrun *u, struct dcqb_err *err)
     u->pfc_mode = own_cfg(R, row, ops, "pfc_mode");
     v = run_cfg(R, row, "ids");
     u->ids = v ? atoi(v) : -1;
-    /* `mu` is the momentum of any EMA network (a loop key every head reads with ema = 1), dcq's
-     * whether or not its own key table still lists it */
+    /* `mu` is also the momentum of any other head's EMA copy (ema = 1); a dcq run without it
+     * was noted missing above */
     if (isnan(u->mu) && (u->ema || !ops)) u->mu = tsv_num(run_cfg(R, row, "mu"));
-    if (isnan(u->mu) && !strcmp(u->head, "dcq") && !head_has_key(ops, "mu") && !rc)
-        rc = note_missing(R, u->head, "mu", err);
     /* the variants of a head's own algorithm: recorded or missing, never assumed (§5) */
     if (!u->sampler && head_has_key(ops, "sampler") && !rc)
         rc = note_missing(R, u->head, "sampler", err);
