@@ -263,6 +263,14 @@ int cmd_train(int argc, char **argv)
     out = cli.out;
     resume = cli.resume;
     if (cli.plan) return plan_only(&flags, config);
+    /* From here on SIGINT/SIGTERM only ask to stop: a signal during the memory plan, the setup
+     * or the checkpoint load stops the run at its first step with a checkpoint, so a retry
+     * resumes instead of starting over (the plan's probe makes that window seconds long). */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     if (!out) {
         DCQB_FAIL(&err, DCQB_EINVAL, "--out DIR is required");
         goto fail;
@@ -303,12 +311,6 @@ int cmd_train(int argc, char **argv)
         goto fail;
     }
     if (tr.t == 0) fprintf(curve, "step\tloss\tlr\tsamples_per_s\tqueue_age\tqueue_drift\n");
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
 
     struct prog pr = {isatty(2), cli.print_every, tr.t, -1};
     struct train_result res;
