@@ -134,10 +134,10 @@ report.delta = 1.0
 eval.distractors = 2000
 [head.full.t1]
 profile = ms1m
-ids = 300
+ids = 640
 [head.dcq.t1]
 profile = ms1m
-ids = 300
+ids = 640
 ratio = 0.1, 0.5
 mu = 0.9
 EOF
