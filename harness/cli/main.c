@@ -9,6 +9,7 @@
 
 #include <gsl/gsl_errno.h>
 
+#include "isa.h"
 #include "version.h"
 
 struct command {
@@ -67,6 +68,14 @@ static void blas_pick_core(char **argv)
 int main(int argc, char **argv)
 {
     blas_pick_core(argv);
+    /* the kernels' ISA path (algorithms/isa.h): a bad DCQB_ISA is an error, not a silent
+     * fallback, since a forced path is asked for to be measured */
+    const char *isa = getenv("DCQB_ISA");
+    struct dcqb_err ierr = {0};
+    if (isa && dcqb_isa_set(isa, &ierr)) {
+        fprintf(stderr, "dcqbench: %s\n", ierr.msg);
+        return 2;
+    }
     /* GSL's default handler aborts; every GSL return is checked instead (docs/ARCHITECTURE.md
      * §1: library code never exits). */
     gsl_set_error_handler_off();
