@@ -82,9 +82,9 @@ $(BUILD)/%.o: %.c | deps $(BUILD)/version.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(XCFLAGS) -MMD -MP -c $< -o $@
 
-# Per-file extra flags (never fast-math): -O3 vectorises the softmax's exp and scale loops in
-# every target_clones variant (at -O2 GCC 12 vectorised only the AVX-512 one). Same IEEE
-# operations either way, so results do not change (tests/test_ops.c, tests/test_head_full.c).
+# Per-file extra flags (never fast-math): -O3 vectorises the plain loops of the row and scale
+# kernels on every ISA path (algorithms/isa.h; at -O2 GCC 12 vectorised some only for AVX-512).
+# Same IEEE operations either way, so results do not change (tests/test_isa.c).
 $(BUILD)/algorithms/ops.o $(BUILD)/algorithms/heads/full.o $(BUILD)/algorithms/cosw.o \
 $(BUILD)/algorithms/cosxent.o: XCFLAGS = -O3
 
@@ -92,9 +92,21 @@ $(BUILD)/libdcqb.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(DCQBENCH): $(BUILD)/harness/cli/main.o $(ALLOC_OBJ) $(BUILD)/libdcqb.a
+# Build-time check that every ISA variant of every hot kernel kept its packed arithmetic
+# (harness/check_vec.sh reads the objects with objdump): a scalar fallback gives the right bits,
+# only slower, so no test would see it.
+VEC_OBJ := $(addprefix $(BUILD)/,algorithms/ops.o algorithms/cosw.o algorithms/cosxent.o \
+                                 datasets/synth_kernels.o)
+$(BUILD)/check-vec.ok: $(VEC_OBJ) harness/check_vec.sh
+	@sh harness/check_vec.sh $(VEC_OBJ)
+	@touch $@
+
+# CHECK_VEC=0 for builds that are not meant to vectorise (-O1 sanitizer and fuzzing builds).
+CHECK_VEC ?= 1
+$(DCQBENCH): $(BUILD)/harness/cli/main.o $(ALLOC_OBJ) $(BUILD)/libdcqb.a \
+             $(if $(filter 1,$(CHECK_VEC)),$(BUILD)/check-vec.ok)
 	@mkdir -p $(BINDIR)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $(filter-out %.ok,$^) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(ALLOC_OBJ) $(BUILD)/libdcqb.a | deps
 	@mkdir -p $(BUILD)/tests
@@ -116,7 +128,7 @@ test: $(DCQBENCH) $(TEST_BIN) $(FUZZ_REPLAY_BIN)
 
 # Same tests under AddressSanitizer + UBSan, built into build-san/ so the normal build stays.
 check-san:
-	$(MAKE) BUILD=build-san BINDIR=build-san/bin \
+	$(MAKE) BUILD=build-san BINDIR=build-san/bin CHECK_VEC=0 \
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    test
 
@@ -124,13 +136,8 @@ check-san:
 # (fuzzer-no-link) and sanitizers; each harness starts from its committed corpus and writes new
 # inputs to build-fuzz/fuzz/corpus-<name>/, crashes to build-fuzz/fuzz/<name>-crash-*. A crash
 # goes into tests/fuzz/regress/<name>/ once fixed, so `make test` replays it from then on.
-# Clang 14 names a target_clones function's ifunc "f.ifunc", so calls from other files do not
-# link: the files with target_clones are compiled by cc (same sanitizers, no coverage needed,
-# they hold no reader), everything else by clang.
-FUZZ_CC_OBJ := $(patsubst %.c,build-fuzz/%.o,$(shell grep -l target_clones algorithms/*.c))
 fuzz:
-	$(MAKE) BUILD=build-fuzz BINDIR=build-fuzz/bin CC=cc CFLAGS="$(FUZZ_CFLAGS)" $(FUZZ_CC_OBJ)
-	$(MAKE) BUILD=build-fuzz BINDIR=build-fuzz/bin CC=clang \
+	$(MAKE) BUILD=build-fuzz BINDIR=build-fuzz/bin CC=clang CHECK_VEC=0 \
 	    CFLAGS="$(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link" fuzz-run
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_libfuzzer.c $(FUZZ_COMMON) \

@@ -13,16 +13,16 @@
 #include <string.h>
 
 #include "cosxent.h"
+#include "isa.h"
 
 #define COSW_LANES 8
 
-/* The public kernels below are compiled per ISA (target_clones): the 8 double lanes are one
- * AVX-512 register, and the arithmetic is the same IEEE operations in the same order in every
- * clone (no FMA: -ffp-contract=off), so every clone gives the same bits. */
-#define COSW_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+/* The public kernels below are compiled per ISA path (isa.h): the 8 double lanes are one
+ * AVX-512 register, and the arithmetic is the same IEEE operations in the same order on every
+ * path (no FMA: -ffp-contract=off), so every path gives the same bits. */
 
 /* sum_d a[d] * b[d] in double, lanes combined pairwise in a fixed order. Always inlined, so it
- * is compiled for the caller's clone. */
+ * is compiled for the caller's ISA path. */
 static inline __attribute__((always_inline)) double dot_lanes(const float *a, const float *b, int D)
 {
     double acc[COSW_LANES] = {0};
@@ -41,18 +41,18 @@ static inline __attribute__((always_inline)) float inv_of(double ss)
 
 float cosw_inv_norm(const float *w, int D) { return inv_of(dot_lanes(w, w, D)); }
 
-COSW_CLONES
-void cosw_norms(float *inv, const float *W, int64_t C, int D)
+DCQB_BODY_ATTR void cosw_norms_body(float *inv, const float *W, int64_t C, int D)
 {
     for (int64_t j = 0; j < C; j++) inv[j] = inv_of(dot_lanes(W + (size_t)j * D, W + (size_t)j * D, D));
 }
+DCQB_ISA_VARIANTS_VOID(cosw_norms, (float *inv, const float *W, int64_t C, int D), (inv, W, C, D))
 
-COSW_CLONES
-void cosw_project_row(float *o, const float *m, const float *w, float inv, int D)
+DCQB_BODY_ATTR void cosw_project_row_body(float *o, const float *m, const float *w, float inv, int D)
 {
     float k = (float)(dot_lanes(m, w, D) * inv * inv);
     for (int d = 0; d < D; d++) o[d] = m[d] - k * w[d];
 }
+DCQB_ISA_VARIANTS_VOID(cosw_project_row, (float *o, const float *m, const float *w, float inv, int D), (o, m, w, inv, D))
 
 void cosw_scatter_grad(float *dW, int64_t C, int D, const int32_t *cls, int K, const float *dWK,
                        const float *W, const float *inv)
@@ -75,8 +75,7 @@ int cosw_set_weights(float *W, float *inv, int64_t C, int D, const float *src, i
     return DCQB_OK;
 }
 
-COSW_CLONES
-void cosw_sgd_row(float *w, float *v, float *inv, const float *m, int D, float lr, float mu,
+DCQB_BODY_ATTR void cosw_sgd_row_body(float *w, float *v, float *inv, const float *m, int D, float lr, float mu,
                   float wd)
 {
     float k = m ? (float)(dot_lanes(m, w, D) * *inv * *inv) : 0.0f;
@@ -93,6 +92,8 @@ void cosw_sgd_row(float *w, float *v, float *inv, const float *m, int D, float l
         }
     *inv = inv_of(dot_lanes(w, w, D));
 }
+DCQB_ISA_VARIANTS_VOID(cosw_sgd_row, (float *w, float *v, float *inv, const float *m, int D, float lr, float mu,
+                  float wd), (w, v, inv, m, D, lr, mu, wd))
 
 #define COSW_AHEAD 8 /* rows prefetched ahead (measured: 4 and 16 were slower at C = 1e5-1e6) */
 

@@ -6,7 +6,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "isa.h"
 #include "margin.h"
+#include "vec16.h"
 #include "ops.h"
 
 static int nblocks(int K) { return (K + COSXENT_BLOCK - 1) / COSXENT_BLOCK; }
@@ -39,42 +41,45 @@ static inline float key_float(int32_t k)
 }
 
 /* z_j <- s clamp(z_j inv_j, -1, 1) (- off_j) over n columns in place, then the max of the
- * results and `start`. Two plain loops over a block segment that stays in L1: fused into one,
- * GCC 12 kept the 16 max lanes in scalar registers and the pass cost half a GEMM. 3-4 FLOPs
- * per column. */
-__attribute__((target_clones("avx512f", "avx2", "default")))
-static float scale_clamp_max(float *z, const float *inv, const float *off, int n, float sc,
-                             float start)
+ * results and `start`. Two loops over a block segment that stays in L1: the first on 16 lanes
+ * (vec16.h; written as a plain loop, GCC 12 left it scalar on the AVX2 and SSE2 paths), the
+ * second a plain integer max GCC vectorises. 3-4 FLOPs per column. */
+DCQB_BODY_ATTR float scale_clamp_max_body(float *z, const float *inv, const float *off, int n,
+                                          float sc, float start)
 {
-    if (off)
-        for (int j = 0; j < n; j++) {
-            float c = z[j] * inv[j];
-            c = c > 1.0f ? 1.0f : (c < -1.0f ? -1.0f : c);
-            z[j] = sc * c - off[j];
-        }
-    else
-        for (int j = 0; j < n; j++) {
-            float c = z[j] * inv[j];
-            c = c > 1.0f ? 1.0f : (c < -1.0f ? -1.0f : c);
-            z[j] = sc * c;
-        }
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        v16f c = v16_clamp1(v16_load(z + j) * v16_load(inv + j)), r = c * sc;
+        v16_store(z + j, off ? r - v16_load(off + j) : r);
+    }
+    for (; j < n; j++) {
+        float c = z[j] * inv[j];
+        c = c > 1.0f ? 1.0f : (c < -1.0f ? -1.0f : c);
+        z[j] = off ? sc * c - off[j] : sc * c;
+    }
     /* the max as an integer max over order-preserving keys of the float bits: GCC vectorises
      * an int max reduction but not a float one (NaN semantics); exact, and a NaN (key above
      * +inf) comes out as the max, so it still poisons the row */
     int32_t mk = float_key(start);
-    for (int j = 0; j < n; j++) {
+    for (j = 0; j < n; j++) {
         int32_t k = float_key(z[j]);
         mk = k > mk ? k : mk;
     }
     return key_float(mk);
 }
+static float scale_clamp_max(float *z, const float *inv, const float *off, int n, float sc,
+                             float start);
+DCQB_ISA_VARIANTS(float, scale_clamp_max,
+                  (float *z, const float *inv, const float *off, int n, float sc, float start),
+                  (z, inv, off, n, sc, start))
 
 /* z_j *= f * inv_j over n columns. 2 FLOPs per column. */
-__attribute__((target_clones("avx512f", "avx2", "default")))
-static void scale_cols(float *z, int n, float f, const float *inv)
+DCQB_BODY_ATTR void scale_cols_body(float *z, int n, float f, const float *inv)
 {
     for (int j = 0; j < n; j++) z[j] *= f * inv[j];
 }
+static void scale_cols(float *z, int n, float f, const float *inv);
+DCQB_ISA_VARIANTS_VOID(scale_cols, (float *z, int n, float f, const float *inv), (z, n, f, inv))
 
 /* One row's lse from its block maxima m[b] and sums s[b] (and an extra logit x outside the
  * blocks, -inf for none): M = max, S = sum_b s_b exp(m_b - M) (+ exp(x - M)) in double, in block
@@ -224,28 +229,37 @@ double cosxent_forward_backward(float *G, float *demb, float *M, float *scratch,
 
 /* z_j <- Qlab[j] == y ? -inf : s clamp(z_j, -1, 1) over n slots in place, and the max of the
  * results (integer keys, as above). 3 FLOPs per column. */
-__attribute__((target_clones("avx512f", "avx2", "default")))
-static float queue_scale_max(float *z, const int32_t *lab, int32_t y, int n, float sc)
+DCQB_BODY_ATTR float queue_scale_max_body(float *z, const int32_t *lab, int32_t y, int n,
+                                          float sc)
 {
-    for (int j = 0; j < n; j++) {
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        v16f c = v16_clamp1(v16_load(z + j)) * sc;
+        v16_store(z + j, v16_sel(v16_loadi(lab + j) == y, v16_set(-INFINITY), c));
+    }
+    for (; j < n; j++) {
         float c = z[j];
         c = c > 1.0f ? 1.0f : (c < -1.0f ? -1.0f : c);
         z[j] = lab[j] == y ? -INFINITY : sc * c;
     }
     int32_t mk = float_key(-INFINITY);
-    for (int j = 0; j < n; j++) {
+    for (j = 0; j < n; j++) {
         int32_t k = float_key(z[j]);
         mk = k > mk ? k : mk;
     }
     return key_float(mk);
 }
+static float queue_scale_max(float *z, const int32_t *lab, int32_t y, int n, float sc);
+DCQB_ISA_VARIANTS(float, queue_scale_max,
+                  (float *z, const int32_t *lab, int32_t y, int n, float sc), (z, lab, y, n, sc))
 
 /* y_d += a x_d over D. */
-__attribute__((target_clones("avx512f", "avx2", "default")))
-static void axpy_row(float *y, const float *x, float a, int D)
+DCQB_BODY_ATTR void axpy_row_body(float *y, const float *x, float a, int D)
 {
     for (int d = 0; d < D; d++) y[d] += a * x[d];
 }
+static void axpy_row(float *y, const float *x, float a, int D);
+DCQB_ISA_VARIANTS_VOID(axpy_row, (float *y, const float *x, float a, int D), (y, x, a, D))
 
 static void qx_sweep1(void *arg, int th, int nth)
 {

@@ -12,7 +12,8 @@
  *
  * DCQB_ISA_VARIANTS(ret, name, params, args) defines name_avx512, name_avx2 and name_sse2 from
  * `static inline ret name_body params` (which the caller writes first, always_inline) and the
- * dispatcher `ret name params`; put `static` before it for a file-local kernel.
+ * dispatcher `ret name params`; declare `static ret name params;` before it for a file-local
+ * kernel (the definition then has internal linkage, C11 6.2.2).
  * DCQB_ISA_VARIANTS_VOID does the same for a void kernel.
  */
 #ifndef DCQB_ISA_H

@@ -4,17 +4,13 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "isa.h"
 #include "synth.h"
 
-/* The two exported kernels are most of a render and gcc's -O2 gives them 4-wide SSE; on x86-64
- * gcc also builds an AVX2 copy picked at load time (ifunc). Element-wise mul, add, div and
- * compares only, no FMA (-ffp-contract=off, and target avx2 does not enable it): the same bytes
- * either way (test_synth's golden crc). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define RENDER_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define RENDER_CLONES
-#endif
+/* The two exported kernels are most of a render; they are compiled per ISA path (isa.h:
+ * AVX-512, AVX2, SSE2). Element-wise mul, add, div and compares only, no FMA
+ * (-ffp-contract=off, and the target attributes do not enable it): the same bytes on every
+ * path (test_synth's golden crc). */
 
 /* y += a * x over n floats. The fixed 8-wide inner block lets gcc's -O2 (very cheap cost model)
  * SLP-vectorise it; element-wise mul then add, no FMA (-ffp-contract=off) and no reassociation,
@@ -142,10 +138,14 @@ static inline void axpy_rows(float *restrict y, const float *restrict A, size_t 
 
 float synth_tanh(float x) { return tanh_rat(x); }
 
-RENDER_CLONES void synth_layer_accum(float *restrict y, const float *restrict A, size_t lda,
+DCQB_BODY_ATTR void synth_layer_accum_body(float *restrict y, const float *restrict A, size_t lda,
                                      const float *c, int k0, int k1, int n)
 {
     axpy_rows(y, A, lda, c, k0, k1, n);
 }
+DCQB_ISA_VARIANTS_VOID(synth_layer_accum, (float *restrict y, const float *restrict A, size_t lda,
+                                     const float *c, int k0, int k1, int n), (y, A, lda, c, k0, k1, n))
 
-RENDER_CLONES void synth_tanh_inplace(float *v, int n) { tanh_inplace(v, n); }
+DCQB_BODY_ATTR void synth_tanh_inplace_body(float *v, int n)
+{ tanh_inplace(v, n); }
+DCQB_ISA_VARIANTS_VOID(synth_tanh_inplace, (float *v, int n), (v, n))

@@ -17,6 +17,7 @@ need libinih-dev have_pc inih
 need gnuplot-nox command -v gnuplot
 need make command -v make
 need gcc command -v cc
+need binutils command -v objdump
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
     echo "deps: installing$missing" >&2
