@@ -8,7 +8,6 @@
 
 #include "isa.h"
 #include "margin.h"
-#include "vec16.h"
 #include "ops.h"
 
 static int nblocks(int K) { return (K + COSXENT_BLOCK - 1) / COSXENT_BLOCK; }
@@ -20,58 +19,6 @@ size_t cosxent_scratch_floats(int B, int K, int D, int threads)
     if (threads < 1) threads = 1;
     return 2 * (size_t)B * nblocks(K) + 2 * (size_t)B + (size_t)(2 * threads - 1) * B * D;
 }
-
-/* A signed int whose order is the float order (negatives have their magnitude bits flipped),
- * and back (the map is its own inverse). */
-static inline int32_t float_key(float x)
-{
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    u ^= (0u - (u >> 31)) & 0x7fffffffu;
-    return (int32_t)u;
-}
-
-static inline float key_float(int32_t k)
-{
-    uint32_t u = (uint32_t)k;
-    u ^= (0u - (u >> 31)) & 0x7fffffffu;
-    float x;
-    memcpy(&x, &u, sizeof x);
-    return x;
-}
-
-/* z_j <- s clamp(z_j inv_j, -1, 1) (- off_j) over n columns in place, then the max of the
- * results and `start`. Two loops over a block segment that stays in L1: the first on 16 lanes
- * (vec16.h; written as a plain loop, GCC 12 left it scalar on the AVX2 and SSE2 paths), the
- * second a plain integer max GCC vectorises. 3-4 FLOPs per column. */
-DCQB_BODY_ATTR float scale_clamp_max_body(float *z, const float *inv, const float *off, int n,
-                                          float sc, float start)
-{
-    int j = 0;
-    for (; j + 16 <= n; j += 16) {
-        v16f c = v16_clamp1(v16_load(z + j) * v16_load(inv + j)), r = c * sc;
-        v16_store(z + j, off ? r - v16_load(off + j) : r);
-    }
-    for (; j < n; j++) {
-        float c = z[j] * inv[j];
-        c = c > 1.0f ? 1.0f : (c < -1.0f ? -1.0f : c);
-        z[j] = off ? sc * c - off[j] : sc * c;
-    }
-    /* the max as an integer max over order-preserving keys of the float bits: GCC vectorises
-     * an int max reduction but not a float one (NaN semantics); exact, and a NaN (key above
-     * +inf) comes out as the max, so it still poisons the row */
-    int32_t mk = float_key(start);
-    for (j = 0; j < n; j++) {
-        int32_t k = float_key(z[j]);
-        mk = k > mk ? k : mk;
-    }
-    return key_float(mk);
-}
-static float scale_clamp_max(float *z, const float *inv, const float *off, int n, float sc,
-                             float start);
-DCQB_ISA_VARIANTS(float, scale_clamp_max,
-                  (float *z, const float *inv, const float *off, int n, float sc, float start),
-                  (z, inv, off, n, sc, start))
 
 /* z_j *= f * inv_j over n columns. 2 FLOPs per column. */
 DCQB_BODY_ATTR void scale_cols_body(float *z, int n, float f, const float *inv)
@@ -146,7 +93,8 @@ static void cx_sweep1(void *arg, int th, int nth)
             }
             /* the max covers the target's margin logit too; the plain s cos_t also in it can
              * only raise the shift, which stays valid for log-sum-exp */
-            float m = scale_clamp_max(z, p->inv + j0, p->off ? p->off + j0 : NULL, nv, sc, zti);
+            float m =
+                ops_scale_clamp_max(z, p->inv + j0, p->off ? p->off + j0 : NULL, nv, sc, zti);
             float s = 0;
             if (tin && t < nv) z[t] = zti;
             if (nv > 0 && m > -INFINITY)
@@ -227,32 +175,6 @@ double cosxent_forward_backward(float *G, float *demb, float *M, float *scratch,
     return total;
 }
 
-/* z_j <- Qlab[j] == y ? -inf : s clamp(z_j, -1, 1) over n slots in place, and the max of the
- * results (integer keys, as above). 3 FLOPs per column. */
-DCQB_BODY_ATTR float queue_scale_max_body(float *z, const int32_t *lab, int32_t y, int n,
-                                          float sc)
-{
-    int j = 0;
-    for (; j + 16 <= n; j += 16) {
-        v16f c = v16_clamp1(v16_load(z + j)) * sc;
-        v16_store(z + j, v16_sel(v16_loadi(lab + j) == y, v16_set(-INFINITY), c));
-    }
-    for (; j < n; j++) {
-        float c = z[j];
-        c = c > 1.0f ? 1.0f : (c < -1.0f ? -1.0f : c);
-        z[j] = lab[j] == y ? -INFINITY : sc * c;
-    }
-    int32_t mk = float_key(-INFINITY);
-    for (j = 0; j < n; j++) {
-        int32_t k = float_key(z[j]);
-        mk = k > mk ? k : mk;
-    }
-    return key_float(mk);
-}
-static float queue_scale_max(float *z, const int32_t *lab, int32_t y, int n, float sc);
-DCQB_ISA_VARIANTS(float, queue_scale_max,
-                  (float *z, const int32_t *lab, int32_t y, int n, float sc), (z, lab, y, n, sc))
-
 /* y_d += a x_d over D. */
 DCQB_BODY_ATTR void axpy_row_body(float *y, const float *x, float a, int D)
 {
@@ -275,7 +197,7 @@ static void qx_sweep1(void *arg, int th, int nth)
         for (int i = 0; i < B; i++) {
             float *z = J->G + (size_t)i * L + j0;
             const int32_t y = p->lab[i], *lab = p->Qlab + j0;
-            float m = queue_scale_max(z, lab, y, n, p->s), s = 0;
+            float m = ops_queue_scale_max(z, lab, y, n, p->s), s = 0;
             if (m > -INFINITY)
                 s = ops_exp_shift_sum_mask(z, lab, y, n, m);
             else { /* every slot masked (s = 0), or an unmasked NaN logit: poison the sum */

@@ -5,7 +5,6 @@
 #include "ops.h"
 
 #include "isa.h"
-#include "vec16.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -176,67 +175,76 @@ float ops_exp_poly(float x) { return exp_poly(x); }
 #define XENT_LANES 16
 #define XENT_BLOCK 1024 /* floats summed per lane in float before the block joins the double */
 
-/* exp_poly on 16 lanes at once (vec16.h): lane for lane the same operations in the same order
- * as exp_poly, so the same bits; the clamps and the NaN test are compares and bit selects
- * instead of branches, the integer exponent a packed conversion, add and shift. */
-static inline __attribute__((always_inline)) v16f exp_poly16(v16f xin)
+/* A signed int whose order is the float order (negatives have their magnitude bits flipped),
+ * and back (the map is its own inverse): the block maxima as integer maxima. */
+static inline int32_t float_key(float x)
 {
-    const v16f zero = {0}, lo = zero - 87.0f;
-    v16f x = v16_sel(xin > lo, xin, lo); /* NaN compares false: -87, given back below */
-    x = v16_sel(x < zero, x, zero);
-    v16f t = x * 1.44269504088896341f;
-    v16f n = (t + 12582912.0f) - 12582912.0f;
-    v16f r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    v16f p = zero + 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
-    v16i bits = (__builtin_convertvector(n, v16i) + 127) << 23; /* n + 127 in [40, 127] */
-    v16f e = p * (v16f)bits;
-    return v16_sel(xin != xin, xin, e);
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    u ^= (0u - (u >> 31)) & 0x7fffffffu;
+    return (int32_t)u;
 }
 
-/* x[j] <- exp(x[j] - mx) in place over n <= XENT_BLOCK floats (y >= 0: 0 where lab[j] == y);
- * returns their sum, accumulated in 16 fixed float lanes (<= 64 terms each, all <= 1) then
- * added lane by lane in a fixed order: deterministic, and the same on every ISA path. ~20 FLOPs
- * per element, one read + write. */
-DCQB_BODY_ATTR float exp_block_body(float *x, const int32_t *lab, int32_t y, int n, float mx)
+static inline float key_float(int32_t k)
 {
-    v16f acc = {0};
-    int j = 0;
-    for (; j + XENT_LANES <= n; j += XENT_LANES) {
-        v16f e = exp_poly16(v16_load(x + j) - mx);
-        if (lab) {
-            v16i l;
-            memcpy(&l, lab + j, sizeof l);
-            e = v16_sel(l == y, (v16f){0}, e);
-        }
-        memcpy(x + j, &e, sizeof e);
-        acc += e;
-    }
-    float lane[XENT_LANES];
-    memcpy(lane, &acc, sizeof lane);
-    for (; j < n; j++) {
-        float e = lab && lab[j] == y ? 0.0f : exp_poly(x[j] - mx);
-        x[j] = e;
-        lane[0] += e;
-    }
-    float s = 0;
-    for (int l = 0; l < XENT_LANES; l++) s += lane[l];
-    return s;
+    uint32_t u = (uint32_t)k;
+    u ^= (0u - (u >> 31)) & 0x7fffffffu;
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
 }
 
-static float exp_block(float *x, const int32_t *lab, int32_t y, int n, float mx);
-DCQB_ISA_VARIANTS(float, exp_block, (float *x, const int32_t *lab, int32_t y, int n, float mx),
-                  (x, lab, y, n, mx))
+/* the elementwise softmax kernels once per ISA path (isa.h), each at its native width */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi" /* vectors never cross a call (always_inline) */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define VW 16
+#define VSUF avx512
+#define VTARGET __attribute__((target("avx512f")))
+#include "ops_vec.inc"
+#undef VW
+#undef VSUF
+#undef VTARGET
+#define VW 8
+#define VSUF avx2
+#define VTARGET __attribute__((target("avx2")))
+#include "ops_vec.inc"
+#undef VW
+#undef VSUF
+#undef VTARGET
+#define ISA_PICK(f, args)                                                                       \
+    (dcqb_isa() == DCQB_ISA_AVX512 ? f##avx512 args                                             \
+     : dcqb_isa() == DCQB_ISA_AVX2 ? f##avx2 args                                               \
+                                   : f##sse2 args)
+#else
+#define ISA_PICK(f, args) f##sse2 args
+#endif
+#define VW 4
+#define VSUF sse2
+#define VTARGET
+#include "ops_vec.inc"
+#undef VW
+#undef VSUF
+#undef VTARGET
+#pragma GCC diagnostic pop
 
-float ops_exp_shift_sum(float *x, int n, float mx) { return exp_block(x, NULL, 0, n, mx); }
+float ops_exp_shift_sum(float *x, int n, float mx)
+{
+    return ISA_PICK(exp_block_, (x, NULL, 0, n, mx));
+}
 
 float ops_exp_shift_sum_mask(float *x, const int32_t *lab, int32_t y, int n, float mx)
 {
-    return exp_block(x, lab, y, n, mx);
+    return ISA_PICK(exp_block_, (x, lab, y, n, mx));
+}
+
+float ops_scale_clamp_max(float *z, const float *inv, const float *off, int n, float sc,
+                          float start)
+{
+    return ISA_PICK(scale_clamp_max_, (z, inv, off, n, sc, start));
+}
+
+float ops_queue_scale_max(float *z, const int32_t *lab, int32_t y, int n, float sc)
+{
+    return ISA_PICK(queue_scale_max_, (z, lab, y, n, sc));
 }

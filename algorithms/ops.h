@@ -63,6 +63,13 @@ float ops_exp_shift_sum(float *x, int n, float mx);
 /* The same with x[j] <- 0 (and nothing summed) where lab[j] == y: DCQ's own-label mask, as an
  * int compare and a select, so the loop vectorises. */
 float ops_exp_shift_sum_mask(float *x, const int32_t *lab, int32_t y, int n, float mx);
+/* z_j <- s clamp(z_j inv_j, -1, 1) (- off_j if off) over n columns in place; returns the max
+ * of the results and `start` (a NaN wins). The cosine softmax's scale pass (cosxent). */
+float ops_scale_clamp_max(float *z, const float *inv, const float *off, int n, float sc,
+                          float start);
+/* z_j <- lab[j] == y ? -inf : s clamp(z_j, -1, 1) over n queue slots in place; returns the max
+ * (DCQ's queue logits, cosxent's qxent). */
+float ops_queue_scale_max(float *z, const int32_t *lab, int32_t y, int n, float sc);
 /* The vectorisable exp those use, for x in [-87, 0] (clamped below): tests only. */
 float ops_exp_poly(float x);
 

@@ -12,7 +12,7 @@
 # The table: kernel  min_packed_mul  [required mnemonic, regex]
 set -u
 TABLE='
-exp_block           16  cvttps2dq
+exp_block           8   cvttps2dq
 cosw_norms          1
 cosw_project_row    1
 cosw_sgd_row        1
