@@ -1,4 +1,4 @@
-/* test_isa.c - the ISA paths of the hand-vectorised kernels (algorithms/isa.h, vec16.h):
+/* test_isa.c - the ISA paths of the hand-vectorised kernels (algorithms/isa.h, ops_vec.inc):
  *   names      DCQB_ISA's names parse, an unknown one is refused with a message naming it, a
  *              path above the CPU's best is refused;
  *   exp        ops_exp_shift_sum(_mask) on every path the CPU has: the same bits as each other
