@@ -1,6 +1,7 @@
 /* test_bench.c - the head cost benchmark's mechanics on a tiny configuration (C = 1000,
- * d = 16, reps 2): TSV header and columns, status, skip on rerun, refusal under a fake memory
- * limit before anything is allocated, no allocation inside the step loop, and the timed step
+ * d = 16, reps 2): TSV header and columns, status, skip on rerun, ISA paths as configurations,
+ * the machine and whole-step columns, refusal under a fake memory limit before anything is
+ * allocated, no allocation inside the step loop, and the timed step
  * being training's step (same loss and digest). No timing assertions (timing belongs to
  * `make bench`). */
 #include "test_util.h"
@@ -11,6 +12,7 @@
 #include "alloc_count.h"
 #include "bench.h"
 #include "bench_child.h"
+#include "isa.h"
 #include "train.h"
 
 static void tiny_cfg(struct bench_cfg *cfg, const char *sub)
@@ -40,7 +42,7 @@ static void on_event(void *ctx, enum bench_event ev, const struct bench_row *row
     struct seen *s = ctx;
     if (ev == BENCH_PLAN) {
         assert_non_null(msg);
-        assert_non_null(strstr(msg, "plan full"));
+        assert_non_null(strstr(msg, "plan "));
         s->plans++;
     } else {
         if (ev == BENCH_ROW) s->rows++;
@@ -74,6 +76,21 @@ static int read_tsv(const char *dir, char lines[][1024], int max)
     return n;
 }
 
+/* The FLOPs the step bound timed, from its GFLOP/s and median. */
+static double step_flops_of(const struct bench_row *r)
+{
+    return r->step_gflops * 1e9 * r->step_bound_ms * 1e-3;
+}
+
+/* A training step's GEMM FLOPs without the key forward, by hand: the backbone 128-512-512 -> d
+ * has weights w = 128 x 512 + 512 x 512 + 512 x d; forward (w) and dW (w) over B rows, dX for
+ * the last two layers (512 x 512 + 512 x d); the head's 3 GEMMs of B x K x d (full). */
+static double full_step_flops(int B, int d, int64_t K)
+{
+    double w = 128.0 * 512 + 512.0 * 512 + 512.0 * d, wx = 512.0 * 512 + 512.0 * d;
+    return 2.0 * (2.0 * w * B + wx * B + 3.0 * B * (double)K * d);
+}
+
 static void test_tiny_run_rerun_skips(void **state)
 {
     (void)state;
@@ -90,6 +107,18 @@ static void test_tiny_run_rerun_skips(void **state)
     assert_true(s.last.head_ms > 0 && s.last.total_ms > 0 && s.last.gemm_bound_ms > 0);
     assert_true(s.last.peak_rss_mb > 0);
     assert_true(s.last.per_class_bytes > 0 && s.last.plan_bytes > 0);
+    /* the whole step's GEMMs: the head's and the backbone's (no timing asserted, only what was
+     * counted) */
+    assert_true(s.last.step_bound_ms > 0 && s.last.step_min_ms > 0);
+    assert_true(s.last.step_ratio > 0 && s.last.step_min_ratio > 0 && s.last.step_gflops > 0);
+    assert_close(s.last.step_ratio, s.last.total_ms / s.last.step_bound_ms, 0, 1e-12);
+    assert_close(step_flops_of(&s.last), full_step_flops(32, 16, 1000), 0, 1e-9);
+    /* the machine and the path the kernels ran on (no --isa: the path in use) */
+    assert_string_equal(s.last.isa, dcqb_isa_name(dcqb_isa()));
+    assert_true(strlen(s.last.cpu_model) > 0);
+#ifdef __linux__
+    assert_true(s.last.l2_kb > 0);
+#endif
     /* nothing allocated inside the step loop (when counting is available in this build) */
     if (alloc_count_available()) assert_int_equal(s.last.allocs_in_loop, 0);
     else assert_int_equal(s.last.allocs_in_loop, -1);
@@ -109,6 +138,9 @@ static void test_tiny_run_rerun_skips(void **state)
     assert_int_equal(back.allocs_in_loop, s.last.allocs_in_loop);
     assert_close(back.head_ms, s.last.head_ms, 1e-4, 0);
     assert_close(back.peak_rss_mb, s.last.peak_rss_mb, 0.05, 0);
+    assert_close(back.step_ratio, s.last.step_ratio, 1e-4, 0);
+    assert_string_equal(back.isa, s.last.isa);
+    assert_int_equal(back.l2_kb, s.last.l2_kb);
     tsv_free(&t);
 
     /* rerun: skipped, no new line */
@@ -163,6 +195,77 @@ static void test_measured_head_memory(void **state)
     assert_true(d8->head_ms_fixed_l > 0);
 }
 
+/* --isa: the rows carry the path asked for; a rerun of that path skips them, a rerun on
+ * another path (here the one in use) is another configuration and runs. A pair head (dcq) so
+ * the step bound's key forward runs too. */
+static void test_isa_paths_are_configurations(void **state)
+{
+    (void)state;
+    struct bench_cfg cfg;
+    tiny_cfg(&cfg, "bench-isa");
+    snprintf(cfg.heads[0], 32, "dcq");
+    snprintf(cfg.isa[0], 16, "sse2");
+    cfg.n_isa = 1;
+    struct seen s = {0};
+    struct dcqb_err err = {0};
+    assert_int_equal(bench_run(&cfg, on_event, &s, &err), DCQB_OK);
+    char path[700];
+    snprintf(path, sizeof path, "%s/bench.tsv", cfg.out_dir);
+    struct tsv t;
+    assert_int_equal(tsv_load(&t, path, &err), DCQB_OK);
+    assert_int_equal(t.rows, 2);
+    struct bench_row r;
+    assert_int_equal(bench_row_read(&r, &t, 1), 0);
+    tsv_free(&t);
+    assert_string_equal(r.status, "ok");
+    assert_string_equal(r.isa, "sse2");
+    assert_true(r.step_bound_ms > 0 && r.step_ratio > 0);
+    /* dcq's step (the callback's row: the file's cells are rounded): 2 head GEMMs (no W to
+     * learn) and the key forward, kshot B rows through the
+     * EMA copy (w = 128 x 512 + 512 x 512 + 512 x 16 per row), which full's step lacks */
+    double w = 128.0 * 512 + 512.0 * 512 + 512.0 * 16;
+    double keys = step_flops_of(&s.last) - (full_step_flops(32, 16, r.K) - 2.0 * 32 * r.K * 16);
+    double rows = keys / (2.0 * w);
+    assert_true(rows >= 32 - 1e-6);
+    assert_close(rows / 32, round(rows / 32), 0, 1e-9); /* a whole kshot */
+    /* the same path again: skipped */
+    struct seen s2 = {0};
+    assert_int_equal(bench_run(&cfg, on_event, &s2, &err), DCQB_OK);
+    assert_int_equal(s2.skips, 1);
+    assert_int_equal(s2.rows, 0);
+    if (dcqb_isa() == DCQB_ISA_SSE2) return; /* a CPU without AVX2: no other path to run */
+    /* the path in use is another configuration: it runs */
+    cfg.n_isa = 0;
+    struct seen s3 = {0};
+    assert_int_equal(bench_run(&cfg, on_event, &s3, &err), DCQB_OK);
+    assert_int_equal(s3.skips, 0);
+    assert_int_equal(s3.rows, 1);
+    assert_string_equal(s3.last.isa, dcqb_isa_name(dcqb_isa()));
+}
+
+/* An unknown path, or one this CPU lacks, is refused before anything runs, naming it. */
+static void test_bad_isa(void **state)
+{
+    (void)state;
+    struct bench_cfg cfg;
+    tiny_cfg(&cfg, "bench-bad-isa");
+    snprintf(cfg.isa[0], 16, "sse2");
+    snprintf(cfg.isa[1], 16, "avx9");
+    cfg.n_isa = 2;
+    struct dcqb_err err = {0};
+    assert_int_equal(bench_run(&cfg, NULL, NULL, &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "'avx9'"));
+    if (dcqb_isa_best() < DCQB_ISA_AVX512) {
+        snprintf(cfg.isa[1], 16, "avx512");
+        assert_int_equal(bench_run(&cfg, NULL, NULL, &err), DCQB_EINVAL);
+        assert_non_null(strstr(err.msg, "'avx512'"));
+    }
+    char path[700];
+    snprintf(path, sizeof path, "%s/bench.tsv", cfg.out_dir);
+    FILE *f = fopen(path, "r");
+    assert_null(f); /* refused before the file is opened */
+}
+
 static void test_refused_under_memory_limit(void **state)
 {
     (void)state;
@@ -196,7 +299,7 @@ static void test_column_table_round_trip(void **state)
         size_t l = strlen(hdr);
         snprintf(hdr + l, sizeof hdr - l, "%s%s", n ? "\t" : "", bench_cols[n].name);
     }
-    assert_int_equal(n, 36);
+    assert_int_equal(n, 46);
     assert_string_equal(hdr, bench_tsv_header());
     struct bench_row r = {.head = "dcq", .C = 10000000, .d = 128, .B = 256, .threads = 2,
                           .ratio = 0.1, .K = 1000000, .status = "ok", .reps = 5,
@@ -208,7 +311,10 @@ static void test_column_table_round_trip(void **state)
                           .peak_rss_mb = 4960.5, .head_bytes = 5.5e9, .fixed_l = 1000,
                           .head_bytes_fixed_l = 792576, .head_ms_fixed_l = 0.75,
                           .ema_bytes = 400000, .head_allocs = 0, .allocs_in_loop = -1,
-                          .bound_allocs = 3, .blas_core = "", .git_rev = "abc1234",
+                          .bound_allocs = 3, .step_bound_ms = 50.5, .step_ratio = 1.25,
+                          .isa = "avx2", .cpu_model = "AMD EPYC 9B45 64-Core Processor",
+                          .l1d_kb = 48, .l2_kb = 1024, .l3_kb = 32768,
+                          .blas_core = "", .git_rev = "abc1234",
                           .err_msg = "tab\there"};
     struct sbuf b = {0};
     sb_str(&b, bench_tsv_header());
@@ -240,6 +346,13 @@ static void test_column_table_round_trip(void **state)
     assert_int_equal(q.allocs_in_loop, -1);
     assert_int_equal(q.bound_allocs, 3);
     assert_string_equal(q.blas_core, "-");
+    assert_close(q.step_bound_ms, 50.5, 0, 1e-12);
+    assert_close(q.step_ratio, 1.25, 0, 1e-12);
+    assert_string_equal(q.isa, "avx2");
+    assert_string_equal(q.cpu_model, r.cpu_model);
+    assert_int_equal(q.l1d_kb, 48);
+    assert_int_equal(q.l2_kb, 1024);
+    assert_int_equal(q.l3_kb, 32768);
     assert_string_equal(q.git_rev, "abc1234");
     assert_string_equal(q.err_msg, "tab here");
     tsv_free(&t);
@@ -309,6 +422,8 @@ int main(void)
         cmocka_unit_test(test_measured_head_memory),
         cmocka_unit_test(test_bench_step_is_training_step),
         cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_isa_paths_are_configurations),
+        cmocka_unit_test(test_bad_isa),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,11 +1,15 @@
 /* test_cli_train.c - 'dcqbench train' through the binary: a real SIGINT writes a checkpoint and
  * exits 130, --resume finishes the run with the digest of an uninterrupted one; config.ini
- * holds the run's keys but not the CLI's; a refused --out; a bad flag exits 2 naming it. */
+ * holds the run's keys but not the CLI's; summary.json names the machine and ISA path; a
+ * refused --out; a bad flag exits 2 naming it. */
 #include "test_util.h"
 
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "isa.h"
+#include "machine.h"
 
 static const char *args =
     "--profile uniform --uniform_n 12 --ids 200 --batch 64 --hidden 64 --dim 32 --steps 400 "
@@ -41,6 +45,18 @@ static void test_sigint_then_resume_is_bit_exact(void **state)
     assert_int_equal(test_run_cli(out, sizeof out, cmd), 0);
     char ref[16];
     snprintf(ref, sizeof ref, "%s", digest_of(a));
+    /* summary.json names the machine and the ISA path the kernels ran on */
+    snprintf(cmd, sizeof cmd, "%s/summary.json", a);
+    char *sum = test_slurp(cmd);
+    assert_non_null(sum);
+    char want[256];
+    snprintf(want, sizeof want, "\"cpu_model\": \"%s\"", dcqb_machine()->cpu_model);
+    assert_non_null(strstr(sum, want));
+    snprintf(want, sizeof want, "\"isa\": \"%s\"", dcqb_isa_name(dcqb_isa()));
+    assert_non_null(strstr(sum, want));
+    snprintf(want, sizeof want, "\"l2_bytes\": %lld", (long long)dcqb_machine()->l2_bytes);
+    assert_non_null(strstr(sum, want));
+    free(sum);
     /* config.ini: every key of the run, execution keys too, none of the CLI's own */
     snprintf(cmd, sizeof cmd, "%s/config.ini", a);
     char *ini = test_slurp(cmd);

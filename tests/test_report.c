@@ -499,7 +499,8 @@ static void test_bench_columns_exist(void **state)
     (void)state;
     const char *cols[] = {"head", "C", "d", "B", "threads", "ratio", "head_ms", "head_gflops",
                           "bound_ratio", "per_class_bytes", "fixed_bytes", "peak_rss_mb",
-                          "status", "err_msg", NULL};
+                          "status", "err_msg", "total_ms", "min_ratio", "step_ratio", "isa",
+                          "cpu_model", "l1d_kb", "l2_kb", "l3_kb", "blas_core", NULL};
     const char *hdr = bench_tsv_header();
     for (int i = 0; cols[i]; i++) {
         char pat[64];
@@ -513,6 +514,71 @@ static void test_bench_columns_exist(void **state)
     }
 }
 
+/* Table 5 names the machine from bench.tsv's own rows: one machine in one line with its ISA
+ * paths, several machines listed as such; a bench.tsv without the columns says so. */
+static void test_table5_names_the_machine(void **state)
+{
+    (void)state;
+    write_fixture("reproduce_m");
+    const char *cpus[2][2] = {{"Zen X", "Zen X"}, {"Zen X", "Xeon Y"}};
+    for (int k = 0; k < 2; k++) {
+        FILE *f = fopen(FX_ROOT "/bench_m.tsv", "w");
+        assert_non_null(f);
+        fputs("head\tC\td\tB\tthreads\tratio\thead_ms\tstatus\tstep_ratio\tisa\tcpu_model"
+              "\tl1d_kb\tl2_kb\tl3_kb\tblas_core\n", f);
+        fprintf(f, "full\t1000\t128\t256\t1\t0.1\t2.5\tok\t1.75\tavx512\t%s\t48\t1024\t32768"
+                   "\tHaswell\n", cpus[k][0]);
+        fprintf(f, "full\t1000\t128\t256\t1\t0.1\t3.5\tok\t2.25\tsse2\t%s\t48\t2048\t32768"
+                   "\tHaswell\n", cpus[k][1]);
+        assert_int_equal(fclose(f), 0);
+        struct report_opts o = {.results_dir = FX_ROOT, .profile = "smoke", .sweep = "reproduce_m",
+                                .out = FX_ROOT "/RM.md", .bench_tsv = FX_ROOT "/bench_m.tsv"};
+        struct report_summary s;
+        struct dcqb_err err = {0};
+        assert_int_equal(report_write(&o, &s, &err), DCQB_OK);
+        char *t = test_slurp(FX_ROOT "/RM.md");
+        assert_non_null(t);
+        char *t5 = strstr(t, "## Table 5");
+        assert_non_null(t5);
+        if (k == 0) {
+            /* the L2 differs between the rows, so this is two machine lines */
+            has(t5, "The rows come from 2 machines");
+            has(t5, "- Zen X (L1d 48 KiB, L2 1024 KiB per core, L3 32768 KiB), BLAS core Haswell");
+            has(t5, "- Zen X (L1d 48 KiB, L2 2048 KiB per core");
+        } else {
+            has(t5, "- Xeon Y (L1d 48 KiB, L2 2048 KiB per core");
+        }
+        has(t5, "ISA paths: avx512, sse2 (one row per path: see the ISA column).");
+        has(t5, "| full | 128 | 1000 | 256 | 1 | avx512 | 0.100 | 2.500 |");
+        has(t5, "| 1.75 |");
+        free(t);
+    }
+    /* one machine, one path: one line */
+    FILE *f = fopen(FX_ROOT "/bench_m.tsv", "w");
+    assert_non_null(f);
+    fputs("head\tC\td\tB\tthreads\tratio\thead_ms\tstatus\tisa\tcpu_model\tl1d_kb\tl2_kb"
+          "\tl3_kb\tblas_core\nfull\t1000\t128\t256\t1\t0.1\t2.5\tok\tavx2\tZen X\t48\t1024"
+          "\t32768\tHaswell\n", f);
+    assert_int_equal(fclose(f), 0);
+    struct report_opts o = {.results_dir = FX_ROOT, .profile = "smoke", .sweep = "reproduce_m",
+                            .out = FX_ROOT "/RM.md", .bench_tsv = FX_ROOT "/bench_m.tsv"};
+    struct report_summary s;
+    struct dcqb_err err = {0};
+    assert_int_equal(report_write(&o, &s, &err), DCQB_OK);
+    char *t = test_slurp(FX_ROOT "/RM.md");
+    assert_non_null(t);
+    has(t, "Machine: Zen X (L1d 48 KiB, L2 1024 KiB per core, L3 32768 KiB), BLAS core Haswell."
+           " ISA path: avx2.\n");
+    free(t);
+    /* the older fixture has no machine columns */
+    write_bench(FX_ROOT "/bench_m.tsv", 0);
+    assert_int_equal(report_write(&o, &s, &err), DCQB_OK);
+    t = test_slurp(FX_ROOT "/RM.md");
+    assert_non_null(t);
+    has(t, "Machine: not recorded");
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -523,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_unseen_heads),
         cmocka_unit_test(test_missing_values),
         cmocka_unit_test(test_bench_columns_exist),
+        cmocka_unit_test(test_table5_names_the_machine),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,12 +1,15 @@
 /* test_rundir.c - the run folder module: file names, the records it writes read back through
- * its own reader (summary.json with head_mem_mb, metrics.json, config.ini), a malformed or
- * missing record, and curve truncation after a resume. */
+ * its own reader (summary.json with head_mem_mb and the machine, metrics.json, config.ini),
+ * provenance.json's machine object, a malformed or missing record, and curve truncation after
+ * a resume. */
 #include "test_util.h"
 
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "isa.h"
+#include "machine.h"
 #include "rundir.h"
 
 static const char *run_dir(const char *leaf)
@@ -60,6 +63,7 @@ static void test_summary_round_trip(void **state)
                                .steps = 80, .steps_done = 80, .batch = 64, .final_loss = 1.25,
                                .first_loss = NAN, .digest = 0xc0ffee, .head_mem_bytes = 3145728,
                                .has_queue = 1, .queue_distinct_classes = 17, .blas_core = "x",
+                               .cpu_model = "Zen \"5\"", .isa = "avx2", .l2_bytes = 1048576,
                                .seed = 18446744073709551615ULL, .git_rev = "abc"};
     struct dcqb_err err = {0};
     assert_int_equal(rundir_summary_write(dir, &s, &err), DCQB_OK);
@@ -75,6 +79,10 @@ static void test_summary_round_trip(void **state)
     assert_string_equal(rundir_record_get(&rec, "head_mem_mb"), "3"); /* converted on write */
     assert_string_equal(rundir_record_get(&rec, "queue_distinct_classes"), "17");
     assert_string_equal(rundir_record_get(&rec, "git_rev"), "abc");
+    assert_string_equal(rundir_record_get(&rec, "cpu_model"), "Zen \"5\"");
+    assert_string_equal(rundir_record_get(&rec, "isa"), "avx2");
+    assert_string_equal(rundir_record_get(&rec, "l2_bytes"), "1048576");
+    assert_string_equal(rundir_record_get(&rec, "l1d_bytes"), "0");
     assert_null(rundir_record_get(&rec, "nope"));
     /* setup failed: status only, and no queue member for a head without a queue */
     struct rundir_summary f = {.status = "fail", .err_msg = "bad \"lr\" \\x", .git_rev = "abc"};
@@ -83,6 +91,43 @@ static void test_summary_round_trip(void **state)
     assert_string_equal(rundir_record_get(&rec, "err_msg"), "bad \"lr\" \\x");
     assert_null(rundir_record_get(&rec, "head"));
     assert_null(rundir_record_get(&rec, "head_mem_mb"));
+}
+
+/* provenance.json carries the machine as an object: CPU model, caches, CPUs, the ISA path in
+ * use and the best one, from machine.h and isa.h. */
+static void test_provenance_machine(void **state)
+{
+    (void)state;
+    const char *dir = run_dir("prov");
+    struct dcqb_err err = {0};
+    assert_int_equal(rundir_provenance_write(dir, 1, 7, &err), DCQB_OK);
+    char path[600];
+    snprintf(path, sizeof path, "%s/provenance.json", dir);
+    char *t = test_slurp(path);
+    assert_non_null(t);
+    const char *m = strstr(t, "\"machine\": {");
+    assert_non_null(m);
+    const char *end = strchr(m, '}');
+    assert_non_null(end);
+    char want[256];
+    snprintf(want, sizeof want, "\"cpu_model\": \"%s\"", dcqb_machine()->cpu_model);
+    const char *p = strstr(m, want);
+    assert_true(p && p < end);
+    snprintf(want, sizeof want, "\"l2_bytes\": %lld", (long long)dcqb_machine()->l2_bytes);
+    assert_true((p = strstr(m, want)) && p < end);
+    snprintf(want, sizeof want, "\"isa\": \"%s\"", dcqb_isa_name(dcqb_isa()));
+    assert_true((p = strstr(m, want)) && p < end);
+    snprintf(want, sizeof want, "\"isa_best\": \"%s\"", dcqb_isa_name(dcqb_isa_best()));
+    assert_true((p = strstr(m, want)) && p < end);
+    assert_true((p = strstr(m, "\"l1d_bytes\": ")) && p < end);
+    assert_true((p = strstr(m, "\"l3_bytes\": ")) && p < end);
+    assert_true((p = strstr(m, "\"cpus\": ")) && p < end);
+#ifdef __linux__
+    assert_true(dcqb_machine()->l2_bytes > 0);
+#endif
+    /* the object closes and the record goes on: valid JSON around it */
+    assert_non_null(strstr(end, "},\n  \"utc_start\""));
+    free(t);
 }
 
 static void test_metrics_and_bad_records(void **state)
@@ -166,6 +211,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_summary_round_trip),
+        cmocka_unit_test(test_provenance_machine),
         cmocka_unit_test(test_metrics_and_bad_records),
         cmocka_unit_test(test_config_round_trip),
         cmocka_unit_test(test_curve_truncate),

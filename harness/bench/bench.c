@@ -22,6 +22,8 @@
 #include "bench_child.h"
 #include "fsutil.h"
 #include "head.h"
+#include "isa.h"
+#include "machine.h"
 #include "provenance.h"
 #include "tsv.h"
 
@@ -44,6 +46,9 @@ const struct bench_col bench_cols[] = {
     COL(gemm_bound_ms, "%.4f", BENCH_DBL), COL(bound_ratio, "%.4f", BENCH_DBL),
     COL(gemm_min_ms, "%.4f", BENCH_DBL),  COL(min_ratio, "%.4f", BENCH_DBL),
     COL(gemm_gflops, "%.3f", BENCH_DBL),  COL(n_gemm, "%d", BENCH_INT),
+    COL(step_bound_ms, "%.4f", BENCH_DBL), COL(step_min_ms, "%.4f", BENCH_DBL),
+    COL(step_ratio, "%.4f", BENCH_DBL),   COL(step_min_ratio, "%.4f", BENCH_DBL),
+    COL(step_gflops, "%.3f", BENCH_DBL),
     COL(per_class_bytes, "%.0f", BENCH_DBL), COL(fixed_bytes, "%.0f", BENCH_DBL),
     COL(plan_bytes, "%.0f", BENCH_DBL),   COL(avail_bytes, "%.0f", BENCH_DBL),
     COL(peak_rss_mb, "%.1f", BENCH_DBL),  COL(head_bytes, "%.0f", BENCH_DBL),
@@ -51,13 +56,16 @@ const struct bench_col bench_cols[] = {
     COL(head_ms_fixed_l, "%.4f", BENCH_DBL), COL(ema_bytes, "%.0f", BENCH_DBL),
     COL(head_allocs, "%ld", BENCH_LONG),
     COL(allocs_in_loop, "%ld", BENCH_LONG), COL(bound_allocs, "%ld", BENCH_LONG),
+    COL(isa, "%s", BENCH_STR_DASH),       COL(cpu_model, "%s", BENCH_STR_DASH),
+    COL(l1d_kb, "%ld", BENCH_LONG),       COL(l2_kb, "%ld", BENCH_LONG),
+    COL(l3_kb, "%ld", BENCH_LONG),
     COL(blas_core, "%s", BENCH_STR_DASH), COL(git_rev, "%s", BENCH_STR),
     COL(err_msg, "%s", BENCH_STR_DASH),   {NULL, NULL, 0, 0, 0}};
 #undef COL
 
 const char *bench_tsv_header(void)
 {
-    static char hdr[1024]; /* built once from the table; bench runs single-threaded */
+    static char hdr[2048]; /* built once from the table; bench runs single-threaded */
     if (!hdr[0])
         for (int i = 0; bench_cols[i].name; i++) {
             size_t l = strlen(hdr);
@@ -155,7 +163,8 @@ static int row_write(FILE *f, const struct bench_row *r)
 static int same_config(const struct bench_row *a, const struct bench_row *b)
 {
     return strcmp(a->head, b->head) == 0 && a->C == b->C && a->d == b->d && a->B == b->B &&
-           a->threads == b->threads && fabs(a->ratio - b->ratio) <= 1e-12 * fabs(b->ratio);
+           a->threads == b->threads && fabs(a->ratio - b->ratio) <= 1e-12 * fabs(b->ratio) &&
+           strcmp(a->isa, b->isa) == 0;
 }
 
 /* ---- head setup shared by the plan and the child ------------------------------------------ */
@@ -359,7 +368,30 @@ static int read_done(const char *path, struct bench_row **done, int *n_done, int
     return rc;
 }
 
-/* The lists are not empty, the ratio is in (0, 1], every head is known, every C in range. */
+/* ISA path `name` (avx512, avx2, sse2, native = the best; isa.h) -> its canonical name in
+ * out[16]. DCQB_EINVAL for an unknown name or a path this CPU lacks. */
+static int isa_resolve(char *out, const char *name, struct dcqb_err *err)
+{
+    enum dcqb_isa best = dcqb_isa_best();
+    if (strcmp(name, "native") == 0) {
+        snprintf(out, 16, "%s", dcqb_isa_name(best));
+        return DCQB_OK;
+    }
+    for (int i = DCQB_ISA_SSE2; i <= DCQB_ISA_AVX512; i++) {
+        if (strcmp(name, dcqb_isa_name((enum dcqb_isa)i)) != 0) continue;
+        if (i > (int)best)
+            return DCQB_FAIL(err, DCQB_EINVAL,
+                             "bench: ISA path '%s' not supported by this CPU (%s; best: %s)",
+                             name, dcqb_machine()->cpu_model, dcqb_isa_name(best));
+        snprintf(out, 16, "%s", name);
+        return DCQB_OK;
+    }
+    return DCQB_FAIL(err, DCQB_EINVAL,
+                     "bench: unknown ISA path '%s' (expected avx512, avx2, sse2 or native)", name);
+}
+
+/* The lists are not empty, the ratio is in (0, 1], every head is known, every C in range,
+ * every ISA path runs on this CPU. */
 static int bench_cfg_check(const struct bench_cfg *cfg, struct dcqb_err *err)
 {
     if (cfg->B < 1 || cfg->n_d < 1 || cfg->n_threads < 1 || cfg->n_C + cfg->n_big_C < 1)
@@ -376,12 +408,18 @@ static int bench_cfg_check(const struct bench_cfg *cfg, struct dcqb_err *err)
         if (cfg->C[i] < 1 || cfg->C[i] > INT32_MAX / 2)
             return DCQB_FAIL(err, DCQB_EINVAL, "bench: C = %lld out of range",
                              (long long)cfg->C[i]);
+    for (int i = 0; i < cfg->n_isa; i++) {
+        char canon[16];
+        int rc = isa_resolve(canon, cfg->isa[i], err);
+        if (rc) return rc;
+    }
     return DCQB_OK;
 }
 
-/* A row for one configuration: its key columns, and -1 in every measurement not taken yet. */
+/* A row for one configuration: its key columns (isa: a canonical path name), the machine,
+ * and -1 in every measurement not taken yet. */
 static void row_start(struct bench_row *row, const char *head, int64_t C, int d, int threads,
-                      const struct bench_cfg *cfg)
+                      const char *isa, const struct bench_cfg *cfg)
 {
     memset(row, 0, sizeof *row);
     snprintf(row->head, sizeof row->head, "%s", head);
@@ -394,6 +432,14 @@ static void row_start(struct bench_row *row, const char *head, int64_t C, int d,
     row->head_gflops = row->gemm_bound_ms = row->bound_ratio = -1;
     row->gemm_min_ms = row->min_ratio = -1;
     row->gemm_gflops = row->peak_rss_mb = -1;
+    row->step_bound_ms = row->step_min_ms = row->step_ratio = row->step_min_ratio = -1;
+    row->step_gflops = -1;
+    snprintf(row->isa, sizeof row->isa, "%s", isa);
+    const struct dcqb_machine *m = dcqb_machine();
+    snprintf(row->cpu_model, sizeof row->cpu_model, "%s", m->cpu_model);
+    row->l1d_kb = (long)(m->l1d_bytes / 1024);
+    row->l2_kb = (long)(m->l2_bytes / 1024);
+    row->l3_kb = (long)(m->l3_bytes / 1024);
     row->head_allocs = row->allocs_in_loop = row->bound_allocs = -1;
     snprintf(row->git_rev, sizeof row->git_rev, "%s", provenance_git_rev());
 }
@@ -468,6 +514,11 @@ static int run_configs(FILE *f, const char *path, const struct bench_cfg *cfg,
                        void *ctx, struct dcqb_err *err)
 {
     const struct head_ops *const *all = head_list();
+    /* the ISA paths, canonical (bench_cfg_check has accepted each); none: the path in use */
+    char isas[BENCH_MAX_LIST][16];
+    int n_isa = cfg->n_isa;
+    for (int i = 0; i < n_isa; i++) (void)isa_resolve(isas[i], cfg->isa[i], NULL);
+    if (n_isa == 0) snprintf(isas[n_isa++], sizeof isas[0], "%s", dcqb_isa_name(dcqb_isa()));
     int64_t Cs[2 * BENCH_MAX_LIST];
     int nC = 0;
     for (int i = 0; i < cfg->n_C; i++) Cs[nC++] = cfg->C[i];
@@ -481,10 +532,14 @@ static int run_configs(FILE *f, const char *path, const struct bench_cfg *cfg,
                 /* at the extra class counts only the --big-heads run; the others get their
                  * memory plan and a refusal that states what they would need */
                 int plan_only = big && !in_list(cfg->big_heads, cfg->n_big_heads, h->name);
-                /* the extra class counts run at the first thread count only (time budget) */
-                for (int ti = 0; ti < (big ? 1 : cfg->n_threads); ti++) {
+                /* the extra class counts run at the first thread count and the first ISA
+                 * path only (time budget); the paths of one configuration run back to back,
+                 * so their rows see the same load */
+                for (int ti = 0; ti < (big ? 1 : cfg->n_threads); ti++)
+                for (int ii = 0; ii < (big ? 1 : n_isa); ii++) {
                     struct bench_row row;
-                    row_start(&row, h->name, Cs[ci], cfg->d[di], cfg->threads[ti], cfg);
+                    row_start(&row, h->name, Cs[ci], cfg->d[di], cfg->threads[ti], isas[ii],
+                              cfg);
                     const struct bench_row *old = cfg->force ? NULL : find_done(done, n_done, &row);
                     if (old) {
                         if (report) report(ctx, BENCH_SKIP, old, NULL);

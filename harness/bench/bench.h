@@ -23,9 +23,25 @@
  *           (B,K)x(K,D) -> (B,D), (B,K)^T x (B,D) -> (K,D) through the ops.h helpers, with
  *           n_gemm = round(flops / 2BKD) (3 for weight-learning heads, 2 for dcq);
  *           bound_ratio = head_ms / gemm_bound_ms (medians), min_ratio = head_min_ms /
- *           gemm_min_ms (fastest reps: steadier under load from other processes).
+ *           gemm_min_ms (fastest reps: steadier under load from other processes);
+ *   step    the whole step's GEMMs alone, at the trainer's shapes, timed as one sequence per
+ *           rep: the EMA copy's key forward (pair heads: one GEMM per layer over kshot B rows),
+ *           the backbone's forward (one per layer), the head's n_gemm GEMMs as in the bound,
+ *           the backbone's backward (dW per layer, dX per layer but the first: training does
+ *           not need the input's gradient). step_ratio = total_ms / step_bound_ms (medians),
+ *           step_min_ratio from the fastest reps. What the step does outside these GEMMs -
+ *           drawing and rendering the batch, BN, PReLU, L2 norms, the head's exp and scaling,
+ *           SGD, the EMA update - is what step_ratio - 1 measures (docs/METHOD.md §6).
+ * Machine and path: every row records the CPU model, the per-core L1d and L2 and the L3 size
+ * (algorithms/machine.h) and the ISA path its kernels ran on (algorithms/isa.h). cfg.isa lists
+ * the paths to measure (empty: the one in use, i.e. DCQB_ISA's or the best); each
+ * configuration runs once per path, the child sets it (dcqb_isa_set) right after the fork and
+ * before any kernel, so a row's head, total, bound and step are measured on one path in one
+ * process and its ratios compare like with like. The extra (big) class counts run at the
+ * first listed path only. A path the CPU lacks is refused before anything runs.
  * Rows are appended to <out>/bench.tsv as each configuration finishes (one write + fflush); a
- * rerun skips configurations already "ok" or "refused" at the same git revision unless force.
+ * rerun skips configurations (head, C, d, B, threads, ratio, isa) already "ok" or "refused" at
+ * the same git revision unless force.
  * Library code: no printing, progress goes through the callback.
  */
 #ifndef DCQB_BENCH_H
@@ -49,6 +65,9 @@ struct bench_cfg {
     int n_d;
     int threads[BENCH_MAX_LIST];
     int n_threads;
+    char isa[BENCH_MAX_LIST][16];   /* ISA paths (avx512, avx2, sse2, native = the best);
+                                     * n_isa = 0: the path in use */
+    int n_isa;
     int B;                          /* 256 */
     double ratio;                   /* 0.1: partial heads' fraction of classes */
     int reps;                       /* timed steps per phase at small C (fewer at large C) */
@@ -77,6 +96,8 @@ struct bench_row {
     double gemm_bound_ms, bound_ratio, gemm_gflops;
     double gemm_min_ms, min_ratio; /* fastest bound rep; head_min_ms / gemm_min_ms */
     int n_gemm;
+    /* the whole step's GEMMs (see above): median and fastest rep, GFLOP/s at the median */
+    double step_bound_ms, step_min_ms, step_ratio, step_min_ratio, step_gflops;
     double per_class_bytes, fixed_bytes, plan_bytes, avail_bytes, peak_rss_mb;
     /* measured, not declared (docs/METHOD.md §6): heap bytes a head holds after head_open at
      * the row's ratio; for dcq also at a fixed queue length fixed_l (its memory and head step
@@ -87,6 +108,9 @@ struct bench_row {
                              * -1: not counted in this build (sanitizers) */
     long bound_allocs;      /* the same in the timed GEMM-bound loop (BLAS-internal ones: the
                              * threaded OpenBLAS level-3 driver allocates its job array) */
+    char isa[16];           /* the ISA path the row's kernels ran on (dcqb_isa_name) */
+    char cpu_model[128];    /* the machine (dcqb_machine): CPU model and cache sizes, KiB */
+    long l1d_kb, l2_kb, l3_kb;
     char blas_core[32];
     char git_rev[48];
     char err_msg[256];

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "alloc_count.h"
+#include "isa.h"
 #include "ops.h"
 #include "train.h"
 
@@ -171,38 +172,166 @@ static int time_head(struct trainer *tr, const struct bench_cfg *cfg, int warm, 
     return DCQB_OK;
 }
 
-/* The head's GEMMs alone, after the head is gone: n_gemm of (B,d)x(K,d)^T -> (B,K),
- * (B,K)x(K,d) -> (B,d), (B,K)^T x (B,d) -> (K,d) through the ops.h helpers. Fills the
- * gemm_* columns, bound_allocs and the two ratios (head_ms must be set). tw: (reps) scratch. */
-static int time_gemm_bound(int n_gemm, int reps, double *tw, struct bench_row *row,
-                           struct dcqb_err *err)
+/* The backbone's GEMM shapes in a training step (algorithms/backbone.c): layer l maps in[l] to
+ * out[l] columns; forward over B rows, backward dW for every layer and dX for every layer but
+ * the first (with beta 1 where the block is residual), and for pair heads the EMA copy's key
+ * forward over key_rows = kshot B rows. backbone.h does not list its layers, so this mirrors
+ * backbone_init; step_shapes_of checks the mirror against backbone_flops_per_sample. */
+#define BENCH_MAX_LAYERS 65 /* backbone_init: depth <= 64 */
+struct step_shapes {
+    int L, key_rows, maxw;
+    int in[BENCH_MAX_LAYERS], out[BENCH_MAX_LAYERS], residual[BENCH_MAX_LAYERS];
+    size_t w_floats; /* sum of in x out */
+};
+
+static int step_shapes_of(struct step_shapes *s, const struct trainer *tr, int B,
+                          struct dcqb_err *err)
 {
-    const int B = row->B, d = row->d, ng = n_gemm;
-    const int64_t K = row->K;
-    row->n_gemm = ng;
-    size_t KD = (size_t)K * d, BK = (size_t)B * K, BD = (size_t)B * d;
-    float *g = malloc(sizeof(float) * (2 * KD + BK + 2 * BD));
-    if (!g)
+    const struct backbone_cfg *c = &tr->net.cfg;
+    memset(s, 0, sizeof *s);
+    s->L = c->depth + 1;
+    if (s->L > BENCH_MAX_LAYERS)
+        return DCQB_FAIL(err, DCQB_EINVAL, "backbone depth %d over the bench's %d layers",
+                         c->depth, BENCH_MAX_LAYERS - 1);
+    s->key_rows = tr->head.req.pairs ? tr->head.req.kshot * B : 0;
+    double fl = 0;
+    for (int l = 0; l < s->L; l++) {
+        s->in[l] = l == 0 ? c->in_dim : c->hidden;
+        s->out[l] = l == s->L - 1 ? c->emb_dim : c->hidden;
+        s->residual[l] = l < s->L - 1 && c->residual && s->in[l] == s->out[l];
+        if (s->in[l] > s->maxw) s->maxw = s->in[l];
+        if (s->out[l] > s->maxw) s->maxw = s->out[l];
+        s->w_floats += (size_t)s->in[l] * s->out[l];
+        fl += 2.0 * s->in[l] * s->out[l];
+    }
+    if (fl != backbone_flops_per_sample(&tr->net))
+        return DCQB_FAIL(err, DCQB_EINVAL,
+                         "backbone layers are not the bench's mirror of backbone_init (%g vs "
+                         "%g FLOP/sample): update step_shapes_of",
+                         fl, backbone_flops_per_sample(&tr->net));
+    return DCQB_OK;
+}
+
+/* The bound's and the step's GEMM operands, one allocation: the head's W (K,d), its gradient
+ * (K,d), logits (B,K), embeddings and their gradient (B,d); the backbone's weights, weight
+ * gradients and the EMA copy's weights (each sum in x out); activations of the B training rows
+ * and of the key rows (the input and every layer's output); two (B, maxw) gradient buffers. */
+struct gemm_bufs {
+    float *W, *O, *Lg, *A, *D;
+    float *bw, *bg, *be, *act, *kact, *g, *t;
+    size_t act_n, kact_n;
+    float *all;
+};
+
+static int gemm_bufs_alloc(struct gemm_bufs *b, const struct step_shapes *s, int B, int64_t K,
+                           int d, struct dcqb_err *err)
+{
+    size_t KD = (size_t)K * d, BK = (size_t)B * K, BD = (size_t)B * d, cols = 0;
+    for (int l = 0; l < s->L; l++) cols += (size_t)s->in[l];
+    cols += (size_t)s->out[s->L - 1];
+    b->act_n = (size_t)B * cols;
+    b->kact_n = (size_t)s->key_rows * cols;
+    size_t n = 2 * KD + BK + 2 * BD + 3 * s->w_floats + b->act_n + b->kact_n +
+               2 * (size_t)B * s->maxw;
+    b->all = malloc(sizeof(float) * n);
+    if (!b->all)
         return DCQB_FAIL(err, DCQB_ENOMEM, "cannot allocate %.2f GB for the GEMM bound",
-                         4.0 * (double)(2 * KD + BK + 2 * BD) / 1e9);
-    float *gW = g, *gO = gW + KD, *gL = gO + KD, *gA = gL + BK, *gD = gA + BD;
-    fill_pattern(gW, KD, 11, -0.05f, 0.05f);
-    fill_pattern(gL, BK, 12, -1e-3f, 1e-3f);
-    fill_pattern(gA, BD, 13, -0.1f, 0.1f);
-    memset(gD, 0, sizeof(float) * BD);
+                         4.0 * (double)n / 1e9);
+    b->W = b->all, b->O = b->W + KD, b->Lg = b->O + KD, b->A = b->Lg + BK, b->D = b->A + BD;
+    b->bw = b->D + BD, b->bg = b->bw + s->w_floats, b->be = b->bg + s->w_floats;
+    b->act = b->be + s->w_floats, b->kact = b->act + b->act_n;
+    b->g = b->kact + b->kact_n, b->t = b->g + (size_t)B * s->maxw;
+    fill_pattern(b->W, KD, 11, -0.05f, 0.05f);
+    fill_pattern(b->Lg, BK, 12, -1e-3f, 1e-3f);
+    fill_pattern(b->A, BD, 13, -0.1f, 0.1f);
+    memset(b->D, 0, sizeof(float) * BD);
+    memset(b->O, 0, sizeof(float) * KD);
+    fill_pattern(b->bw, s->w_floats, 14, -0.05f, 0.05f);
+    memcpy(b->be, b->bw, sizeof(float) * s->w_floats);
+    memset(b->bg, 0, sizeof(float) * s->w_floats);
+    fill_pattern(b->act, b->act_n, 15, -1.0f, 1.0f);
+    if (b->kact_n) fill_pattern(b->kact, b->kact_n, 16, -1.0f, 1.0f);
+    fill_pattern(b->g, 2 * (size_t)B * s->maxw, 17, -1e-3f, 1e-3f);
+    return DCQB_OK;
+}
+
+/* The GEMM helpers below return the FLOPs they ran, counted next to each call, so the step's
+ * GFLOP/s (and the test that checks its count) follows what the timed loop does. */
+
+/* The head's n_gemm GEMMs: logits (B,K) = A W^T (overwrites the logits like the head does),
+ * then d emb (B,d) += G W and dW (K,d) = G^T A. */
+static double head_gemms(const struct gemm_bufs *b, int ng, int B, int K, int d)
+{
+    const double f = 2.0 * B * (double)K * d;
+    matmul_bd_kd_to_bk(b->Lg, b->A, b->W, B, K, d, 1.0f, 0.0f);
+    if (ng >= 2) matmul_bk_kd_to_bd(b->D, b->Lg, b->W, B, K, d, 1.0f, 1.0f);
+    if (ng >= 3) matmul_bk_bd_to_kd(b->O, b->Lg, b->A, B, K, d, 1.0f, 0.0f);
+    return f * (ng < 3 ? ng : 3);
+}
+
+/* One forward of the backbone's linear layers over `rows` rows: act holds the input and then
+ * every layer's output, side by side. */
+static double backbone_fwd_gemms(const struct step_shapes *s, const float *w, float *act,
+                                 int rows)
+{
+    size_t wo = 0;
+    float *x = act;
+    double f = 0;
+    for (int l = 0; l < s->L; l++) {
+        float *y = x + (size_t)rows * s->in[l];
+        matmul_bd_kd_to_bk(y, x, w + wo, rows, s->out[l], s->in[l], 1.0f, 0.0f);
+        f += 2.0 * rows * s->out[l] * s->in[l];
+        wo += (size_t)s->in[l] * s->out[l];
+        x = y;
+    }
+    return f;
+}
+
+/* The backbone's backward GEMMs over B rows, last layer first: dW (out,in) += dH^T x, and
+ * dX (B,in) = dH W (+ the skip path's gradient when residual) for every layer but the first.
+ * dH is the fixed pattern in t: the shapes, not the values, set the time. */
+static double backbone_bwd_gemms(const struct step_shapes *s, const struct gemm_bufs *b, int B)
+{
+    double f = 0;
+    size_t wo[BENCH_MAX_LAYERS], ao[BENCH_MAX_LAYERS], w = 0, a = 0;
+    for (int l = 0; l < s->L; l++) {
+        wo[l] = w, ao[l] = a;
+        w += (size_t)s->in[l] * s->out[l];
+        a += (size_t)B * s->in[l];
+    }
+    for (int l = s->L - 1; l >= 0; l--) {
+        const int o = s->out[l], in = s->in[l];
+        matmul_bk_bd_to_kd(b->bg + wo[l], b->t, b->act + ao[l], B, o, in, 1.0f, 1.0f);
+        f += 2.0 * B * o * in;
+        if (l > 0) {
+            matmul_bk_kd_to_bd(b->g, b->t, b->bw + wo[l], B, o, in, 1.0f,
+                               s->residual[l] ? 1.0f : 0.0f);
+            f += 2.0 * B * o * in;
+        }
+    }
+    return f;
+}
+
+/* The head's GEMMs alone (bound), then the whole step's GEMMs (step), after the head is gone
+ * (bench.h). Fills the gemm_* and step_* columns, bound_allocs and the ratios (head_ms,
+ * total_ms and total_min_ms must be known). tw: (reps) scratch. */
+static int time_gemm_bound(const struct step_shapes *ss, int n_gemm, int reps, double total_min_ms,
+                           double *tw, struct bench_row *row, struct dcqb_err *err)
+{
+    const int B = row->B, d = row->d, ng = n_gemm, K = (int)row->K;
+    row->n_gemm = ng;
+    struct gemm_bufs b = {0};
+    int rc = gemm_bufs_alloc(&b, ss, B, row->K, d, err);
+    if (rc) return rc;
     alloc_count_enable(0);
     for (int r = -1; r < reps; r++) {
         if (r == 0) alloc_count_enable(1);
         double w0 = dcqb_now_s();
-        /* logits (B,K) = A (B,d) W^T: the forward GEMM (overwrites gL like the head does) */
-        matmul_bd_kd_to_bk(gL, gA, gW, B, (int)K, d, 1.0f, 0.0f);
-        if (ng >= 2) matmul_bk_kd_to_bd(gD, gL, gW, B, (int)K, d, 1.0f, 1.0f);
-        if (ng >= 3) matmul_bk_bd_to_kd(gO, gL, gA, B, (int)K, d, 1.0f, 0.0f);
+        head_gemms(&b, ng, B, K, d);
         if (r >= 0) tw[r] = dcqb_now_s() - w0;
     }
     row->bound_allocs = alloc_count_available() ? alloc_count_get() : -1;
     alloc_count_enable(0);
-    free(g);
     row->gemm_bound_ms = 1e3 * median(tw, reps);
     row->gemm_min_ms = 1e3 * tw[0]; /* median() sorted tw */
     row->gemm_gflops = 2.0 * ng * B * (double)K * d / (row->gemm_bound_ms * 1e-3) / 1e9;
@@ -210,6 +339,23 @@ static int time_gemm_bound(int n_gemm, int reps, double *tw, struct bench_row *r
     /* best step over best bound: noise on a shared machine only ever adds time, so the pair of
      * minima is the steadier estimate of the same ratio; both are reported */
     row->min_ratio = row->head_min_ms / row->gemm_min_ms;
+    /* the whole step's GEMMs in training's order: key forward, forward, head, backward */
+    double flops = 0;
+    for (int r = -1; r < reps; r++) {
+        double w0 = dcqb_now_s();
+        flops = 0;
+        if (ss->key_rows) flops += backbone_fwd_gemms(ss, b.be, b.kact, ss->key_rows);
+        flops += backbone_fwd_gemms(ss, b.bw, b.act, B);
+        flops += head_gemms(&b, ng, B, K, d);
+        flops += backbone_bwd_gemms(ss, &b, B);
+        if (r >= 0) tw[r] = dcqb_now_s() - w0;
+    }
+    free(b.all);
+    row->step_bound_ms = 1e3 * median(tw, reps);
+    row->step_min_ms = 1e3 * tw[0];
+    row->step_gflops = flops / (row->step_bound_ms * 1e-3) / 1e9;
+    row->step_ratio = row->total_ms / row->step_bound_ms;
+    row->step_min_ratio = total_min_ms / row->step_min_ms;
     return DCQB_OK;
 }
 
@@ -260,6 +406,13 @@ void bench_child_run(const struct bench_cfg *cfg, int n_gemm, struct bench_row *
 {
     struct dcqb_err err = {0};
     const int B = row->B, T = row->threads;
+    /* the row's ISA path, before any kernel of this process runs (bench.c checked the name) */
+    if (dcqb_isa_set(row->isa, &err)) {
+        snprintf(row->status, sizeof row->status, "failed");
+        snprintf(row->err_msg, sizeof row->err_msg, "%.200s", err.msg);
+        return;
+    }
+    snprintf(row->isa, sizeof row->isa, "%s", dcqb_isa_name(dcqb_isa()));
     openblas_set_num_threads(T);
     snprintf(row->blas_core, sizeof row->blas_core, "%s", openblas_get_corename());
     row->head_allocs = row->allocs_in_loop = row->bound_allocs = -1;
@@ -292,12 +445,15 @@ void bench_child_run(const struct bench_cfg *cfg, int n_gemm, struct bench_row *
     long step_allocs;
     if ((rc = bench_time_step(&tr, 1, sreps, tw, NULL, &step_allocs, &err))) goto out;
     row->total_ms = 1e3 * median(tw, sreps);
+    double total_min_ms = 1e3 * tw[0]; /* median() sorted tw */
+    struct step_shapes ss;
+    if ((rc = step_shapes_of(&ss, &tr, B, &err))) goto out;
     if ((rc = time_head(&tr, cfg, warm, reps, tw, tw + reps + 1, row, &err))) goto out;
     if (row->head_allocs >= 0 && step_allocs >= 0)
         row->allocs_in_loop = row->head_allocs + step_allocs;
     if (tr.head.req.pairs && (rc = fixed_l_phase(&tr, cfg, warm, reps, tw, row, &err))) goto out;
     trainer_free(&tr);
-    rc = time_gemm_bound(n_gemm, reps, tw, row, &err);
+    rc = time_gemm_bound(&ss, n_gemm, reps, total_min_ms, tw, row, &err);
 out:
     trainer_free(&tr);
     cfg_free(&tc);

@@ -8,13 +8,15 @@
 
 #include "bench.h"
 #include "head.h"
+#include "isa.h"
 #include "keys.h"
+#include "machine.h"
 
 /* Lists are text rows of the table, parsed after reading (one list per flag, comma separated);
  * their defaults are bench_cfg_defaults' lists printed back, so the help cannot drift. */
 struct bench_flags {
     struct bench_cfg cfg;      /* B, ratio, reps, budget, mem limit, seed, force */
-    const char *heads, *big_heads, *C, *big_C, *d, *threads, *out;
+    const char *heads, *big_heads, *C, *big_C, *d, *threads, *isa, *out;
     int quick;
     char text[7][512];         /* the default lists as text */
 };
@@ -31,6 +33,10 @@ static const struct key_spec bench_keys[] = {
      "with the memory they would need (empty: every head)"},
     {"d", KEY_STR, F(d), 0, 0, NULL, CLI, 0, "embedding dims"},
     {"threads", KEY_STR, F(threads), 0, 0, NULL, CLI, 0, "BLAS threads"},
+    {"isa", KEY_STR, F(isa), 0, 0, NULL, CLI, 0,
+     "ISA paths of the kernels (avx512, avx2, sse2, native = the best): every configuration "
+     "runs once per path, all its phases on that path, so its ratios come from one run; "
+     "--big-C at the first path only (empty: the path in use, DCQB_ISA's or the best)"},
     {"B", KEY_INT, F(cfg.B), 1, 1 << 20, NULL, CLI, 0, "batch size"},
     {"ratio", KEY_DOUBLE, F(cfg.ratio), 0, 1, NULL, CLI, KEY_LO_OPEN,
      "partial heads' fraction of classes, as training's ratio"},
@@ -84,6 +90,7 @@ static void bench_flags_defaults(struct bench_flags *b, int quick)
     b->big_C = list_text(b->text[3], sizeof b->text[3], c->big_C, c->n_big_C);
     b->d = list_text(b->text[4], sizeof b->text[4], d, c->n_d);
     b->threads = list_text(b->text[5], sizeof b->text[5], th, c->n_threads);
+    b->isa = "";
     b->out = c->out_dir;
     b->quick = quick;
 }
@@ -92,17 +99,20 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: dcqbench bench [--heads LIST] [--C LIST] [--big-C LIST] [--big-heads LIST]\n"
-            "                      [--d LIST] [--B N] [--ratio R] [--threads LIST] [--reps N]\n"
-            "                      [--budget S] [--mem-limit-mb MB] [--out DIR]\n"
+            "                      [--d LIST] [--B N] [--ratio R] [--threads LIST] [--isa LIST]\n"
+            "                      [--reps N] [--budget S] [--mem-limit-mb MB] [--out DIR]\n"
             "                      [--seed N] [--force] [--quick]\n\n"
             "Time and memory of each head's training step as the number of classes C grows.\n"
-            "For each head x C x d x threads one child process measures:\n"
+            "For each head x C x d x threads x ISA path one child process measures:\n"
             "  head    forward_backward + step on fixed random unit embeddings (and keys for\n"
             "          pair heads), labels uniform over C; median of --reps steps after warm-up\n"
             "  total   training's step (trainer_step): batch rendering, backbone 128-512-512 -> d,\n"
             "          head, SGD (+ EMA key forward); measured first, on a fresh trainer\n"
             "  bound   the head's GEMMs alone, same shapes, same run; bound_ratio = head / bound\n"
             "          (medians); min_ratio = fastest head step / fastest bound rep\n"
+            "  step    the whole step's GEMMs alone (EMA key forward, backbone forward, the head's\n"
+            "          GEMMs, backbone backward); step_ratio = total / step (medians)\n"
+            "Each row records the CPU, its L1d/L2/L3 sizes and the ISA path it ran on (--isa).\n"
             "A memory plan is printed first; configurations that would not fit in 0.9 x\n"
             "MemAvailable (or --mem-limit-mb) are refused before anything large is allocated.\n"
             "Rows are appended to <out>/bench.tsv as they finish; rows already 'ok' or 'refused'\n"
@@ -151,26 +161,40 @@ static int parse_names(const char *s, char (*out)[32], int *n)
     return *n ? 0 : -1;
 }
 
+/* --isa: comma-separated names of at most 15 characters (bench_run checks each one) */
+static int parse_isa(const char *s, char (*out)[16], int *n)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", s);
+    *n = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (*n >= BENCH_MAX_LIST || strlen(tok) >= 16) return -1;
+        snprintf(out[(*n)++], 16, "%s", tok);
+    }
+    return *n ? 0 : -1;
+}
+
 static void print_table_header(void)
 {
-    printf("%-8s %9s %4s %2s %8s %-8s %10s %10s %7s %10s %6s %6s %8s %9s %9s %6s\n", "head", "C",
-           "d", "th", "K", "status", "head_ms", "total_ms", "GFLOP/s", "bound_ms", "ratio", "min_r",
-           "B/class", "plan_GB", "rss_MB", "allocs head/all");
+    printf("%-8s %9s %4s %2s %-6s %8s %-8s %10s %10s %7s %10s %6s %6s %6s %8s %9s %9s %6s\n",
+           "head", "C", "d", "th", "isa", "K", "status", "head_ms", "total_ms", "GFLOP/s",
+           "bound_ms", "ratio", "min_r", "step_r", "B/class", "plan_GB", "rss_MB",
+           "allocs head/all");
 }
 
 static void print_row(const struct bench_row *r)
 {
     if (strcmp(r->status, "ok") == 0)
-        printf("%-8s %9lld %4d %2d %8lld %-8s %10.2f %10.2f %7.1f %10.2f %6.2f %6.2f %8.0f %9.3f "
-               "%9.0f %6ld/%ld\n",
-               r->head, (long long)r->C, r->d, r->threads, (long long)r->K, r->status,
+        printf("%-8s %9lld %4d %2d %-6s %8lld %-8s %10.2f %10.2f %7.1f %10.2f %6.2f %6.2f %6.2f "
+               "%8.0f %9.3f %9.0f %6ld/%ld\n",
+               r->head, (long long)r->C, r->d, r->threads, r->isa, (long long)r->K, r->status,
                r->head_ms, r->total_ms, r->head_gflops, r->gemm_bound_ms, r->bound_ratio,
-               r->min_ratio,
+               r->min_ratio, r->step_ratio,
                r->per_class_bytes, r->plan_bytes / 1e9, r->peak_rss_mb, r->head_allocs,
                r->allocs_in_loop);
     else
-        printf("%-8s %9lld %4d %2d %8lld %-8s %s\n", r->head, (long long)r->C, r->d, r->threads,
-               (long long)r->K, r->status, r->err_msg);
+        printf("%-8s %9lld %4d %2d %-6s %8lld %-8s %s\n", r->head, (long long)r->C, r->d,
+               r->threads, r->isa, (long long)r->K, r->status, r->err_msg);
     fflush(stdout);
 }
 
@@ -211,11 +235,13 @@ static int lists_to_cfg(struct bench_cfg *cfg, const struct bench_flags *bf, str
     CHECK(parse_list_i64(bf->big_C, cfg->big_C, &cfg->n_big_C), "big-C", bf->big_C);
     CHECK(parse_list_int(bf->d, cfg->d, &cfg->n_d), "d", bf->d);
     CHECK(parse_list_int(bf->threads, cfg->threads, &cfg->n_threads), "threads", bf->threads);
+    CHECK(bf->isa[0] && parse_isa(bf->isa, cfg->isa, &cfg->n_isa), "isa", bf->isa);
     CHECK(strlen(bf->out) >= sizeof cfg->out_dir, "out", bf->out);
 #undef CHECK
     if (bad) return DCQB_FAIL(err, DCQB_EINVAL, "bad value '%s' for --%s", val, bad);
     if (!bf->heads[0]) cfg->n_heads = 0;
     if (!bf->big_heads[0]) cfg->n_big_heads = 0;
+    if (!bf->isa[0]) cfg->n_isa = 0;
     snprintf(cfg->out_dir, sizeof cfg->out_dir, "%s", bf->out);
     return DCQB_OK;
 }
@@ -255,8 +281,13 @@ int cmd_bench(int argc, char **argv)
     struct dcqb_err err = {0};
     struct bench_cfg cfg;
     if (parse_flags(&cfg, argc, argv, &err)) return cli_error("bench", &err);
+    const struct dcqb_machine *m = dcqb_machine();
     printf("dcqbench bench: B=%d ratio=%g reps=%d out=%s/bench.tsv; BLAS kernel %s\n", cfg.B,
            cfg.ratio, cfg.reps, cfg.out_dir, openblas_get_corename());
+    printf("machine: %s; L1d %lld KiB, L2 %lld KiB, L3 %lld KiB per the OS; ISA path in use %s"
+           " (best %s)\n", m->cpu_model, (long long)(m->l1d_bytes / 1024),
+           (long long)(m->l2_bytes / 1024), (long long)(m->l3_bytes / 1024),
+           dcqb_isa_name(dcqb_isa()), dcqb_isa_name(dcqb_isa_best()));
     printf("(wall times are medians; other processes on this machine add noise)\n");
     print_table_header();
     struct table t = {0};

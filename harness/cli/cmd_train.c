@@ -19,6 +19,8 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "fsutil.h"
+#include "isa.h"
+#include "machine.h"
 #include "memplan.h"
 #include "provenance.h"
 #include "rundir.h"
@@ -137,6 +139,12 @@ static int write_summary(const char *dir, const char *status, const char *msg,
         s.backbone_flops_per_step = bf * B * (3.0 + (tr->head.req.pairs ? tr->head.req.kshot : 0));
         s.threads = tr->o.threads;
         s.blas_core = openblas_get_corename();
+        const struct dcqb_machine *m = dcqb_machine();
+        s.cpu_model = m->cpu_model;
+        s.isa = dcqb_isa_name(dcqb_isa());
+        s.l1d_bytes = m->l1d_bytes;
+        s.l2_bytes = m->l2_bytes;
+        s.l3_bytes = m->l3_bytes;
         s.seed = tr->o.seed;
         s.eval_ema_default = tr->head.req.eval_ema;
         s.eff_classes_mean = res ? res->eff_classes_mean : NAN;

@@ -10,6 +10,7 @@
 #include <gsl/gsl_errno.h>
 
 #include "isa.h"
+#include "machine.h"
 #include "version.h"
 
 struct command {
@@ -90,6 +91,13 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--version") == 0) {
         printf("dcqbench %s (%s)\n", DCQB_VERSION, DCQB_GIT_REV);
+        /* the machine every timing is recorded with (docs/ARCHITECTURE.md "Machine") */
+        const struct dcqb_machine *m = dcqb_machine();
+        printf("machine: %s, %d CPU(s); ISA path %s (best %s); L1d %lld KiB, L2 %lld KiB per "
+               "core, L3 %lld KiB; BLAS core %s\n",
+               m->cpu_model, m->cpus, dcqb_isa_name(dcqb_isa()), dcqb_isa_name(dcqb_isa_best()),
+               (long long)(m->l1d_bytes / 1024), (long long)(m->l2_bytes / 1024),
+               (long long)(m->l3_bytes / 1024), openblas_get_corename());
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -10,6 +10,8 @@
 
 #include <gsl/gsl_version.h>
 
+#include "isa.h"
+#include "machine.h"
 #include "version.h"
 
 const char *provenance_git_rev(void) { return DCQB_GIT_REV; }
@@ -21,36 +23,33 @@ double provenance_peak_rss_mb(void)
     return (double)ru.ru_maxrss / 1024.0; /* Linux reports KiB */
 }
 
-static void cpu_model(char *buf, size_t n)
+/* The "machine" member: an object of what the timings ran on (docs/ARCHITECTURE.md "Machine"):
+ * the CPU model, its per-core L1d and L2, the L3, the online CPUs, and the kernels' ISA path in
+ * use and the best this CPU has. jsonw writes flat objects; this nests one by hand. */
+static void machine_write(struct jsonw *w)
 {
-    snprintf(buf, n, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            char *c = strchr(line, ':');
-            if (c) {
-                c++;
-                while (*c == ' ') c++;
-                c[strcspn(c, "\n")] = '\0';
-                snprintf(buf, n, "%s", c);
-            }
-            break;
-        }
-    }
-    fclose(f);
+    const struct dcqb_machine *m = dcqb_machine();
+    jsonw_key(w, "machine");
+    struct jsonw o;
+    jsonw_begin(&o, w->f);
+    jsonw_str(&o, "cpu_model", m->cpu_model);
+    jsonw_int(&o, "l1d_bytes", (long long)m->l1d_bytes);
+    jsonw_int(&o, "l2_bytes", (long long)m->l2_bytes);
+    jsonw_int(&o, "l3_bytes", (long long)m->l3_bytes);
+    jsonw_int(&o, "cpus", m->cpus);
+    jsonw_str(&o, "isa", dcqb_isa_name(dcqb_isa()));
+    jsonw_str(&o, "isa_best", dcqb_isa_name(dcqb_isa_best()));
+    fputs("\n  }", w->f);
 }
 
 void provenance_write(struct jsonw *w, int threads, unsigned long long seed)
 {
-    char cpu[256], when[64];
+    char when[64];
     struct utsname u;
     time_t now = time(NULL);
     struct tm tmv;
     gmtime_r(&now, &tmv);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tmv);
-    cpu_model(cpu, sizeof cpu);
     jsonw_str(w, "dcqbench_version", DCQB_VERSION);
     jsonw_str(w, "git_rev", DCQB_GIT_REV);
     jsonw_int(w, "git_dirty", strstr(DCQB_GIT_REV, "dirty") != NULL);
@@ -72,6 +71,7 @@ void provenance_write(struct jsonw *w, int threads, unsigned long long seed)
         jsonw_str(w, "kernel", u.release);
         jsonw_str(w, "arch", u.machine);
     }
-    jsonw_str(w, "cpu", cpu);
+    jsonw_str(w, "cpu", dcqb_machine()->cpu_model);
+    machine_write(w);
     jsonw_str(w, "utc_start", when);
 }

@@ -1,5 +1,5 @@
 /* provenance.h - where a number came from: git revision, compiler, flags, library versions,
- * BLAS threads, host, CPU, UTC time. Written with every run (docs/ARCHITECTURE.md §5). */
+ * BLAS threads, host, the machine (CPU, caches, ISA path: an object "machine"), UTC time. Written with every run (docs/ARCHITECTURE.md §5). */
 #ifndef DCQB_PROVENANCE_H
 #define DCQB_PROVENANCE_H
 

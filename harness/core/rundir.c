@@ -139,6 +139,11 @@ static void summary_members(struct jsonw *w, const struct rundir_summary *s)
     jsonw_num(w, "backbone_flops_per_step", s->backbone_flops_per_step);
     jsonw_int(w, "threads", s->threads);
     jsonw_str(w, "blas_core", s->blas_core);
+    jsonw_str(w, "cpu_model", s->cpu_model);
+    jsonw_str(w, "isa", s->isa);
+    jsonw_int(w, "l1d_bytes", (long long)s->l1d_bytes);
+    jsonw_int(w, "l2_bytes", (long long)s->l2_bytes);
+    jsonw_int(w, "l3_bytes", (long long)s->l3_bytes);
     jsonw_int(w, "seed", (long long)s->seed);
     jsonw_int(w, "eval_ema_default", s->eval_ema_default);
     jsonw_num(w, "eff_classes_mean", s->eff_classes_mean);

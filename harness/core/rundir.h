@@ -75,6 +75,10 @@ struct rundir_summary {
     double backbone_flops_per_step;
     int threads;
     const char *blas_core;
+    /* the machine (docs/ARCHITECTURE.md "Machine"): CPU model, the kernels' ISA path in use,
+     * per-core L1d and L2 and the L3 in bytes (0: unknown) */
+    const char *cpu_model, *isa;
+    int64_t l1d_bytes, l2_bytes, l3_bytes;
     uint64_t seed;
     int eval_ema_default;
     /* the training loop's records (docs/METHOD.md §2); NAN -> null */

@@ -202,7 +202,8 @@ static void table4(struct sbuf *b, const struct rep *R, struct sel *conds)
     sb_str(b, "\n");
 }
 
-/* A column of Table 5: a bench.tsv column, or (NULL) the head memory from its parts. */
+/* A column of Table 5: a bench.tsv column (dec < 0: text), or (NULL) the head memory from its
+ * parts. */
 struct bcol {
     const char *header, *column;
     int dec;
@@ -213,11 +214,14 @@ static const struct bcol t5_cols[] = {
     {"C", "C", 0},
     {"B", "B", 0},
     {"threads", "threads", 0},
+    {"ISA", "isa", -1},                           /* the kernels' path the row ran on */
     {"ratio", "ratio", 3},
     {"head step ms (median)", "head_ms", 3},      /* the head step alone, median */
     {"GFLOP/s", "head_gflops", 1},
     {"x GEMM bound", "bound_ratio", 2},           /* head step / its GEMMs alone */
     {"x bound (fastest reps)", "min_ratio", 2},   /* the same from the fastest reps */
+    {"step ms", "total_ms", 3},                   /* training's whole step, median */
+    {"x step GEMMs", "step_ratio", 2},            /* whole step / the step's GEMMs alone */
     {"head memory (MB)", NULL, 2},
     {"peak RSS (MB)", "peak_rss_mb", 1},
     {NULL, NULL, 0},
@@ -228,6 +232,11 @@ static void t5_row(struct sbuf *b, const struct tsv *t, const struct bench_view 
     const char *h = tsv_get(t, i, v->c_head);
     sb_printf(b, "| %s |", h ? h : "?");
     for (int k = 0; t5_cols[k].header; k++) {
+        if (t5_cols[k].dec < 0) {
+            const char *s = tsv_get(t, i, tsv_col(t, t5_cols[k].column));
+            sb_printf(b, " %s |", s && *s ? s : "NA");
+            continue;
+        }
         double x = t5_cols[k].column ? tsv_num(tsv_get(t, i, tsv_col(t, t5_cols[k].column)))
                                      : bench_mem_mb(t, v, i);
         if (isnan(x)) sb_str(b, " NA |");
@@ -253,6 +262,53 @@ static void t5_refused(struct sbuf *b, const struct tsv *t, const struct bench_v
     if (!first) sb_str(b, "\n");
 }
 
+/* The machine(s) and ISA path(s) the listed rows were measured on, from the rows' own columns
+ * (never the machine the report runs on): one line when they agree, a list when they do not. */
+#define T5_MAX_MACHINES 8
+static const char *t5_cell(const struct tsv *t, int i, int c)
+{
+    const char *s = c >= 0 ? tsv_get(t, i, c) : NULL;
+    return s && *s ? s : "?";
+}
+
+static void t5_machine(struct sbuf *b, const struct tsv *t, const int *idx, int n)
+{
+    const int c_cpu = tsv_col(t, "cpu_model"), c_isa = tsv_col(t, "isa");
+    const int c_l1 = tsv_col(t, "l1d_kb"), c_l2 = tsv_col(t, "l2_kb"), c_l3 = tsv_col(t, "l3_kb");
+    const int c_blas = tsv_col(t, "blas_core");
+    if (c_cpu < 0 || c_isa < 0) {
+        sb_str(b, "Machine: not recorded (a bench.tsv from before the machine columns).\n\n");
+        return;
+    }
+    char mach[T5_MAX_MACHINES][320], isa[T5_MAX_MACHINES][16];
+    int nm = 0, ni = 0, more = 0;
+    for (int r = 0; r < n; r++) {
+        const int i = idx[r];
+        const char *is = t5_cell(t, i, c_isa);
+        char m[320];
+        snprintf(m, sizeof m, "%s (L1d %s KiB, L2 %s KiB per core, L3 %s KiB), BLAS core %s",
+                 t5_cell(t, i, c_cpu), t5_cell(t, i, c_l1), t5_cell(t, i, c_l2),
+                 t5_cell(t, i, c_l3), t5_cell(t, i, c_blas));
+        int k = 0;
+        while (k < nm && strcmp(mach[k], m) != 0) k++;
+        if (k == nm && nm < T5_MAX_MACHINES) snprintf(mach[nm++], sizeof mach[0], "%s", m);
+        else if (k == nm) more = 1;
+        k = 0;
+        while (k < ni && strcmp(isa[k], is) != 0) k++;
+        if (k == ni && ni < T5_MAX_MACHINES) snprintf(isa[ni++], sizeof isa[0], "%s", is);
+    }
+    if (nm == 1) {
+        sb_printf(b, "Machine: %s. ISA path%s: ", mach[0], ni > 1 ? "s" : "");
+    } else {
+        sb_printf(b, "The rows come from %d%s machines (compare rows of one machine only):\n\n",
+                  nm, more ? "+" : "");
+        for (int k = 0; k < nm; k++) sb_printf(b, "- %s\n", mach[k]);
+        sb_printf(b, "\nISA path%s: ", ni > 1 ? "s" : "");
+    }
+    for (int k = 0; k < ni; k++) sb_printf(b, "%s%s", k ? ", " : "", isa[k]);
+    sb_str(b, ni > 1 ? " (one row per path: see the ISA column).\n\n" : ".\n\n");
+}
+
 static void table5(struct sbuf *b, const struct rep *R)
 {
     sb_str(b, "## Table 5: head cost as the number of classes grows (results/bench/bench.tsv)\n\n");
@@ -269,6 +325,7 @@ static void table5(struct sbuf *b, const struct rep *R)
     if (!idx) return;
     int n = bench_sorted(R, &v, idx);
     int k = 0;
+    t5_machine(b, t, idx, n);
     sb_str(b, "| head |");
     for (; t5_cols[k].header; k++) sb_printf(b, " %s |", t5_cols[k].header);
     sb_str(b, "\n|---|");
@@ -282,7 +339,10 @@ static void table5(struct sbuf *b, const struct rep *R)
     }
     sb_str(b, "\nHead memory = per_class_bytes x C + fixed_bytes. x GEMM bound = median head step /"
               " median time of the head's GEMMs alone (same shapes, same run); the fastest-reps"
-              " column divides the minima, steadier when other processes share the cores.\n\n");
+              " column divides the minima, steadier when other processes share the cores. x step"
+              " GEMMs = median training step / median time of the step's GEMMs alone (backbone"
+              " forward and backward, the EMA key forward, the head's GEMMs; docs/METHOD.md"
+              " §6).\n\n");
     t5_refused(b, t, &v);
     free(idx);
 }
