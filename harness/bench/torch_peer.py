@@ -226,7 +226,7 @@ def blas_summary(torch):
     return " ".join(parts).replace("\t", " ") if parts else "unknown"
 
 
-# ---- the four peer steps --------------------------------------------------------------------------
+# ---- the four peer steps ----------------------------------------------------------------------
 
 def peer_K(head, C, B, ratio):
     """Classes (or queue slots) a step touches, as our heads count them."""
@@ -275,7 +275,7 @@ class Peer:
             # uniform proposal (our sampler default): S distinct classes need, in expectation,
             # T = C (H_C - H_{C-S}) draws; Q(c) = -expm1(T log1p(-1/C)) for every class
             S = self.K
-            T = C * (digamma_h(C) - digamma_h(C - S)) if S < C else float(S)
+            T = C * (harmonic(C) - harmonic(C - S)) if S < C else float(S)
             self.logq = float(-math.expm1(T * math.log1p(-1.0 / C))) if T != S else S / C
             self.logq = math.log(self.logq)
 
@@ -374,7 +374,7 @@ class Peer:
         return e.grad
 
 
-def digamma_h(n):
+def harmonic(n):
     """Harmonic number H_n (n >= 0), exact below 1e4, asymptotic above."""
     if n < 10000:
         return math.fsum(1.0 / k for k in range(1, int(n) + 1))
