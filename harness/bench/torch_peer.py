@@ -34,7 +34,7 @@ LR, MOMENTUM, WD = 1e-3, 0.9, 5e-4     # bench's lr, head_cfg_defaults() optimis
 NLAB = 8                               # label batches in rotation, as BENCH_NLAB
 AVAIL_FRAC = 0.9                       # share of MemAvailable a plan may use, as ours
 COLS = ("head C d B threads ratio K status peer_ms peer_min_ms reps ours_ms ours_min_ms "
-        "speedup speedup_min torch_version blas cpu_model git_rev err_msg").split()
+        "speedup speedup_min torch_version blas omp_wait_policy cpu_model git_rev err_msg").split()
 
 
 # ---- the join with our bench.tsv (no torch needed) ----------------------------------------------
@@ -449,9 +449,15 @@ def run_child(row, a):
     """One configuration in a fresh interpreter, like ours in a fresh child: its memory is its
     own, an OOM kill is a failed row, and OpenBLAS (torch's BLAS on Debian is the system
     libblas.so.3, which is OpenBLAS when libopenblas is installed) reads its thread count from
-    the environment at load time, so OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = T there."""
+    the environment at load time, so OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = T there.
+    OMP_WAIT_POLICY is PASSIVE unless the caller set it: with the cores shared (other processes,
+    or OpenBLAS's own threads beside torch's OpenMP ones) spinning OpenMP workers made the
+    2-thread peer 2-10x slower than its 1-thread step here, which measures the machine's load,
+    not PyTorch; on a quiet machine ACTIVE can be a little faster (set it to see)."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(row["threads"]),
                OMP_NUM_THREADS=str(row["threads"]))
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    row["omp_wait_policy"] = env["OMP_WAIT_POLICY"]
     one = "%s,%d,%d,%d" % (row["head"], row["C"], row["d"], row["threads"])
     cmd = [sys.executable, os.path.abspath(__file__), "--one", one, "--B", str(a.B),
            "--ratio", repr(a.ratio), "--reps", str(a.reps), "--warmup", str(a.warmup),
@@ -513,7 +519,7 @@ def main(argv):
                         row = {"head": head, "C": C, "d": d, "B": a.B, "threads": T,
                                "ratio": "%g" % a.ratio, "K": peer_K(head, C, a.B, a.ratio),
                                "status": "ok", "peer_ms": -1, "peer_min_ms": -1,
-                               "reps": a.reps, "err_msg": "-"}
+                               "reps": a.reps, "err_msg": "-", "omp_wait_policy": "-"}
                         need = plan_bytes(head, C, d, a.B, a.ratio)
                         if avail and need > avail:
                             row["status"] = "refused"
