@@ -501,6 +501,12 @@ def main(argv):
     os.makedirs(a.out, exist_ok=True)
     out = os.path.join(a.out, "bench_peer.tsv")
     new = not os.path.exists(out) or os.path.getsize(out) == 0
+    if not new:
+        with open(out) as f:
+            if f.readline().rstrip("\n").split("\t") != COLS:
+                print("torch_peer: %s: line 1: header differs from this version's columns "
+                      "(move the file away to start a new one)" % out, file=sys.stderr)
+                return 1
     fixed = {"torch_version": torch.__version__, "blas": blas_summary(torch),
              "cpu_model": cpu_model(), "git_rev": git_rev()}
     isa = native_isa()
