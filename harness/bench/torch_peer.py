@@ -283,12 +283,11 @@ class Peer:
         return getattr(self, "step_" + self.head)(y)
 
     def _margin_logits(self, e, wrows, tgt):
-        """s (cos - m on the target): one matmul against the normalised rows."""
+        """s (cos - m on the target): one matmul against the normalised rows, then the margin
+        and the scale in place (as insightface's CombinedMarginLoss): no second (B,K) tensor."""
         cos = e @ self.F.normalize(wrows, dim=1).t()
-        rows = self.t.arange(e.shape[0])
-        onehot_m = self.t.zeros_like(cos)
-        onehot_m[rows, tgt] = MARGIN
-        return S_SCALE * (cos - onehot_m)
+        cos[self.t.arange(e.shape[0]), tgt] -= MARGIN
+        return cos.mul_(S_SCALE)
 
     def step_full(self, y):
         # CosFace over all C classes, autograd into e and W, torch.optim.SGD on W
