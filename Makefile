@@ -46,7 +46,7 @@ FUZZ_ONLY ?= $(FUZZ_NAMES)
 FUZZ_CFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
               -fno-omit-frame-pointer
 
-.PHONY: all deps test check-san fuzz fuzz-run bench reproduce scale mf2 plots clean help
+.PHONY: all deps test check-san fuzz fuzz-run bench bench-peer reproduce scale mf2 plots clean help
 all: $(DCQBENCH)
 
 help:
@@ -55,6 +55,8 @@ help:
 	@echo "make reproduce  run the reproduction sweeps, write results/REPORT.md and plots"
 	@echo "                (PROFILE=smoke|default|paper; ENGINE=slurm submits it as Slurm jobs)"
 	@echo "make bench      head cost benchmark (results/bench/)"
+	@echo "make bench-peer the same head steps in PyTorch (python3-torch, CPU) beside ours:"
+	@echo "                results/bench/bench_peer.tsv with the speed-up (PEER_C, PEER_D, PEER_THREADS)"
 	@echo "make scale      the scale ladder, 5K-100K identities (hours: README \"Scale\")"
 	@echo "make mf2        DCQ and random at MegaFace 2's 672K identities (README \"MF2 size\")"
 	@echo "make plots      rebuild every figure from results/ alone"
@@ -157,8 +159,34 @@ fuzz-run: $(FUZZ_ONLY:%=$(BUILD)/fuzz/fuzz_%)
 	        $(BUILD)/fuzz/$$n.log | tail -n 2 | tr '\n' ' ')"; \
 	done
 
+# The native ISA path over the whole grid, then the lower paths forced (algorithms/isa.h) at
+# C = 1e5 in the same bench.tsv, so an AVX-512 machine also shows what an AVX2-only (AMD Zen) or
+# a baseline node would see. ISA=avx2 (or sse2, avx512) measures the whole grid on that path.
+ISA ?=
+LOWER_ISAS = $(shell $(DCQBENCH) --version 2>/dev/null | sed -n 's/.*ISA path [a-z0-9]* (best \([a-z0-9]*\)).*/\1/p' | \
+               sed -e 's/^avx512$$/avx2,sse2/' -e 's/^avx2$$/sse2/' -e 's/^sse2$$//')
 bench: $(DCQBENCH)
+ifeq ($(ISA),)
 	$(DCQBENCH) bench
+	@lower="$(LOWER_ISAS)"; [ -z "$$lower" ] || \
+	    $(DCQBENCH) bench --isa $$lower --C 100000 --big-C none
+else
+	$(DCQBENCH) bench --isa $(ISA)
+endif
+
+# The PyTorch reference peer (docs/METHOD.md section 6): our rows at the peer's shapes first (bench
+# skips the ones already done at this revision), then the peer's, joined with ours. Debian's
+# python3-torch lives in /usr/bin/python3's dist-packages, so that interpreter runs the peer.
+# Only this target installs python3-torch, never make test.
+PEER_C ?= 100000,1000000
+PEER_D ?= 128,512
+PEER_THREADS ?= 1,2
+PEER_PYTHON ?= $(if $(wildcard /usr/bin/python3),/usr/bin/python3,python3)
+bench-peer: $(DCQBENCH)
+	@sh harness/deps.sh peer
+	$(DCQBENCH) bench --C $(PEER_C) --big-C none --d $(PEER_D) --threads $(PEER_THREADS)
+	$(PEER_PYTHON) harness/bench/torch_peer.py --C $(PEER_C) --d $(PEER_D) \
+	    --threads $(PEER_THREADS) --out results/bench
 
 # A failed run does not stop the job (the sweep exits 1 and the report lists it); bad input
 # (exit 2) or an interrupt (130) does. Finished runs are skipped on a rerun.
