@@ -18,11 +18,13 @@
 #include "backbone.h"
 
 #include <assert.h>
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <zlib.h>
 
 #include "ops.h"
+#include "pool.h"
 #include "rng.h"
 
 struct bb_layer {
@@ -169,44 +171,27 @@ int backbone_init(struct backbone *net, const struct backbone_cfg *cfg, int max_
     return DCQB_OK;
 }
 
-/* Linear: y (B,out) = x (B,in) W^T + b.  2 B in out FLOPs. */
-static void linear_forward(float *y, const float *x, const float *W, const float *b, int B,
-                           int in, int out)
+/* The passes below work on one range of output channels [j0, j1) of a layer, so that the
+ * threads of the backbone's pool each take a range (docs/ARCHITECTURE.md §9). Everything but
+ * the GEMMs is per channel or per element in a fixed order, so a single range [0, out) is the
+ * serial computation exactly; a split changes only how OpenBLAS blocks each GEMM, which can
+ * move the last bit. The split is a function of the thread count alone, and the thread count
+ * is part of a run's key (docs/METHOD.md §7). */
+
+/* y[:, j0:j1] (B,n) = x (B,in) W[j0:j1]^T + b[j0:j1], row stride out.  2 B in n FLOPs. */
+static void linear_forward_cols(float *y, const float *x, const float *W, const float *b, int B,
+                                int in, int out, int j0, int j1)
 {
-    matmul_bd_kd_to_bk(y, x, W, B, out, in, 1.0f, 0.0f);
+    const int n = j1 - j0;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, n, in, 1.0f, x, in,
+                W + (size_t)j0 * in, in, 0.0f, y + j0, out);
     for (int i = 0; i < B; i++) {
         float *yi = y + (size_t)i * out;
-        for (int j = 0; j < out; j++) yi[j] += b[j];
+        for (int j = j0; j < j1; j++) yi[j] += b[j];
     }
 }
 
-/* BN train: h (B,out) -> xhat in place with batch stats (double sums); running stats updated
- * with PyTorch's unbiased variance. */
-static void bn_train_forward(float *h, float *mean, float *rstd, float *rmean, float *rvar,
-                             int B, int out, float eps, float mom)
-{
-    for (int j = 0; j < out; j++) {
-        double s = 0;
-        for (int i = 0; i < B; i++) s += h[(size_t)i * out + j];
-        double m = s / B, v = 0;
-        for (int i = 0; i < B; i++) {
-            double d = h[(size_t)i * out + j] - m;
-            v += d * d;
-        }
-        double var = v / B;
-        double unb = B > 1 ? v / (B - 1) : var;
-        mean[j] = (float)m;
-        rstd[j] = (float)(1.0 / sqrt(var + eps));
-        rmean[j] = (1.0f - mom) * rmean[j] + mom * (float)m;
-        rvar[j] = (1.0f - mom) * rvar[j] + mom * (float)unb;
-    }
-    for (int i = 0; i < B; i++) {
-        float *hi = h + (size_t)i * out;
-        for (int j = 0; j < out; j++) hi[j] = (hi[j] - mean[j]) * rstd[j];
-    }
-}
-
-#define BN_TILE 256 /* channels per tile of the eval-mode BN + PReLU pass */
+#define BN_TILE 256 /* channels per tile of the BN and PReLU passes */
 
 /* v > 0 ? v : slope * v without a branch: both computed, the bits selected by a mask. The
  * signs are random, and a mispredicted branch per element was most of the eval pass's time. */
@@ -223,158 +208,314 @@ static inline float prelu_select(float v, float slope)
     return out;
 }
 
+/* The per-channel sums below run a tile of BN_TILE channels at a time, rows outer and channels
+ * inner: memory order, so they vectorise across channels, while each channel still adds its
+ * rows in order 0..B-1 in double (a channel at a time walked the rows strided `out` floats). */
+
+/* BN train over channels [j0, j1): h (B,out) -> xhat in place with batch stats (double sums);
+ * running stats updated with PyTorch's unbiased variance. */
+static void bn_train_forward(float *h, float *mean, float *rstd, float *rmean, float *rvar,
+                             int B, int out, float eps, float mom, int j0, int j1)
+{
+    for (int t0 = j0; t0 < j1; t0 += BN_TILE) {
+        const int w = j1 - t0 < BN_TILE ? j1 - t0 : BN_TILE;
+        double s[BN_TILE], v[BN_TILE], m[BN_TILE];
+        for (int j = 0; j < w; j++) s[j] = v[j] = 0;
+        for (int i = 0; i < B; i++) {
+            const float *hi = h + (size_t)i * out + t0;
+            for (int j = 0; j < w; j++) s[j] += hi[j];
+        }
+        for (int j = 0; j < w; j++) m[j] = s[j] / B;
+        for (int i = 0; i < B; i++) {
+            const float *hi = h + (size_t)i * out + t0;
+            for (int j = 0; j < w; j++) {
+                const double d = hi[j] - m[j];
+                v[j] += d * d;
+            }
+        }
+        for (int j = 0; j < w; j++) {
+            const double var = v[j] / B, unb = B > 1 ? v[j] / (B - 1) : var;
+            mean[t0 + j] = (float)m[j];
+            rstd[t0 + j] = (float)(1.0 / sqrt(var + eps));
+            rmean[t0 + j] = (1.0f - mom) * rmean[t0 + j] + mom * (float)m[j];
+            rvar[t0 + j] = (1.0f - mom) * rvar[t0 + j] + mom * (float)unb;
+        }
+    }
+    for (int i = 0; i < B; i++) {
+        float *hi = h + (size_t)i * out;
+        for (int j = j0; j < j1; j++) hi[j] = (hi[j] - mean[j]) * rstd[j];
+    }
+}
+
+/* One train-mode layer over channels [j0, j1): Linear, BN with batch statistics, the affine
+ * map, and for blocks PReLU (+ the residual). in (B,ly->in); emb (B,out) for the last layer. */
+static void layer_train_forward(struct backbone *net, const struct bb_layer *ly, const float *in,
+                                float *emb, int B, int j0, int j1)
+{
+    const float *P = net->params;
+    float *R = net->running;
+    const int o = ly->out;
+    linear_forward_cols(ly->xhat, in, P + ly->w, P + ly->b, B, ly->in, o, j0, j1);
+    bn_train_forward(ly->xhat, ly->mean, ly->rstd, R + ly->rmean, R + ly->rvar, B, o,
+                     net->cfg.bn_eps, net->cfg.bn_momentum, j0, j1);
+    const float *g = P + ly->gamma, *be = P + ly->beta;
+    float *dst = ly->prelu ? ly->u : emb;
+    for (int i = 0; i < B; i++) {
+        const float *xh = ly->xhat + (size_t)i * o;
+        float *ui = dst + (size_t)i * o;
+        for (int j = j0; j < j1; j++) ui[j] = g[j] * xh[j] + be[j];
+    }
+    if (!ly->prelu) return;
+    const float *sl = P + ly->slope;
+    for (int i = 0; i < B; i++) {
+        const float *ui = ly->u + (size_t)i * o;
+        float *ai = ly->a + (size_t)i * o;
+        const float *ri = in + (size_t)i * o;
+        for (int j = j0; j < j1; j++) {
+            float v = ui[j] > 0.0f ? ui[j] : sl[j] * ui[j];
+            ai[j] = ly->residual ? v + ri[j] : v;
+        }
+    }
+}
+
+/* A pass of one layer, split over the pool by channel ranges (pool_range_aligned: 16-float
+ * boundaries, so threads never share a cache line of a row). */
+struct bb_job {
+    struct backbone *net;
+    const struct bb_layer *ly;
+    const float *in; /* the layer's input (B,in) */
+    float *emb;      /* forward: the layer's output (the embedding (B,d) in train mode) */
+    float *g, *t;    /* backward: d a_l (B,out) in g, d h_l into t; dx (B,in) */
+    float *dx;
+    int B;
+    int to_in; /* which width the pass splits: 0 the layer's out, 1 its in (backward dx) */
+};
+
+static void job_cols(const struct bb_job *J, int t, int n, int *j0, int *j1)
+{
+    long long lo, hi;
+    pool_range_aligned(J->to_in ? J->ly->in : J->ly->out, 16, t, n, &lo, &hi);
+    *j0 = (int)lo, *j1 = (int)hi;
+}
+
+static void fwd_part(void *arg, int t, int n)
+{
+    const struct bb_job *J = arg;
+    int j0, j1;
+    job_cols(J, t, n, &j0, &j1);
+    if (j1 > j0) layer_train_forward(J->net, J->ly, J->in, J->emb, J->B, j0, j1);
+}
+
+/* Through the pool when it has threads, else the whole range on this thread. */
+static void run_cols(struct backbone *net, pool_fn fn, struct bb_job *J)
+{
+    if (pool_size(net->pool) > 1)
+        pool_run(net->pool, fn, J);
+    else
+        fn(J, 0, 1);
+}
+
+/* One eval-mode layer over channels [j0, j1) of y (n,out): Linear, then BN with the running
+ * statistics folded into one affine map per channel, PReLU (+ the residual) for blocks.
+ * BN_TILE channels at a time so the rows are walked in memory order (a column at a time
+ * strided o floats and was a quarter of `eval --run`). */
+static void layer_eval_forward(const struct backbone *net, const struct bb_layer *ly, float *y,
+                               const float *in, int n, int j0, int j1)
+{
+    const float *P = net->params, *R = net->running;
+    const int o = ly->out;
+    linear_forward_cols(y, in, P + ly->w, P + ly->b, n, ly->in, o, j0, j1);
+    const float *g = P + ly->gamma, *be = P + ly->beta;
+    const float *rm = R + ly->rmean, *rv = R + ly->rvar;
+    const float *sl = ly->prelu ? P + ly->slope : NULL;
+    for (int t0 = j0; t0 < j1; t0 += BN_TILE) {
+        const int w = j1 - t0 < BN_TILE ? j1 - t0 : BN_TILE;
+        float sc[BN_TILE], sh[BN_TILE];
+        for (int j = 0; j < w; j++) {
+            sc[j] = g[t0 + j] / sqrtf(rv[t0 + j] + net->cfg.bn_eps);
+            sh[j] = be[t0 + j] - rm[t0 + j] * sc[j];
+        }
+        for (int i = 0; i < n; i++) {
+            float *yi = y + (size_t)i * o + t0;
+            const float *ri = in + (size_t)i * o + t0, *si = sl ? sl + t0 : NULL;
+            if (!si) {
+                for (int j = 0; j < w; j++) yi[j] = yi[j] * sc[j] + sh[j];
+                continue;
+            }
+            for (int j = 0; j < w; j++) {
+                const float v = prelu_select(yi[j] * sc[j] + sh[j], si[j]);
+                yi[j] = ly->residual ? v + ri[j] : v;
+            }
+        }
+    }
+}
+
+static void eval_part(void *arg, int t, int n)
+{
+    const struct bb_job *J = arg;
+    int j0, j1;
+    job_cols(J, t, n, &j0, &j1);
+    if (j1 > j0) layer_eval_forward(J->net, J->ly, J->emb, J->in, J->B, j0, j1);
+}
+
 void backbone_forward(struct backbone *net, float *emb, const float *x, int B, int train)
 {
     struct bb_priv *p = net->priv;
-    const float *P = net->params;
-    float *R = net->running;
     int L = p->n_layers;
     if (train) {
         assert(B <= net->max_batch);
         memcpy(p->x0, x, sizeof(float) * (size_t)B * net->cfg.in_dim);
-        const float *in = p->x0;
+        struct bb_job J = {net, NULL, p->x0, emb, NULL, NULL, NULL, B, 0};
         for (int l = 0; l < L; l++) {
-            struct bb_layer *ly = &p->layers[l];
-            int o = ly->out;
-            linear_forward(ly->xhat, in, P + ly->w, P + ly->b, B, ly->in, o);
-            bn_train_forward(ly->xhat, ly->mean, ly->rstd, R + ly->rmean, R + ly->rvar, B, o,
-                             net->cfg.bn_eps, net->cfg.bn_momentum);
-            const float *g = P + ly->gamma, *be = P + ly->beta;
-            float *dst = ly->prelu ? ly->u : emb;
-            for (int i = 0; i < B; i++) {
-                const float *xh = ly->xhat + (size_t)i * o;
-                float *ui = dst + (size_t)i * o;
-                for (int j = 0; j < o; j++) ui[j] = g[j] * xh[j] + be[j];
-            }
-            if (!ly->prelu) break;
-            const float *sl = P + ly->slope;
-            for (int i = 0; i < B; i++) {
-                const float *ui = ly->u + (size_t)i * o;
-                float *ai = ly->a + (size_t)i * o;
-                const float *ri = in + (size_t)i * o;
-                for (int j = 0; j < o; j++) {
-                    float v = ui[j] > 0.0f ? ui[j] : sl[j] * ui[j];
-                    ai[j] = ly->residual ? v + ri[j] : v;
-                }
-            }
-            in = ly->a;
+            J.ly = &p->layers[l];
+            run_cols(net, fwd_part, &J);
+            if (!J.ly->prelu) break;
+            J.in = J.ly->a;
         }
         return;
     }
     /* eval: running statistics, ping-pong buffers, chunks of max_batch rows */
+    struct bb_job J = {net, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0};
     for (int b0 = 0; b0 < B; b0 += net->max_batch) {
-        int n = B - b0 < net->max_batch ? B - b0 : net->max_batch;
-        const float *in = x + (size_t)b0 * net->cfg.in_dim;
+        J.B = B - b0 < net->max_batch ? B - b0 : net->max_batch;
+        J.in = x + (size_t)b0 * net->cfg.in_dim;
         float *bufs[2] = {p->e0, p->e1};
         for (int l = 0; l < L; l++) {
-            struct bb_layer *ly = &p->layers[l];
-            int o = ly->out;
-            float *y = ly->prelu ? bufs[l & 1] : emb + (size_t)b0 * o;
-            linear_forward(y, in, P + ly->w, P + ly->b, n, ly->in, o);
-            const float *g = P + ly->gamma, *be = P + ly->beta;
-            const float *rm = R + ly->rmean, *rv = R + ly->rvar;
-            const float *sl = ly->prelu ? P + ly->slope : NULL;
-            /* fold BN into one affine map per channel; BN_TILE channels at a time so the rows
-             * are walked in memory order (a column at a time strided o floats and was a quarter
-             * of `eval --run`); every element gets the same operations as before */
-            for (int j0 = 0; j0 < o; j0 += BN_TILE) {
-                const int w = o - j0 < BN_TILE ? o - j0 : BN_TILE;
-                float sc[BN_TILE], sh[BN_TILE];
-                for (int j = 0; j < w; j++) {
-                    sc[j] = g[j0 + j] / sqrtf(rv[j0 + j] + net->cfg.bn_eps);
-                    sh[j] = be[j0 + j] - rm[j0 + j] * sc[j];
-                }
-                for (int i = 0; i < n; i++) {
-                    float *yi = y + (size_t)i * o + j0;
-                    const float *ri = in + (size_t)i * o + j0, *si = sl ? sl + j0 : NULL;
-                    if (!si) {
-                        for (int j = 0; j < w; j++) yi[j] = yi[j] * sc[j] + sh[j];
-                        continue;
-                    }
-                    for (int j = 0; j < w; j++) {
-                        const float v = prelu_select(yi[j] * sc[j] + sh[j], si[j]);
-                        yi[j] = ly->residual ? v + ri[j] : v;
-                    }
-                }
-            }
-            in = y;
+            J.ly = &p->layers[l];
+            J.emb = J.ly->prelu ? bufs[l & 1] : emb + (size_t)b0 * J.ly->out;
+            run_cols(net, eval_part, &J);
+            J.in = J.emb;
         }
     }
 }
 
-/* BN backward (train mode) for one layer: du (B,out) in, dh (B,out) out (may alias du).
- * dgamma += sum du xhat; dbeta += sum du;
+/* BN backward (train mode) over channels [j0, j1): du (B,out) in, dh (B,out) out (may alias
+ * du). dgamma += sum du xhat; dbeta += sum du;
  * dh = rstd/B (B du gamma - sum(du gamma) - xhat sum(du gamma xhat)). */
 static void bn_backward(float *dh, const float *du, const float *xhat, const float *gamma,
-                        const float *rstd, float *dgamma, float *dbeta, int B, int out)
+                        const float *rstd, float *dgamma, float *dbeta, int B, int out, int j0,
+                        int j1)
 {
-    for (int j = 0; j < out; j++) {
-        double sd = 0, sdx = 0;
+    for (int t0 = j0; t0 < j1; t0 += BN_TILE) {
+        const int w = j1 - t0 < BN_TILE ? j1 - t0 : BN_TILE;
+        double sd[BN_TILE], sdx[BN_TILE];
+        float k0[BN_TILE], m1[BN_TILE], m2[BN_TILE];
+        for (int j = 0; j < w; j++) sd[j] = sdx[j] = 0;
         for (int i = 0; i < B; i++) {
-            double d = du[(size_t)i * out + j];
-            sd += d;
-            sdx += d * xhat[(size_t)i * out + j];
+            const float *di = du + (size_t)i * out + t0, *xi = xhat + (size_t)i * out + t0;
+            for (int j = 0; j < w; j++) {
+                const double d = di[j];
+                sd[j] += d;
+                sdx[j] += d * xi[j];
+            }
         }
-        dgamma[j] += (float)sdx;
-        dbeta[j] += (float)sd;
-        float k0 = gamma[j] * rstd[j];
-        float m1 = (float)(sd / B), m2 = (float)(sdx / B);
+        for (int j = 0; j < w; j++) {
+            dgamma[t0 + j] += (float)sdx[j];
+            dbeta[t0 + j] += (float)sd[j];
+            k0[j] = gamma[t0 + j] * rstd[t0 + j];
+            m1[j] = (float)(sd[j] / B);
+            m2[j] = (float)(sdx[j] / B);
+        }
         for (int i = 0; i < B; i++) {
-            size_t ij = (size_t)i * out + j;
-            dh[ij] = k0 * (du[ij] - m1 - xhat[ij] * m2);
+            const size_t r = (size_t)i * out + t0;
+            for (int j = 0; j < w; j++) dh[r + j] = k0[j] * (du[r + j] - m1[j] - xhat[r + j] * m2[j]);
         }
     }
 }
 
-/* Backward through every layer; dx (B,in) += d loss / d x when dx is not NULL. */
+/* Backward of one layer over its output channels [j0, j1): from g = d a_l (B,o) to t = d h_l,
+ * and the parameter gradients of those channels. PReLU: du = g * (u > 0 ? 1 : slope);
+ * dslope += sum g u [u <= 0]. Then BN; then the Linear: dW[j0:j1] (n,in) += t[:, j0:j1]^T x
+ * (2 B n in FLOPs), db += column sums of t. */
+static void layer_backward_params(struct backbone *net, const struct bb_layer *ly, const float *g,
+                                  float *t, const float *in, int B, int j0, int j1)
+{
+    const float *P = net->params;
+    float *G = net->grads;
+    const int o = ly->out;
+    if (ly->prelu) {
+        /* the slope's gradient sums g u over the rows with u <= 0, in row order per channel;
+         * the other rows add an exact 0 (a select, so a non-finite g u there is not added) */
+        const float *sl = P + ly->slope;
+        float *dsl = G + ly->slope;
+        for (int t0 = j0; t0 < j1; t0 += BN_TILE) {
+            const int w = j1 - t0 < BN_TILE ? j1 - t0 : BN_TILE;
+            double s[BN_TILE];
+            for (int j = 0; j < w; j++) s[j] = 0;
+            for (int i = 0; i < B; i++) {
+                const size_t r = (size_t)i * o + t0;
+                const float *ui = ly->u + r, *gi = g + r, *si = sl + t0;
+                float *ti = t + r;
+                for (int j = 0; j < w; j++) {
+                    const int pos = ui[j] > 0.0f;
+                    ti[j] = pos ? gi[j] : si[j] * gi[j];
+                    const double gu = (double)gi[j] * ui[j];
+                    s[j] += pos ? 0.0 : gu;
+                }
+            }
+            for (int j = 0; j < w; j++) dsl[t0 + j] += (float)s[j];
+        }
+    } else {
+        for (int i = 0; i < B; i++)
+            memcpy(t + (size_t)i * o + j0, g + (size_t)i * o + j0, sizeof(float) * (j1 - j0));
+    }
+    bn_backward(t, t, ly->xhat, P + ly->gamma, ly->rstd, G + ly->gamma, G + ly->beta, B, o, j0,
+                j1);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, j1 - j0, ly->in, B, 1.0f, t + j0, o, in,
+                ly->in, 1.0f, G + ly->w + (size_t)j0 * ly->in, ly->in);
+    float *db = G + ly->b;
+    for (int i = 0; i < B; i++)
+        for (int j = j0; j < j1; j++) db[j] += t[(size_t)i * o + j];
+}
+
+static void bwd_params_part(void *arg, int t, int n)
+{
+    const struct bb_job *J = arg;
+    int j0, j1;
+    job_cols(J, t, n, &j0, &j1);
+    if (j1 > j0) layer_backward_params(J->net, J->ly, J->g, J->t, J->in, J->B, j0, j1);
+}
+
+/* d in over input columns [c0, c1): out[:, c0:c1] (B,nc) = t (B,o) W[:, c0:c1] (+ beta out),
+ * 2 B o nc FLOPs. Into g (the previous layer's d a, which already holds the skip path's
+ * gradient when residual), or into dx (+= , and += g for a residual first layer). */
+static void bwd_input_part(void *arg, int t, int n)
+{
+    const struct bb_job *J = arg;
+    const struct bb_layer *ly = J->ly;
+    const int in = ly->in, o = ly->out;
+    int c0, c1;
+    job_cols(J, t, n, &c0, &c1);
+    if (c1 <= c0) return;
+    float *out = J->dx ? J->dx : J->g;
+    const float beta = J->dx || ly->residual ? 1.0f : 0.0f;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, J->B, c1 - c0, o, 1.0f, J->t, o,
+                J->net->params + ly->w + c0, in, beta, out + c0, in);
+    if (J->dx && ly->residual)
+        for (int i = 0; i < J->B; i++)
+            for (int c = c0; c < c1; c++) J->dx[(size_t)i * in + c] += J->g[(size_t)i * in + c];
+}
+
+/* Backward through every layer; dx (B,in) += d loss / d x when dx is not NULL. Two passes per
+ * layer, each split over the pool: the parameter gradients by output channel, then d in by
+ * input column (it needs every channel of t). */
 void backbone_backward_dx(struct backbone *net, float *dx, const float *demb, int B)
 {
     struct bb_priv *p = net->priv;
-    const float *P = net->params;
-    float *G = net->grads;
     int L = p->n_layers;
     assert(B <= net->max_batch);
-    float *g = p->g0, *t = p->g1;
-    memcpy(g, demb, sizeof(float) * (size_t)B * net->cfg.emb_dim);
+    struct bb_job J = {net, NULL, NULL, NULL, p->g0, p->g1, NULL, B, 0};
+    memcpy(J.g, demb, sizeof(float) * (size_t)B * net->cfg.emb_dim);
     for (int l = L - 1; l >= 0; l--) {
-        struct bb_layer *ly = &p->layers[l];
-        int o = ly->out;
-        const float *in = l == 0 ? p->x0 : p->layers[l - 1].a;
-        /* g = d a_l (B,o). PReLU: du = g * (u > 0 ? 1 : slope); dslope += sum g u [u <= 0]. */
-        if (ly->prelu) {
-            const float *sl = P + ly->slope;
-            float *dsl = G + ly->slope;
-            for (int j = 0; j < o; j++) {
-                double s = 0;
-                for (int i = 0; i < B; i++) {
-                    size_t ij = (size_t)i * o + j;
-                    float u = ly->u[ij];
-                    if (u > 0.0f) {
-                        t[ij] = g[ij];
-                    } else {
-                        t[ij] = sl[j] * g[ij];
-                        s += (double)g[ij] * u;
-                    }
-                }
-                dsl[j] += (float)s;
-            }
-        } else {
-            memcpy(t, g, sizeof(float) * (size_t)B * o);
-        }
-        bn_backward(t, t, ly->xhat, P + ly->gamma, ly->rstd, G + ly->gamma, G + ly->beta, B, o);
-        /* Linear: dW (o,in) += dh^T x; db += sum dh; d in = dh W (+ g if residual) */
-        matmul_bk_bd_to_kd(G + ly->w, t, in, B, o, ly->in, 1.0f, 1.0f);
-        float *db = G + ly->b;
-        for (int i = 0; i < B; i++)
-            for (int j = 0; j < o; j++) db[j] += t[(size_t)i * o + j];
-        if (l > 0) {
-            /* residual: g already holds d a_l = the skip path's gradient; accumulate onto it */
-            matmul_bk_kd_to_bd(g, t, P + ly->w, B, o, ly->in, 1.0f, ly->residual ? 1.0f : 0.0f);
-        } else if (dx) {
-            matmul_bk_kd_to_bd(dx, t, P + ly->w, B, o, ly->in, 1.0f, 1.0f);
-            if (ly->residual)
-                for (size_t k = 0; k < (size_t)B * o; k++) dx[k] += g[k];
-        }
+        J.ly = &p->layers[l];
+        J.in = l == 0 ? p->x0 : p->layers[l - 1].a;
+        J.to_in = 0;
+        J.dx = NULL;
+        run_cols(net, bwd_params_part, &J);
+        if (l == 0 && !dx) break;
+        J.to_in = 1;
+        J.dx = l == 0 ? dx : NULL; /* l > 0: into g, the skip path's gradient accumulated */
+        run_cols(net, bwd_input_part, &J);
     }
 }
 
@@ -418,11 +559,33 @@ static void ema_array(float *d, const float *s, size_t n, float mu)
     for (size_t i = 0; i < n; i++) d[i] = mu * d[i] + a * s[i];
 }
 
+struct bb_ema_job {
+    struct backbone *dst;
+    const struct backbone *src;
+    float mu;
+    int with_running;
+};
+
+/* Element-wise, so any split gives the serial bits; shares of 16 floats keep cache lines apart. */
+static void ema_part(void *arg, int t, int n)
+{
+    const struct bb_ema_job *J = arg;
+    long long lo, hi;
+    pool_range_aligned((long long)J->src->n_params, 16, t, n, &lo, &hi);
+    ema_array(J->dst->params + lo, J->src->params + lo, (size_t)(hi - lo), J->mu);
+    if (!J->with_running) return;
+    pool_range_aligned((long long)J->src->n_running, 16, t, n, &lo, &hi);
+    ema_array(J->dst->running + lo, J->src->running + lo, (size_t)(hi - lo), J->mu);
+}
+
 void backbone_ema(struct backbone *dst, const struct backbone *src, float mu, int with_running)
 {
     assert(dst->n_params == src->n_params && dst->n_running == src->n_running);
-    ema_array(dst->params, src->params, src->n_params, mu);
-    if (with_running) ema_array(dst->running, src->running, src->n_running, mu);
+    struct bb_ema_job J = {dst, src, mu, with_running};
+    if (pool_size(dst->pool) > 1)
+        pool_run(dst->pool, ema_part, &J);
+    else
+        ema_part(&J, 0, 1);
 }
 
 uint32_t backbone_digest(const struct backbone *net)

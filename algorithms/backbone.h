@@ -14,6 +14,8 @@
 
 #include "dcqb.h"
 
+struct pool;
+
 struct backbone_cfg {
     int in_dim;       /* D of the input x (128) */
     int hidden;       /* width of the hidden blocks (512) */
@@ -36,6 +38,10 @@ struct backbone {
     float *grads;     /* (n_params), same layout; accumulated by backward */
     float *running;   /* (n_running) */
     void *priv;       /* layer table and activation cache (one allocation) */
+    /* Borrowed, may be NULL: the threads that split the train-mode passes by channel (set by
+     * the owner after init; docs/ARCHITECTURE.md §9). NULL or one thread: each GEMM is one
+     * OpenBLAS call, threaded as OpenBLAS is set. */
+    struct pool *pool;
 };
 
 /* Allocate and initialise (Kaiming-uniform-like, from `seed`). Undoes partial work on failure. */

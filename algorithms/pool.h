@@ -58,4 +58,15 @@ static inline void pool_range(long long n_items, int t, int n, long long *lo, lo
     *hi = n_items * (t + 1) / n;
 }
 
+/* The same with boundaries at multiples of `align` items (the last share ends at n_items):
+ * threads writing adjacent ranges of a row never share a cache line. Shares may be empty. */
+static inline void pool_range_aligned(long long n_items, int align, int t, int n, long long *lo,
+                                      long long *hi)
+{
+    const long long units = (n_items + align - 1) / align;
+    long long a = units * t / n * align, b = units * (t + 1) / n * align;
+    *lo = a < n_items ? a : n_items;
+    *hi = b < n_items ? b : n_items;
+}
+
 #endif

@@ -82,12 +82,37 @@ static void test_range_partitions(void **state)
         }
 }
 
+/* Aligned shares: boundaries at multiples of `align`, in order, covering [0, items). */
+static void test_range_aligned(void **state)
+{
+    (void)state;
+    for (int n = 1; n <= 5; n++)
+        for (int align = 1; align <= 16; align *= 4)
+            for (long long items = 0; items < 70; items++) {
+                long long next = 0;
+                for (int t = 0; t < n; t++) {
+                    long long lo, hi;
+                    pool_range_aligned(items, align, t, n, &lo, &hi);
+                    assert_true(lo == next && hi >= lo);
+                    assert_true(hi == items || hi % align == 0);
+                    next = hi;
+                }
+                assert_true(next == items);
+            }
+    long long lo, hi;
+    pool_range_aligned(40, 16, 0, 2, &lo, &hi); /* 3 units of 16: 1 | 2 */
+    assert_true(lo == 0 && hi == 16);
+    pool_range_aligned(40, 16, 1, 2, &lo, &hi);
+    assert_true(lo == 16 && hi == 40);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_thread_once_per_run),
         cmocka_unit_test(test_single_runs_inline),
         cmocka_unit_test(test_range_partitions),
+        cmocka_unit_test(test_range_aligned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

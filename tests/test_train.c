@@ -77,7 +77,9 @@ static void test_head_stream_moves_only_the_head(void **state)
 }
 
 /* threads = 2: the heads split their column blocks between two threads (pool.h) and join the
- * partial d emb in a fixed order, so a rerun is bit-exact. 2100 classes: three blocks. */
+ * partial d emb in a fixed order, the backbone splits its layers by channel and the batch
+ * renders by row, all by the thread count alone, so a rerun is bit-exact. 2100 classes: three
+ * blocks. */
 static void test_two_threads_same_digest(void **state)
 {
     (void)state;

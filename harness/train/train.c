@@ -84,9 +84,11 @@ int trainer_setup(struct trainer *tr, struct cfg *cfg, struct dcqb_err *err)
 
     /* ---- networks and buffers */
     openblas_set_num_threads(o->threads);
+    if ((rc = pool_init(&p->pool, o->threads, err))) goto fail;
     if ((rc = backbone_init(&tr->net, &bcfg, o->batch,
                             dcqb_stream_seed(o->seed, DCQB_STREAM_INIT), err)))
         goto fail;
+    tr->net.pool = &p->pool;
     int kB = (tr->head.req.pairs ? tr->head.req.kshot : 0) * o->batch; /* reference rows */
     if (o->ema || tr->head.req.pairs) {
         /* theta_k starts equal to theta_q (docs/METHOD.md §2: the EMA starts from the online network) */
@@ -94,6 +96,7 @@ int trainer_setup(struct trainer *tr, struct cfg *cfg, struct dcqb_err *err)
                                 dcqb_stream_seed(o->seed, DCQB_STREAM_INIT), err)))
             goto fail;
         if ((rc = backbone_copy(&tr->ema, &tr->net, err))) goto fail;
+        tr->ema.pool = &p->pool;
         tr->has_ema = 1;
     }
     int B = o->batch, Din = tr->ts.D, d = bcfg.emb_dim;
@@ -161,6 +164,7 @@ void trainer_free(struct trainer *tr)
         if (p->r_aug) gsl_rng_free(p->r_aug);
         if (p->r_ref) gsl_rng_free(p->r_ref);
         free(p->arena);
+        pool_free(&p->pool);
         free(p);
     }
     memset(tr, 0, sizeof *tr);
@@ -168,12 +172,34 @@ void trainer_free(struct trainer *tr)
 
 /* ---------------------------------------------------------------- the step */
 
-/* Draw B (class, image) pairs and render them (and the references when the head asks). */
+/* Rows [lo, hi) of the batch, then of the references: each render is a function of (class,
+ * image, flip) alone (synth.h), so the rows can be split over the pool in any way. */
+static void render_part(void *arg, int t, int n)
+{
+    struct trainer *tr = arg;
+    struct train_priv *p = tr->priv;
+    const struct trainset *ts = &tr->ts;
+    const int B = tr->o.batch, Din = ts->D;
+    const int nref = tr->head.req.pairs ? B * tr->head.req.kshot : 0;
+    long long lo, hi;
+    pool_range(B + nref, t, n, &lo, &hi);
+    for (long long r = lo; r < hi; r++) {
+        if (r < B) {
+            trainset_render(ts, p->x + (size_t)r * Din, p->cls[r], p->js[r], p->flips[r]);
+        } else {
+            const struct head_key_src *rf = &p->refs[r - B];
+            trainset_render(ts, p->xk + (size_t)(r - B) * Din, rf->cls, rf->img, rf->flip);
+        }
+    }
+}
+
+/* Draw B (class, image) pairs and render them (and the references when the head asks). The
+ * draws come first, in one order from the streams; the renders draw nothing. */
 static void draw_batch(struct trainer *tr)
 {
     struct train_priv *p = tr->priv;
     const struct trainset *ts = &tr->ts;
-    int B = tr->o.batch, Din = ts->D, ks = tr->head.req.kshot;
+    int B = tr->o.batch, ks = tr->head.req.kshot;
     for (int i = 0; i < B; i++) {
         int64_t c;
         int32_t j;
@@ -190,20 +216,20 @@ static void draw_batch(struct trainer *tr)
         p->js[i] = j;
         p->labels[i] = (int32_t)c;
         p->flips[i] = tr->o.flip_aug ? (int)gsl_rng_uniform_int(p->r_aug, 2) : 0;
-        trainset_render(ts, p->x + (size_t)i * Din, c, j, p->flips[i]);
     }
-    if (!tr->head.req.pairs) return;
     /* reference image(s): uniform with replacement among the identity's images (may be the
      * same image; a 1-image identity uses it twice), own flip (docs/METHOD.md §2, pairs). All
      * from the REF stream: SHUFFLE and AUG, and so the batches, are the same for every head. */
-    for (int i = 0; i < B; i++)
-        for (int r = 0; r < ks; r++) {
-            struct head_key_src *rf = &p->refs[(size_t)i * ks + r];
-            rf->cls = (int32_t)p->cls[i];
-            rf->img = (int32_t)gsl_rng_uniform_int(p->r_ref, (unsigned long)ts->sizes[rf->cls]);
-            rf->flip = tr->o.flip_aug ? (int)gsl_rng_uniform_int(p->r_ref, 2) : 0;
-            trainset_render(ts, p->xk + ((size_t)i * ks + r) * Din, rf->cls, rf->img, rf->flip);
-        }
+    if (tr->head.req.pairs)
+        for (int i = 0; i < B; i++)
+            for (int r = 0; r < ks; r++) {
+                struct head_key_src *rf = &p->refs[(size_t)i * ks + r];
+                rf->cls = (int32_t)p->cls[i];
+                rf->img = (int32_t)gsl_rng_uniform_int(p->r_ref,
+                                                       (unsigned long)ts->sizes[rf->cls]);
+                rf->flip = tr->o.flip_aug ? (int)gsl_rng_uniform_int(p->r_ref, 2) : 0;
+            }
+    pool_run(&p->pool, render_part, tr);
 }
 
 /* k_i = normalize(mean_r normalize(f_k(x_ref_ir))) - the generated class weight - for the
@@ -250,6 +276,24 @@ static int all_finite(const float *x, size_t n)
     return acc == 0.0f;
 }
 
+struct sgd_job {
+    struct trainer *tr;
+    float lr;
+};
+
+/* SGD on the backbone (optim.h), split over the pool: element-wise, so any split gives the
+ * serial bits; shares of 16 floats keep cache lines apart. */
+static void sgd_part(void *arg, int t, int n)
+{
+    const struct sgd_job *J = arg;
+    struct backbone *net = &J->tr->net;
+    struct train_priv *p = J->tr->priv;
+    long long lo, hi;
+    pool_range_aligned((long long)net->n_params, 16, t, n, &lo, &hi);
+    sgd_step(net->params + lo, p->mom + lo, net->grads + lo, (size_t)(hi - lo), J->lr,
+             &J->tr->o.optim);
+}
+
 int trainer_step(struct trainer *tr, int64_t t, float *loss, struct dcqb_err *err)
 {
     struct train_priv *p = tr->priv;
@@ -283,7 +327,8 @@ int trainer_step(struct trainer *tr, int64_t t, float *loss, struct dcqb_err *er
     l2norm_backward(p->de, p->dq, p->q, p->qn, B, d);
     backbone_zero_grad(&tr->net);
     backbone_backward(&tr->net, p->de, B);
-    sgd_step(tr->net.params, p->mom, tr->net.grads, tr->net.n_params, lr, &tr->o.optim);
+    struct sgd_job sj = {tr, lr};
+    pool_run(&p->pool, sgd_part, &sj);
     double e = dcqb_now_s();
     if ((rc = head_step(&tr->head, lr, t, err))) {
         at_step(err, t);

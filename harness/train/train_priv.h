@@ -9,6 +9,7 @@
 #include <gsl/gsl_rng.h>
 
 #include "head.h"
+#include "pool.h"
 
 #define DRIFT_SLOTS 256 /* queue slots the drift pass recomputes at most */
 
@@ -47,6 +48,9 @@ struct train_priv {
     int64_t first_n;
     struct train_stats st; /* checkpointed with the loss bookkeeping */
     char *arena;
+    /* the run's threads for the backbone passes and the renders (docs/ARCHITECTURE.md §9);
+     * the head keeps its own pool. Embedded: workers hold its address. */
+    struct pool pool;
 };
 
 #endif
