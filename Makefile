@@ -88,7 +88,7 @@ $(BUILD)/%.o: %.c | deps $(BUILD)/version.h
 # kernels on every ISA path (algorithms/isa.h; at -O2 GCC 12 vectorised some only for AVX-512).
 # Same IEEE operations either way, so results do not change (tests/test_isa.c).
 $(BUILD)/algorithms/ops.o $(BUILD)/algorithms/heads/full.o $(BUILD)/algorithms/cosw.o \
-$(BUILD)/algorithms/cosxent.o: XCFLAGS = -O3
+$(BUILD)/algorithms/cosxent.o $(BUILD)/algorithms/backbone.o: XCFLAGS = -O3
 
 $(BUILD)/libdcqb.a: $(LIB_OBJ)
 	@rm -f $@
