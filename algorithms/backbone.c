@@ -197,30 +197,20 @@ static void linear_forward_cols(float *y, const float *x, const float *W, const 
  * a mask. The signs are random, so a branch mispredicts often, and with both operands computed
  * GCC vectorises the loops on every path (with y's multiply inside a ?: it moves the multiply
  * into a branch, which -ftrapping-math, the default, forbids it to if-convert). */
-static inline float prelu_select(float u, float x, float y)
-{
-    uint32_t bx, by;
-    memcpy(&bx, &x, sizeof bx);
-    memcpy(&by, &y, sizeof by);
-    const uint32_t m = (uint32_t)0 - (uint32_t)(u > 0.0f);
-    const uint32_t r = (bx & m) | (by & ~m);
-    float out;
-    memcpy(&out, &r, sizeof out);
-    return out;
-}
-
-/* The same select on doubles (the slope gradient's per-channel sums). */
-static inline double prelu_select_d(float u, double x, double y)
-{
-    uint64_t bx, by;
-    memcpy(&bx, &x, sizeof bx);
-    memcpy(&by, &y, sizeof by);
-    const uint64_t m = (uint64_t)0 - (uint64_t)(u > 0.0f);
-    const uint64_t r = (bx & m) | (by & ~m);
-    double out;
-    memcpy(&out, &r, sizeof out);
-    return out;
-}
+#define PRELU_SELECT(name, T, U)                                                                  \
+    static inline T name(float u, T x, T y)                                                       \
+    {                                                                                             \
+        U bx, by;                                                                                 \
+        memcpy(&bx, &x, sizeof bx);                                                               \
+        memcpy(&by, &y, sizeof by);                                                               \
+        const U m = (U)0 - (U)(u > 0.0f), r = (bx & m) | (by & ~m);                               \
+        T out;                                                                                    \
+        memcpy(&out, &r, sizeof out);                                                             \
+        return out;                                                                               \
+    }
+PRELU_SELECT(prelu_select, float, uint32_t)    /* activations and d u */
+PRELU_SELECT(prelu_select_d, double, uint64_t) /* the slope gradient's per-channel sums */
+#undef PRELU_SELECT
 
 /* The per-channel sums below run a tile of BN_TILE channels at a time, rows outer and channels
  * inner: memory order, so they vectorise across channels, while each channel still adds its
