@@ -15,6 +15,8 @@
  * dispatcher `ret name params`; declare `static ret name params;` before it for a file-local
  * kernel (the definition then has internal linkage, C11 6.2.2).
  * DCQB_ISA_VARIANTS_VOID does the same for a void kernel.
+ * DCQB_ISA_PICK(name, args) is the one dispatch: it calls name_avx512, name_avx2 or name_sse2,
+ * for variants generated otherwise (algorithms/ops.c's width-templated kernels) as well.
  */
 #ifndef DCQB_ISA_H
 #define DCQB_ISA_H
@@ -37,6 +39,10 @@ int dcqb_isa_set(const char *name, struct dcqb_err *err);
 #define DCQB_BODY_ATTR static inline __attribute__((always_inline))
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#define DCQB_ISA_PICK(name, args)                                                             \
+    (dcqb_isa() == DCQB_ISA_AVX512 ? name##_avx512 args                                       \
+     : dcqb_isa() == DCQB_ISA_AVX2 ? name##_avx2 args                                         \
+                                   : name##_sse2 args)
 #define DCQB_ISA_VARIANTS(ret, name, params, args)                                            \
     __attribute__((target("avx512f"), noinline)) static ret name##_avx512 params              \
     {                                                                                         \
@@ -47,14 +53,7 @@ int dcqb_isa_set(const char *name, struct dcqb_err *err);
         return name##_body args;                                                              \
     }                                                                                         \
     __attribute__((noinline)) static ret name##_sse2 params { return name##_body args; }      \
-    ret name params                                                                           \
-    {                                                                                         \
-        switch (dcqb_isa()) {                                                                 \
-        case DCQB_ISA_AVX512: return name##_avx512 args;                                      \
-        case DCQB_ISA_AVX2: return name##_avx2 args;                                          \
-        default: return name##_sse2 args;                                                     \
-        }                                                                                     \
-    }
+    ret name params { return DCQB_ISA_PICK(name, args); }
 #define DCQB_ISA_VARIANTS_VOID(name, params, args)                                            \
     __attribute__((target("avx512f"), noinline)) static void name##_avx512 params             \
     {                                                                                         \
@@ -65,15 +64,9 @@ int dcqb_isa_set(const char *name, struct dcqb_err *err);
         name##_body args;                                                                     \
     }                                                                                         \
     __attribute__((noinline)) static void name##_sse2 params { name##_body args; }            \
-    void name params                                                                          \
-    {                                                                                         \
-        switch (dcqb_isa()) {                                                                 \
-        case DCQB_ISA_AVX512: name##_avx512 args; break;                                      \
-        case DCQB_ISA_AVX2: name##_avx2 args; break;                                          \
-        default: name##_sse2 args; break;                                                     \
-        }                                                                                     \
-    }
+    void name params { DCQB_ISA_PICK(name, args); }
 #else /* one portable variant */
+#define DCQB_ISA_PICK(name, args) name##_sse2 args
 #define DCQB_ISA_VARIANTS(ret, name, params, args)                                            \
     ret name params { return name##_body args; }
 #define DCQB_ISA_VARIANTS_VOID(name, params, args)                                            \

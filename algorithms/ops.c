@@ -212,12 +212,6 @@ static inline float key_float(int32_t k)
 #undef VW
 #undef VSUF
 #undef VTARGET
-#define ISA_PICK(f, args)                                                                       \
-    (dcqb_isa() == DCQB_ISA_AVX512 ? f##avx512 args                                             \
-     : dcqb_isa() == DCQB_ISA_AVX2 ? f##avx2 args                                               \
-                                   : f##sse2 args)
-#else
-#define ISA_PICK(f, args) f##sse2 args
 #endif
 #define VW 4
 #define VSUF sse2
@@ -230,21 +224,21 @@ static inline float key_float(int32_t k)
 
 float ops_exp_shift_sum(float *x, int n, float mx)
 {
-    return ISA_PICK(exp_block_, (x, NULL, 0, n, mx));
+    return DCQB_ISA_PICK(exp_block, (x, NULL, 0, n, mx));
 }
 
 float ops_exp_shift_sum_mask(float *x, const int32_t *lab, int32_t y, int n, float mx)
 {
-    return ISA_PICK(exp_block_, (x, lab, y, n, mx));
+    return DCQB_ISA_PICK(exp_block, (x, lab, y, n, mx));
 }
 
 float ops_scale_clamp_max(float *z, const float *inv, const float *off, int n, float sc,
                           float start)
 {
-    return ISA_PICK(scale_clamp_max_, (z, inv, off, n, sc, start));
+    return DCQB_ISA_PICK(scale_clamp_max, (z, inv, off, n, sc, start));
 }
 
 float ops_queue_scale_max(float *z, const int32_t *lab, int32_t y, int n, float sc)
 {
-    return ISA_PICK(queue_scale_max_, (z, lab, y, n, sc));
+    return DCQB_ISA_PICK(queue_scale_max, (z, lab, y, n, sc));
 }
