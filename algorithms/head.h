@@ -30,6 +30,8 @@
 #include "margin.h"
 #include "optim.h"
 
+struct pool;
+
 #define HEAD_ABI_VERSION 2 /* 2: the loop instruments (logit_columns, key_sources, queue_view) */
 
 /* Everything a head may be configured with. Common knobs are fields; head-specific keys are
@@ -51,6 +53,9 @@ struct head_cfg {
     int threads;               /* threads a head may use for its own passes (pool.h); 0 or 1:
                                 * the caller's thread only. Results are reproducible for a
                                 * given count (demb's block sums are joined in thread order). */
+    struct pool *pool;         /* borrowed, may be NULL: a team of `threads` threads the head
+                                * uses instead of starting its own (the training loop lends its
+                                * team, docs/ARCHITECTURE.md §9). Must outlive the head. */
 };
 
 /* What a head asks of the loop, filled by init. */

@@ -5,25 +5,55 @@
 
 #include <cblas.h>
 #include <string.h>
+#include <time.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+/* Poll until *v != old or stop is set, for POOL_SPIN_NS at most (the clock read every 64
+ * polls); 1 if the change was seen. */
+static int spin_until_changed(atomic_uint *v, unsigned old, atomic_int *stop)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (unsigned i = 1;; i++) {
+        if (atomic_load_explicit(v, memory_order_acquire) != old ||
+            atomic_load_explicit(stop, memory_order_relaxed))
+            return 1;
+        cpu_relax();
+        if (i % 64 == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > POOL_SPIN_NS)
+                return 0;
+        }
+    }
+}
 
 static void *worker(void *a)
 {
     struct pool *p = ((struct pool_warg *)a)->p;
     const int t = ((struct pool_warg *)a)->t;
     unsigned seen = 0;
-    pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (p->gen == seen && !p->stop) pthread_cond_wait(&p->go, &p->mu);
-        if (p->stop) break;
-        seen = p->gen;
-        pool_fn fn = p->fn;
-        void *arg = p->arg;
-        pthread_mutex_unlock(&p->mu);
-        fn(arg, t, p->n);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0) pthread_cond_signal(&p->done);
+        if (!spin_until_changed(&p->gen, seen, &p->stop)) {
+            pthread_mutex_lock(&p->mu);
+            while (atomic_load(&p->gen) == seen && !atomic_load(&p->stop))
+                pthread_cond_wait(&p->go, &p->mu);
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (atomic_load(&p->stop)) break;
+        seen = atomic_load_explicit(&p->gen, memory_order_acquire); /* fn, arg published */
+        p->fn(p->arg, t, p->n);
+        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&p->mu); /* the caller may be asleep on `done` */
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
-    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
@@ -57,17 +87,30 @@ void pool_run(struct pool *p, pool_fn fn, void *arg)
     }
     const int blas = openblas_get_num_threads();
     openblas_set_num_threads(1); /* each thread's GEMMs stay on its own core */
-    pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->arg = arg;
-    p->pending = p->n - 1;
-    p->gen++;
+    atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release); /* publishes fn, arg */
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->mu);
     fn(arg, 0, p->n);
-    pthread_mutex_lock(&p->mu);
-    while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    /* poll for the workers, then sleep: the last worker signals under the mutex, after its
+     * decrement, so a check under the mutex cannot miss it */
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (unsigned i = 1; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++) {
+        cpu_relax();
+        if (i % 64 == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > POOL_SPIN_NS) {
+                pthread_mutex_lock(&p->mu);
+                while (atomic_load(&p->pending) > 0) pthread_cond_wait(&p->done, &p->mu);
+                pthread_mutex_unlock(&p->mu);
+                break;
+            }
+        }
+    }
     openblas_set_num_threads(blas);
 }
 
@@ -78,7 +121,7 @@ void pool_free(struct pool *p)
         return;
     }
     pthread_mutex_lock(&p->mu);
-    p->stop = 1;
+    atomic_store(&p->stop, 1);
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->mu);
     for (int t = 1; t <= p->started; t++) pthread_join(p->tid[t], NULL);

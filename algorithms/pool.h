@@ -1,11 +1,18 @@
-/* pool.h - a fixed team of worker threads for a head's own passes (without it, at 2 threads the
- * element-wise passes of a head ran on one core while OpenBLAS threaded only the GEMMs).
+/* pool.h - a fixed team of worker threads: the training step's one team (docs/ARCHITECTURE.md
+ * §9), lent to the backbone and the head, or a head's own when it runs alone. Without it, at 2
+ * threads the element-wise passes ran on one core while OpenBLAS threaded only the GEMMs.
  *
  * pool_run(fn, arg) calls fn(arg, t, n) once on each of the n threads (t = 0 is the caller) and
  * returns when all have finished. While it runs, OpenBLAS is held at one thread, so each thread
  * may call cblas_sgemm on its own share of the work (no nested threading, no oversubscription);
  * the previous OpenBLAS thread count is restored on return. A pool of 1 thread (or a zeroed
  * one) runs fn(arg, 0, 1) directly: no thread is ever started for it.
+ *
+ * Waiting is spin-then-block: a worker that finished polls for the next pool_run, and the
+ * caller for the workers, for POOL_SPIN_NS before sleeping on a condition variable. A training
+ * step calls pool_run about twenty times back to back (docs/ARCHITECTURE.md §9); a futex wake-up
+ * of a halted virtual CPU cost 30-55 us each, and the short poll bounds what an idle team takes
+ * from other processes.
  *
  * Threads are created by pool_init and joined by pool_free: pool_run allocates nothing.
  * Results of work split by t are reproducible for a given n; callers that combine per-thread
@@ -15,10 +22,12 @@
 #define DCQB_POOL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "dcqb.h"
 
 #define POOL_MAX 64
+#define POOL_SPIN_NS 50000 /* how long a thread polls before it sleeps */
 
 typedef void (*pool_fn)(void *arg, int t, int n);
 
@@ -35,9 +44,9 @@ struct pool {
     pthread_t tid[POOL_MAX];
     pthread_mutex_t mu;
     pthread_cond_t go, done;
-    unsigned gen; /* bumped by each pool_run */
-    int pending;  /* workers still in the current fn */
-    int stop;
+    atomic_uint gen;  /* bumped by each pool_run */
+    atomic_int pending; /* workers still in the current fn */
+    atomic_int stop;
     pool_fn fn;
     void *arg;
     struct pool_warg warg[POOL_MAX];
@@ -49,6 +58,15 @@ int pool_init(struct pool *p, int n, struct dcqb_err *err);
 void pool_run(struct pool *p, pool_fn fn, void *arg);
 /* Joins the workers; no-op on NULL or a zeroed pool. */
 void pool_free(struct pool *p);
+
+/* *use = the borrowed pool when there is one (a caller's team, docs/ARCHITECTURE.md §9), else
+ * own, started with n threads (own stays zeroed when borrowing: pool_free(own) is a no-op). */
+static inline int pool_use(struct pool **use, struct pool *own, struct pool *borrowed, int n,
+                           struct dcqb_err *err)
+{
+    *use = borrowed ? borrowed : own;
+    return borrowed ? DCQB_OK : pool_init(own, n, err);
+}
 /* Threads of p (1 for NULL or a zeroed pool). */
 static inline int pool_size(const struct pool *p) { return p && p->n > 1 ? p->n : 1; }
 /* [*lo, *hi): thread t's share of n items in n threads, contiguous and balanced. */

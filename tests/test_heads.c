@@ -6,6 +6,8 @@
  *              once prefixed by the head ("<head>: <key> = ..."); so are bad sizes
  *   seed       the same seed gives the same digest (after init and after steps); another seed
  *              another digest
+ *   borrowed_pool  on a caller's team of 2 threads (cfg.pool): the same losses and digests as
+ *              on the head's own team of 2
  *   save_load  save, then load into a fresh handle of another seed: same digest, same bytes
  *              saved again, and a further step gives identical losses and digests
  *   gradient   d emb (and d W where the head exposes its weights) against central differences
@@ -23,6 +25,7 @@
 #include <gsl/gsl_errno.h>
 
 #include "alloc_count.h"
+#include "pool.h"
 
 enum { C = 50, D = 8, B = 4, MAX_HEADS = 16 };
 
@@ -272,6 +275,29 @@ static void test_seed(void **state)
     head_close(&o);
 }
 
+/* A head given a caller's team (cfg.pool, as the training loop lends it) computes what a head
+ * with its own team of the same size computes: same losses, same digests. */
+static void test_borrowed_pool(void **state)
+{
+    const struct ctx *c = *state;
+    const struct row *r = need_row(state);
+    struct pool team;
+    assert_int_equal(pool_init(&team, 2, NULL), DCQB_OK);
+    struct head_cfg cfg = row_cfg(r, 5, NULL);
+    cfg.threads = 2;
+    struct head own = fx_open(c->ops->name, &cfg);
+    cfg.pool = &team;
+    struct head lent = fx_open(c->ops->name, &cfg);
+    for (int t = 0; t < 3; t++) {
+        float la = one_step(&own, 10 + t, t), lb = one_step(&lent, 10 + t, t);
+        assert_memory_equal(&la, &lb, sizeof la);
+        assert_same_digest(&own, &lent, "after a step on a borrowed team");
+    }
+    head_close(&lent);
+    head_close(&own);
+    pool_free(&team);
+}
+
 static void test_save_load(void **state)
 {
     const struct ctx *c = *state;
@@ -384,6 +410,7 @@ int main(void)
     } props[] = {
         {"zeroed", test_zeroed},     {"keys", test_keys},         {"seed", test_seed},
         {"save_load", test_save_load}, {"gradient", test_gradient}, {"alloc_fail", test_alloc_fail},
+        {"borrowed_pool", test_borrowed_pool},
     };
     enum { NP = sizeof props / sizeof props[0] };
     static struct ctx ctx[MAX_HEADS];

@@ -5,6 +5,7 @@
 
 #include <cblas.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "pool.h"
 
@@ -46,6 +47,27 @@ static void test_each_thread_once_per_run(void **state)
     pool_free(&p);
     pool_free(&p);
     pool_free(NULL);
+}
+
+/* Spin-then-block: runs back to back (workers still polling) and runs after a pause longer
+ * than POOL_SPIN_NS (workers asleep on the condition variable) both reach every thread once. */
+static void test_runs_after_sleep(void **state)
+{
+    (void)state;
+    struct pool p;
+    assert_int_equal(pool_init(&p, 2, NULL), DCQB_OK);
+    static struct counts c;
+    memset(&c, 0, sizeof c);
+    c.caller = pthread_self();
+    const struct timespec pause = {0, 4 * POOL_SPIN_NS};
+    for (int r = 0; r < 20; r++) {
+        pool_run(&p, count, &c);
+        pool_run(&p, count, &c);
+        nanosleep(&pause, NULL);
+    }
+    assert_int_equal(atomic_load(&c.hits[0]), 40);
+    assert_int_equal(atomic_load(&c.hits[1]), 40);
+    pool_free(&p);
 }
 
 static void test_single_runs_inline(void **state)
@@ -110,6 +132,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_thread_once_per_run),
+        cmocka_unit_test(test_runs_after_sleep),
         cmocka_unit_test(test_single_runs_inline),
         cmocka_unit_test(test_range_partitions),
         cmocka_unit_test(test_range_aligned),

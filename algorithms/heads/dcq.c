@@ -51,7 +51,8 @@ struct dcq_state {
     int nkeys;     /* rows stashed by forward_backward for step() */
     int nsrc;      /* rows of ksrc given by key_sources this step (0: sources unknown) */
     int pending;
-    struct pool pool;
+    struct pool own_pool; /* when the caller lends none (head_cfg.pool) */
+    struct pool *pool;
 };
 
 struct dcq_header {
@@ -63,7 +64,7 @@ static void dcq_free(void *st)
 {
     struct dcq_state *s = st;
     if (!s) return;
-    pool_free(&s->pool);
+    pool_free(&s->own_pool);
     free(s->arena);
     memset(s, 0, sizeof *s);
 }
@@ -142,7 +143,7 @@ static int dcq_init(void *st, const struct head_cfg *cfg, struct head_req *req,
     for (size_t j = 0; j < L; j++) s->Qlab[j] = -1, s->qstep[j] = -1;
     for (size_t j = 0; j < L * K; j++) s->qsrc[j] = (struct head_key_src){-1, -1, 0};
     s->ptr = 0;
-    if ((rc = pool_init(&s->pool, cfg->threads, err))) dcq_free(s);
+    if ((rc = pool_use(&s->pool, &s->own_pool, cfg->pool, cfg->threads, err))) dcq_free(s);
     return rc;
 }
 
@@ -179,7 +180,7 @@ static int dcq_forward_backward(void *st, float *loss, float *demb, const float 
      * softmax with the positive, G <- dZ in place, demb += dZ Q. 4BLD FLOPs */
     struct qxent p = {B, L, D, emb, s->Q, s->Qlab, labels, s->z0, s->mc.s};
     float *p0 = s->z0; /* qxent reads each z0 before it writes that p0 */
-    double total = qxent_forward_backward(s->G, demb, p0, s->xscr, &s->pool, &p);
+    double total = qxent_forward_backward(s->G, demb, p0, s->xscr, s->pool, &p);
     *loss = (float)(total / B);
     if (!isfinite(*loss))
         return DCQB_FAIL(err, DCQB_ENUMERIC, "non-finite loss %g", (double)*loss);
@@ -222,7 +223,7 @@ static void dcq_cost(const void *st, int B, struct head_cost *out)
     double L = s->L, D = s->D, MB = s->max_batch;
     out->per_class_bytes = 0.0;
     out->fixed_bytes = 4.0 * (L * D + MB * L + 2 * MB + MB * D + 2 * L + MB +
-                              (double)cosxent_scratch_floats(s->max_batch, s->L, s->D, pool_size(&s->pool))) +
+                              (double)cosxent_scratch_floats(s->max_batch, s->L, s->D, pool_size(s->pool))) +
                        8.0 * L + (L + MB) * s->kshot * sizeof(struct head_key_src) + sizeof *s;
     out->flops = 4.0 * B * L * D + 4.0 * B * D + 8.0 * B * (L + 1) + (double)B * D;
     out->active_classes = s->L + 1;

@@ -44,7 +44,8 @@ struct full_state {
     float *W, *V, *inv, *logits, *emb, *scratch, *Mbuf;
     int B; /* rows of the last forward_backward */
     int pending; /* forward_backward done, step not yet */
-    struct pool pool;
+    struct pool own_pool; /* when the caller lends none (head_cfg.pool) */
+    struct pool *pool;
 };
 
 struct full_header {
@@ -57,7 +58,7 @@ static void full_free(void *st)
 {
     struct full_state *s = st;
     if (!s) return;
-    pool_free(&s->pool);
+    pool_free(&s->own_pool);
     free(s->arena);
     memset(s, 0, sizeof *s);
 }
@@ -107,7 +108,7 @@ static int full_init(void *st, const struct head_cfg *cfg, struct head_req *req,
         return rc;
     }
     full_norms(s);
-    if ((rc = pool_init(&s->pool, cfg->threads, err))) full_free(s);
+    if ((rc = pool_use(&s->pool, &s->own_pool, cfg->pool, cfg->threads, err))) full_free(s);
     return rc;
 }
 
@@ -128,7 +129,7 @@ static int full_forward_backward(void *st, float *loss, float *demb, const float
     /* logits, margin softmax, G' in place, demb += G' W and M' = G'^T E, in column blocks:
      * 6BCD FLOPs in 3 x C/1024 GEMMs, ~3 passes of the (B,C) matrix through memory */
     struct cosxent p = {B, C, D, C, s->emb, s->W, s->inv, NULL, labels, &s->mc};
-    double total = cosxent_forward_backward(s->logits, demb, NULL, s->scratch, &s->pool, &p);
+    double total = cosxent_forward_backward(s->logits, demb, NULL, s->scratch, s->pool, &p);
     s->B = B;
     *loss = (float)(total / B);
     if (!isfinite(*loss))
@@ -159,7 +160,7 @@ static int full_step(void *st, float lr, int64_t t, struct dcqb_err *err)
     if (!s->pending)
         return DCQB_FAIL(err, DCQB_EINVAL, "step without a forward_backward");
     cosw_sgd_dense(s->W, s->V, s->inv, s->Mbuf, s->logits, s->emb, s->B, s->C, s->D, lr,
-                   s->opt.momentum, s->opt.weight_decay, &s->pool);
+                   s->opt.momentum, s->opt.weight_decay, s->pool);
     s->pending = 0;
     return DCQB_OK;
 }
@@ -171,7 +172,7 @@ static void full_cost(const void *st, int B, struct head_cost *out)
     /* W, V, inv, a logits column, and the blocked softmax's per-row, per-block statistics (2
      * floats per row per 1024 classes); fixed: the embeddings, the per-thread (B,D) partials
      * and (1024,D) M' blocks */
-    const double T = pool_size(&s->pool);
+    const double T = pool_size(s->pool);
     out->per_class_bytes = 4.0 * (2.0 * D + 1.0 + B + 2.0 * B / COSXENT_BLOCK);
     out->fixed_bytes = 4.0 * (B * D + 2.0 * B + (2.0 * T - 1.0) * B * D + T * COSXENT_BLOCK * D) +
                        sizeof *s;

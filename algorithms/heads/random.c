@@ -53,7 +53,8 @@ struct random_state {
     int identity;   /* last subset was all C classes in order (W used in place) */
     int nfixed;     /* > 0: next forward_backward uses fixed[0..nfixed) */
     int pending;
-    struct pool pool;
+    struct pool own_pool; /* when the caller lends none (head_cfg.pool) */
+    struct pool *pool;
 };
 
 struct random_header {
@@ -66,7 +67,7 @@ static void random_free(void *st)
 {
     struct random_state *s = st;
     if (!s) return;
-    pool_free(&s->pool);
+    pool_free(&s->own_pool);
     free(s->arena);
     memset(s, 0, sizeof *s);
 }
@@ -143,7 +144,7 @@ static int random_init(void *st, const struct head_cfg *cfg, struct head_req *re
         return rc;
     }
     random_norms(s);
-    if ((rc = pool_init(&s->pool, cfg->threads, err))) random_free(s);
+    if ((rc = pool_use(&s->pool, &s->own_pool, cfg->pool, cfg->threads, err))) random_free(s);
     return rc;
 }
 
@@ -228,7 +229,7 @@ static int random_forward_backward(void *st, float *loss, float *demb, const flo
     const float *Ws = s->W, *invS = s->inv;
     if (!s->identity) { /* gather W_S (K,D) and 1/|w|: KD reads + writes */
         /* in column order: scattered writes into WS cost more than scattered reads of W */
-        cosw_gather_rows(s->WS, s->invS, s->W, s->inv, s->cls, K, D, &s->pool);
+        cosw_gather_rows(s->WS, s->invS, s->W, s->inv, s->cls, K, D, s->pool);
         s->nord = cosw_mark_order(s->ord, s->ordk, s->pos, s->C); /* step()'s row order */
         Ws = s->WS;
         invS = s->invS;
@@ -237,7 +238,7 @@ static int random_forward_backward(void *st, float *loss, float *demb, const flo
     for (int i = 0; i < B; i++) s->tgt[i] = s->pos[labels[i]];
     /* the full head's blocked margin softmax over the K columns: 6BKD FLOPs */
     struct cosxent p = {B, K, D, K, s->emb, Ws, invS, NULL, s->tgt, &s->mc};
-    double total = cosxent_forward_backward(s->logits, demb, s->dWS, s->scratch, &s->pool, &p);
+    double total = cosxent_forward_backward(s->logits, demb, s->dWS, s->scratch, s->pool, &p);
     *loss = (float)(total / B);
     if (!isfinite(*loss))
         return DCQB_FAIL(err, DCQB_ENUMERIC, "non-finite loss %g", (double)*loss);
@@ -256,10 +257,10 @@ static int random_step(void *st, float lr, int64_t t, struct dcqb_err *err)
     if (s->mode == PFC_V1) { /* sampled rows only; the rest frozen bit for bit */
         if (s->identity) /* r = 1: every row in order, as the full head */
             cosw_sgd_rows(s->W, s->V, s->inv, NULL, NULL, s->C, s->dWS, D, lr, mu, wd,
-                          &s->pool);
+                          s->pool);
         else /* the fb's address-ordered lists */
             cosw_sgd_rows(s->W, s->V, s->inv, s->ord, s->ordk, s->nord, s->dWS, D, lr, mu, wd,
-                          &s->pool);
+                          s->pool);
     } else { /* v2: dense optimiser over every row */
         for (int64_t c = 0; c < s->C; c++) {
             int k = s->pos[c];
@@ -278,7 +279,7 @@ static void random_cost(const void *st, int B, struct head_cost *out)
     if (K > C) K = C;
     out->per_class_bytes = 4.0 * (2.0 * D + 3.0);
     out->fixed_bytes = 4.0 * (Kx * (2.0 * D + 5.0) + (double)B * Kx + (double)B * D + B +
-                              (double)cosxent_scratch_floats(B, (int)Kx, s->D, pool_size(&s->pool))) +
+                              (double)cosxent_scratch_floats(B, (int)Kx, s->D, pool_size(s->pool))) +
                        sizeof *s;
     out->flops = 6.0 * B * K * D + 6.0 * B * K + K * D + 13.0 * K * D +
                  (s->mode == PFC_V2 ? 6.0 * (C - K) * D : 0.0);

@@ -56,7 +56,8 @@ struct sampled_state {
     int64_t T;      /* tries of the last step */
     int nfixed;
     int pending;
-    struct pool pool;
+    struct pool own_pool; /* when the caller lends none (head_cfg.pool) */
+    struct pool *pool;
 };
 
 struct sampled_header {
@@ -69,7 +70,7 @@ static void sampled_free(void *st)
 {
     struct sampled_state *s = st;
     if (!s) return;
-    pool_free(&s->pool);
+    pool_free(&s->own_pool);
     free(s->arena);
     memset(s, 0, sizeof *s);
 }
@@ -248,7 +249,7 @@ static int sampled_init(void *st, const struct head_cfg *cfg, struct head_req *r
         return rc;
     }
     sampled_norms(s);
-    if ((rc = pool_init(&s->pool, cfg->threads, err))) sampled_free(s);
+    if ((rc = pool_use(&s->pool, &s->own_pool, cfg->pool, cfg->threads, err))) sampled_free(s);
     return rc;
 }
 
@@ -328,7 +329,7 @@ static int sampled_forward_backward(void *st, float *loss, float *demb, const fl
     if (rc) return rc;
     const int U = s->Uc, Ssel = s->Ssel;
     /* gather: UD, in column order (scattered writes into WU cost more than scattered reads) */
-    cosw_gather_rows(s->WU, s->invU, s->W, s->inv, s->cls, U, D, &s->pool);
+    cosw_gather_rows(s->WU, s->invU, s->W, s->inv, s->cls, U, D, s->pool);
     s->nord = cosw_mark_order(s->ord, s->ordk, s->pos, s->C); /* step()'s row order */
     memcpy(s->emb, emb, sizeof(float) * (size_t)B * D);
     for (int i = 0; i < B; i++) s->tgt[i] = s->pos[labels[i]];
@@ -336,7 +337,7 @@ static int sampled_forward_backward(void *st, float *loss, float *demb, const fl
      * other rows' true classes, seen only by their own row; margin before the correction
      * (docs/METHOD.md §3.5, [ours]). 6BUD FLOPs */
     struct cosxent p = {B, U, D, Ssel, s->emb, s->WU, s->invU, s->offU, s->tgt, &s->mc};
-    double total = cosxent_forward_backward(s->logits, demb, s->dWU, s->scratch, &s->pool, &p);
+    double total = cosxent_forward_backward(s->logits, demb, s->dWU, s->scratch, s->pool, &p);
     *loss = (float)(total / B);
     if (!isfinite(*loss))
         return DCQB_FAIL(err, DCQB_ENUMERIC, "non-finite loss %g", (double)*loss);
@@ -354,7 +355,7 @@ static int sampled_step(void *st, float lr, int64_t t, struct dcqb_err *err)
     const float mu = s->opt.momentum, wd = s->opt.weight_decay;
     const int D = s->D;
     cosw_sgd_rows(s->W, s->V, s->inv, s->ord, s->ordk, s->nord, s->dWU, D, lr, mu, wd,
-                  &s->pool);
+                  s->pool);
     s->pending = 0;
     return DCQB_OK;
 }
@@ -365,7 +366,7 @@ static void sampled_cost(const void *st, int B, struct head_cost *out)
     double D = s->D, U = (double)s->S + (B < s->C ? B : (double)s->C), Ux = s->Ux;
     out->per_class_bytes = 4.0 * (2.0 * D + 4.0) + (s->sampler == SAMPLER_FREQUENCY ? 8.0 : 0.0);
     out->fixed_bytes = 4.0 * (Ux * (2.0 * D + 5.0) + (double)s->max_batch * (Ux + D + 1) + s->S +
-                              (double)cosxent_scratch_floats(s->max_batch, s->Ux, s->D, pool_size(&s->pool))) +
+                              (double)cosxent_scratch_floats(s->max_batch, s->Ux, s->D, pool_size(s->pool))) +
                        sizeof *s;
     out->flops = 6.0 * B * U * D + 8.0 * B * U + 14.0 * U * D;
     out->active_classes = (int64_t)s->S + 1;

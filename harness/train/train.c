@@ -72,6 +72,9 @@ int trainer_setup(struct trainer *tr, struct cfg *cfg, struct dcqb_err *err)
     hc->class_counts = tr->ts.sizes;
     train_head_keys(hc, cfg);
     hc->threads = o->threads; /* the head's own passes use the run's threads too */
+    /* one team of threads for the whole step (docs/ARCHITECTURE.md §9): the head borrows it */
+    if ((rc = pool_init(&p->pool, o->threads, err))) goto fail;
+    hc->pool = &p->pool;
     if ((rc = head_open(&tr->head, ks.head_name, hc, err))) goto fail;
     if (tr->head.req.ema && !o->ema) {
         /* the head's weight generator is the EMA network: recorded as what the run did */
@@ -84,7 +87,6 @@ int trainer_setup(struct trainer *tr, struct cfg *cfg, struct dcqb_err *err)
 
     /* ---- networks and buffers */
     openblas_set_num_threads(o->threads);
-    if ((rc = pool_init(&p->pool, o->threads, err))) goto fail;
     if ((rc = backbone_init(&tr->net, &bcfg, o->batch,
                             dcqb_stream_seed(o->seed, DCQB_STREAM_INIT), err)))
         goto fail;

@@ -48,8 +48,8 @@ struct train_priv {
     int64_t first_n;
     struct train_stats st; /* checkpointed with the loss bookkeeping */
     char *arena;
-    /* the run's threads for the backbone passes and the renders (docs/ARCHITECTURE.md §9);
-     * the head keeps its own pool. Embedded: workers hold its address. */
+    /* the run's one team of threads, lent to the backbones and the head, and used for the
+     * renders and the SGD (docs/ARCHITECTURE.md §9). Embedded: workers hold its address. */
     struct pool pool;
 };
 
