@@ -255,6 +255,16 @@ static void test_keys(void **state)
     }
 }
 
+/* Three steps of a and b on the same batches: identical losses and digests after each. */
+static void steps_agree(struct head *a, struct head *b, const char *what)
+{
+    for (int t = 0; t < 3; t++) {
+        float la = one_step(a, 10 + t, t), lb = one_step(b, 10 + t, t);
+        assert_memory_equal(&la, &lb, sizeof la);
+        assert_same_digest(a, b, what);
+    }
+}
+
 static void test_seed(void **state)
 {
     const struct ctx *c = *state;
@@ -265,11 +275,7 @@ static void test_seed(void **state)
     struct head o = fx_open(c->ops->name, &cfg);
     assert_same_digest(&a, &b, "after init with the same seed");
     assert_int_not_equal(head_digest(&a), head_digest(&o));
-    for (int t = 0; t < 3; t++) {
-        float la = one_step(&a, 10 + t, t), lb = one_step(&b, 10 + t, t);
-        assert_memory_equal(&la, &lb, sizeof la);
-        assert_same_digest(&a, &b, "after a step with the same seed");
-    }
+    steps_agree(&a, &b, "after a step with the same seed");
     head_close(&a);
     head_close(&b);
     head_close(&o);
@@ -288,11 +294,7 @@ static void test_borrowed_pool(void **state)
     struct head own = fx_open(c->ops->name, &cfg);
     cfg.pool = &team;
     struct head lent = fx_open(c->ops->name, &cfg);
-    for (int t = 0; t < 3; t++) {
-        float la = one_step(&own, 10 + t, t), lb = one_step(&lent, 10 + t, t);
-        assert_memory_equal(&la, &lb, sizeof la);
-        assert_same_digest(&own, &lent, "after a step on a borrowed team");
-    }
+    steps_agree(&own, &lent, "after a step on a borrowed team");
     head_close(&lent);
     head_close(&own);
     pool_free(&team);

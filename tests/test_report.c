@@ -189,6 +189,16 @@ static char *section(const char *text, const char *start)
     return s;
 }
 
+/* report_write(o) must succeed; its text (o->out), to be freed. */
+static char *report_text(const struct report_opts *o, struct report_summary *s)
+{
+    struct dcqb_err err = {0};
+    assert_int_equal(report_write(o, s, &err), DCQB_OK);
+    char *t = test_slurp(o->out);
+    assert_non_null(t);
+    return t;
+}
+
 static void test_fixture_verdicts(void **state)
 {
     (void)state;
@@ -433,10 +443,7 @@ static void test_unseen_heads(void **state)
     struct report_opts o = {.results_dir = FX_ROOT, .profile = "default", .sweep = "reproduce_fx5",
                             .out = FX_ROOT "/R5.md", .bench_tsv = FX_ROOT "/none.tsv"};
     struct report_summary s;
-    struct dcqb_err err = {0};
-    assert_int_equal(report_write(&o, &s, &err), DCQB_OK);
-    char *t = test_slurp(FX_ROOT "/R5.md");
-    assert_non_null(t);
+    char *t = report_text(&o, &s);
     has(t, "| zeta 10 % | 95.20 ± 0.10 | 72.00 ± 1.00 | 62.00 ± 1.00 | 52.00 ± 1.00 |"); /* T1 */
     has(t, "| alpha2 10 % | 32.00 ± 1.00 |"); /* Table 2 */
     has(t, "| zeta 10 % | 42.00 ± 1.00 |");
@@ -480,10 +487,7 @@ static void test_missing_values(void **state)
     struct report_opts o = {.results_dir = FX_ROOT, .profile = "default", .sweep = "reproduce_fx6",
                             .out = FX_ROOT "/R6.md", .bench_tsv = FX_ROOT "/none.tsv"};
     struct report_summary s;
-    struct dcqb_err err = {0};
-    assert_int_equal(report_write(&o, &s, &err), DCQB_OK);
-    char *t = test_slurp(FX_ROOT "/R6.md");
-    assert_non_null(t);
+    char *t = report_text(&o, &s);
     has(t, "- Missing in runs.tsv (shown as \"missing\"; the report never fills in a default): "
            "dcq kshot (3 runs); dcq mu (3 runs); dcq eval_net (3 runs)\n");
     has(t, "| 10 % | missing | missing | missing | 50.00 ± 0.00 |"); /* Table 4 */
@@ -534,10 +538,7 @@ static void test_table5_names_the_machine(void **state)
         struct report_opts o = {.results_dir = FX_ROOT, .profile = "smoke", .sweep = "reproduce_m",
                                 .out = FX_ROOT "/RM.md", .bench_tsv = FX_ROOT "/bench_m.tsv"};
         struct report_summary s;
-        struct dcqb_err err = {0};
-        assert_int_equal(report_write(&o, &s, &err), DCQB_OK);
-        char *t = test_slurp(FX_ROOT "/RM.md");
-        assert_non_null(t);
+        char *t = report_text(&o, &s);
         char *t5 = strstr(t, "## Table 5");
         assert_non_null(t5);
         if (k == 0) {
@@ -563,18 +564,13 @@ static void test_table5_names_the_machine(void **state)
     struct report_opts o = {.results_dir = FX_ROOT, .profile = "smoke", .sweep = "reproduce_m",
                             .out = FX_ROOT "/RM.md", .bench_tsv = FX_ROOT "/bench_m.tsv"};
     struct report_summary s;
-    struct dcqb_err err = {0};
-    assert_int_equal(report_write(&o, &s, &err), DCQB_OK);
-    char *t = test_slurp(FX_ROOT "/RM.md");
-    assert_non_null(t);
+    char *t = report_text(&o, &s);
     has(t, "Machine: Zen X (L1d 48 KiB, L2 1024 KiB per core, L3 32768 KiB), BLAS core Haswell."
            " ISA path: avx2.\n");
     free(t);
     /* the older fixture has no machine columns */
     write_bench(FX_ROOT "/bench_m.tsv", 0);
-    assert_int_equal(report_write(&o, &s, &err), DCQB_OK);
-    t = test_slurp(FX_ROOT "/RM.md");
-    assert_non_null(t);
+    t = report_text(&o, &s);
     has(t, "Machine: not recorded");
     free(t);
 }
