@@ -14,23 +14,13 @@
 #define cpu_relax() ((void)0)
 #endif
 
-/* Poll until *v != old or stop is set, for POOL_SPIN_NS at most (the clock read every 64
- * polls); 1 if the change was seen. */
-static int spin_until_changed(atomic_uint *v, unsigned old, atomic_int *stop)
+/* Polling ends after POOL_SPIN_NS from t0; the clock is read every 64 polls (i counts them). */
+static int poll_expired(const struct timespec *t0, unsigned i)
 {
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (unsigned i = 1;; i++) {
-        if (atomic_load_explicit(v, memory_order_acquire) != old ||
-            atomic_load_explicit(stop, memory_order_relaxed))
-            return 1;
-        cpu_relax();
-        if (i % 64 == 0) {
-            clock_gettime(CLOCK_MONOTONIC, &t);
-            if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > POOL_SPIN_NS)
-                return 0;
-        }
-    }
+    if (i % 64) return 0;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (t.tv_sec - t0->tv_sec) * 1000000000L + (t.tv_nsec - t0->tv_nsec) > POOL_SPIN_NS;
 }
 
 static void *worker(void *a)
@@ -39,11 +29,20 @@ static void *worker(void *a)
     const int t = ((struct pool_warg *)a)->t;
     unsigned seen = 0;
     for (;;) {
-        if (!spin_until_changed(&p->gen, seen, &p->stop)) {
-            pthread_mutex_lock(&p->mu);
-            while (atomic_load(&p->gen) == seen && !atomic_load(&p->stop))
-                pthread_cond_wait(&p->go, &p->mu);
-            pthread_mutex_unlock(&p->mu);
+        /* poll for the next run, then sleep: pool_run bumps gen under the mutex */
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (unsigned i = 1; atomic_load_explicit(&p->gen, memory_order_acquire) == seen &&
+                             !atomic_load_explicit(&p->stop, memory_order_relaxed);
+             i++) {
+            cpu_relax();
+            if (poll_expired(&t0, i)) {
+                pthread_mutex_lock(&p->mu);
+                while (atomic_load(&p->gen) == seen && !atomic_load(&p->stop))
+                    pthread_cond_wait(&p->go, &p->mu);
+                pthread_mutex_unlock(&p->mu);
+                break;
+            }
         }
         if (atomic_load(&p->stop)) break;
         seen = atomic_load_explicit(&p->gen, memory_order_acquire); /* fn, arg published */
@@ -97,18 +96,15 @@ void pool_run(struct pool *p, pool_fn fn, void *arg)
     fn(arg, 0, p->n);
     /* poll for the workers, then sleep: the last worker signals under the mutex, after its
      * decrement, so a check under the mutex cannot miss it */
-    struct timespec t0, t;
+    struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (unsigned i = 1; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++) {
         cpu_relax();
-        if (i % 64 == 0) {
-            clock_gettime(CLOCK_MONOTONIC, &t);
-            if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > POOL_SPIN_NS) {
-                pthread_mutex_lock(&p->mu);
-                while (atomic_load(&p->pending) > 0) pthread_cond_wait(&p->done, &p->mu);
-                pthread_mutex_unlock(&p->mu);
-                break;
-            }
+        if (poll_expired(&t0, i)) {
+            pthread_mutex_lock(&p->mu);
+            while (atomic_load(&p->pending) > 0) pthread_cond_wait(&p->done, &p->mu);
+            pthread_mutex_unlock(&p->mu);
+            break;
         }
     }
     openblas_set_num_threads(blas);
