@@ -340,15 +340,6 @@ static void fwd_part(void *arg, int t, int n)
     if (j1 > j0) layer_train_forward(J->net, J->ly, J->in, J->emb, J->B, j0, j1);
 }
 
-/* Through the pool when it has threads, else the whole range on this thread. */
-static void run_cols(struct backbone *net, pool_fn fn, struct bb_job *J)
-{
-    if (pool_size(net->pool) > 1)
-        pool_run(net->pool, fn, J);
-    else
-        fn(J, 0, 1);
-}
-
 /* One eval-mode layer over channels [j0, j1) of y (n,out): Linear, then BN with the running
  * statistics folded into one affine map per channel, PReLU (+ the residual) for blocks.
  * BN_TILE channels at a time so the rows are walked in memory order (a column at a time
@@ -402,7 +393,7 @@ void backbone_forward(struct backbone *net, float *emb, const float *x, int B, i
         struct bb_job J = {net, NULL, p->x0, emb, NULL, NULL, NULL, B, 0};
         for (int l = 0; l < L; l++) {
             J.ly = &p->layers[l];
-            run_cols(net, fwd_part, &J);
+            pool_run(net->pool, fwd_part, &J); /* no pool: the whole range here */
             if (!J.ly->prelu) break;
             J.in = J.ly->a;
         }
@@ -417,7 +408,7 @@ void backbone_forward(struct backbone *net, float *emb, const float *x, int B, i
         for (int l = 0; l < L; l++) {
             J.ly = &p->layers[l];
             J.emb = J.ly->prelu ? bufs[l & 1] : emb + (size_t)b0 * J.ly->out;
-            run_cols(net, eval_part, &J);
+            pool_run(net->pool, eval_part, &J);
             J.in = J.emb;
         }
     }
@@ -538,11 +529,11 @@ void backbone_backward_dx(struct backbone *net, float *dx, const float *demb, in
         J.in = l == 0 ? p->x0 : p->layers[l - 1].a;
         J.to_in = 0;
         J.dx = NULL;
-        run_cols(net, bwd_params_part, &J);
+        pool_run(net->pool, bwd_params_part, &J);
         if (l == 0 && !dx) break;
         J.to_in = 1;
         J.dx = l == 0 ? dx : NULL; /* l > 0: into g, the skip path's gradient accumulated */
-        run_cols(net, bwd_input_part, &J);
+        pool_run(net->pool, bwd_input_part, &J);
     }
 }
 
@@ -609,10 +600,7 @@ void backbone_ema(struct backbone *dst, const struct backbone *src, float mu, in
 {
     assert(dst->n_params == src->n_params && dst->n_running == src->n_running);
     struct bb_ema_job J = {dst, src, mu, with_running};
-    if (pool_size(dst->pool) > 1)
-        pool_run(dst->pool, ema_part, &J);
-    else
-        ema_part(&J, 0, 1);
+    pool_run(dst->pool, ema_part, &J); /* no pool: ema_part(&J, 0, 1) on this thread */
 }
 
 uint32_t backbone_digest(const struct backbone *net)
