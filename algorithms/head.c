@@ -147,6 +147,51 @@ int head_check_class_list(const int32_t *idx, int64_t K, int64_t kmax, int64_t C
     return DCQB_OK;
 }
 
+int head_check_sizes(const struct head_cfg *cfg, int64_t cmax, struct dcqb_err *err)
+{
+    if (cfg->C < 1 || cfg->C > cmax)
+        return DCQB_FAIL(err, DCQB_EINVAL, "C = %lld out of range [1, %lld]",
+                         (long long)cfg->C, (long long)cmax);
+    if (cfg->D < 1 || cfg->max_batch < 1)
+        return DCQB_FAIL(err, DCQB_EINVAL, "D = %d and max_batch = %d must be >= 1",
+                         cfg->D, cfg->max_batch);
+    return DCQB_OK;
+}
+
+int head_check_batch(const int32_t *labels, int B, int max_batch, int64_t C,
+                     struct dcqb_err *err)
+{
+    if (B < 1 || B > max_batch)
+        return DCQB_FAIL(err, DCQB_EINVAL, "batch %d outside [1, %d]", B, max_batch);
+    for (int i = 0; i < B; i++)
+        if (labels[i] < 0 || labels[i] >= C)
+            return DCQB_FAIL(err, DCQB_EINVAL, "label %d of row %d outside [0, %lld)",
+                             (int)labels[i], i, (long long)C);
+    return DCQB_OK;
+}
+
+int head_mean_loss(float *loss, double total, int B, struct dcqb_err *err)
+{
+    *loss = (float)(total / B);
+    if (!isfinite(*loss))
+        return DCQB_FAIL(err, DCQB_ENUMERIC, "non-finite loss %g", (double)*loss);
+    return DCQB_OK;
+}
+
+int head_check_state(const void *buf, size_t n, size_t hdr_bytes, uint32_t magic,
+                     uint32_t version, struct dcqb_err *err)
+{
+    uint32_t mv[2];
+    if (n < hdr_bytes || n < sizeof mv)
+        return DCQB_FAIL(err, DCQB_EFORMAT, "state of %zu bytes too short", n);
+    memcpy(mv, buf, sizeof mv);
+    if (mv[0] != magic || mv[1] != version)
+        return DCQB_FAIL(err, DCQB_EFORMAT,
+                         "bad state magic/version (%08x v%u; is it another head's?)",
+                         (unsigned)mv[0], (unsigned)mv[1]);
+    return DCQB_OK;
+}
+
 uint32_t head_crc32(uint32_t crc, const void *p, size_t n)
 {
     uLong c = crc;

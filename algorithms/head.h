@@ -210,6 +210,17 @@ int head_param_choice(const struct head_cfg *cfg, const char *key, const char *d
 int head_check_class_list(const int32_t *idx, int64_t K, int64_t kmax, int64_t C,
                           struct dcqb_err *err);
 
+/* The checks every built-in head makes, one message each (a new head should use them too):
+ * init: 1 <= C <= cmax, D >= 1, max_batch >= 1; forward_backward: 1 <= B <= max_batch and
+ * every label in [0, C); the mean loss total / B, refused when not finite; load: at least
+ * hdr_bytes, starting with this head's magic and version (both uint32). */
+int head_check_sizes(const struct head_cfg *cfg, int64_t cmax, struct dcqb_err *err);
+int head_check_batch(const int32_t *labels, int B, int max_batch, int64_t C,
+                     struct dcqb_err *err);
+int head_mean_loss(float *loss, double total, int B, struct dcqb_err *err);
+int head_check_state(const void *buf, size_t n, size_t hdr_bytes, uint32_t magic,
+                     uint32_t version, struct dcqb_err *err);
+
 /* crc32 (zlib) of n bytes continued from crc (0 to start), fed in chunks: zlib takes uInt
  * lengths, and a head's tables pass 4 GB. For the heads' digests. */
 uint32_t head_crc32(uint32_t crc, const void *p, size_t n);

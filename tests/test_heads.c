@@ -10,6 +10,9 @@
  *              on the head's own team of 2
  *   save_load  save, then load into a fresh handle of another seed: same digest, same bytes
  *              saved again, and a further step gives identical losses and digests
+ *   inputs     a batch of 0 or max_batch + 1 rows, a label -1 or C, and a state whose magic is
+ *              not the head's are refused, each naming the head and the bad value; the head
+ *              still trains and its digest is unchanged afterwards
  *   gradient   d emb (and d W where the head exposes its weights) against central differences
  *              (tests/head_fixture.h fx_gradcheck_tol)
  *   alloc_fail init cleans up when its n-th allocation fails, for every n until init succeeds:
@@ -188,6 +191,18 @@ static void test_open_and_key_helpers(void **state)
     cfg.ratio = 1.0000001;
     assert_int_equal(head_cfg_ratio(&cfg, &r, &err), DCQB_EINVAL);
     assert_non_null(strstr(err.msg, "ratio = 1 outside (0, 1]"));
+    /* the shared size and loss checks */
+    assert_int_equal(head_check_sizes(&cfg, C, &err), DCQB_OK);
+    assert_int_equal(head_check_sizes(&cfg, C - 1, &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "C = 50 out of range [1, 49]"));
+    cfg.max_batch = 0;
+    assert_int_equal(head_check_sizes(&cfg, C, &err), DCQB_EINVAL);
+    assert_non_null(strstr(err.msg, "max_batch = 0 must be >= 1"));
+    float loss;
+    assert_int_equal(head_mean_loss(&loss, 6.0, 4, &err), DCQB_OK);
+    assert_true(loss == 1.5f);
+    assert_int_equal(head_mean_loss(&loss, INFINITY, 4, &err), DCQB_ENUMERIC);
+    assert_non_null(strstr(err.msg, "non-finite loss inf"));
 }
 
 /* ---- the contract, per head ---------------------------------------------------------------- */
@@ -334,6 +349,48 @@ static void test_save_load(void **state)
     head_close(&b);
 }
 
+static void test_inputs(void **state)
+{
+    const struct ctx *c = *state;
+    const struct row *r = need_row(state);
+    struct head_cfg cfg = row_cfg(r, 12, NULL);
+    struct head h = fx_open(c->ops->name, &cfg);
+    one_step(&h, 40, 0);
+    const uint32_t before = head_digest(&h);
+    float emb[(B + 1) * D], key[(B + 1) * D], demb[(B + 1) * D], loss;
+    int32_t y[B + 1];
+    fx_rows(emb, B + 1, D, 41, 1);
+    fx_rows(key, B + 1, D, 42, 1);
+    memcpy(y, Y, sizeof Y);
+    y[B] = Y[0];
+    struct dcqb_err err = {0};
+    assert_int_equal(head_forward_backward(&h, &loss, demb, emb, key, y, 0, &err), DCQB_EINVAL);
+    assert_message(c->ops->name, err.msg, "batch 0 outside [1, 4]");
+    assert_int_equal(head_forward_backward(&h, &loss, demb, emb, key, y, B + 1, &err),
+                     DCQB_EINVAL);
+    assert_message(c->ops->name, err.msg, "batch 5 outside [1, 4]");
+    const int32_t bad[2] = {-1, C};
+    for (int k = 0; k < 2; k++) {
+        y[2] = bad[k];
+        assert_int_equal(head_forward_backward(&h, &loss, demb, emb, key, y, B, &err),
+                         DCQB_EINVAL);
+        char want[64];
+        snprintf(want, sizeof want, "label %d of row 2 outside [0, %d)", (int)bad[k], C);
+        assert_message(c->ops->name, err.msg, want);
+    }
+    struct fx_snap s = fx_save(&h);
+    uint32_t magic;
+    memcpy(&magic, s.buf, sizeof magic);
+    magic ^= 0x01000000u; /* the letter that tells the heads apart: no head's magic */
+    memcpy(s.buf, &magic, sizeof magic);
+    assert_int_equal(head_load(&h, s.buf, s.n, &err), DCQB_EFORMAT);
+    assert_message(c->ops->name, err.msg, "bad state magic/version");
+    free(s.buf);
+    assert_int_equal(head_digest(&h), before);
+    one_step(&h, 43, 1); /* nothing half-done is left behind */
+    head_close(&h);
+}
+
 static void test_gradient(void **state)
 {
     const struct ctx *c = *state;
@@ -412,7 +469,7 @@ int main(void)
     } props[] = {
         {"zeroed", test_zeroed},     {"keys", test_keys},         {"seed", test_seed},
         {"save_load", test_save_load}, {"gradient", test_gradient}, {"alloc_fail", test_alloc_fail},
-        {"borrowed_pool", test_borrowed_pool},
+        {"borrowed_pool", test_borrowed_pool}, {"inputs", test_inputs},
     };
     enum { NP = sizeof props / sizeof props[0] };
     static struct ctx ctx[MAX_HEADS];

@@ -74,14 +74,10 @@ static int dcq_init(void *st, const struct head_cfg *cfg, struct head_req *req,
 {
     struct dcq_state *s = st;
     memset(s, 0, sizeof *s);
-    if (cfg->C < 1 || cfg->C > INT_MAX)
-        return DCQB_FAIL(err, DCQB_EINVAL, "C = %lld out of range", (long long)cfg->C);
-    if (cfg->D < 1 || cfg->max_batch < 1)
-        return DCQB_FAIL(err, DCQB_EINVAL, "D = %d and max_batch = %d must be >= 1",
-                         cfg->D, cfg->max_batch);
     long long qlen, ema_bn, kshot;
     double ratio;
     int eval_net, rc;
+    if ((rc = head_check_sizes(cfg, INT_MAX, err))) return rc;
     if ((rc = head_cfg_ratio(cfg, &ratio, err))) return rc;
     static const char *const nets[] = {"ema", "online", NULL};
     double def_l = floor(ratio * (double)cfg->C + 0.5); /* round(r*C) */
@@ -155,12 +151,8 @@ static int dcq_forward_backward(void *st, float *loss, float *demb, const float 
     const int L = s->L, D = s->D;
     if (!key)
         return DCQB_FAIL(err, DCQB_EINVAL, "no key embeddings (the loop must supply pairs)");
-    if (B < 1 || B > s->max_batch)
-        return DCQB_FAIL(err, DCQB_EINVAL, "batch %d outside [1, %d]", B, s->max_batch);
-    for (int i = 0; i < B; i++)
-        if (labels[i] < 0 || labels[i] >= s->C)
-            return DCQB_FAIL(err, DCQB_EINVAL, "label %d of row %d outside [0, %lld)",
-                             (int)labels[i], i, (long long)s->C);
+    int rc = head_check_batch(labels, B, s->max_batch, s->C, err);
+    if (rc) return rc;
     /* stash for the enqueue in step(): BD copy */
     memcpy(s->keys, key, sizeof(float) * (size_t)B * D);
     memcpy(s->labels, labels, sizeof(int32_t) * (size_t)B);
@@ -181,9 +173,7 @@ static int dcq_forward_backward(void *st, float *loss, float *demb, const float 
     struct qxent p = {B, L, D, emb, s->Q, s->Qlab, labels, s->z0, s->mc.s};
     float *p0 = s->z0; /* qxent reads each z0 before it writes that p0 */
     double total = qxent_forward_backward(s->G, demb, p0, s->xscr, s->pool, &p);
-    *loss = (float)(total / B);
-    if (!isfinite(*loss))
-        return DCQB_FAIL(err, DCQB_ENUMERIC, "non-finite loss %g", (double)*loss);
+    if ((rc = head_mean_loss(loss, total, B, err))) return rc;
     /* demb += dz0_i k_i with dz0 = (p0 - 1) slope / B: 2BD */
     for (int i = 0; i < B; i++) {
         float *o = demb + (size_t)i * D;
@@ -266,12 +256,9 @@ static int dcq_load(void *st, const void *buf, size_t n, struct dcqb_err *err)
 {
     struct dcq_state *s = st;
     struct dcq_header h;
-    if (n < sizeof h) return DCQB_FAIL(err, DCQB_EFORMAT, "state of %zu bytes too short", n);
+    int rc = head_check_state(buf, n, sizeof h, DCQ_MAGIC, DCQ_VERSION, err);
+    if (rc) return rc;
     memcpy(&h, buf, sizeof h);
-    if (h.magic != DCQ_MAGIC || h.version != DCQ_VERSION)
-        return DCQB_FAIL(err, DCQB_EFORMAT,
-                         "bad state magic/version (%08x v%u; is it another head's?)",
-                         (unsigned)h.magic, (unsigned)h.version);
     if (h.L != s->L || h.D != s->D || h.kshot != s->kshot || n != dcq_state_bytes(s) ||
         h.ptr < 0 || h.ptr >= s->L)
         return DCQB_FAIL(err, DCQB_EFORMAT,

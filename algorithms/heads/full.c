@@ -72,15 +72,10 @@ static int full_init(void *st, const struct head_cfg *cfg, struct head_req *req,
     struct full_state *s = st;
     memset(s, 0, sizeof *s);
     if (req) memset(req, 0, sizeof *req);
-    if (cfg->C < 1 || cfg->C > INT_MAX / 2)
-        return DCQB_FAIL(err, DCQB_EINVAL, "C = %lld out of range [1, %d]",
-                         (long long)cfg->C, INT_MAX / 2);
-    if (cfg->D < 1 || cfg->max_batch < 1)
-        return DCQB_FAIL(err, DCQB_EINVAL, "D = %d and max_batch = %d must be >= 1",
-                         cfg->D, cfg->max_batch);
-    double std;
-    int rc = head_cfg_init_std(cfg, &std, err);
+    int rc = head_check_sizes(cfg, INT_MAX / 2, err);
     if (rc) return rc;
+    double std;
+    if ((rc = head_cfg_init_std(cfg, &std, err))) return rc;
     if ((rc = head_margin_params(cfg, &s->mc, MARGIN_COSFACE, 64.0f, 0.4f, err))) return rc;
     s->C = cfg->C;
     s->D = cfg->D;
@@ -119,21 +114,15 @@ static int full_forward_backward(void *st, float *loss, float *demb, const float
     struct full_state *s = st;
     (void)key;
     int C = (int)s->C, D = s->D;
-    if (B < 1 || B > s->max_batch)
-        return DCQB_FAIL(err, DCQB_EINVAL, "batch %d outside [1, %d]", B, s->max_batch);
-    for (int i = 0; i < B; i++)
-        if (labels[i] < 0 || labels[i] >= C)
-            return DCQB_FAIL(err, DCQB_EINVAL, "label %d of row %d outside [0, %d)",
-                             (int)labels[i], i, C);
+    int rc = head_check_batch(labels, B, s->max_batch, s->C, err);
+    if (rc) return rc;
     memcpy(s->emb, emb, sizeof(float) * (size_t)B * D);
     /* logits, margin softmax, G' in place, demb += G' W and M' = G'^T E, in column blocks:
      * 6BCD FLOPs in 3 x C/1024 GEMMs, ~3 passes of the (B,C) matrix through memory */
     struct cosxent p = {B, C, D, C, s->emb, s->W, s->inv, NULL, labels, &s->mc};
     double total = cosxent_forward_backward(s->logits, demb, NULL, s->scratch, s->pool, &p);
     s->B = B;
-    *loss = (float)(total / B);
-    if (!isfinite(*loss))
-        return DCQB_FAIL(err, DCQB_ENUMERIC, "non-finite loss %g", (double)*loss);
+    if ((rc = head_mean_loss(loss, total, B, err))) return rc;
     s->pending = 1;
     return DCQB_OK;
 }
@@ -211,12 +200,9 @@ static int full_load(void *st, const void *buf, size_t n, struct dcqb_err *err)
 {
     struct full_state *s = st;
     struct full_header h;
-    if (n < sizeof h) return DCQB_FAIL(err, DCQB_EFORMAT, "state of %zu bytes too short", n);
+    int rc = head_check_state(buf, n, sizeof h, FULL_MAGIC, FULL_VERSION, err);
+    if (rc) return rc;
     memcpy(&h, buf, sizeof h);
-    if (h.magic != FULL_MAGIC || h.version != FULL_VERSION)
-        return DCQB_FAIL(err, DCQB_EFORMAT,
-                         "bad state magic/version (%08x v%u; is it another head's?)",
-                         (unsigned)h.magic, (unsigned)h.version);
     if (h.C != s->C || h.D != s->D || n != full_state_bytes(s))
         return DCQB_FAIL(err, DCQB_EFORMAT,
                          "state is C = %lld, D = %d; this head has C = %lld, D = %d",

@@ -84,14 +84,10 @@ static int random_init(void *st, const struct head_cfg *cfg, struct head_req *re
         memset(req, 0, sizeof *req);
         req->kshot = kshot;
     }
-    if (cfg->C < 1 || cfg->C > INT_MAX / 2)
-        return DCQB_FAIL(err, DCQB_EINVAL, "C = %lld out of range [1, %d]",
-                         (long long)cfg->C, INT_MAX / 2);
-    if (cfg->D < 1 || cfg->max_batch < 1)
-        return DCQB_FAIL(err, DCQB_EINVAL, "D = %d and max_batch = %d must be >= 1",
-                         cfg->D, cfg->max_batch);
+    int rc = head_check_sizes(cfg, INT_MAX / 2, err);
+    if (rc) return rc;
     double ratio, std;
-    int rc = head_cfg_ratio(cfg, &ratio, err);
+    rc = head_cfg_ratio(cfg, &ratio, err);
     if (!rc) rc = head_cfg_init_std(cfg, &std, err);
     if (rc) return rc;
     static const char *const modes[] = {"v1", "v2", NULL};
@@ -217,13 +213,8 @@ static int random_forward_backward(void *st, float *loss, float *demb, const flo
     struct random_state *s = st;
     (void)key;
     int D = s->D;
-    if (B < 1 || B > s->max_batch)
-        return DCQB_FAIL(err, DCQB_EINVAL, "batch %d outside [1, %d]", B, s->max_batch);
-    for (int i = 0; i < B; i++)
-        if (labels[i] < 0 || labels[i] >= s->C)
-            return DCQB_FAIL(err, DCQB_EINVAL, "label %d of row %d outside [0, %lld)",
-                             (int)labels[i], i, (long long)s->C);
-    int rc = random_choose(s, labels, B, err);
+    int rc = head_check_batch(labels, B, s->max_batch, s->C, err);
+    if (!rc) rc = random_choose(s, labels, B, err);
     if (rc) return rc;
     const int K = s->Kc;
     const float *Ws = s->W, *invS = s->inv;
@@ -239,9 +230,7 @@ static int random_forward_backward(void *st, float *loss, float *demb, const flo
     /* the full head's blocked margin softmax over the K columns: 6BKD FLOPs */
     struct cosxent p = {B, K, D, K, s->emb, Ws, invS, NULL, s->tgt, &s->mc};
     double total = cosxent_forward_backward(s->logits, demb, s->dWS, s->scratch, s->pool, &p);
-    *loss = (float)(total / B);
-    if (!isfinite(*loss))
-        return DCQB_FAIL(err, DCQB_ENUMERIC, "non-finite loss %g", (double)*loss);
+    if ((rc = head_mean_loss(loss, total, B, err))) return rc;
     s->pending = 1;
     return DCQB_OK;
 }
@@ -319,13 +308,9 @@ static int random_load(void *st, const void *buf, size_t n, struct dcqb_err *err
 {
     struct random_state *s = st;
     struct random_header h;
-    if (n < sizeof h)
-        return DCQB_FAIL(err, DCQB_EFORMAT, "state of %zu bytes too short", n);
+    int rc = head_check_state(buf, n, sizeof h, RANDOM_MAGIC, RANDOM_VERSION, err);
+    if (rc) return rc;
     memcpy(&h, buf, sizeof h);
-    if (h.magic != RANDOM_MAGIC || h.version != RANDOM_VERSION)
-        return DCQB_FAIL(err, DCQB_EFORMAT,
-                         "bad state magic/version (%08x v%u; is it another head's?)",
-                         (unsigned)h.magic, (unsigned)h.version);
     if (h.C != s->C || h.D != s->D || n != random_state_bytes(s))
         return DCQB_FAIL(err, DCQB_EFORMAT,
                          "state is C = %lld, D = %d; this head has C = %lld, D = %d",

@@ -142,14 +142,10 @@ static int sampled_init(void *st, const struct head_cfg *cfg, struct head_req *r
         memset(req, 0, sizeof *req);
         req->kshot = kshot;
     }
-    if (cfg->C < 1 || cfg->C > INT_MAX / 2)
-        return DCQB_FAIL(err, DCQB_EINVAL, "C = %lld out of range [1, %d]",
-                         (long long)cfg->C, INT_MAX / 2);
-    if (cfg->D < 1 || cfg->max_batch < 1)
-        return DCQB_FAIL(err, DCQB_EINVAL, "D = %d and max_batch = %d must be >= 1",
-                         cfg->D, cfg->max_batch);
+    int rc = head_check_sizes(cfg, INT_MAX / 2, err);
+    if (rc) return rc;
     double ratio, std;
-    int rc = head_cfg_ratio(cfg, &ratio, err);
+    rc = head_cfg_ratio(cfg, &ratio, err);
     if (!rc) rc = head_cfg_init_std(cfg, &std, err);
     if (rc) return rc;
     static const char *const samplers[] = {"uniform", "log_uniform", "frequency", NULL};
@@ -319,13 +315,8 @@ static int sampled_forward_backward(void *st, float *loss, float *demb, const fl
     struct sampled_state *s = st;
     (void)key;
     const int D = s->D;
-    if (B < 1 || B > s->max_batch)
-        return DCQB_FAIL(err, DCQB_EINVAL, "batch %d outside [1, %d]", B, s->max_batch);
-    for (int i = 0; i < B; i++)
-        if (labels[i] < 0 || labels[i] >= s->C)
-            return DCQB_FAIL(err, DCQB_EINVAL, "label %d of row %d outside [0, %lld)",
-                             (int)labels[i], i, (long long)s->C);
-    int rc = sampled_choose(s, labels, B, err);
+    int rc = head_check_batch(labels, B, s->max_batch, s->C, err);
+    if (!rc) rc = sampled_choose(s, labels, B, err);
     if (rc) return rc;
     const int U = s->Uc, Ssel = s->Ssel;
     /* gather: UD, in column order (scattered writes into WU cost more than scattered reads) */
@@ -338,9 +329,7 @@ static int sampled_forward_backward(void *st, float *loss, float *demb, const fl
      * (docs/METHOD.md §3.5, [ours]). 6BUD FLOPs */
     struct cosxent p = {B, U, D, Ssel, s->emb, s->WU, s->invU, s->offU, s->tgt, &s->mc};
     double total = cosxent_forward_backward(s->logits, demb, s->dWU, s->scratch, s->pool, &p);
-    *loss = (float)(total / B);
-    if (!isfinite(*loss))
-        return DCQB_FAIL(err, DCQB_ENUMERIC, "non-finite loss %g", (double)*loss);
+    if ((rc = head_mean_loss(loss, total, B, err))) return rc;
     s->pending = 1;
     return DCQB_OK;
 }
@@ -402,13 +391,9 @@ static int sampled_load(void *st, const void *buf, size_t n, struct dcqb_err *er
 {
     struct sampled_state *s = st;
     struct sampled_header h;
-    if (n < sizeof h)
-        return DCQB_FAIL(err, DCQB_EFORMAT, "state of %zu bytes too short", n);
+    int rc = head_check_state(buf, n, sizeof h, SAMPLED_MAGIC, SAMPLED_VERSION, err);
+    if (rc) return rc;
     memcpy(&h, buf, sizeof h);
-    if (h.magic != SAMPLED_MAGIC || h.version != SAMPLED_VERSION)
-        return DCQB_FAIL(err, DCQB_EFORMAT,
-                         "bad state magic/version (%08x v%u; is it another head's?)",
-                         (unsigned)h.magic, (unsigned)h.version);
     if (h.C != s->C || h.D != s->D || h.sampler != s->sampler || n != sampled_state_bytes(s))
         return DCQB_FAIL(err, DCQB_EFORMAT,
                          "state is C = %lld, D = %d, sampler %d; this head has C = "
