@@ -211,11 +211,13 @@ else
 	$(error ENGINE=$(ENGINE): use local or slurm)
 endif
 
-# Not part of any profile: the scale ladder (sweeps/scale.conf, ~10 h on 2 busy cores) and its
-# report, and the MF2-size runs (sweeps/mf2_672k.conf, hours). Both resume when rerun.
+# Not part of any profile: the scale ladder (sweeps/scale.conf, ~10 h on 2 busy cores), its
+# report and figures (results/figures/scale_*), and the MF2-size runs (sweeps/mf2_672k.conf,
+# hours). Both resume when rerun.
 scale: $(DCQBENCH)
 	@$(DCQBENCH) sweep sweeps/scale.conf; st=$$?; [ $$st -le 1 ] || exit $$st
 	$(DCQBENCH) report --sweep scale --out results/scale/REPORT.md
+	sh plots/make_plots.sh scale
 
 mf2: $(DCQBENCH)
 	@$(DCQBENCH) sweep sweeps/mf2_672k.conf; st=$$?; [ $$st -le 1 ] || exit $$st

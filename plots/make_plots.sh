@@ -5,6 +5,7 @@
 # gnuplot: PNG + SVG (+ PDF for papers, when gnuplot has pdfcairo) into results/figures/ as
 # <profile>_<figure>.{png,svg,pdf}, where REPORT.md's image links point. A figure whose data is
 # missing is skipped with a message. Exits 0 only when every figure that had data was produced.
+# Arguments: sweep names to limit it to (make scale: `make_plots.sh scale`); none: every sweep.
 # Environment: RESULTS (results), PLOTS (results/figures), DCQBENCH (bin/dcqbench), GNUPLOT.
 set -u
 R=${RESULTS:-results}
@@ -70,11 +71,19 @@ heads_with() {
     echo $hs
 }
 
+# wanted SWEEP: no arguments, or SWEEP is one of them
+wanted() {
+    [ -z "$only" ] && return 0
+    for w in $only; do [ "$w" = "$1" ] && return 0; done
+    return 1
+}
+only="$*"
 found=0
 for runs in "$R"/reproduce_*/runs.tsv "$R"/scale*/runs.tsv; do
     [ -f "$runs" ] || continue
-    found=1
     sw=$(basename "$(dirname "$runs")"); prof=${sw#reproduce_}
+    wanted "$sw" || continue
+    found=1
     D="$R/$sw/derived"
     echo "make_plots: $sw"
     if ! "$BIN" report --sweep "$sw" --profile "$prof" --results "$R" --out "$R/$sw/REPORT.md"; then
@@ -133,11 +142,17 @@ for runs in "$R"/reproduce_*/runs.tsv "$R"/scale*/runs.tsv; do
     if [ -n "$ds" ] && [ -n "$curves" ]; then
         fig "${prof}_drift" drift.gp "$V; splits='$ds'; curves='$curves'; labels='$labels'"
     else skip "${prof}_drift" "no dcq runs with a measured queue drift ($D/drift_<split>.tsv)"; fi
-    if [ "$(rows "$D/scale.tsv")" -gt 0 ]; then
-        ss=$(tail -n +2 "$D/scale.tsv" | cut -f1 | awk '!seen[$0]++' | tr '\n' ' ')
+    # a split's line needs a gap at one rung at least (gap_mean, column 4, not NA)
+    ss=""
+    [ -f "$D/scale.tsv" ] && ss=$(awk -F '\t' 'NR > 1 && $4 != "NA" && !seen[$1]++ { print $1 }' \
+                                   "$D/scale.tsv" | tr '\n' ' ')
+    if [ -n "$ss" ]; then
         fig "${prof}_scale" scale.gp "$V; splits='$ss'"
-    else skip "${prof}_scale" "no scale ladder (several ids of a split: make scale)"; fi
+    else skip "${prof}_scale" "no DCQ - full gap at several ids of a split (make scale)"; fi
 done
-[ $found = 1 ] || echo "make_plots: no $R/reproduce_*/runs.tsv (run make reproduce first)"
+if [ $found = 0 ]; then
+    if [ -n "$only" ]; then echo "make_plots: no runs.tsv for $only in $R/"; exit 1; fi
+    echo "make_plots: no $R/reproduce_*/runs.tsv (run make reproduce first)"
+fi
 echo "make_plots: $made figures ($kinds) in $P/, $skipped skipped for missing data, $failed failed"
 [ $failed = 0 ]
