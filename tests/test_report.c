@@ -233,7 +233,8 @@ static void test_fixture_verdicts(void **state)
     /* structure */
     has(t, "# dcqbench reproduction report: profile smoke");
     has(t, "toy scale");
-    has(t, "Git revisions in runs.tsv: `abc123`");
+    has(t, "Git revisions in runs.tsv: `abc123` (48)\n");
+    has(t, "BLAS kernels (OpenBLAS core) in runs.tsv: `NA` (48)\n"); /* no such column */
     has(t, "ms1m-like ids 300; mf2-like ids 1000; steps 80; batch 64; distractors 2000");
     has(t, "Common loss (every head unless marked \"own loss\"): cosface s=50 m=0.3");
     has(t, "DCQ main momentum mu: 0.9");

@@ -25,6 +25,29 @@ static int add_distinct(const char **seen, int n, const char *v)
     return n;
 }
 
+/* `label` and the distinct values of runs.tsv column `col` over the runs, sorted, each with
+ * its count of runs ("NA" where the column is missing or empty). */
+static void distinct_col(struct sbuf *b, const struct rep *R, const char *label, const char *col)
+{
+    const int c = tsv_col(&R->t, col);
+    const char *seen[64];
+    int n = 0;
+    for (int i = 0; i < R->n_runs; i++) {
+        const char *v = c >= 0 ? tsv_get(&R->t, R->r[i].row, c) : NULL;
+        n = add_distinct(seen, n, v && *v ? v : "NA");
+    }
+    sb_str(b, label);
+    for (int k = 0; k < n; k++) {
+        int cnt = 0;
+        for (int i = 0; i < R->n_runs; i++) {
+            const char *v = c >= 0 ? tsv_get(&R->t, R->r[i].row, c) : NULL;
+            cnt += !strcmp(v && *v ? v : "NA", seen[k]);
+        }
+        sb_printf(b, "%s`%s` (%d)", k ? ", " : "", seen[k], cnt);
+    }
+    sb_str(b, n ? "\n" : "none\n");
+}
+
 /* Distinct values of config key `key` over runs matching profile (NULL any), comma-joined. */
 static void distinct_cfg(struct sbuf *b, const struct rep *R, const char *key, const char *profile)
 {
@@ -105,16 +128,10 @@ static void header(struct sbuf *b, const struct rep *R, const char *profile)
         sb_printf(b, "- Tuning: %d grid runs (tune = grid: judged on the validation split only, "
                      "never in a comparison), %d test runs of tuned arms (tune = best)\n",
                   n_grid, n_best);
-    sb_str(b, "- Git revisions in runs.tsv: ");
-    int c_rev = tsv_col(&R->t, "git_rev");
-    const char *seen[64];
-    int n = 0;
-    for (int i = 0; i < R->n_runs; i++) {
-        const char *v = tsv_get(&R->t, R->r[i].row, c_rev);
-        n = add_distinct(seen, n, v ? v : "NA");
-    }
-    for (int k = 0; k < n; k++) sb_printf(b, "%s`%s`", k ? ", " : "", seen[k]);
-    sb_str(b, n ? "\n" : "none\n");
+    distinct_col(b, R, "- Git revisions in runs.tsv: ", "git_rev");
+    /* bits are reproducible per BLAS kernel (README "Determinism"): a sweep finished on
+     * another machine or kernel shows here */
+    distinct_col(b, R, "- BLAS kernels (OpenBLAS core) in runs.tsv: ", "blas_core");
     static const char *const scale[6][3] = {
         {"- Scale: ms1m-like ids ", "ids", "ms1m"}, {"; mf2-like ids ", "ids", "mf2"},
         {"; steps ", "steps", NULL}, {"; batch ", "batch", NULL},
