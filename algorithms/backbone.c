@@ -90,9 +90,9 @@ int backbone_init(struct backbone *net, const struct backbone_cfg *cfg, int max_
     int maxw = cfg->in_dim > cfg->hidden ? cfg->in_dim : cfg->hidden;
     if (cfg->emb_dim > maxw) maxw = cfg->emb_dim;
     for (int l = 0; l < L; l++) {
-        int in = l == 0 ? cfg->in_dim : cfg->hidden;
-        int out = l == L - 1 ? cfg->emb_dim : cfg->hidden;
-        np += (size_t)out * in + (size_t)out * (l == L - 1 ? 3 : 4);
+        const struct backbone_layer_shape sh = backbone_layer_shape(cfg, l);
+        const int in = sh.in, out = sh.out;
+        np += (size_t)out * in + (size_t)out * (sh.block ? 4 : 3);
         nr += 2 * (size_t)out;
         ncache += 3 * align16((size_t)max_batch * out) + 2 * align16(out);
     }
@@ -121,10 +121,11 @@ int backbone_init(struct backbone *net, const struct backbone_cfg *cfg, int max_
     size_t op = 0, orun = 0;
     for (int l = 0; l < L; l++) {
         struct bb_layer *ly = &p->layers[l];
-        ly->in = l == 0 ? cfg->in_dim : cfg->hidden;
-        ly->out = l == L - 1 ? cfg->emb_dim : cfg->hidden;
-        ly->prelu = l < L - 1;
-        ly->residual = ly->prelu && cfg->residual && ly->in == ly->out;
+        const struct backbone_layer_shape sh = backbone_layer_shape(cfg, l);
+        ly->in = sh.in;
+        ly->out = sh.out;
+        ly->prelu = sh.block;
+        ly->residual = sh.residual;
         ly->w = op; op += (size_t)ly->out * ly->in;
         ly->b = op; op += ly->out;
         ly->gamma = op; op += ly->out;
@@ -611,14 +612,22 @@ uint32_t backbone_digest(const struct backbone *net)
     return (uint32_t)c;
 }
 
+struct backbone_layer_shape backbone_layer_shape(const struct backbone_cfg *cfg, int l)
+{
+    struct backbone_layer_shape s;
+    s.in = l == 0 ? cfg->in_dim : cfg->hidden;
+    s.out = l == cfg->depth ? cfg->emb_dim : cfg->hidden;
+    s.block = l < cfg->depth;
+    s.residual = s.block && cfg->residual && s.in == s.out;
+    return s;
+}
+
 double backbone_flops_per_sample(const struct backbone *net)
 {
-    const struct backbone_cfg *c = &net->cfg;
     double f = 0;
-    for (int l = 0; l <= c->depth; l++) {
-        double in = l == 0 ? c->in_dim : c->hidden;
-        double out = l == c->depth ? c->emb_dim : c->hidden;
-        f += 2.0 * in * out;
+    for (int l = 0; l <= net->cfg.depth; l++) {
+        const struct backbone_layer_shape s = backbone_layer_shape(&net->cfg, l);
+        f += 2.0 * s.in * s.out;
     }
     return f;
 }

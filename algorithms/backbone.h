@@ -69,4 +69,13 @@ uint32_t backbone_digest(const struct backbone *net);
 /* Forward FLOPs per sample (2 * multiply-adds of the linear layers). */
 double backbone_flops_per_sample(const struct backbone *net);
 
+/* Layer l of the cfg->depth + 1 (0 <= l <= depth): widths in -> out, block = 1 for the
+ * Linear-BN-PReLU blocks (0 for the final Linear-BN), residual = 1 where a block adds its input
+ * (cfg->residual and in == out). The one statement of the layer shapes: init, the FLOP count
+ * and the bench's GEMM bound all read it. */
+struct backbone_layer_shape {
+    int in, out, block, residual;
+};
+struct backbone_layer_shape backbone_layer_shape(const struct backbone_cfg *cfg, int l);
+
 #endif

@@ -222,6 +222,47 @@ static void test_copy_ema_digest(void **state)
     backbone_free(NULL);
 }
 
+/* The defaults with these widths and depth. */
+static void sized_cfg(struct backbone_cfg *c, int in, int hidden, int depth, int emb)
+{
+    backbone_cfg_defaults(c);
+    c->in_dim = in;
+    c->hidden = hidden;
+    c->depth = depth;
+    c->emb_dim = emb;
+}
+
+/* The layer shapes: blocks in -> hidden -> ... -> emb, a block residual only when its widths
+ * match and cfg.residual; the parameter count and the FLOP count follow from them. */
+static void test_layer_shapes(void **state)
+{
+    (void)state;
+    struct backbone_cfg c;
+    sized_cfg(&c, 64, 96, 3, 32);
+    const struct backbone_layer_shape want[4] = {
+        {64, 96, 1, 0}, {96, 96, 1, 1}, {96, 96, 1, 1}, {96, 32, 0, 0}};
+    size_t np = 0;
+    double fl = 0;
+    for (int l = 0; l <= c.depth; l++) {
+        struct backbone_layer_shape s = backbone_layer_shape(&c, l);
+        assert_int_equal(s.in, want[l].in);
+        assert_int_equal(s.out, want[l].out);
+        assert_int_equal(s.block, want[l].block);
+        assert_int_equal(s.residual, want[l].residual);
+        np += (size_t)s.out * s.in + (size_t)s.out * (s.block ? 4 : 3); /* W b gamma beta (slope) */
+        fl += 2.0 * s.in * s.out;
+    }
+    c.residual = 0;
+    assert_int_equal(backbone_layer_shape(&c, 1).residual, 0);
+    c.residual = 1;
+    struct backbone net;
+    struct dcqb_err err = {0};
+    assert_int_equal(backbone_init(&net, &c, 8, 1, &err), DCQB_OK);
+    assert_int_equal(net.n_params, np);
+    assert_true(backbone_flops_per_sample(&net) == fl);
+    backbone_free(&net);
+}
+
 static void test_defaults_and_errors(void **state)
 {
     (void)state;
@@ -249,11 +290,7 @@ static void test_defaults_and_errors(void **state)
 static void pooled_step(struct pool *pool, float *out, size_t n_out)
 {
     struct backbone_cfg c;
-    backbone_cfg_defaults(&c);
-    c.in_dim = 24;
-    c.hidden = 40;
-    c.depth = 2;
-    c.emb_dim = 20;
+    sized_cfg(&c, 24, 40, 2, 20);
     enum { NB = 8 };
     struct backbone net = {0};
     assert_int_equal(backbone_init(&net, &c, NB, 11, NULL), DCQB_OK);
@@ -307,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_running_stats_and_eval_chunks),
         cmocka_unit_test(test_copy_ema_digest),
         cmocka_unit_test(test_defaults_and_errors),
+        cmocka_unit_test(test_layer_shapes),
         cmocka_unit_test(test_pool_split_matches_serial),
     };
     return cmocka_run_group_tests_name("backbone", tests, NULL, NULL);
