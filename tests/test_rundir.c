@@ -1,7 +1,7 @@
 /* test_rundir.c - the run folder module: file names, the records it writes read back through
  * its own reader (summary.json with head_mem_mb and the machine, metrics.json, config.ini),
- * provenance.json's machine object, a malformed or missing record, and curve truncation after
- * a resume. */
+ * provenance.json's machine object, a malformed or missing record, curve truncation after
+ * a resume, and the train log's last progress line (sweep --status). */
 #include "test_util.h"
 
 #include <math.h>
@@ -206,6 +206,35 @@ static void test_curve_truncate(void **state)
     free(t);
 }
 
+/* The last "[train] step t/T" line, also past a 4 KiB tail of other lines; none: 0 and -1s. */
+static void test_train_progress(void **state)
+{
+    (void)state;
+    const char *d = run_dir("progress");
+    int64_t t = 7, T = 7;
+    assert_int_equal(rundir_train_progress(&t, &T, d), 0); /* no train.log */
+    assert_true(t == -1 && T == -1);
+    write_text(d, "train.log", "dcqbench train: starting\n");
+    assert_int_equal(rundir_train_progress(&t, &T, d), 0);
+    char log[16384] = "";
+    for (int s = 100; s <= 300; s += 100) {
+        char line[160];
+        snprintf(line, sizeof line, RUNDIR_PROGRESS_TAG "%d/19634 (  1%%)  loss 12.0  lr 0.1  "
+                 "900 samples/s  elapsed 1m  ETA 1h\n", s);
+        strcat(log, line);
+    }
+    for (int k = 0; k < 80; k++) strcat(log, "[train] checkpoint written to a folder whose name "
+                                             "is long enough to push the line out\n");
+    write_text(d, "train.log", log);
+    assert_int_equal(rundir_train_progress(&t, &T, d), 0); /* the line is past the tail */
+    strcat(log, RUNDIR_PROGRESS_TAG "400/19634 ( 2%)  loss 11.9");
+    write_text(d, "train.log", log);
+    assert_int_equal(rundir_train_progress(&t, &T, d), 1);
+    assert_true(t == 400 && T == 19634);
+    write_text(d, "train.log", RUNDIR_PROGRESS_TAG "500/x\n"); /* not a count: not progress */
+    assert_int_equal(rundir_train_progress(&t, &T, d), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_metrics_and_bad_records),
         cmocka_unit_test(test_config_round_trip),
         cmocka_unit_test(test_curve_truncate),
+        cmocka_unit_test(test_train_progress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

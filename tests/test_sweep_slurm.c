@@ -406,6 +406,44 @@ static void test_cli_flags_and_status(void **state)
     }
     assert_non_null(strstr(out, "failed  "));
     assert_non_null(strstr(out, ": train crashed"));
+    /* running runs show their stage: run 2 in training (its train.log's last progress line),
+     * run 3 evaluating (summary.json says training ended ok); every line the keys that tell
+     * the runs apart (seed for all, ratio for dcq) */
+    char dir[700], f[800];
+    snprintf(dir, sizeof dir, "%s/slurmt/%s", tpath("res"), s.runs[2].run_id);
+    mkdir(dir, 0755);
+    snprintf(f, sizeof f, "%s/train.log", dir);
+    write_file(f, "[train] step 200/1000 ( 20%)  loss 3\n[train] step 300/1000 ( 30%)  loss 2\n");
+    snprintf(dir, sizeof dir, "%s/slurmt/%s", tpath("res"), s.runs[3].run_id);
+    mkdir(dir, 0755);
+    snprintf(f, sizeof f, "%s/summary.json", dir);
+    write_file(f, "{\"status\": \"ok\", \"steps\": 10}\n");
+    int fd2 = hold_lock(&s, tpath("res"), 2), fd3 = hold_lock(&s, tpath("res"), 3);
+    snprintf(args, sizeof args, "sweep %s --status --results %s", tpath("s.conf"), tpath("res"));
+    assert_int_equal(test_run_cli(out, sizeof out, args), 1);
+    close(fd2);
+    close(fd3);
+    static const char *const stage[2] = {"step 300/1000 (30%)", "evaluating"};
+    for (int k = 0; k < 2; k++) {
+        const char *l = strstr(out, s.runs[2 + k].run_id);
+        assert_non_null(l);
+        const char *e = strchr(l, '\n');
+        char line[600];
+        snprintf(line, sizeof line, "%.*s", (int)(e ? e - l : (long)strlen(l)), l);
+        const char *head = NULL, *seed = NULL;
+        for (int j = 0; j < s.runs[2 + k].n_kv; j++) {
+            if (!strcmp(s.runs[2 + k].key[j], "head")) head = s.runs[2 + k].val[j];
+            if (!strcmp(s.runs[2 + k].key[j], "seed")) seed = s.runs[2 + k].val[j];
+        }
+        char want_seed[32];
+        snprintf(want_seed, sizeof want_seed, " seed=%s", seed);
+        if (!strstr(line, stage[k]) || !strstr(line, want_seed) ||
+            l - out < 8 || strncmp(l - 8, "running ", 8) || (!strcmp(head, "dcq") != !!strstr(line, "ratio="))) {
+            print_error("status line of run %d (%s): '%s'\n", 2 + k, head, line);
+            fail();
+        }
+    }
+    assert_non_null(strstr(out, "sweep slurmt: 9 runs: 6 done, 2 running, 1 failed, 0 to-run"));
     sweep_free(&s);
 }
 

@@ -14,6 +14,7 @@
 
 #include "cfg.h"
 #include "fsutil.h"
+#include "rundir.h"
 #include "sweep.h"
 #include "sweep_slurm.h"
 
@@ -130,8 +131,10 @@ static const char sweep_help_slurm[] =
     "                  directory), instead of the reproduce_<profile> default.\n"
     "  --status        from the results folder alone (any node, while the array runs): each\n"
     "                  run done (ok row), running (its lock is held), failed (only fail rows;\n"
-    "                  the last message shown) or to run; one line per run not done, then the\n"
-    "                  counts. Exit 0 when every run is done, 1 otherwise.\n";
+    "                  the last message shown) or to run; one line per run not done (the\n"
+    "                  keys that tell it apart; running: its train.log's last step t/T, or\n"
+    "                  evaluating), then the counts. Exit 0 when every run is done, 1\n"
+    "                  otherwise.\n";
 
 /* Set by the handler, read by sweep_execute: 1 = stop launching + forward SIGINT, 2 = kill. */
 static volatile sig_atomic_t g_stop;
@@ -263,19 +266,73 @@ static int slurm_flags_check(int slurm, int show, int dry, int force, const char
     return DCQB_OK;
 }
 
-/* --status: every run's state from the results folder alone; 0 when all are done. */
+/* Run r's value of key, or NULL. */
+static const char *run_val(const struct sweep_run *r, const char *key)
+{
+    for (int k = 0; k < r->n_kv; k++)
+        if (strcmp(r->key[k], key) == 0) return r->val[k];
+    return NULL;
+}
+
+/* What tells the runs apart: the keys (head aside) whose value is not the same in every run,
+ * in the order the runs state them; at most max. */
+static int varying_keys(const struct sweep *s, const char **out, int max)
+{
+    int n = 0;
+    for (int i = 0; i < s->n_runs; i++)
+        for (int k = 0; k < s->runs[i].n_kv && n < max; k++) {
+            const char *key = s->runs[i].key[k], *v0 = run_val(&s->runs[0], key);
+            int have = !strcmp(key, "head"), differs = 0;
+            for (int j = 0; j < n && !have; j++) have = !strcmp(out[j], key);
+            for (int j = 1; j < s->n_runs && !have && !differs; j++) {
+                const char *v = run_val(&s->runs[j], key);
+                differs = !v != !v0 || (v && strcmp(v, v0));
+            }
+            if (!have && (differs || !v0)) out[n++] = key;
+        }
+    return n;
+}
+
+/* A running run's stage from its folder: "evaluating" once training has ended ok, else the
+ * train log's last "step t/T (p%)", else "starting". */
+static void running_stage(char *buf, size_t n, const char *dir)
+{
+    struct rundir_record rec;
+    struct dcqb_err err = {0};
+    int64_t t, T;
+    const char *st = NULL;
+    if (rundir_record_read(&rec, dir, RUNDIR_SUMMARY, &err) == DCQB_OK)
+        st = rundir_record_get(&rec, "status");
+    if (st && !strcmp(st, "ok")) snprintf(buf, n, "evaluating");
+    else if (rundir_train_progress(&t, &T, dir))
+        snprintf(buf, n, "step %lld/%lld (%.0f%%)", (long long)t, (long long)T,
+                 T > 0 ? 100.0 * (double)t / (double)T : 0.0);
+    else snprintf(buf, n, "starting");
+}
+
+/* --status: every run's state from the results folder alone; 0 when all are done. Each run not
+ * done on one line: state, run_id, head, the keys that tell it apart, a running run's stage,
+ * its folder and a failed run's message. */
 static int show_status(const struct sweep *s, const char *results)
 {
     struct sweep_status st;
     struct dcqb_err err = {0};
     if (sweep_status_read(&st, s, results, &err)) return cli_error("sweep", &err);
+    const char *vary[16];
+    const int nv = varying_keys(s, vary, 16);
     for (int i = 0; i < s->n_runs; i++) {
         if (st.state[i] == SWEEP_DONE || st.state[i] == SWEEP_NOT_CHOSEN) continue;
-        const char *head = "?";
-        for (int k = 0; k < s->runs[i].n_kv; k++)
-            if (strcmp(s->runs[i].key[k], "head") == 0) head = s->runs[i].val[k];
-        printf("%-7s %s %-7s %s/%s/%s%s%s\n", sweep_state_name(st.state[i]), s->runs[i].run_id,
-               head, results, s->name, s->runs[i].run_id, st.err_msg[i] ? ": " : "",
+        const struct sweep_run *r = &s->runs[i];
+        const char *head = run_val(r, "head");
+        char dir[2048], stage[96] = "";
+        snprintf(dir, sizeof dir, "%s/%s/%s", results, s->name, r->run_id);
+        printf("%-7s %s %-7s", sweep_state_name(st.state[i]), r->run_id, head ? head : "?");
+        for (int k = 0; k < nv; k++) {
+            const char *v = run_val(r, vary[k]);
+            if (v) printf(" %s=%s", vary[k], v);
+        }
+        if (st.state[i] == SWEEP_RUNNING) running_stage(stage, sizeof stage, dir);
+        printf("%s%s  %s%s%s\n", *stage ? "  " : "", stage, dir, st.err_msg[i] ? ": " : "",
                st.err_msg[i] ? st.err_msg[i] : "");
     }
     printf("sweep %s: %d runs: %d done, %d running, %d failed, %d to-run\n", s->name, s->n_runs,

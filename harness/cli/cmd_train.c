@@ -95,8 +95,8 @@ static void on_progress(void *ctx, int64_t t, int64_t T, double loss, double lr,
     double steps_per_s = el > 0 ? (double)(t - p->t0) / el : 0;
     fmt_dur(eta, sizeof eta, steps_per_s > 0 ? (double)(T - t) / steps_per_s : 0);
     fmt_dur(els, sizeof els, el);
-    fprintf(stderr, "%s[train] step %lld/%lld (%3.0f%%)  loss %.4f  lr %.4g  %.0f samples/s  "
-            "elapsed %s  ETA %s%s", p->tty ? "\r" : "", (long long)t, (long long)T,
+    fprintf(stderr, "%s" RUNDIR_PROGRESS_TAG "%lld/%lld (%3.0f%%)  loss %.4f  lr %.4g  %.0f "
+            "samples/s  elapsed %s  ETA %s%s", p->tty ? "\r" : "", (long long)t, (long long)T,
             100.0 * (double)t / (double)T, loss, lr, sps, els, eta, p->tty ? "  " : "\n");
 }
 

@@ -352,6 +352,31 @@ int rundir_curve_last_step(int64_t *last, const char *dir, int64_t below, struct
     return DCQB_OK;
 }
 
+int rundir_train_progress(int64_t *t, int64_t *T, const char *dir)
+{
+    char path[4096], buf[4097];
+    *t = *T = -1;
+    if (rundir_path(path, sizeof path, dir, RUNDIR_TRAIN_LOG)) return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    /* the tail holds the last line: a log only grows by lines of ~100 bytes */
+    long n = 0;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 4096) fseek(f, n - 4096, SEEK_SET);
+    else rewind(f);
+    size_t got = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[got] = '\0';
+    const char *p = buf, *last = NULL;
+    while ((p = strstr(p, RUNDIR_PROGRESS_TAG))) last = p++;
+    long long a, b;
+    if (!last || sscanf(last + strlen(RUNDIR_PROGRESS_TAG), "%lld/%lld", &a, &b) != 2 || a < 0 ||
+        b < a)
+        return 0;
+    *t = a;
+    *T = b;
+    return 1;
+}
+
 int rundir_provenance_write(const char *dir, int threads, unsigned long long seed,
                             struct dcqb_err *err)
 {

@@ -130,6 +130,13 @@ int rundir_curve_truncate(const char *dir, int64_t t, struct dcqb_err *err);
  * resume checks its checkpoint's step against. */
 int rundir_curve_last_step(int64_t *last, const char *dir, int64_t below, struct dcqb_err *err);
 
+/* The progress line `dcqbench train` prints every print-every steps ("[train] step t/T ..."),
+ * which a sweep captures in train.log. */
+#define RUNDIR_PROGRESS_TAG "[train] step "
+/* The last progress line in DIR/train.log: *t steps of *T done. Returns 1 when found, 0 (with
+ * *t = *T = -1) when there is no log or no such line yet. For `sweep --status`. */
+int rundir_train_progress(int64_t *t, int64_t *T, const char *dir);
+
 /* Write DIR/provenance.json (provenance_write). DCQB_EIO when it cannot be written. */
 int rundir_provenance_write(const char *dir, int threads, unsigned long long seed,
                             struct dcqb_err *err);
