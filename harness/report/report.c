@@ -236,9 +236,10 @@ static int write_report(struct rep *R, const char *profile, struct report_summar
     int rc = report_claims(o, R, sum, err);
     header(&b, R, profile);
     sb_add(&b, o->top.p ? o->top.p : "", o->top.n);
+    /* a scale ladder is the sweep's point: its section first */
+    report_scale(&b, R);
     report_tables(&b, R, conds);
     report_arms(&b, R, conds);
-    report_scale(&b, R);
     free(conds);
     sb_add(&b, o->body.p ? o->body.p : "", o->body.n);
     failed_section(&b, R);

@@ -233,9 +233,17 @@ void arm_label(const struct rep *R, const struct sel *s, const struct cell *c, c
  * beyond the claims (second baseline, Partial FC v2, proposals, ladder on both splits, mu and
  * queue drift). conds: MAX_COND. */
 void report_arms(struct sbuf *b, const struct rep *R, struct sel *conds);
-/* The scale ladder (report_scale.c): DCQ - full by identities per split, when the runs have
- * several ids of a split (claim 4's balanced-at-scale arm aside); nothing otherwise. */
-void report_scale(struct sbuf *b, const struct rep *R);
+/* The scale ladder (report_scale.c): DCQ - full by identities per split with claim 1's rule
+ * on the balanced split's rungs and claim 3's on the long-tail split's, when the runs have
+ * several ids of a split (claim 4's balanced-at-scale arm aside), then a note on what the
+ * sections after it take; returns 1 when it wrote the section, 0 (nothing written) otherwise. */
+int report_scale(struct sbuf *b, const struct rep *R);
+/* A verdict as a token without spaces, for the derived TSVs (reproduced, not_reproduced,
+ * inconclusive, few_seeds, not_run). */
+const char *report_verdict_token(enum report_verdict v);
+/* A split's usual identity count: the most common ids of its runs (ties: the smaller; NaN: no
+ * runs). The main selection takes these; other ids are variants (report_select.c). */
+double report_usual_ids(const struct rep *R, const char *profile);
 /* derived/scale.tsv's text (report_scale.c); returns its data rows (0: no ladder). */
 int report_scale_tsv(struct sbuf *b, const struct rep *R);
 

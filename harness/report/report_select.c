@@ -260,19 +260,29 @@ static void find_main_mu(struct rep *R)
     }
 }
 
-/* Most common value of config key `key` over the runs of `profile` (NULL: all); NaN if none. */
-static double mode_num(const struct rep *R, const char *key, const char *profile)
+static int same_ids(double a, double b) { return (isnan(a) && isnan(b)) || same_num(a, b); }
+
+/* Run i is of `profile` (NULL: any) and, when by_ids, of identity count ids (NaN: none given). */
+static int in_group(const struct rep *R, int i, const char *profile, int by_ids, double ids)
+{
+    return (!profile || !strcmp(R->r[i].profile, profile)) &&
+           (!by_ids || same_ids(tsv_num(run_cfg(R, R->r[i].row, "ids")), ids));
+}
+
+/* Most common value of config key `key` over the runs of `profile` (NULL: all) and, when by_ids,
+ * of identity count ids; ties: the smaller; NaN if none. */
+static double mode_in(const struct rep *R, const char *key, const char *profile, int by_ids,
+                      double ids)
 {
     double best = NAN;
     int best_n = 0;
     for (int i = 0; i < R->n_runs; i++) {
-        if (profile && strcmp(R->r[i].profile, profile)) continue;
+        if (!in_group(R, i, profile, by_ids, ids)) continue;
         double v = tsv_num(run_cfg(R, R->r[i].row, key));
         if (isnan(v)) continue;
         int c = 0;
         for (int j = 0; j < R->n_runs; j++)
-            c += (!profile || !strcmp(R->r[j].profile, profile)) &&
-                 tsv_num(run_cfg(R, R->r[j].row, key)) == v;
+            c += in_group(R, j, profile, by_ids, ids) && tsv_num(run_cfg(R, R->r[j].row, key)) == v;
         if (c > best_n || (c == best_n && v < best)) {
             best_n = c;
             best = v;
@@ -281,19 +291,37 @@ static double mode_num(const struct rep *R, const char *key, const char *profile
     return best;
 }
 
-/* Control arms by configuration: head_stream set (A/A), fewer steps than the profile's runs
- * (positive control), other ids than the split's usual (claim 4 at the long-tail scale). */
+static double mode_num(const struct rep *R, const char *key, const char *profile)
+{
+    return mode_in(R, key, profile, 0, NAN);
+}
+
+/* The most common steps among the runs of one data size (profile and ids): a scale ladder's
+ * rungs train for different steps at fixed epochs, and a rung must not read as a shortened run
+ * of another. */
+static double mode_steps(const struct rep *R, const char *profile, double ids)
+{
+    return mode_in(R, "steps", profile, 1, ids);
+}
+
+double report_usual_ids(const struct rep *R, const char *profile)
+{
+    return mode_num(R, "ids", profile);
+}
+
+/* Control arms by configuration: head_stream set (A/A), fewer steps than the runs of the same
+ * split and ids (positive control), other ids than the split's usual (claim 4 at the long-tail
+ * scale, or a scale ladder's other rungs). */
 static void find_variants(struct rep *R)
 {
-    double steps = mode_num(R, "steps", NULL);
     for (int i = 0; i < R->n_runs; i++) {
         struct rrun *u = &R->r[i];
         double hs = tsv_num(run_cfg(R, u->row, "head_stream"));
         double st = tsv_num(run_cfg(R, u->row, "steps"));
         double ids = tsv_num(run_cfg(R, u->row, "ids"));
         if (!isnan(hs) && hs != 0) u->variant = RV_AA;
-        else if (!isnan(st) && st < steps) u->variant = RV_SHORT;
-        else if (!isnan(ids) && ids != mode_num(R, "ids", u->profile)) u->variant = RV_SCALE;
+        else if (!isnan(st) && st < mode_steps(R, u->profile, ids)) u->variant = RV_SHORT;
+        else if (!isnan(ids) && ids != report_usual_ids(R, u->profile)) u->variant = RV_SCALE;
     }
 }
 

@@ -8,8 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-/* A token for derived/verdicts.tsv: no spaces. */
-static const char *verdict_token(enum report_verdict v)
+const char *report_verdict_token(enum report_verdict v)
 {
     switch (v) {
     case REPORT_NOT_RUN: return "not_run";
@@ -213,7 +212,7 @@ static void forest_rows(struct sbuf *f, const struct rep *R, const struct claim_
     sb_printf(f, "%d\t%s\t%s\t%.6g\t%.6g\t%.6g\t%.6g\t%s\n", (*y)++, label,
               w ? "better" : x->kind == REPORT_EQUIV ? "equivalence" : "noninferiority",
               p->mean, w ? p->lo95 : p->lo90, w ? p->hi95 : p->hi90, w ? R->sesoi : R->delta,
-              verdict_token(x->v));
+              report_verdict_token(x->v));
 }
 
 static void num_cell(struct sbuf *b, double x)
@@ -227,7 +226,7 @@ static void verdict_row(struct sbuf *b, const char *name, int id, enum report_ve
 {
     if (*name) sb_str(b, name);
     else sb_printf(b, "%d", id);
-    sb_printf(b, "\t%s", verdict_token(v));
+    sb_printf(b, "\t%s", report_verdict_token(v));
     num_cell(b, p);
     num_cell(b, p_adj);
     sb_printf(b, "\t%d\n", n);
