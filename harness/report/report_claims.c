@@ -199,22 +199,6 @@ static void claim3(struct claim_result *c, const struct rep *R)
     ema_control(c, R, &ta, dn, &tf);
 }
 
-/* Per-seed (x - y) - (u - v) over the seeds all four have. */
-static void gap_of_gaps(const struct report_paired *g1, const struct report_paired *g2,
-                        struct report_paired *p)
-{
-    memset(p, 0, sizeof *p);
-    for (int i = 0; i < g1->n; i++)
-        for (int j = 0; j < g2->n; j++)
-            if (g1->seed[i] == g2->seed[j]) {
-                p->seed[p->n] = g1->seed[i];
-                p->a[p->n] = g1->d[i];
-                p->b[p->n] = g2->d[j];
-                p->n++;
-            }
-    report_paired_stats(p);
-}
-
 /* The gain's source: within the same long-tail runs, the dcq - full gap on the held-out images
  * of 1-2-image classes against the gap in the largest bucket with paired values (primary);
  * beside it the long-tail gap against the balanced gap at the same identities and queue. */
@@ -252,7 +236,7 @@ static void claim4(struct claim_result *c, const struct rep *R)
     int top = N_BUCKETS - 2; /* the largest bucket ("all" is not a bucket) with >= 2 pairs */
     while (top > 1 && c->tail.q[0][top].n < 2) top--;
     struct report_paired p;
-    gap_of_gaps(&c->tail.q[0][0], &c->tail.q[0][top], &p);
+    report_paired_gaps(&c->tail.q[0][0], &c->tail.q[0][top], &p);
     char an[64], bn[64];
     snprintf(an, sizeof an, "gap in %s", report_buckets[0]);
     snprintf(bn, sizeof bn, "gap in %s", report_buckets[top]);
@@ -273,7 +257,7 @@ static void claim4(struct claim_result *c, const struct rep *R)
     }
     paired(R, &lc[0], &lc[1], M_RANK1, PCT, &lt);
     paired(R, &cl[2], &cl[3], M_RANK1, PCT, &bal);
-    gap_of_gaps(&lt, &bal, &p);
+    report_paired_gaps(&lt, &bal, &p);
     claim_text(c, "Secondary: the long-tail gap (dcq 10 %% - full on mf2) minus the balanced gap "
                   "at the same identities and queue length (ms1m-like class sizes, the "
                   "long-tail split's mean), MegaFace rank-1, paired by seed%s.\n\n",

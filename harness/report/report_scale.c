@@ -130,21 +130,6 @@ static int rungs(const struct rep *R, const char *split, struct rung *out)
     return n;
 }
 
-/* The gap at the largest rung minus the gap at the smallest, paired by seed. */
-static void gap_change(const struct rung *lo, const struct rung *hi, struct report_paired *p)
-{
-    memset(p, 0, sizeof *p);
-    for (int i = 0; i < hi->gap.n; i++)
-        for (int j = 0; j < lo->gap.n; j++)
-            if (hi->gap.seed[i] == lo->gap.seed[j]) {
-                p->seed[p->n] = hi->gap.seed[i];
-                p->a[p->n] = hi->gap.d[i];
-                p->b[p->n] = lo->gap.d[j];
-                p->n++;
-            }
-    report_paired_stats(p);
-}
-
 /* The rule printed in the section: on the change of the gap from the smallest to the largest
  * rung with two or more paired seeds at both. */
 static const char *trend(const struct rep *R, const struct report_paired *p)
@@ -214,7 +199,7 @@ int report_scale(struct sbuf *b, const struct rep *R)
         if (n[sp] < 2) continue;
         struct report_paired p;
         const struct rung *lo = &r[sp][0], *hi = &r[sp][n[sp] - 1];
-        gap_change(lo, hi, &p);
+        report_paired_gaps(&hi->gap, &lo->gap, &p); /* largest rung's gap - smallest's */
         sb_printf(b, "- %s: from %d to %d identities the gap %s: change ", splits[sp], lo->ids,
                   hi->ids, trend(R, &p));
         fmt_gap(b, &p);

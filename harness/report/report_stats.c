@@ -9,6 +9,7 @@
 #include <gsl/gsl_statistics_double.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 double mean_of(const double *x, int n) { return n ? gsl_stats_mean(x, 1, (size_t)n) : NAN; }
 
@@ -35,6 +36,21 @@ void report_paired_stats(struct report_paired *p)
     p->hi90 = p->mean + t90 * p->se;
     if (p->se > 0) p->p = fmin(1.0, 2.0 * t_upper(fabs(p->mean) / p->se, df));
     else p->p = p->mean != 0 ? 0.0 : 1.0; /* identical differences: no spread to test against */
+}
+
+void report_paired_gaps(const struct report_paired *g1, const struct report_paired *g2,
+                        struct report_paired *p)
+{
+    memset(p, 0, sizeof *p);
+    for (int i = 0; i < g1->n; i++)
+        for (int j = 0; j < g2->n; j++)
+            if (g1->seed[i] == g2->seed[j]) {
+                p->seed[p->n] = g1->seed[i];
+                p->a[p->n] = g1->d[i];
+                p->b[p->n] = g2->d[j];
+                p->n++;
+            }
+    report_paired_stats(p);
 }
 
 /* P(T >= (mean - mu0) / se) under H0 mean = mu0: the one-sided p of H0 mean <= mu0. */
