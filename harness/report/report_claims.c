@@ -155,21 +155,36 @@ static void ema_control(struct claim_result *c, const struct rep *R, const struc
 
 /* ==== the claims ============================================================================== */
 
+/* Claims 1 and 3: dcq 10 % against full on `split` by `rule`, the tuned arms when both heads
+ * have them (then the common-loss arms as a secondary, after the ratio figure when
+ * ratio_figure), else the common-loss arms, full named full_name. a, f: the common-loss arms;
+ * ta, tf: the judged ones; returns 1 when they are the tuned arms. */
+static int dcq_vs_full(struct claim_result *c, const struct rep *R, const char *split,
+                       const char *full_name, enum report_kind rule, int ratio_figure,
+                       struct sel *a, struct sel *f, struct sel *ta, struct sel *tf)
+{
+    *a = *ta = base(R, "dcq", split);
+    *f = *tf = base(R, "full", split);
+    int tuned = pick_arms(R, ta, tf, 1);
+    c->arms = tuned ? "tuned" : "common loss";
+    claim_text(c, "%s", arms_note(tuned, 1));
+    if (tuned) claim_compare(c, R, ta, "dcq 10 % (tuned)", tf, "full (tuned)", rule, 1);
+    else claim_compare(c, R, a, "dcq 10 %", f, full_name, rule, 1);
+    claim_block(c, CB_VERDICT);
+    if (ratio_figure)
+        claim_text(c, "![Accuracy against the ratio L/C](%sacc_vs_ratio.png)\n\n", R->fig);
+    if (tuned) {
+        claim_text(c, "The common-loss comparison (untuned arms), secondary:\n\n");
+        claim_compare(c, R, a, "dcq 10 %", f, full_name, rule, 0);
+    }
+    return tuned;
+}
+
 static void claim1(struct claim_result *c, const struct rep *R)
 {
     c->title = "10 % of classes ~ all classes (Claim B): non-inferiority at 10 %";
-    struct sel a = base(R, "dcq", "ms1m"), f = base(R, "full", "ms1m"), ta = a, tf = f;
-    int tuned = pick_arms(R, &ta, &tf, 1);
-    c->arms = tuned ? "tuned" : "common loss";
-    claim_text(c, "%s", arms_note(tuned, 1));
-    if (tuned) claim_compare(c, R, &ta, "dcq 10 % (tuned)", &tf, "full (tuned)", REPORT_NONINF, 1);
-    else claim_compare(c, R, &a, "dcq 10 %", &f, "full (same loss)", REPORT_NONINF, 1);
-    claim_block(c, CB_VERDICT);
-    claim_text(c, "![Accuracy against the ratio L/C](%sacc_vs_ratio.png)\n\n", R->fig);
-    if (tuned) {
-        claim_text(c, "The common-loss comparison (untuned arms), secondary:\n\n");
-        claim_compare(c, R, &a, "dcq 10 %", &f, "full (same loss)", REPORT_NONINF, 0);
-    }
+    struct sel a, f, ta, tf;
+    dcq_vs_full(c, R, "ms1m", "full (same loss)", REPORT_NONINF, 1, &a, &f, &ta, &tf);
     struct sel own = f, conds[8];
     own.loss = NULL;
     int n = conditions(R, &own, conds, 8);
@@ -185,18 +200,9 @@ static void claim1(struct claim_result *c, const struct rep *R)
 static void claim3(struct claim_result *c, const struct rep *R)
 {
     c->title = "long tail, DCQ beats the full-class baseline (Claim D)";
-    struct sel a = base(R, "dcq", "mf2"), f = base(R, "full", "mf2"), ta = a, tf = f;
-    int tuned = pick_arms(R, &ta, &tf, 1);
-    c->arms = tuned ? "tuned" : "common loss";
-    claim_text(c, "%s", arms_note(tuned, 1));
-    const char *dn = tuned ? "dcq 10 % (tuned)" : "dcq 10 %";
-    claim_compare(c, R, &ta, dn, &tf, tuned ? "full (tuned)" : "full", REPORT_BETTER, 1);
-    claim_block(c, CB_VERDICT);
-    if (tuned) {
-        claim_text(c, "The common-loss comparison (untuned arms), secondary:\n\n");
-        claim_compare(c, R, &a, "dcq 10 %", &f, "full", REPORT_BETTER, 0);
-    }
-    ema_control(c, R, &ta, dn, &tf);
+    struct sel a, f, ta, tf;
+    int tuned = dcq_vs_full(c, R, "mf2", "full", REPORT_BETTER, 0, &a, &f, &ta, &tf);
+    ema_control(c, R, &ta, tuned ? "dcq 10 % (tuned)" : "dcq 10 %", &tf);
 }
 
 /* The gain's source: within the same long-tail runs, the dcq - full gap on the held-out images
