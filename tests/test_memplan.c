@@ -72,6 +72,46 @@ static void test_head_term_extrapolates(void **state)
     }
 }
 
+/* memplan_head_at, which `dcqbench bench` plans with too, against a direct open at C: every
+ * figure (bytes, active classes K, flops, state) from the line through two small opens at
+ * C = 40000, and exactly from one open at C = 1000 (below 2 x 2000: random's K is then the
+ * batch's 256 positives, not ratio x C). */
+static void test_head_at_matches_direct(void **state)
+{
+    (void)state;
+    const char *heads[] = {"full", "random", "sampled", "dcq"};
+    const int64_t Cs[2] = {40000, 1000};
+    for (int h = 0; h < 4; h++)
+        for (int k = 0; k < 2; k++) {
+            struct head_cfg hc;
+            head_cfg_defaults(&hc);
+            hc.D = 64;
+            hc.max_batch = 256;
+            if (k && !strcmp(heads[h], "dcq")) hc.ratio = 0.3; /* a queue of 100 < B is refused */
+            struct memplan_head at;
+            struct dcqb_err err = {0};
+            assert_int_equal(memplan_head_at(&at, heads[h], &hc, Cs[k], 256, &err), 0);
+            hc.C = Cs[k];
+            struct head hd;
+            assert_int_equal(head_open(&hd, heads[h], &hc, &err), 0);
+            struct head_cost cost;
+            head_cost(&hd, 256, &cost);
+            const double bytes = cost.per_class_bytes * (double)Cs[k] + cost.fixed_bytes;
+            const double st = (double)head_state_bytes(&hd);
+            head_close(&hd);
+            print_message("%-8s C=%-6lld bytes %.0f / %.0f  K %.1f / %lld  flops %.4g / %.4g\n",
+                          heads[h], (long long)Cs[k], at.bytes, bytes, at.active,
+                          (long long)cost.active_classes, at.flops, cost.flops);
+            const double tol = k ? 0.0 : 1e-3; /* one open at C: exact */
+            assert_true(fabs(at.bytes - bytes) <= tol * bytes + (k ? 0 : 4096));
+            assert_true(fabs(at.state - st) <= tol * st + (k ? 0 : 4096));
+            assert_true(fabs(at.active - (double)cost.active_classes) <=
+                        tol * (double)cost.active_classes + (k ? 0 : 1));
+            assert_true(fabs(at.flops - cost.flops) <= tol * cost.flops);
+            assert_true(at.bytes_slope > 0 || !strcmp(heads[h], "dcq"));
+        }
+}
+
 /* Run `dcqbench ARGS` with stdout and stderr to `log`; its peak RSS in MB from wait4. */
 static int run_rss(double *rss_mb, const char *args, const char *log)
 {
@@ -240,6 +280,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_head_term_extrapolates),
+        cmocka_unit_test(test_head_at_matches_direct),
         cmocka_unit_test(test_plan_matches_measured_rss),
         cmocka_unit_test(test_refuse_and_warn),
         cmocka_unit_test(test_probe_estimates_and_changes_nothing),

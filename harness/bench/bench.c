@@ -24,6 +24,7 @@
 #include "head.h"
 #include "isa.h"
 #include "machine.h"
+#include "memplan.h"
 #include "provenance.h"
 #include "tsv.h"
 
@@ -170,23 +171,10 @@ static int same_config(const struct bench_row *a, const struct bench_row *b)
 /* ---- head setup shared by the plan and the child ------------------------------------------ */
 
 /* Open head `name` with the bench's shape on top of head_cfg_defaults() (the plan's probes). */
-static int head_setup(struct head *h, const char *name, int64_t C, int d, int B, double ratio,
-                      uint64_t seed, struct dcqb_err *err)
-{
-    struct head_cfg hc;
-    head_cfg_defaults(&hc);
-    hc.C = C;
-    hc.D = d;
-    hc.max_batch = B;
-    hc.ratio = ratio;
-    hc.seed = dcqb_stream_seed(seed, DCQB_STREAM_HEAD);
-    return head_open(h, name, &hc, err);
-}
-
-/* Memory plan: head bytes a + b C and K = ka + kb C from inits at C1 and C2 = 2 C1 (cost()
- * after init), n_gemm from the flops at C2. */
+/* Memory plan: the head's bytes a + b C, its K and cost() figures at C (memplan_head_at: two
+ * small opens extended to C, as the training plan does), n_gemm from its flops. */
 struct plan {
-    double a, b, ka, kb;
+    double a, b;
     double head_bytes, gemm_bytes, bench_bytes, total;
     int64_t K;
     int n_gemm;
@@ -196,45 +184,27 @@ struct plan {
 static int plan_make(const char *name, int64_t C, int d, int B, double ratio,
                      uint64_t seed, struct plan *p, struct dcqb_err *err)
 {
-    /* two small inits on the linear part of every cost: past C = 2 B / ratio a subset's K is
-     * ratio C, not the batch's positives (at C = 2000 random's K was max(B, 200), and the plan
-     * extrapolated K at 1e7 to 720K instead of 1e6) */
     if (!(ratio > 0 && ratio <= 1)) /* head_open would refuse it too, after the division */
         return DCQB_FAIL(err, DCQB_EINVAL, "ratio = %g outside (0, 1]", ratio);
-    int64_t c1 = 2000, need = (int64_t)ceil(2.0 * B / ratio);
-    if (need > c1) c1 = need;
-    if (2 * c1 > C && C >= 4000) c1 = C / 2;
-    const int64_t Cs[2] = {c1, 2 * c1};
-    double bytes[2], K[2], pcb[2], fxb[2], flops = 0;
     memset(p, 0, sizeof *p);
-    for (int i = 0; i < 2; i++) {
-        struct head hd;
-        int rc = head_setup(&hd, name, Cs[i], d, B, ratio, seed, err);
-        if (rc) return rc;
-        struct head_cost hc;
-        head_cost(&hd, B, &hc);
-        bytes[i] = hc.per_class_bytes * (double)Cs[i] + hc.fixed_bytes;
-        pcb[i] = hc.per_class_bytes;
-        fxb[i] = hc.fixed_bytes;
-        K[i] = (double)hc.active_classes;
-        flops = hc.flops;
-        head_close(&hd);
-    }
-    p->b = (bytes[1] - bytes[0]) / (double)(Cs[1] - Cs[0]);
-    p->a = bytes[0] - p->b * (double)Cs[0];
-    p->kb = (K[1] - K[0]) / (double)(Cs[1] - Cs[0]);
-    p->ka = K[0] - p->kb * (double)Cs[0];
-    double Kc = p->ka + p->kb * (double)C;
-    p->K = (int64_t)llround(Kc < 1 ? 1 : Kc);
-    double ng = flops / (2.0 * B * K[1] * d);
-    p->n_gemm = (int)lround(ng);
+    struct head_cfg hc;
+    head_cfg_defaults(&hc);
+    hc.D = d;
+    hc.max_batch = B;
+    hc.ratio = ratio;
+    hc.seed = dcqb_stream_seed(seed, DCQB_STREAM_HEAD);
+    struct memplan_head h;
+    int rc = memplan_head_at(&h, name, &hc, C, B, err);
+    if (rc) return rc;
+    p->head_bytes = h.bytes;
+    p->b = h.bytes_slope;
+    p->a = h.bytes - p->b * (double)C;
+    p->K = (int64_t)llround(h.active < 1 ? 1 : h.active);
+    p->n_gemm = (int)lround(h.flops / (2.0 * B * (double)p->K * d));
     if (p->n_gemm < 1) p->n_gemm = 1;
     if (p->n_gemm > 3) p->n_gemm = 3;
-    /* cost() figures at C: per-class bytes as reported, fixed bytes extrapolated linearly */
-    p->per_class_bytes = pcb[1];
-    double fb = (fxb[1] - fxb[0]) / (double)(Cs[1] - Cs[0]);
-    p->fixed_bytes = fxb[0] + fb * (double)(C - Cs[0]);
-    p->head_bytes = p->a + p->b * (double)C;
+    p->per_class_bytes = h.per_class;
+    p->fixed_bytes = h.fixed;
     /* time_head's q, k, dq and labels; the trainer's step buffers (x, xk; e, q, dq, de, k, ek
      * and norms) and class tables; the backbones are in the slack */
     p->bench_bytes = 4.0 * (3.0 * B * d + (double)BENCH_NLAB * B) +

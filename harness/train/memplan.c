@@ -119,13 +119,8 @@ static int plan_synth(struct plan_data *d, struct cfg *c, struct dcqb_err *err)
     return DCQB_OK;
 }
 
-/* Open head `name` at c classes and read its figures: bytes = per_class x c + fixed. */
-struct head_fig {
-    double bytes, fixed, per_class, state, flops;
-    struct head_req req;
-};
-
-static int head_figures(struct head_fig *f, const char *name, const struct head_cfg *base,
+/* Open head `name` at c classes and read its figures (bytes_slope: cost()'s per class). */
+static int head_figures(struct memplan_head *f, const char *name, const struct head_cfg *base,
                         int64_t c, int B, struct dcqb_err *err)
 {
     struct head_cfg hc = *base;
@@ -135,46 +130,64 @@ static int head_figures(struct head_fig *f, const char *name, const struct head_
     if (rc) return rc;
     struct head_cost cost;
     head_cost(&h, B, &cost);
-    f->per_class = cost.per_class_bytes;
+    f->per_class = f->bytes_slope = cost.per_class_bytes;
     f->fixed = cost.fixed_bytes;
     f->bytes = cost.per_class_bytes * (double)c + cost.fixed_bytes;
     f->state = (double)head_state_bytes(&h);
     f->flops = cost.flops;
+    f->active = (double)cost.active_classes;
     f->req = h.req;
     head_close(&h);
     return DCQB_OK;
 }
 
-/* The head at C from two small opens, every figure linear in C (weights and momentum per
- * class; the queue and a subset's logits grow with ratio x C). A head that refuses the small
- * counts (an explicit queue_len above them, say) is opened at C itself. */
+int memplan_head_at(struct memplan_head *out, const char *name, const struct head_cfg *cfg,
+                    int64_t C, int B, struct dcqb_err *err)
+{
+    int64_t c1 = (int64_t)ceil(2.0 * B / (cfg->ratio > 0 ? cfg->ratio : 1));
+    if (c1 < 2000) c1 = 2000;
+    struct memplan_head f1, f2;
+    int rc = DCQB_EINVAL;
+    if (2 * c1 < C) {
+        struct dcqb_err ignored = {0};
+        rc = head_figures(&f1, name, cfg, c1, B, &ignored);
+        if (!rc) rc = head_figures(&f2, name, cfg, 2 * c1, B, &ignored);
+    }
+    if (rc) { /* small class count, or refused at the small ones: C itself */
+        if ((rc = head_figures(out, name, cfg, C, B, err))) return rc;
+        struct dcqb_err ignored = {0}; /* the slope from C / 2 when the head opens there */
+        if (C >= 4 && !head_figures(&f1, name, cfg, C / 2, B, &ignored))
+            out->bytes_slope = (out->bytes - f1.bytes) / (double)(C - C / 2);
+        return DCQB_OK;
+    }
+    /* each figure on the line through (c1, f1) and (2 c1, f2), at C */
+#define AT_C(x) (f1.x + (f2.x - f1.x) / (double)c1 * (double)(C - c1))
+    *out = f2;
+    out->bytes = AT_C(bytes);
+    out->bytes_slope = (f2.bytes - f1.bytes) / (double)c1;
+    out->fixed = AT_C(fixed);
+    out->state = AT_C(state);
+    out->flops = AT_C(flops);
+    out->active = AT_C(active);
+#undef AT_C
+    return DCQB_OK;
+}
+
+/* The head at C (memplan_head_at) with the run's class sizes (frequency proposals read them). */
 static int plan_head(struct memplan *p, struct head_req *req, const char *name,
                      const struct head_cfg *hc, const int32_t *sizes, struct dcqb_err *err)
 {
     struct head_cfg base = *hc;
     base.class_counts = sizes;
-    int64_t c1 = (int64_t)ceil(2.0 * p->B / (hc->ratio > 0 ? hc->ratio : 1));
-    if (c1 < 2000) c1 = 2000;
-    struct head_fig f1, f2;
-    int rc = DCQB_EINVAL;
-    if (2 * c1 < p->C) {
-        struct dcqb_err ignored = {0};
-        rc = head_figures(&f1, name, &base, c1, p->B, &ignored);
-        if (!rc) rc = head_figures(&f2, name, &base, 2 * c1, p->B, &ignored);
-    }
-    if (rc) { /* small class count, or refused at the small ones: C itself */
-        if ((rc = head_figures(&f1, name, &base, p->C, p->B, err))) return rc;
-        c1 = p->C;
-        f2 = f1;
-    }
-    double dc = (double)(p->C - c1);
-    double span = c1 == p->C ? 1.0 : (double)c1; /* c2 - c1 = c1; at C itself dc = 0 */
-    p->head = f1.bytes + (f2.bytes - f1.bytes) / span * dc;
-    p->head_state = f1.state + (f2.state - f1.state) / span * dc;
-    p->head_fixed = f1.fixed + (f2.fixed - f1.fixed) / span * dc;
-    p->head_per_class = f2.per_class;
-    p->flops_per_step = f1.flops + (f2.flops - f1.flops) / span * dc;
-    *req = f2.req;
+    struct memplan_head f;
+    int rc = memplan_head_at(&f, name, &base, p->C, p->B, err);
+    if (rc) return rc;
+    p->head = f.bytes;
+    p->head_state = f.state;
+    p->head_fixed = f.fixed;
+    p->head_per_class = f.per_class;
+    p->flops_per_step = f.flops;
+    *req = f.req;
     return DCQB_OK;
 }
 

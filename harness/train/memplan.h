@@ -23,6 +23,7 @@
 #define DCQB_MEMPLAN_H
 
 #include "cfg.h"
+#include "head.h"
 
 #define MEMPLAN_WARN_FRAC 0.8        /* warn when the peak is above this share of MemAvailable */
 #define MEMPLAN_NOMINAL_FLOPS 20e9   /* per thread, for the pre-estimate only (slow on purpose) */
@@ -67,6 +68,22 @@ int memplan_wants_probe(const struct memplan *p);
  * from cfg (not modified), freed before returning; sets p->s_per_step, p->est_s, p->probed.
  * Needs the memory of the run itself for its duration. */
 int memplan_probe(struct memplan *p, const struct cfg *cfg, int steps, struct dcqb_err *err);
+
+/* A head's figures at C classes, made by opening it at two small class counts c1 and 2 c1
+ * (c1 = max(2000, ceil(2 B / ratio)): past 2 B / ratio a subset's K is ratio x C rather than the
+ * batch's positives, so every figure is linear in C from there) and extending the line to C; a
+ * C below 2 c1, or a head that refuses the small counts (an explicit queue_len above them), is
+ * opened at C itself. The training plan and `dcqbench bench`'s plan both come from here. */
+struct memplan_head {
+    double bytes;            /* cost(): per_class_bytes x C + fixed_bytes */
+    double bytes_slope;      /* d bytes / d C (opened at C itself: from C / 2 and C) */
+    double per_class, fixed; /* cost()'s two figures at C */
+    double state;            /* head_state_bytes at C */
+    double flops, active;    /* cost()'s flops per step and active classes K at C */
+    struct head_req req;     /* what the head asks of the loop (at 2 c1, or at C) */
+};
+int memplan_head_at(struct memplan_head *out, const char *name, const struct head_cfg *cfg,
+                    int64_t C, int B, struct dcqb_err *err);
 
 /* One line "peak X GiB (train X GiB, eval X GiB at N distractors; head X GiB) of X GiB
  * MemAvailable (N %)" into buf. */
