@@ -15,21 +15,6 @@ static const char *args =
     "--profile uniform --uniform_n 12 --ids 200 --batch 64 --hidden 64 --dim 32 --steps 400 "
     "--ckpt_every 1000 --seed 3";
 
-static char *digest_of(const char *dir)
-{
-    char path[600];
-    snprintf(path, sizeof path, "%s/summary.json", dir);
-    char *s = test_slurp(path);
-    assert_non_null(s);
-    char *d = strstr(s, "\"digest\": \"");
-    assert_non_null(d);
-    static char out[16];
-    memcpy(out, d + 11, 8);
-    out[8] = '\0';
-    free(s);
-    return out;
-}
-
 static void test_sigint_then_resume_is_bit_exact(void **state)
 {
     (void)state;
@@ -44,7 +29,7 @@ static void test_sigint_then_resume_is_bit_exact(void **state)
     snprintf(cmd, sizeof cmd, "train %s --out %s", args, a);
     assert_int_equal(test_run_cli(out, sizeof out, cmd), 0);
     char ref[16];
-    snprintf(ref, sizeof ref, "%s", digest_of(a));
+    snprintf(ref, sizeof ref, "%s", test_run_digest(a));
     /* summary.json names the machine and the ISA path the kernels ran on */
     snprintf(cmd, sizeof cmd, "%s/summary.json", a);
     char *sum = test_slurp(cmd);
@@ -113,7 +98,7 @@ static void test_sigint_then_resume_is_bit_exact(void **state)
         assert_int_equal(rc, 0);
         assert_non_null(strstr(out, "resuming"));
     }
-    assert_string_equal(digest_of(b), ref);
+    assert_string_equal(test_run_digest(b), ref);
 }
 
 static void test_refusals(void **state)

@@ -245,19 +245,6 @@ static char *curve_rows(const char *path)
     return out;
 }
 
-struct stop_at {
-    volatile sig_atomic_t *stop;
-    int64_t at;
-};
-
-static void stop_progress(void *ctx, int64_t t, int64_t T, double loss, double lr, double sps,
-                          double el)
-{
-    (void)T, (void)loss, (void)lr, (void)sps, (void)el;
-    struct stop_at *s = ctx;
-    if (t == s->at) *s->stop = 1; /* as SIGINT would, after step t-1 finished */
-}
-
 /* N steps straight vs N/2, interrupted and resumed in a fresh trainer: digest, weights (online
  * and EMA), queue (keys, labels, sources, steps), records and curve rows (timing aside). */
 static void test_dcq_resume_is_bit_exact(void **state)
@@ -279,8 +266,9 @@ static void test_dcq_resume_is_bit_exact(void **state)
     assert_int_equal(trainer_run(&a, fa, NULL, NULL, NULL, NULL, &ra, &err), DCQB_OK);
     assert_int_equal(setup(&b, "dcq", 40, kv, &err), DCQB_OK);
     volatile sig_atomic_t stop = 0;
-    struct stop_at sa = {&stop, 20};
-    assert_int_equal(trainer_run(&b, fb, ck, &stop, stop_progress, &sa, &rb, &err), DCQB_EINTR);
+    struct test_stop_at sa = {&stop, 20};
+    assert_int_equal(trainer_run(&b, fb, ck, &stop, test_stop_progress, &sa, &rb, &err),
+                     DCQB_EINTR);
     trainer_free(&b);
     assert_int_equal(setup(&b, "dcq", 40, kv, &err), DCQB_OK);
     assert_int_equal(trainer_load(&b, ck, &err), DCQB_OK);

@@ -235,21 +235,6 @@ static void test_refuse_and_warn(void **state)
     unsetenv("DCQB_MEM_AVAILABLE_MB");
 }
 
-static char *digest_of(const char *dir)
-{
-    char path[700];
-    snprintf(path, sizeof path, "%s/summary.json", dir);
-    char *s = test_slurp(path);
-    assert_non_null(s);
-    char *d = strstr(s, "\"digest\": \"");
-    assert_non_null(d);
-    static char dg[16];
-    memcpy(dg, d + 11, 8);
-    dg[8] = '\0';
-    free(s);
-    return dg;
-}
-
 /* The probe runs on a throw-away trainer: the run's numbers are those of an unprobed run. */
 static void test_probe_estimates_and_changes_nothing(void **state)
 {
@@ -265,7 +250,7 @@ static void test_probe_estimates_and_changes_nothing(void **state)
     snprintf(cmd, sizeof cmd, "train %s --out %s", args, a);
     assert_int_equal(test_run_cli(out, sizeof out, cmd), 0);
     assert_null(strstr(out, "estimated wall time")); /* short: no probe */
-    snprintf(ref, sizeof ref, "%s", digest_of(a));
+    snprintf(ref, sizeof ref, "%s", test_run_digest(a));
     setenv("DCQB_PLAN_PROBE_MIN_S", "0", 1);
     snprintf(cmd, sizeof cmd, "train %s --out %s", args, b);
     assert_int_equal(test_run_cli(out, sizeof out, cmd), 0);
@@ -273,7 +258,7 @@ static void test_probe_estimates_and_changes_nothing(void **state)
     print_message("%s", out);
     assert_non_null(strstr(out, "[plan] estimated wall time "));
     assert_non_null(strstr(out, ": 30 steps x "));
-    assert_string_equal(digest_of(b), ref);
+    assert_string_equal(test_run_digest(b), ref);
 }
 
 int main(void)

@@ -28,10 +28,7 @@ static const char *path_of(const char *leaf)
 
 static void write_text(const char *leaf, const char *text)
 {
-    FILE *f = fopen(path_of(leaf), "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    test_write_file(path_of(leaf), text);
 }
 
 /* One reader call; frees whatever it returned. */

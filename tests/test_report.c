@@ -167,14 +167,6 @@ static void write_bench(const char *path, int dcq_per_class)
     assert_int_equal(fclose(f), 0);
 }
 
-static void has(const char *text, const char *needle)
-{
-    if (!strstr(text, needle)) {
-        print_error("REPORT.md lacks \"%s\"\n", needle);
-        fail();
-    }
-}
-
 /* The section of `text` from `start` up to the next "### " (or the end), malloc'd. */
 static char *section(const char *text, const char *start)
 {
@@ -231,13 +223,13 @@ static void test_fixture_verdicts(void **state)
     char *t = test_slurp(FX_ROOT "/REPORT.md");
     assert_non_null(t);
     /* structure */
-    has(t, "# dcqbench reproduction report: profile smoke");
-    has(t, "toy scale");
-    has(t, "Git revisions in runs.tsv: `abc123` (48)\n");
-    has(t, "BLAS kernels (OpenBLAS core) in runs.tsv: `NA` (48)\n"); /* no such column */
-    has(t, "ms1m-like ids 300; mf2-like ids 1000; steps 80; batch 64; distractors 2000");
-    has(t, "Common loss (every head unless marked \"own loss\"): cosface s=50 m=0.3");
-    has(t, "DCQ main momentum mu: 0.9");
+    test_has(t, "# dcqbench reproduction report: profile smoke");
+    test_has(t, "toy scale");
+    test_has(t, "Git revisions in runs.tsv: `abc123` (48)\n");
+    test_has(t, "BLAS kernels (OpenBLAS core) in runs.tsv: `NA` (48)\n"); /* no such column */
+    test_has(t, "ms1m-like ids 300; mf2-like ids 1000; steps 80; batch 64; distractors 2000");
+    test_has(t, "Common loss (every head unless marked \"own loss\"): cosface s=50 m=0.3");
+    test_has(t, "DCQ main momentum mu: 0.9");
     static const char *const heads[] = {"## Table 1", "## Table 2", "## Table 3", "## Table 4",
                                         "## Table 5", "## Claims", "## Verdicts", "## Controls",
                                         "## Failed runs"};
@@ -251,67 +243,68 @@ static void test_fixture_verdicts(void **state)
     for (int i = 1; i <= 9; i++) {
         char h[32];
         snprintf(h, sizeof h, "### Claim %d:", i);
-        has(t, h);
+        test_has(t, h);
     }
-    has(t, "dropped in this profile: 1 %, 2 %, 5 %, 20 %.");
-    has(t, "| full | 96.20 ± 0.20 | 82.00 ± 2.00 | 72.00 ± 2.00 | 62.00 ± 2.00 | 2.00 ± 0.00 "
-           "| 1002 ± 1 | 3 |");
-    has(t, "| full (own loss: cosface s=64 m=0.4) |");
-    has(t, "| dcq 50 % |");
+    test_has(t, "dropped in this profile: 1 %, 2 %, 5 %, 20 %.");
+    test_has(t, "| full | 96.20 ± 0.20 | 82.00 ± 2.00 | 72.00 ± 2.00 | 62.00 ± 2.00 | 2.00 ± 0.00 "
+                "| 1002 ± 1 | 3 |");
+    test_has(t, "| full (own loss: cosface s=64 m=0.4) |");
+    test_has(t, "| dcq 50 % |");
     /* Table 2: TAR@1e-6 is NA everywhere: n/a, not a number */
-    has(t, "| dcq 10 % | 58.33 ± 5.51 | 68.33 ± 5.51 | n/a |");
+    test_has(t, "| dcq 10 % | 58.33 ± 5.51 | 68.33 ± 5.51 | n/a |");
     /* Table 4: mu 0 has two seeds; kshot 2 three (retry); kshot 4 none (its last row failed) */
-    has(t, "| 10 % | 0 | 1 | ema | 45.50 ± 3.54 (n=2) |");
-    has(t, "| 10 % | 0.9 | 2 | ema | 59.33 ± 5.51 |");
-    has(t, "| 10 % | 0.9 | 4 | ema | failed |");
-    has(t, "| 10 % | 0.9 | 1 | ema | 58.33 ± 5.51 | 68.33 ± 5.51 |");
+    test_has(t, "| 10 % | 0 | 1 | ema | 45.50 ± 3.54 (n=2) |");
+    test_has(t, "| 10 % | 0.9 | 2 | ema | 59.33 ± 5.51 |");
+    test_has(t, "| 10 % | 0.9 | 4 | ema | failed |");
+    test_has(t, "| 10 % | 0.9 | 1 | ema | 58.33 ± 5.51 | 68.33 ± 5.51 |");
     /* Table 3: dcq has no weights */
-    has(t, "| mf2 | dcq | n/a |");
+    test_has(t, "| mf2 | dcq | n/a |");
     /* claims: per-seed paired rows, intervals, and no verdict shown at smoke scale */
     char *c1 = section(t, "### Claim 1:");
-    has(c1, "| 1 | 60.50 | 60.00 | +0.50 |");
-    has(c1, "90 % CI [+0.50, +0.50]");
-    has(c1, "**Verdict: smoke scale: not evidence.**");
-    has(c1, "Second baseline (full softmax with its own loss), secondary:");
+    test_has(c1, "| 1 | 60.50 | 60.00 | +0.50 |");
+    test_has(c1, "90 % CI [+0.50, +0.50]");
+    test_has(c1, "**Verdict: smoke scale: not evidence.**");
+    test_has(c1, "Second baseline (full softmax with its own loss), secondary:");
     free(c1);
     char *c2 = section(t, "### Claim 2:");
-    has(c2, "| dcq | memory | L = 1000, d = 128 | 1000 - 100000 | 3 | 0.000 |");
-    has(c2, "| full | memory | L/C = ratio, d = 128 | 1000 - 100000 | 3 |");
+    test_has(c2, "| dcq | memory | L = 1000, d = 128 | 1000 - 100000 | 3 | 0.000 |");
+    test_has(c2, "| full | memory | L/C = ratio, d = 128 | 1000 - 100000 | 3 |");
     free(c2);
     char *c3 = section(t, "### Claim 3:");
-    has(c3, "| 3 | 64.00 | 60.00 | +4.00 |"); /* the duplicate (99 %) was not used */
-    has(c3, "Mean difference +3.33 points, sd 0.58, 95 % CI [+1.90, +4.77]");
+    test_has(c3, "| 3 | 64.00 | 60.00 | +4.00 |"); /* the duplicate (99 %) was not used */
+    test_has(c3, "Mean difference +3.33 points, sd 0.58, 95 % CI [+1.90, +4.77]");
     free(c3);
     char *c4 = section(t, "### Claim 4:");
-    has(c4, "**gap in b1_2** minus **gap in b51_plus**");
+    test_has(c4, "**gap in b1_2** minus **gap in b51_plus**");
     free(c4);
     char *c6 = section(t, "### Claim 6:");
-    has(c6, "p = 0.0198 (Holm-adjusted 0.0792)");
+    test_has(c6, "p = 0.0198 (Holm-adjusted 0.0792)");
     free(c6);
     assert_null(strstr(t, "**Verdict: reproduced"));
-    has(t, "| 6 | dcq 10 % (mf2) - random 10 % (mf2) | better | -2.33 [-3.77, -0.90] (95 %, n=3) "
-           "| 0.0198 | 0.0792 | smoke scale: not evidence | – | smoke scale: not evidence |");
+    test_has(t,
+             "| 6 | dcq 10 % (mf2) - random 10 % (mf2) | better | -2.33 [-3.77, -0.90] (95 %, n=3) "
+             "| 0.0198 | 0.0792 | smoke scale: not evidence | – | smoke scale: not evidence |");
     /* failed runs: the last row of k41, with its '|' escaped; the k23 failure is superseded */
-    has(t, "| 0000000000000k41 | dcq | mf2 | 1 | eval failed \\| NaN loss |");
+    test_has(t, "| 0000000000000k41 | dcq | mf2 | 1 | eval failed \\| NaN loss |");
     assert_null(strstr(t, "out of memory"));
     free(t);
     /* every table again as LaTeX booktabs beside REPORT.md, specials escaped */
     char *x = test_slurp(FX_ROOT "/tables/table_01_table-1-ratio-study-on-the-balanced-ms1m.tex");
     assert_non_null(x);
-    has(x, "\\begin{tabular}{lrrrrrrr}\n\\toprule\nhead & LFW acc & ");
-    has(x, "\\midrule\nfull & 96.20 $\\pm$ 0.20 & ");
-    has(x, "dcq 10 \\% & ");
-    has(x, "\\bottomrule\n\\end{tabular}\n");
+    test_has(x, "\\begin{tabular}{lrrrrrrr}\n\\toprule\nhead & LFW acc & ");
+    test_has(x, "\\midrule\nfull & 96.20 $\\pm$ 0.20 & ");
+    test_has(x, "dcq 10 \\% & ");
+    test_has(x, "\\bottomrule\n\\end{tabular}\n");
     free(x);
     /* derived TSVs */
     char *d = test_slurp(FX_ROOT "/reproduce_fx/derived/t1_ratio.tsv");
     assert_non_null(d);
-    has(d, "head\tratio_pct\tn\trank1_mean\trank1_std");
-    has(d, "dcq\t10\t3\t62.5\t2\t");
+    test_has(d, "head\tratio_pct\tn\trank1_mean\trank1_std");
+    test_has(d, "dcq\t10\t3\t62.5\t2\t");
     free(d);
     d = test_slurp(FX_ROOT "/reproduce_fx/derived/cost_dcq.tsv");
     assert_non_null(d);
-    has(d, "C\tstep_ms\tmem_mb\tB\tthreads\td\n1000\t1\t");
+    test_has(d, "C\tstep_ms\tmem_mb\tB\tthreads\td\n1000\t1\t");
     free(d);
 }
 
@@ -333,9 +326,9 @@ static void test_deterministic_and_no_bench(void **state)
     assert_string_equal(a, b);
     assert_int_equal(s.verdict[1], REPORT_NOT_RUN);
     assert_int_equal(s.bench_rows, -1);
-    has(a, "No bench results: run `make bench`.");
-    has(a, "**Verdict: not run (no bench.tsv: run `make bench`).**");
-    has(a, "**Verdict: not reproduced (90 % CI beyond the margin 1.00).**"); /* claim 7 */
+    test_has(a, "No bench results: run `make bench`.");
+    test_has(a, "**Verdict: not run (no bench.tsv: run `make bench`).**");
+    test_has(a, "**Verdict: not reproduced (90 % CI beyond the margin 1.00).**"); /* claim 7 */
     assert_null(strstr(a, "toy scale"));
     assert_null(strstr(a, "Generated:"));
     free(a);
@@ -347,7 +340,7 @@ static void test_deterministic_and_no_bench(void **state)
     assert_int_equal(report_write(&o, &s, &err), DCQB_OK);
     assert_int_equal(s.verdict[1], REPORT_NOT_REPRODUCED);
     a = test_slurp(FX_ROOT "/R2.md");
-    has(a, "Generated: 2024-01-01 00:00:00 UTC");
+    test_has(a, "Generated: 2024-01-01 00:00:00 UTC");
     free(a);
 }
 
@@ -381,12 +374,12 @@ static void test_derived_curves(void **state)
     assert_int_equal(report_write(&o, &s, &err), DCQB_OK);
     char *d = test_slurp(FX_ROOT "/reproduce_fx3/derived/rank1_vs_size_mf2_full.tsv");
     assert_non_null(d);
-    has(d, "size\tn\trank1_mean\trank1_std\n10\t2\t91\t");
-    has(d, "2000\t2\t55\t7.07107\n");
+    test_has(d, "size\tn\trank1_mean\trank1_std\n10\t2\t91\t");
+    test_has(d, "2000\t2\t55\t7.07107\n");
     free(d);
     d = test_slurp(FX_ROOT "/reproduce_fx3/derived/roc_mf2_full.tsv");
     assert_non_null(d);
-    has(d, "0.0001\t2\t50\t0\n");
+    test_has(d, "0.0001\t2\t50\t0\n");
     assert_null(strstr(d, "1e-05\t")); /* below the smallest positive FAR: not resolvable */
     free(d);
     /* missing runs.tsv is an I/O error naming the file */
@@ -417,7 +410,7 @@ static void test_whole_head_ignores_ratio(void **state)
     assert_non_null(a);
     assert_non_null(b);
     assert_string_equal(a, b);
-    has(b, "| full | 96.20 ± 0.20 |");
+    test_has(b, "| full | 96.20 ± 0.20 |");
     assert_null(strstr(b, "| full 10 % |"));
     assert_null(strstr(b, "Missing in runs.tsv"));
     free(a);
@@ -445,27 +438,29 @@ static void test_unseen_heads(void **state)
                             .out = FX_ROOT "/R5.md", .bench_tsv = FX_ROOT "/none.tsv"};
     struct report_summary s;
     char *t = report_text(&o, &s);
-    has(t, "| zeta 10 % | 95.20 ± 0.10 | 72.00 ± 1.00 | 62.00 ± 1.00 | 52.00 ± 1.00 |"); /* T1 */
-    has(t, "| alpha2 10 % | 32.00 ± 1.00 |"); /* Table 2 */
-    has(t, "| zeta 10 % | 42.00 ± 1.00 |");
-    has(t, "| mf2 | alpha2 |");                     /* Table 3 */
-    has(t, "| ms1m | zeta |");
+    test_has(t,
+             "| zeta 10 % | 95.20 ± 0.10 | 72.00 ± 1.00 | 62.00 ± 1.00 | 52.00 ± 1.00 |"); /* T1 */
+    test_has(t, "| alpha2 10 % | 32.00 ± 1.00 |"); /* Table 2 */
+    test_has(t, "| zeta 10 % | 42.00 ± 1.00 |");
+    test_has(t, "| mf2 | alpha2 |"); /* Table 3 */
+    test_has(t, "| ms1m | zeta |");
     const char *t2 = strstr(t, "## Table 2"), *a = strstr(t2, "| alpha2"), *z = strstr(t2, "| zeta");
     const char *d = strstr(t2, "| dcq 10 %");
     assert_true(d && a && z && d < a && a < z); /* registered heads first, then by name */
     free(t);
     char *h = test_slurp(FX_ROOT "/reproduce_fx5/derived/heads.tsv");
     assert_non_null(h);
-    has(h, "head\twhole\nfull\t1\n");
-    has(h, "alpha2\t0\nzeta\t0\n");
+    test_has(h, "head\twhole\nfull\t1\n");
+    test_has(h, "alpha2\t0\nzeta\t0\n");
     free(h);
     h = test_slurp(FX_ROOT "/reproduce_fx5/derived/tail_mf2.tsv");
     assert_non_null(h);
-    has(h, "\talpha2_acc_mean\talpha2_acc_std\talpha2_cos_mean\talpha2_cos_std\tzeta_acc_mean");
+    test_has(h,
+             "\talpha2_acc_mean\talpha2_acc_std\talpha2_cos_mean\talpha2_cos_std\tzeta_acc_mean");
     free(h);
     h = test_slurp(FX_ROOT "/reproduce_fx5/derived/t1_ratio.tsv");
     assert_non_null(h);
-    has(h, "zeta\t10\t3\t52\t1\t");
+    test_has(h, "zeta\t10\t3\t52\t1\t");
     free(h);
 }
 
@@ -489,9 +484,10 @@ static void test_missing_values(void **state)
                             .out = FX_ROOT "/R6.md", .bench_tsv = FX_ROOT "/none.tsv"};
     struct report_summary s;
     char *t = report_text(&o, &s);
-    has(t, "- Missing in runs.tsv (shown as \"missing\"; the report never fills in a default): "
-           "dcq kshot (3 runs); dcq mu (3 runs); dcq eval_net (3 runs)\n");
-    has(t, "| 10 % | missing | missing | missing | 50.00 ± 0.00 |"); /* Table 4 */
+    test_has(t,
+             "- Missing in runs.tsv (shown as \"missing\"; the report never fills in a default): "
+             "dcq kshot (3 runs); dcq mu (3 runs); dcq eval_net (3 runs)\n");
+    test_has(t, "| 10 % | missing | missing | missing | 50.00 ± 0.00 |"); /* Table 4 */
     assert_null(strstr(t, "0.999"));
     assert_null(strstr(t, "full 10 %")); /* full: every class, its NA ratio is not missing */
     free(t);
@@ -544,15 +540,16 @@ static void test_table5_names_the_machine(void **state)
         assert_non_null(t5);
         if (k == 0) {
             /* the L2 differs between the rows, so this is two machine lines */
-            has(t5, "The rows come from 2 machines");
-            has(t5, "- Zen X (L1d 48 KiB, L2 1024 KiB per core, L3 32768 KiB), BLAS core Haswell");
-            has(t5, "- Zen X (L1d 48 KiB, L2 2048 KiB per core");
+            test_has(t5, "The rows come from 2 machines");
+            test_has(t5,
+                     "- Zen X (L1d 48 KiB, L2 1024 KiB per core, L3 32768 KiB), BLAS core Haswell");
+            test_has(t5, "- Zen X (L1d 48 KiB, L2 2048 KiB per core");
         } else {
-            has(t5, "- Xeon Y (L1d 48 KiB, L2 2048 KiB per core");
+            test_has(t5, "- Xeon Y (L1d 48 KiB, L2 2048 KiB per core");
         }
-        has(t5, "ISA paths: avx512, sse2 (one row per path: see the ISA column).");
-        has(t5, "| full | 128 | 1000 | 256 | 1 | avx512 | 0.100 | 2.500 |");
-        has(t5, "| 1.75 |");
+        test_has(t5, "ISA paths: avx512, sse2 (one row per path: see the ISA column).");
+        test_has(t5, "| full | 128 | 1000 | 256 | 1 | avx512 | 0.100 | 2.500 |");
+        test_has(t5, "| 1.75 |");
         free(t);
     }
     /* one machine, one path: one line */
@@ -566,13 +563,14 @@ static void test_table5_names_the_machine(void **state)
                             .out = FX_ROOT "/RM.md", .bench_tsv = FX_ROOT "/bench_m.tsv"};
     struct report_summary s;
     char *t = report_text(&o, &s);
-    has(t, "Machine: Zen X (L1d 48 KiB, L2 1024 KiB per core, L3 32768 KiB), BLAS core Haswell."
-           " ISA path: avx2.\n");
+    test_has(t,
+             "Machine: Zen X (L1d 48 KiB, L2 1024 KiB per core, L3 32768 KiB), BLAS core Haswell."
+             " ISA path: avx2.\n");
     free(t);
     /* the older fixture has no machine columns */
     write_bench(FX_ROOT "/bench_m.tsv", 0);
     t = report_text(&o, &s);
-    has(t, "Machine: not recorded");
+    test_has(t, "Machine: not recorded");
     free(t);
 }
 

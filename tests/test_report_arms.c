@@ -93,22 +93,6 @@ static char *ax_report(const char *sweep)
     return t;
 }
 
-static void has(const char *text, const char *needle)
-{
-    if (!strstr(text, needle)) {
-        print_error("REPORT.md lacks \"%s\"\n", needle);
-        fail();
-    }
-}
-
-static void lacks(const char *text, const char *needle)
-{
-    if (strstr(text, needle)) {
-        print_error("REPORT.md has \"%s\"\n", needle);
-        fail();
-    }
-}
-
 /* The text of `text` from `start` to the next "\n## " / "\n### " heading, malloc'd. */
 static char *part(const char *text, const char *start)
 {
@@ -195,29 +179,30 @@ static void test_labels(void **state)
     write_main();
     char *t = ax_report("arms");
     char *t2 = part(t, "## Table 2");
-    has(t2, "| eff. classes / step | L/B | seeds |");
+    test_has(t2, "| eff. classes / step | L/B | seeds |");
     /* random 10 % on mf2: K_t = the 150 labels, flagged; dcq: 1 + L = 101, L/B = 100/256 */
-    has(t2, "| random 10 % (positives-only) | 47.00 ± 1.00 |");
-    has(t2, "| 150 ± 0 | n/a | 3 |");
-    has(t2, "| dcq 10 % | 57.00 ± 1.00 |");
-    has(t2, "| 101 ± 0 | 0.39 ± 0.00 | 3 |");
+    test_has(t2, "| random 10 % (positives-only) | 47.00 ± 1.00 |");
+    test_has(t2, "| 150 ± 0 | n/a | 3 |");
+    test_has(t2, "| dcq 10 % | 57.00 ± 1.00 |");
+    test_has(t2, "| 101 ± 0 | 0.39 ± 0.00 | 3 |");
     /* the tuned arm beside the common-loss one; grid rows (seed 99) enter neither */
-    has(t2, "| dcq 10 %, tuned | 60.00 ± 1.00 |");
-    lacks(t2, "10.00");
+    test_has(t2, "| dcq 10 %, tuned | 60.00 ± 1.00 |");
+    test_lacks(t2, "10.00");
     char *t1 = part(t, "## Table 1");
-    has(t1, "| random 10 % | ");
-    lacks(t1, "10 % (positives-only)"); /* 80 labels < 100 columns on ms1m */
-    lacks(t1, "42.00"); /* the hard data configuration's full is not shown */
-    has(t1, "| full | 96.20 ± 0.10 |");
-    has(t1, "| random 10 %, tuned (own loss: cosface s=50 m=0.2) | 96.60 (n=1) |");
-    has(t1, "Runs on data configuration `base` (the one with the most runs)");
+    test_has(t1, "| random 10 % | ");
+    test_lacks(t1, "10 % (positives-only)"); /* 80 labels < 100 columns on ms1m */
+    test_lacks(t1, "42.00");                 /* the hard data configuration's full is not shown */
+    test_has(t1, "| full | 96.20 ± 0.10 |");
+    test_has(t1, "| random 10 %, tuned (own loss: cosface s=50 m=0.2) | 96.60 (n=1) |");
+    test_has(t1, "Runs on data configuration `base` (the one with the most runs)");
     free(t1);
     free(t2);
     /* the ladder: mf2 0.1 positives-only, 0.5 not */
     char *l = part(t, "### Ratio ladder on both splits");
-    has(l, "| random | 10 % | 57.00 ± 1.00 | 100 ± 0 | 47.00 ± 1.00 | 150 ± 0 (positives-only) "
-           "|");
-    has(l, "| random | 50 % | – | – | 50.00 ± 1.00 | 500 ± 0 | 0, 3 |");
+    test_has(l,
+             "| random | 10 % | 57.00 ± 1.00 | 100 ± 0 | 47.00 ± 1.00 | 150 ± 0 (positives-only) "
+             "|");
+    test_has(l, "| random | 50 % | – | – | 50.00 ± 1.00 | 500 ± 0 | 0, 3 |");
     free(l);
     free(t);
 }
@@ -230,11 +215,12 @@ static void test_ema_control(void **state)
     char *t = ax_report("arms");
     char *e = part(t, "## EMA control");
     /* full on ms1m: EMA 61+s, online 60+s -> +1.00 exactly in every seed */
-    has(e, "| ms1m | full | 63.00 ± 1.00 | 62.00 ± 1.00 | +1.00 [+1.00, +1.00] (n=3) | 3 |");
+    test_has(e, "| ms1m | full | 63.00 ± 1.00 | 62.00 ± 1.00 | +1.00 [+1.00, +1.00] (n=3) | 3 |");
     /* dcq on mf2: the tuned arm when there is one (EMA 58, online 56) */
-    has(e, "| mf2 | dcq 10 %, tuned | 58.00 ± 0.00 | 56.00 ± 0.00 | +2.00 [+2.00, +2.00] (n=3)");
-    has(e, "| ms1m | dcq 10 % | 63.00 ± 1.00 | 60.00 ± 1.00 | +3.00");
-    lacks(e, "random"); /* no EMA metrics for random */
+    test_has(e,
+             "| mf2 | dcq 10 %, tuned | 58.00 ± 0.00 | 56.00 ± 0.00 | +2.00 [+2.00, +2.00] (n=3)");
+    test_has(e, "| ms1m | dcq 10 % | 63.00 ± 1.00 | 60.00 ± 1.00 | +3.00");
+    test_lacks(e, "random"); /* no EMA metrics for random */
     free(e);
     free(t);
 }
@@ -246,11 +232,11 @@ static void test_chosen(void **state)
     write_main();
     char *t = ax_report("arms");
     char *c = part(t, "## Chosen configurations");
-    has(c, "| dcq | mf2 | base | 10 % | m = 0.2 | 50.00 |  |");
-    has(c, "| dcq | mf2 | base | 10 % | m = 0.4 | 70.00 | **chosen** |");
-    has(c, "| dcq | mf2 | base | 10 % | m = 0.3 | 60.00 |  |");
-    has(c, "| full | mf2 | base | 100 % | m = 0.4 | 65.00 | best val |");
-    has(c, "test runs use m = 0.5, not a point of this grid");
+    test_has(c, "| dcq | mf2 | base | 10 % | m = 0.2 | 50.00 |  |");
+    test_has(c, "| dcq | mf2 | base | 10 % | m = 0.4 | 70.00 | **chosen** |");
+    test_has(c, "| dcq | mf2 | base | 10 % | m = 0.3 | 60.00 |  |");
+    test_has(c, "| full | mf2 | base | 100 % | m = 0.4 | 65.00 | best val |");
+    test_has(c, "test runs use m = 0.5, not a point of this grid");
     free(c);
     free(t);
 }
@@ -262,25 +248,26 @@ static void test_new_arms(void **state)
     write_main();
     char *t = ax_report("arms");
     char *a = part(t, "### Full softmax: second baseline losses");
-    has(a, "| ms1m | full | 62.00 ± 1.00 |");
-    has(a, "| ms1m | full (own loss: arcface s=64 m=0.5) | 64.00 ± 1.00 | ");
-    has(a, "+2.00 [+2.00, +2.00] (n=3) | 3 |");
+    test_has(a, "| ms1m | full | 62.00 ± 1.00 |");
+    test_has(a, "| ms1m | full (own loss: arcface s=64 m=0.5) | 64.00 ± 1.00 | ");
+    test_has(a, "+2.00 [+2.00, +2.00] (n=3) | 3 |");
     free(a);
     a = part(t, "### Partial FC v1 and v2");
-    has(a, "| ms1m | random 10 %, pfc v2 | 59.20 ± 1.10 |");
-    has(a, "| +2.20 [+1.95, +2.45] (n=3) | 3 |");
+    test_has(a, "| ms1m | random 10 %, pfc v2 | 59.20 ± 1.10 |");
+    test_has(a, "| +2.20 [+1.95, +2.45] (n=3) | 3 |");
     free(a);
     a = part(t, "### Sampled softmax proposals on the long-tail split");
-    has(a, "| mf2 | sampled 10 %, log_uniform proposal | 44.00 ± 1.00 |");
-    has(a, "| mf2 | sampled 10 %, frequency proposal | 40.00 ± 1.00 |");
-    lacks(a, "| ms1m |");
+    test_has(a, "| mf2 | sampled 10 %, log_uniform proposal | 44.00 ± 1.00 |");
+    test_has(a, "| mf2 | sampled 10 %, frequency proposal | 40.00 ± 1.00 |");
+    test_lacks(a, "| ms1m |");
     free(a);
     a = part(t, "### DCQ momentum and queue drift");
-    has(a, "mean cosine between a queued key");
+    test_has(a, "mean cosine between a queued key");
     /* mu 0.8: window 5 steps = 0.5 % of 1000; drift 0.6; rank-1 3 points below mu 0.99 */
-    has(a, "| mf2 | 0.8 | 5 (0.5 %) | 54.00 ± 1.00 | 0.600 ± 0.000 | 0.2 ± 0.0 | 0.39 ± 0.00 | "
-           "-3.00 [-3.00, -3.00] (n=3) | 3 |");
-    has(a, "| mf2 | 0.99 | 100 (10.0 %) | 57.00 ± 1.00 | 0.900 ± 0.000 |");
+    test_has(a,
+             "| mf2 | 0.8 | 5 (0.5 %) | 54.00 ± 1.00 | 0.600 ± 0.000 | 0.2 ± 0.0 | 0.39 ± 0.00 | "
+             "-3.00 [-3.00, -3.00] (n=3) | 3 |");
+    test_has(a, "| mf2 | 0.99 | 100 (10.0 %) | 57.00 ± 1.00 | 0.900 ± 0.000 |");
     free(a);
     free(t);
 }
@@ -313,15 +300,15 @@ static void test_drift_derived(void **state)
     free(t);
     char *d = test_slurp(AX_ROOT "/arms/derived/drift.tsv");
     assert_non_null(d);
-    has(d, "run_id\thead\tprofile\tdata\ttune\tseed\tmu\tqueue_drift_mean");
-    has(d, "\tdcq\tmf2\tbase\t-\t1\t0.8\t0.6\t");
-    has(d, "\tdcq\tmf2\tbase\tgrid\t99\t0.99\t0.9\t");
+    test_has(d, "run_id\thead\tprofile\tdata\ttune\tseed\tmu\tqueue_drift_mean");
+    test_has(d, "\tdcq\tmf2\tbase\t-\t1\t0.8\t0.6\t");
+    test_has(d, "\tdcq\tmf2\tbase\tgrid\t99\t0.99\t0.9\t");
     free(d);
     d = test_slurp(AX_ROOT "/arms/derived/drift_mf2.tsv");
     assert_non_null(d);
-    has(d, "mu\tn\tdrift_mean\tdrift_std\tage_mean\tage_std\trank1_mean\trank1_std\n");
-    has(d, "0.8\t3\t0.6\t0\t0.2\t0\t54\t1\n");
-    has(d, "0.99\t3\t0.9\t0\t0.2\t0\t57\t1\n");
+    test_has(d, "mu\tn\tdrift_mean\tdrift_std\tage_mean\tage_std\trank1_mean\trank1_std\n");
+    test_has(d, "0.8\t3\t0.6\t0\t0.2\t0\t54\t1\n");
+    test_has(d, "0.99\t3\t0.9\t0\t0.2\t0\t57\t1\n");
     free(d);
     d = test_slurp(AX_ROOT "/arms/derived/drift_curve_mf2_0.8.tsv");
     assert_non_null(d);
@@ -377,41 +364,43 @@ static void test_scale(void **state)
     (void)state;
     write_scale(1, 0);
     char *t = ax_report("scale");
-    has(t, "- BLAS kernels (OpenBLAS core) in runs.tsv: `Haswell` (45)\n");
+    test_has(t, "- BLAS kernels (OpenBLAS core) in runs.tsv: `Haswell` (45)\n");
     /* the sweep's point first: the ladder before Table 1 */
     assert_true(strstr(t, "## Scale ladder") < strstr(t, "## Table 1"));
     char *s = part(t, "## Scale ladder");
     /* each rung judged by its split's claim, Holm over the six rungs */
-    has(s, "| mf2 | 5000 | 3 | 3 | +1.00 [+1.00, +1.00] (n=3) | 3: better | ");
-    has(s, "| mf2 | 100000 | 3 | 3 | +6.07 [+5.31, +6.83] (n=3) | 3: better | ");
-    has(s, "| ms1m | 20000 | 3 | 3 | +0.50 [");
-    has(s, "(n=3) | 1: non-inferiority at delta | ");
-    has(s, " | reproduced |\n| mf2 | 20000");
-    has(s, "The tables and claims below take each split's usual identity count (the most common "
-           "in runs.tsv, ties: the smaller): ms1m 20000, mf2 5000; the other rungs");
-    has(s, "- mf2: from 5000 to 100000 identities the gap grows toward the paper's scale");
-    has(s, "- ms1m: from 5000 to 100000 identities the gap stays (within the smallest effect)");
-    lacks(s, "-4.50"); /* claim 4's arm (gap -5) is not the 20K rung */
-    lacks(s, "+30.50"); /* the shortened full run is not the 5K rung's full */
+    test_has(s, "| mf2 | 5000 | 3 | 3 | +1.00 [+1.00, +1.00] (n=3) | 3: better | ");
+    test_has(s, "| mf2 | 100000 | 3 | 3 | +6.07 [+5.31, +6.83] (n=3) | 3: better | ");
+    test_has(s, "| ms1m | 20000 | 3 | 3 | +0.50 [");
+    test_has(s, "(n=3) | 1: non-inferiority at delta | ");
+    test_has(s, " | reproduced |\n| mf2 | 20000");
+    test_has(s,
+             "The tables and claims below take each split's usual identity count (the most common "
+             "in runs.tsv, ties: the smaller): ms1m 20000, mf2 5000; the other rungs");
+    test_has(s, "- mf2: from 5000 to 100000 identities the gap grows toward the paper's scale");
+    test_has(s,
+             "- ms1m: from 5000 to 100000 identities the gap stays (within the smallest effect)");
+    test_lacks(s, "-4.50");  /* claim 4's arm (gap -5) is not the 20K rung */
+    test_lacks(s, "+30.50"); /* the shortened full run is not the 5K rung's full */
     free(s);
     free(t);
     char *d = test_slurp(AX_ROOT "/scale/derived/scale.tsv");
     assert_non_null(d);
-    has(d, "split\tids\tn\tgap_mean\tgap_lo\tgap_hi\tclaim\tp_holm\tverdict\n"
-           "ms1m\t5000\t3\t0.5\t");
-    has(d, "mf2\t5000\t3\t1\t1\t1\t3\t0\treproduced\n");
+    test_has(d, "split\tids\tn\tgap_mean\tgap_lo\tgap_hi\tclaim\tp_holm\tverdict\n"
+                "ms1m\t5000\t3\t0.5\t");
+    test_has(d, "mf2\t5000\t3\t1\t1\t1\t3\t0\treproduced\n");
     free(d);
     /* the mirror: mf2's gap 6, 3, 1 shrinks; ms1m's change +0.33 [-3.46, +4.13] is not decided */
     write_scale(1, 1);
     t = ax_report("shrink");
-    has(t, "- BLAS kernels (OpenBLAS core) in runs.tsv: `Haswell` (30), `SkylakeX` (15)\n");
-    has(t, "- mf2: from 5000 to 100000 identities the gap shrinks toward the paper's scale");
-    has(t, "- ms1m: from 5000 to 100000 identities the gap is not decided by these seeds");
+    test_has(t, "- BLAS kernels (OpenBLAS core) in runs.tsv: `Haswell` (30), `SkylakeX` (15)\n");
+    test_has(t, "- mf2: from 5000 to 100000 identities the gap shrinks toward the paper's scale");
+    test_has(t, "- ms1m: from 5000 to 100000 identities the gap is not decided by these seeds");
     free(t);
     /* default-profile shape: ms1m 5K plus claim 4's 20K arm, mf2 20K: no ladder */
     write_scale(0, 0);
     t = ax_report("noscale");
-    lacks(t, "## Scale ladder");
+    test_lacks(t, "## Scale ladder");
     free(t);
     assert_null(test_slurp(AX_ROOT "/noscale/derived/scale.tsv"));
 }
@@ -434,14 +423,14 @@ static void test_scale_steps(void **state)
     char *t = ax_report("steps");
     /* claim 1 at the usual ids (1000, the smaller of a tie) has its three seeds */
     char *c = part(t, "### Claim 1");
-    has(c, "| 3 | 60.30 | 60.00 | +0.30 |");
-    lacks(c, "No paired seeds");
+    test_has(c, "| 3 | 60.30 | 60.00 | +0.30 |");
+    test_lacks(c, "No paired seeds");
     free(c);
-    has(t, "| ms1m | 1000 | 3 | 3 | +0.20 [");
-    lacks(t, "Positive control: full softmax against itself with a quarter of the steps; the "
-             "better rule must call the handicapped arm worse.\n\nSecondary comparison: **full"
-             "** minus **full, a quarter of the steps**, MegaFace rank-1 at the largest "
-             "distractor size (points), paired by seed.\n\n| seed");
+    test_has(t, "| ms1m | 1000 | 3 | 3 | +0.20 [");
+    test_lacks(t, "Positive control: full softmax against itself with a quarter of the steps; the "
+                  "better rule must call the handicapped arm worse.\n\nSecondary comparison: **full"
+                  "** minus **full, a quarter of the steps**, MegaFace rank-1 at the largest "
+                  "distractor size (points), paired by seed.\n\n| seed");
     free(t);
 }
 

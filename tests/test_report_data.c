@@ -92,14 +92,6 @@ static char *report(const char *sweep, struct report_summary *s)
     return t;
 }
 
-static void has(const char *text, const char *needle)
-{
-    if (!strstr(text, needle)) {
-        print_error("lacks \"%s\"\n", needle);
-        fail();
-    }
-}
-
 /* The text from `start` to the next "### " or "## " heading after it (malloc'd). */
 static char *section(const char *text, const char *start)
 {
@@ -149,40 +141,42 @@ static void test_matrix_three_configs(void **state)
     assert_int_equal(system("grep -q '^claim & base & hard & wild & overall' " DX_ROOT
                             "/tables/*_verdicts-by-data-configuration.tex"), 0);
     assert_int_equal(s.verdict[2], REPORT_REPRODUCED); /* the main configuration: base */
-    has(t, "- Data configurations (report.data; the first is the one the tables and the claims' "
-           "details show): base, hard, wild");
-    has(t, "## Verdicts by data configuration");
-    has(t, "| claim | base | hard | wild | overall |");
-    has(t, "| 3 | reproduced: +3.00 [");
-    has(t, "not reproduced (reversed): -3.00 [");
-    has(t, "- Claim 3: depends on the configuration: holds in base, hard; not in wild "
-           "(reversed).");
-    has(t, "- Claim 7: holds in every configuration (base, hard, wild).");
-    has(t, "- Claim 9: not run in any configuration.");
+    test_has(t,
+             "- Data configurations (report.data; the first is the one the tables and the claims' "
+             "details show): base, hard, wild");
+    test_has(t, "## Verdicts by data configuration");
+    test_has(t, "| claim | base | hard | wild | overall |");
+    test_has(t, "| 3 | reproduced: +3.00 [");
+    test_has(t, "not reproduced (reversed): -3.00 [");
+    test_has(t, "- Claim 3: depends on the configuration: holds in base, hard; not in wild "
+                "(reversed).");
+    test_has(t, "- Claim 7: holds in every configuration (base, hard, wild).");
+    test_has(t, "- Claim 9: not run in any configuration.");
     /* the glance table carries the other configurations' rows; Holm over every cell */
-    has(t, "| 3 [wild] | dcq 10 % - full | better |");
-    has(t, "Holm's step-down across the claims' primary tests in all 3 data configurations");
+    test_has(t, "| 3 [wild] | dcq 10 % - full | better |");
+    test_has(t, "Holm's step-down across the claims' primary tests in all 3 data configurations");
     char *c3 = section(t, "### Claim 3:");
-    has(c3, "Data configuration **base** in detail");
-    has(c3, "- **wild**: dcq 10 % - full -3.00 [");
-    has(c3, "not reproduced (reversed)");
+    test_has(c3, "Data configuration **base** in detail");
+    test_has(c3, "- **wild**: dcq 10 % - full -3.00 [");
+    test_has(c3, "not reproduced (reversed)");
     free(c3);
     free(t);
     t = test_slurp(DX_ROOT "/three/derived/verdict_matrix.tsv");
     assert_non_null(t);
-    has(t, "claim\tdata\tverdict\tarms\tcomparison\tkind\tmean\tlo\thi\tp\tp_holm\tn\toverall\n");
-    has(t, "3\tbase\treproduced\tcommon loss\tdcq 10 % - full\tbetter\t3\t");
-    has(t, "3\twild\tnot_reproduced\tcommon loss\tdcq 10 % - full\tbetter\t-3\t");
-    has(t, "\t5\tdepends\n3\thard\t");
+    test_has(t,
+             "claim\tdata\tverdict\tarms\tcomparison\tkind\tmean\tlo\thi\tp\tp_holm\tn\toverall\n");
+    test_has(t, "3\tbase\treproduced\tcommon loss\tdcq 10 % - full\tbetter\t3\t");
+    test_has(t, "3\twild\tnot_reproduced\tcommon loss\tdcq 10 % - full\tbetter\t-3\t");
+    test_has(t, "\t5\tdepends\n3\thard\t");
     free(t);
     /* the same runs without report.data: one "default" column, no other-configuration rows */
     f = open_runs("one");
     base_arms(f, NULL, 3);
     assert_int_equal(fclose(f), 0);
     t = report("one", &s);
-    has(t, "| claim | default | overall |");
-    has(t, "- Claim 3: holds in every configuration (default).");
-    has(t, "Holm's step-down across the nine claims' primary tests.");
+    test_has(t, "| claim | default | overall |");
+    test_has(t, "- Claim 3: holds in every configuration (default).");
+    test_has(t, "Holm's step-down across the nine claims' primary tests.");
     assert_null(strstr(t, "Data configurations (report.data"));
     assert_null(strstr(t, "in the other data configurations"));
     free(t);
@@ -213,22 +207,23 @@ static void test_tuned_and_grid(void **state)
     struct report_summary s;
     char *t = report("tuned", &s);
     assert_int_equal(s.verdict[2], REPORT_REPRODUCED); /* claim 3 on the tuned arms */
-    has(t, "Common loss (every head unless marked \"own loss\"): cosface s=50 m=0.3");
-    has(t, "- Tuning: 40 grid runs (tune = grid: judged on the validation split only, never in a "
-           "comparison), 10 test runs of tuned arms (tune = best)");
+    test_has(t, "Common loss (every head unless marked \"own loss\"): cosface s=50 m=0.3");
+    test_has(t,
+             "- Tuning: 40 grid runs (tune = grid: judged on the validation split only, never in a "
+             "comparison), 10 test runs of tuned arms (tune = best)");
     char *c3 = section(t, "### Claim 3:");
-    has(c3, "Primary: the tuned arms (tune = best");
-    has(c3, "Comparison: **dcq 10 % (tuned)** minus **full (tuned)**");
-    has(c3, "| 1 | 73.80 | 72.10 | +1.70 |");
-    has(c3, "The common-loss comparison (untuned arms), secondary:");
-    has(c3, "Secondary comparison: **dcq 10 %** minus **full**");
-    has(c3, "Outcome: not reproduced (reversed)");
+    test_has(c3, "Primary: the tuned arms (tune = best");
+    test_has(c3, "Comparison: **dcq 10 % (tuned)** minus **full (tuned)**");
+    test_has(c3, "| 1 | 73.80 | 72.10 | +1.70 |");
+    test_has(c3, "The common-loss comparison (untuned arms), secondary:");
+    test_has(c3, "Secondary comparison: **dcq 10 %** minus **full**");
+    test_has(c3, "Outcome: not reproduced (reversed)");
     assert_null(strstr(c3, "99.00")); /* no grid point */
     free(c3);
     char *c1 = section(t, "### Claim 1:"); /* no tuned arms on ms1m: said, and untuned judged */
-    has(c1, "No tuned arms (tune = best) on both sides here: the untuned arms at the common "
-            "loss are judged.");
-    has(c1, "Comparison: **dcq 10 %** minus **full (same loss)**");
+    test_has(c1, "No tuned arms (tune = best) on both sides here: the untuned arms at the common "
+                 "loss are judged.");
+    test_has(c1, "Comparison: **dcq 10 %** minus **full (same loss)**");
     free(c1);
     assert_null(strstr(t, "| 99.00"));
     free(t);
@@ -262,26 +257,26 @@ static void test_ema_control(void **state)
     struct report_summary s;
     char *t = report("ema_ok", &s);
     char *c3 = section(t, "### Claim 3:");
-    has(c3, "MegaFace rank-1 of each side's EMA network");
-    has(c3, "Secondary comparison: **dcq 10 %** minus **full online**");
-    has(c3, "Secondary comparison: **dcq 10 %** minus **full EMA**");
-    has(c3, "**The gain survives the EMA control**: DCQ beats full evaluated with its own EMA "
-            "network too (+2.00 points).");
+    test_has(c3, "MegaFace rank-1 of each side's EMA network");
+    test_has(c3, "Secondary comparison: **dcq 10 %** minus **full online**");
+    test_has(c3, "Secondary comparison: **dcq 10 %** minus **full EMA**");
+    test_has(c3, "**The gain survives the EMA control**: DCQ beats full evaluated with its own EMA "
+                 "network too (+2.00 points).");
     free(c3);
     char *c8 = section(t, "### Claim 8:");
-    has(c8, "Both networks of the same runs (megaface_rank1_ema - megaface_rank1_online)");
-    has(c8, "**dcq online (f_q), same runs**");
-    has(c8, "| full | mf2 | common loss | +1.00 [");
-    has(c8, "| dcq | mf2 | common loss | +1.00 [");
-    has(c8, "| EMA better |");
+    test_has(c8, "Both networks of the same runs (megaface_rank1_ema - megaface_rank1_online)");
+    test_has(c8, "**dcq online (f_q), same runs**");
+    test_has(c8, "| full | mf2 | common loss | +1.00 [");
+    test_has(c8, "| dcq | mf2 | common loss | +1.00 [");
+    test_has(c8, "| EMA better |");
     free(c8);
     assert_int_equal(s.verdict[7], REPORT_REPRODUCED);
     free(t);
     ema_runs("ema_gone", 2, 3); /* dcq - full online = +2, dcq - full EMA = -1 */
     t = report("ema_gone", &s);
     c3 = section(t, "### Claim 3:");
-    has(c3, "**The gain does not survive the EMA control**: DCQ beats full's online network "
-            "(+2.00) but against full's EMA network it is not reproduced (-1.00).");
+    test_has(c3, "**The gain does not survive the EMA control**: DCQ beats full's online network "
+                 "(+2.00) but against full's EMA network it is not reproduced (-1.00).");
     free(c3);
     assert_int_equal(s.verdict[2], REPORT_NOT_REPRODUCED); /* the primary: EMA against EMA */
     free(t);
@@ -297,7 +292,7 @@ static void test_distractors_from_metrics(void **state)
     assert_int_equal(fclose(f), 0);
     struct report_summary s;
     char *t = report("nd", &s);
-    has(t, "; distractors 20000; seeds");
+    test_has(t, "; distractors 20000; seeds");
     assert_null(strstr(t, "100000"));
     free(t);
     f = open_runs("nd2");
@@ -307,7 +302,7 @@ static void test_distractors_from_metrics(void **state)
     put(f, &r);
     assert_int_equal(fclose(f), 0);
     t = report("nd2", &s);
-    has(t, "; distractors **differ between runs**: 5000 (1 run), 20000 (30 runs); seeds");
+    test_has(t, "; distractors **differ between runs**: 5000 (1 run), 20000 (30 runs); seeds");
     free(t);
 }
 
@@ -337,15 +332,15 @@ static void test_every_mu(void **state)
     struct report_summary s;
     char *t = report("mus", &s);
     char *c6 = section(t, "### Claim 6:");
-    has(c6, "Comparison: **dcq 10 % (mf2)** minus **random 10 % (mf2)**");
-    has(c6, "Secondary comparison: **dcq 10 % (mf2)** minus **random v2 10 % (mf2)**");
+    test_has(c6, "Comparison: **dcq 10 % (mf2)** minus **random 10 % (mf2)**");
+    test_has(c6, "Secondary comparison: **dcq 10 % (mf2)** minus **random v2 10 % (mf2)**");
     free(c6);
-    has(t, "| 6 | reproduced: +1.00 [");
+    test_has(t, "| 6 | reproduced: +1.00 [");
     char *c5 = section(t, "### Claim 5:");
-    has(c5, "**dcq mu 0.9** minus **dcq mu 0**");
-    has(c5, "mu 0.8 (5 steps, 6.25 % of 80): -5.00 [");
-    has(c5, "mu 0.9 (10 steps, 12.5 % of 80): +0.00 [");
-    has(c5, "mu 0.99 (100 steps, 125 % of 80): -6.00 [");
+    test_has(c5, "**dcq mu 0.9** minus **dcq mu 0**");
+    test_has(c5, "mu 0.8 (5 steps, 6.25 % of 80): -5.00 [");
+    test_has(c5, "mu 0.9 (10 steps, 12.5 % of 80): +0.00 [");
+    test_has(c5, "mu 0.99 (100 steps, 125 % of 80): -6.00 [");
     free(c5);
     free(t);
 }

@@ -26,10 +26,7 @@ static void write_text(const char *dir, const char *leaf, const char *text)
 {
     char p[700];
     snprintf(p, sizeof p, "%s/%s", dir, leaf);
-    FILE *f = fopen(p, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    test_write_file(p, text);
 }
 
 static void test_paths(void **state)

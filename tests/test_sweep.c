@@ -31,14 +31,6 @@ static const char *tpath(const char *leaf)
     return buf[k];
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static void rm_rf(const char *path)
 {
     char cmd[600];
@@ -49,7 +41,7 @@ static void rm_rf(const char *path)
 static int load_text(struct sweep *s, const char *name, const char *text, struct dcqb_err *err)
 {
     const char *p = tpath(name);
-    write_file(p, text);
+    test_write_file(p, text);
     return sweep_load(s, p, err);
 }
 
@@ -104,7 +96,7 @@ static const char fake_script[] =
 static const char *fake_exec(void)
 {
     const char *p = tpath("fake_dcqbench.sh");
-    write_file(p, fake_script);
+    test_write_file(p, fake_script);
     chmod(p, 0755);
     return p;
 }
@@ -438,7 +430,7 @@ static void test_runs_failures_and_resume(void **state)
         if (!strcmp(mode_of(&s.runs[i]), "crash")) crash = i;
     char p[700];
     snprintf(p, sizeof p, "%s/t/%s/checkpoint.bin", res, s.runs[crash].run_id);
-    write_file(p, "other\n");
+    test_write_file(p, "other\n");
     assert_int_equal(sweep_execute(&s, &o, &r, &err), DCQB_OK);
     assert_int_equal(attempts(res, &s, crash), 4); /* refused resume + the fresh start */
     snprintf(p, sizeof p, "ls -d %s/t/%s/aside-*/checkpoint.bin >/dev/null 2>&1", res,
@@ -534,11 +526,11 @@ static void test_header_mismatch_refused(void **state)
      * tune columns) is refused by name */
     char p[600];
     snprintf(p, sizeof p, "%s/hdr/runs.tsv", res);
-    write_file(p, "schema\trun_id\tsweep\tgit_rev\tstatus\teval.fake\thead\tsteps\terr_msg\n");
+    test_write_file(p, "schema\trun_id\tsweep\tgit_rev\tstatus\teval.fake\thead\tsteps\terr_msg\n");
     assert_int_equal(load_text(&s, "hdr.conf", "[head.full]\neval.fake = ok\n", &err), DCQB_OK);
     assert_int_equal(sweep_execute(&s, &o, &r, &err), DCQB_EINVAL);
     assert_non_null(strstr(err.msg, "schema 3 now"));
-    write_file(p, "schema\trun_id\tsweep\tgit_rev\tstatus\tbatch\teval.fake\terr_msg\n");
+    test_write_file(p, "schema\trun_id\tsweep\tgit_rev\tstatus\tbatch\teval.fake\terr_msg\n");
     assert_int_equal(sweep_execute(&s, &o, &r, &err), DCQB_EINVAL);
     assert_non_null(strstr(err.msg, "column 6: file 'batch', this sweep 'tune'"));
     sweep_free(&s);
@@ -553,7 +545,7 @@ static void test_cli_exit_status(void **state)
     const char *exec = fake_exec(), *res = tpath("res_cli");
     rm_rf(res);
     const char *conf = tpath("cli.conf");
-    write_file(conf, "[head.full]\neval.fake = ok, crash\n");
+    test_write_file(conf, "[head.full]\neval.fake = ok, crash\n");
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "%s sweep %s --exec %s --results %s --jobs 2 2>/dev/null", bin,
              conf, exec, res);
@@ -567,7 +559,7 @@ static void test_cli_exit_status(void **state)
     assert_int_equal(fscanf(p, "%d", &done), 1);
     pclose(p);
     assert_int_equal(done, 1);
-    write_file(tpath("cli_bad.conf"), "[head.full]\nbogus = 1\n");
+    test_write_file(tpath("cli_bad.conf"), "[head.full]\nbogus = 1\n");
     snprintf(cmd, sizeof cmd, "%s sweep %s --exec %s --results %s 2>/dev/null", bin,
              tpath("cli_bad.conf"), exec, res);
     st = system(cmd);
@@ -584,7 +576,7 @@ static void test_cli_sigint(void **state)
     const char *exec = fake_exec(), *res = tpath("res_int");
     rm_rf(res);
     const char *conf = tpath("int.conf");
-    write_file(conf, "[base]\nseed = 1, 2, 3\n[head.full]\neval.fake = hang\n");
+    test_write_file(conf, "[base]\nseed = 1, 2, 3\n[head.full]\neval.fake = hang\n");
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
              "start=$(date +%%s); %s sweep %s --exec %s --results %s --jobs 2 2>/dev/null & "
@@ -859,7 +851,7 @@ static void test_tune_choice_from_ledger(void **state)
         sb_printf(&b, "3\t%s\tfail\tNA\n", s.groups[1].grid_id[q]);
     }
     sb_printf(&b, "3\t%s\tok\t0.95", s.groups[0].grid_id[5]); /* torn: no newline */
-    write_file(p, b.p);
+    test_write_file(p, b.p);
     sb_free(&b);
     assert_int_equal(sweep_tune_choose(&c, &s, res, &err), DCQB_OK);
     assert_int_equal(c.chosen[0], 1);
@@ -931,7 +923,7 @@ static void test_tune_shared_grid_runs(void **state)
     sb_str(&b, "schema\trun_id\tstatus\tval_rank1\n");
     sb_printf(&b, "3\t%s\tok\t0.4\n", s.groups[0].grid_id[0]);
     sb_printf(&b, "3\t%s\tok\t0.6\n", s.groups[0].grid_id[1]);
-    write_file(p, b.p);
+    test_write_file(p, b.p);
     sb_free(&b);
     struct sweep_choice c;
     assert_int_equal(sweep_tune_choose(&c, &s, res, &err), DCQB_OK);
@@ -1044,7 +1036,7 @@ static void test_cli_stage(void **state)
     if (!bin) bin = "bin/dcqbench";
     const char *exec = fake_exec(), *res = tpath("res_cli_stage"), *conf = tpath("tu.conf");
     rm_rf(res);
-    write_file(conf, tune_conf);
+    test_write_file(conf, tune_conf);
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "%s sweep %s --exec %s --results %s --stage bogus 2>/dev/null", bin,
              conf, exec, res);

@@ -25,14 +25,6 @@ static const char *tpath(const char *leaf)
     return buf[k];
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static void reset_dir(void)
 {
     char cmd[600];
@@ -48,7 +40,7 @@ static const char sweep_text[] = "[sweep]\nname = slurmt\n[base]\nseed = 1, 2, 3
 static void load(struct sweep *s)
 {
     struct dcqb_err err = {0};
-    write_file(tpath("s.conf"), sweep_text);
+    test_write_file(tpath("s.conf"), sweep_text);
     if (sweep_load(s, tpath("s.conf"), &err)) {
         print_error("%s\n", err.msg);
         fail();
@@ -246,7 +238,7 @@ static char *submit_fake(const struct sweep *s, const char *extra, struct slurm_
 {
     static char path_env[4096];
     const char *bin = tpath("bin");
-    write_file(tpath("bin/sbatch"), fake_sbatch);
+    test_write_file(tpath("bin/sbatch"), fake_sbatch);
     chmod(tpath("bin/sbatch"), 0755);
     remove(tpath("bin/calls.txt"));
     char cwd[512];
@@ -413,11 +405,12 @@ static void test_cli_flags_and_status(void **state)
     snprintf(dir, sizeof dir, "%s/slurmt/%s", tpath("res"), s.runs[2].run_id);
     mkdir(dir, 0755);
     snprintf(f, sizeof f, "%s/train.log", dir);
-    write_file(f, "[train] step 200/1000 ( 20%)  loss 3\n[train] step 300/1000 ( 30%)  loss 2\n");
+    test_write_file(f,
+                    "[train] step 200/1000 ( 20%)  loss 3\n[train] step 300/1000 ( 30%)  loss 2\n");
     snprintf(dir, sizeof dir, "%s/slurmt/%s", tpath("res"), s.runs[3].run_id);
     mkdir(dir, 0755);
     snprintf(f, sizeof f, "%s/summary.json", dir);
-    write_file(f, "{\"status\": \"ok\", \"steps\": 10}\n");
+    test_write_file(f, "{\"status\": \"ok\", \"steps\": 10}\n");
     int fd2 = hold_lock(&s, tpath("res"), 2), fd3 = hold_lock(&s, tpath("res"), 3);
     snprintf(args, sizeof args, "sweep %s --status --results %s", tpath("s.conf"), tpath("res"));
     assert_int_equal(test_run_cli(out, sizeof out, args), 1);

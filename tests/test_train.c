@@ -107,19 +107,6 @@ static void test_two_threads_same_digest(void **state)
     }
 }
 
-struct stop_at {
-    volatile sig_atomic_t *stop;
-    int64_t at;
-};
-
-static void stop_progress(void *ctx, int64_t t, int64_t T, double loss, double lr, double sps,
-                          double el)
-{
-    (void)T, (void)loss, (void)lr, (void)sps, (void)el;
-    struct stop_at *s = ctx;
-    if (t == s->at) *s->stop = 1; /* as SIGINT would, after step t-1 finished */
-}
-
 /* trainer_run is the loop around trainer_step: stepping by hand ends in the run's digest and
  * the first step's loss is the run's first loss (DCQ: the EMA and key path too). */
 static void test_step_by_hand_equals_run(void **state)
@@ -162,8 +149,8 @@ static void test_resume_is_bit_exact(void **state)
     /* interrupted after 17 steps by the stop flag, then resumed in a fresh trainer */
     assert_int_equal(setup_tiny(&b, "full", 40, NULL, NULL, &err), DCQB_OK);
     volatile sig_atomic_t stop = 0;
-    struct stop_at sa = {&stop, 17};
-    assert_int_equal(trainer_run(&b, NULL, path, &stop, stop_progress, &sa, &rb, &err),
+    struct test_stop_at sa = {&stop, 17};
+    assert_int_equal(trainer_run(&b, NULL, path, &stop, test_stop_progress, &sa, &rb, &err),
                      DCQB_EINTR);
     trainer_free(&b);
     assert_int_equal(setup_tiny(&b, "full", 40, NULL, NULL, &err), DCQB_OK);

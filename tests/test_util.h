@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+/* cmocka.h needs the headers above first */
 #include <cmocka.h>
 
 /* |a - b| <= atol + rtol * |b|, else fail printing both values and where. */
@@ -63,6 +65,64 @@ static inline char *test_slurp(const char *path)
     p[got] = '\0';
     fclose(f);
     return p;
+}
+
+/* Write text to path (created or truncated); fails the test when it cannot. */
+static inline void test_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* The 8-hex-digit "digest" of DIR/summary.json, in a static buffer (overwritten by the next
+ * call); fails the test when there is none. */
+static inline const char *test_run_digest(const char *dir)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    char *s = test_slurp(path);
+    assert_non_null(s);
+    const char *d = strstr(s, "\"digest\": \"");
+    assert_non_null(d);
+    static char out[16];
+    memcpy(out, d + 11, 8);
+    out[8] = '\0';
+    free(s);
+    return out;
+}
+
+/* text contains (test_has) or does not contain (test_lacks) needle, else fail quoting it. */
+static inline void test_has(const char *text, const char *needle)
+{
+    if (!strstr(text, needle)) {
+        print_error("the text lacks \"%s\"\n", needle);
+        fail();
+    }
+}
+
+static inline void test_lacks(const char *text, const char *needle)
+{
+    if (strstr(text, needle)) {
+        print_error("the text has \"%s\"\n", needle);
+        fail();
+    }
+}
+
+/* A trainer_run progress callback that raises *stop when step `at` is reached, as a SIGINT
+ * after step at - 1 would (resume tests); ctx: struct test_stop_at. */
+struct test_stop_at {
+    volatile sig_atomic_t *stop;
+    int64_t at;
+};
+
+static inline void test_stop_progress(void *ctx, int64_t t, int64_t T, double loss, double lr,
+                                      double sps, double el)
+{
+    (void)T, (void)loss, (void)lr, (void)sps, (void)el;
+    struct test_stop_at *s = ctx;
+    if (t == s->at) *s->stop = 1;
 }
 
 /* The CLI under test: $DCQBENCH (set by `make test`), else bin/dcqbench. */
