@@ -80,6 +80,13 @@ static void test_files(void **state)
     assert_string_equal(text, "hello\tworld\n");
     assert_int_equal(len, 12);
     free(text);
+    /* parts, one after another (an empty one in the middle) */
+    const void *const parts[3] = {"head|", "", "payload"};
+    const size_t sizes[3] = {5, 0, 7};
+    assert_int_equal(file_write_atomic_parts(path, parts, sizes, 3, NULL), DCQB_OK);
+    assert_int_equal(file_read_all(&text, &len, path, 0, NULL), DCQB_OK);
+    assert_string_equal(text, "head|payload");
+    free(text);
     assert_int_equal(file_write_atomic(path, "", 0, NULL), DCQB_OK);
     assert_int_equal(file_read_all(&text, &len, path, 0, NULL), DCQB_OK);
     assert_string_equal(text, ""); /* empty but present: "" not NULL */

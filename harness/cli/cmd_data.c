@@ -13,6 +13,7 @@
 #include "jsonw.h"
 #include "keys.h"
 #include "synth.h"
+#include "tsv.h"
 
 static const char *const bool_flags[] = {"json", "flip", "help", NULL};
 
@@ -70,23 +71,15 @@ static int write_hist(const struct synth *s, const char *path, struct dcqb_err *
     int64_t *h = malloc(((size_t)st.max + 1) * sizeof *h);
     if (!h) return DCQB_FAIL(err, DCQB_ENOMEM, "out of memory");
     synth_size_hist(s, h);
-    char tmp[1040];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        free(h);
-        return DCQB_FAIL(err, DCQB_EIO, "%s: cannot create: %s", path, strerror(errno));
-    }
-    fprintf(f, "size\tcount\n");
+    struct sbuf b = {0};
+    sb_str(&b, "size\tcount\n");
     for (int32_t n = 0; n <= st.max; n++)
-        if (h[n]) fprintf(f, "%d\t%lld\n", n, (long long)h[n]);
+        if (h[n]) sb_printf(&b, "%d\t%lld\n", n, (long long)h[n]);
     free(h);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
-        remove(tmp);
-        return DCQB_FAIL(err, DCQB_EIO, "%s: write failed", path);
-    }
-    return DCQB_OK;
+    int rc = b.oom ? DCQB_FAIL(err, DCQB_ENOMEM, "out of memory")
+                   : file_write_atomic(path, b.p, b.n, err);
+    sb_free(&b);
+    return rc;
 }
 
 static int describe(struct cfg *c, struct dcqb_err *err)

@@ -113,15 +113,23 @@ int file_read_all(char **out, size_t *len, const char *path, size_t max, struct 
 
 int file_write_atomic(const char *path, const char *p, size_t n, struct dcqb_err *err)
 {
-    char tmp[1100];
+    const void *const parts[1] = {p};
+    return file_write_atomic_parts(path, parts, &n, 1, err);
+}
+
+int file_write_atomic_parts(const char *path, const void *const *p, const size_t *n, int k,
+                            struct dcqb_err *err)
+{
+    char tmp[4200];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
         return DCQB_FAIL(err, DCQB_EINVAL, "%s: path too long", path);
     FILE *f = fopen(tmp, "wb");
     if (!f) return DCQB_FAIL(err, DCQB_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    size_t w = n ? fwrite(p, 1, n, f) : 0;
+    int bad = 0;
+    for (int i = 0; i < k && !bad; i++) bad = n[i] && fwrite(p[i], 1, n[i], f) != n[i];
     /* fsync before the rename: after a crash the name holds the old file or the whole new one,
      * never an empty one (ext4 and xfs may commit the rename before unflushed data) */
-    int bad = w != n || fflush(f) != 0 || fsync(fileno(f)) != 0 || ferror(f);
+    bad = bad || fflush(f) != 0 || fsync(fileno(f)) != 0 || ferror(f);
     int e = errno;
     if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
         if (!bad) e = errno;

@@ -50,6 +50,10 @@ int file_read_all(char **out, size_t *len, const char *path, size_t max, struct 
  * after a crash, sees the old file or the whole new one, never half a file. Every step's result
  * is checked: a full disk is DCQB_EIO and leaves the old file in place. */
 int file_write_atomic(const char *path, const char *p, size_t n, struct dcqb_err *err);
+/* The same for k parts written one after another (part i: n[i] bytes at p[i]): a header and a
+ * payload without copying them together (checkpoints). */
+int file_write_atomic_parts(const char *path, const void *const *p, const size_t *n, int k,
+                            struct dcqb_err *err);
 
 /* ---- TSV reader ----------------------------------------------------------------------------- */
 

@@ -3,11 +3,11 @@
 #include "checkpoint.h"
 
 #include <errno.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include "train.h"
 #include "train_priv.h"
+#include "tsv.h"
 
 /* Layout (little endian, this machine's float format):
  *   "DCQBCKPT" | u32 version | u32 crc | u64 payload bytes | u64 compressed bytes
@@ -111,23 +111,11 @@ int trainer_save(const struct trainer *tr, const char *path, struct dcqb_err *er
     h.z_bytes = zn;
     h.crc = ckpt_crc(&h, buf, raw);
     free(buf);
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        free(z);
-        return DCQB_FAIL(err, DCQB_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    }
-    int ok = fwrite(&h, sizeof h, 1, f) == 1 && fwrite(z, 1, zn, f) == zn;
-    ok = (fflush(f) == 0) && ok;
-    ok = (fsync(fileno(f)) == 0) && ok; /* the rename must not land before the data */
-    ok = (fclose(f) == 0) && ok;
+    const void *const parts[2] = {&h, z};
+    const size_t sizes[2] = {sizeof h, zn};
+    rc = file_write_atomic_parts(path, parts, sizes, 2, err);
     free(z);
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return DCQB_FAIL(err, DCQB_EIO, "%s: write failed: %s", path, strerror(errno));
-    }
-    return DCQB_OK;
+    return rc;
 }
 
 int trainer_load(struct trainer *tr, const char *path, struct dcqb_err *err)
