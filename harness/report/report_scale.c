@@ -141,9 +141,9 @@ static const char *trend(const struct rep *R, const struct report_paired *p)
     return "is not decided by these seeds (the interval spans more than the smallest effect)";
 }
 
-/* Both splits' rungs into r and n, and each rung's Holm-adjusted p into adj (NaN for a split
- * with one rung): every rung of a split with two or more is one test of the split's claim, and
- * the ladder is one family. Returns 1 when a split has two rungs or more. */
+/* Both splits' rungs into r and n, and each rung's Holm-adjusted p into adj: every rung the
+ * section shows is one test of its split's claim, and the ladder is one family. Returns 1 when
+ * a split has two rungs or more (a ladder). */
 static int ladder(const struct rep *R, struct rung r[2][MAX_RUNGS], int n[2],
                   double adj[2][MAX_RUNGS])
 {
@@ -152,13 +152,12 @@ static int ladder(const struct rep *R, struct rung r[2][MAX_RUNGS], int n[2],
     for (int sp = 0; sp < 2; sp++) {
         n[sp] = rungs(R, splits[sp], r[sp]);
         any |= n[sp] > 1;
-        for (int k = 0; k < n[sp] && n[sp] > 1; k++)
-            p[np++] = report_p(&r[sp][k].gap, split_kind[sp], R->delta);
+        for (int k = 0; k < n[sp]; k++) p[np++] = report_p(&r[sp][k].gap, split_kind[sp], R->delta);
     }
     report_holm(p, np, a);
     np = 0;
     for (int sp = 0; sp < 2; sp++)
-        for (int k = 0; k < n[sp]; k++) adj[sp][k] = n[sp] > 1 ? a[np++] : NAN;
+        for (int k = 0; k < n[sp]; k++) adj[sp][k] = a[np++];
     return any;
 }
 
