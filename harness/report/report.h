@@ -75,8 +75,8 @@ struct report_paired {
 void report_paired_stats(struct report_paired *p);
 /* The difference of two paired differences, per seed both have: p->a = g1's d, p->b = g2's d,
  * so p->d = (A1 - B1) - (A2 - B2) (how one gap compares with another), with its statistics. */
-void report_paired_gaps(const struct report_paired *g1, const struct report_paired *g2,
-                        struct report_paired *p);
+void report_paired_gaps(struct report_paired *p, const struct report_paired *g1,
+                        const struct report_paired *g2);
 
 /* p-value of the comparison's null hypothesis: better: two-sided H0 mean = 0; equivalence:
  * the larger of the two one-sided p (H0 mean <= -delta, H0 mean >= delta); non-inferiority:

@@ -242,7 +242,7 @@ static void claim4(struct claim_result *c, const struct rep *R)
     int top = N_BUCKETS - 2; /* the largest bucket ("all" is not a bucket) with >= 2 pairs */
     while (top > 1 && c->tail.q[0][top].n < 2) top--;
     struct report_paired p;
-    report_paired_gaps(&c->tail.q[0][0], &c->tail.q[0][top], &p);
+    report_paired_gaps(&p, &c->tail.q[0][0], &c->tail.q[0][top]);
     char an[64], bn[64];
     snprintf(an, sizeof an, "gap in %s", report_buckets[0]);
     snprintf(bn, sizeof bn, "gap in %s", report_buckets[top]);
@@ -263,7 +263,7 @@ static void claim4(struct claim_result *c, const struct rep *R)
     }
     paired(R, &lc[0], &lc[1], M_RANK1, PCT, &lt);
     paired(R, &cl[2], &cl[3], M_RANK1, PCT, &bal);
-    report_paired_gaps(&lt, &bal, &p);
+    report_paired_gaps(&p, &lt, &bal);
     claim_text(c, "Secondary: the long-tail gap (dcq 10 %% - full on mf2) minus the balanced gap "
                   "at the same identities and queue length (ms1m-like class sizes, the "
                   "long-tail split's mean), MegaFace rank-1, paired by seed%s.\n\n",

@@ -198,7 +198,7 @@ int report_scale(struct sbuf *b, const struct rep *R)
         if (n[sp] < 2) continue;
         struct report_paired p;
         const struct rung *lo = &r[sp][0], *hi = &r[sp][n[sp] - 1];
-        report_paired_gaps(&hi->gap, &lo->gap, &p); /* largest rung's gap - smallest's */
+        report_paired_gaps(&p, &hi->gap, &lo->gap); /* largest rung's gap - smallest's */
         sb_printf(b, "- %s: from %d to %d identities the gap %s: change ", splits[sp], lo->ids,
                   hi->ids, trend(R, &p));
         fmt_gap(b, &p);

@@ -38,8 +38,8 @@ void report_paired_stats(struct report_paired *p)
     else p->p = p->mean != 0 ? 0.0 : 1.0; /* identical differences: no spread to test against */
 }
 
-void report_paired_gaps(const struct report_paired *g1, const struct report_paired *g2,
-                        struct report_paired *p)
+void report_paired_gaps(struct report_paired *p, const struct report_paired *g1,
+                        const struct report_paired *g2)
 {
     memset(p, 0, sizeof *p);
     for (int i = 0; i < g1->n; i++)
