@@ -231,16 +231,20 @@ static const char fake_sbatch[] =
     "if [ -n \"${FAKE_SBATCH_FAIL:-}\" ]; then echo 'sbatch: error: invalid partition "
     "specified: nope' >&2; exit 1; fi\n"
     "echo \"$*\" >> \"$d/calls.txt\"\n"
+    "for a in \"$@\"; do printf '[%s]' \"$a\"; done >> \"$d/args.txt\"; echo >> \"$d/args.txt\"\n"
     "echo $((100 + $(wc -l < \"$d/calls.txt\")))\n";
 
-static char *submit_fake(const struct sweep *s, const char *extra, struct slurm_result *r,
-                         int want_rc)
+/* Submit s through the fake sbatch with --sbatch options `extra`; wants return code want_rc
+ * and, when it is not DCQB_OK, an error naming want_msg. calls.txt's text, or NULL. */
+static char *submit_fake_msg(const struct sweep *s, const char *extra, struct slurm_result *r,
+                             int want_rc, const char *want_msg)
 {
     static char path_env[4096];
     const char *bin = tpath("bin");
     test_write_file(tpath("bin/sbatch"), fake_sbatch);
     chmod(tpath("bin/sbatch"), 0755);
     remove(tpath("bin/calls.txt"));
+    remove(tpath("bin/args.txt"));
     char cwd[512];
     assert_non_null(getcwd(cwd, sizeof cwd));
     snprintf(path_env, sizeof path_env, "%s/%s:%s", cwd, bin, getenv("PATH"));
@@ -258,12 +262,18 @@ static char *submit_fake(const struct sweep *s, const char *extra, struct slurm_
         fail();
     }
     if (rc) {
-        assert_non_null(strstr(err.msg, "invalid partition specified: nope"));
+        test_has(err.msg, want_msg);
         return NULL;
     }
     char *calls = test_slurp(tpath("bin/calls.txt"));
     assert_non_null(calls);
     return calls;
+}
+
+static char *submit_fake(const struct sweep *s, const char *extra, struct slurm_result *r,
+                         int want_rc)
+{
+    return submit_fake_msg(s, extra, r, want_rc, "invalid partition specified: nope");
 }
 
 /* Line n (0-based) of text, copied into a static buffer. */
@@ -440,6 +450,29 @@ static void test_cli_flags_and_status(void **state)
     sweep_free(&s);
 }
 
+/* --sbatch options are split as a shell splits them, nothing expanded: quoted blanks stay in
+ * one argument; an unterminated quote is refused before anything is submitted. */
+static void test_sbatch_quoting(void **state)
+{
+    (void)state;
+    reset_dir();
+    struct sweep s;
+    load(&s);
+    struct slurm_result r;
+    char *calls = submit_fake(&s, "--comment='two words'  --x=\"a \\\"b\\\" $c\" --y=c\\ d --z=$HOME",
+                              &r, DCQB_OK);
+    free(calls);
+    char *args = test_slurp(tpath("bin/args.txt"));
+    assert_non_null(args);
+    test_has(args, "[--comment=two words][--x=a \"b\" $c][--y=c d][--z=$HOME][");
+    free(args);
+    test_has(r.sub[0].line, " '--comment=two words' ");
+    assert_null(submit_fake_msg(&s, "--time=1 --comment='oops", &r, DCQB_EINVAL,
+                                "--sbatch: unterminated ' quote"));
+    assert_null(test_slurp(tpath("bin/calls.txt"))); /* nothing was submitted */
+    sweep_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -448,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_submit_array_of_what_is_left),
         cmocka_unit_test(test_submit_stages),
         cmocka_unit_test(test_cli_flags_and_status),
+        cmocka_unit_test(test_sbatch_quoting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -163,6 +163,45 @@ static int arg(struct argv_b *v, struct dcqb_err *err, const char *fmt, ...)
     return DCQB_OK;
 }
 
+/* The user's --sbatch options as words, split as a POSIX shell splits them, with nothing
+ * expanded: blanks separate words; '...' is literal; "..." is literal but for \" \\ \$ \`; a
+ * backslash outside quotes takes the next character literally. So --comment='two words' is one
+ * argument, as it would be on an sbatch command line. An unterminated quote is refused. */
+static int extra_args(struct argv_b *v, const char *s, struct dcqb_err *err)
+{
+    char word[1024];
+    int rc = DCQB_OK;
+    while (!rc && *(s += strspn(s, " \t\n"))) {
+        size_t n = 0;
+        char q = 0;
+        for (; *s && (q || !strchr(" \t\n", *s)); s++) {
+            char c = *s;
+            if (q == '\'') {
+                if (c == '\'') q = 0;
+                else if (n < sizeof word - 1) word[n++] = c;
+                continue;
+            }
+            if (c == '\\' && s[1] && (!q || strchr("\"\\$`", s[1]))) c = *++s;
+            else if (c == '\'' && !q) {
+                q = '\'';
+                continue;
+            } else if (c == '"') {
+                q = q ? 0 : '"';
+                continue;
+            }
+            if (n < sizeof word - 1) word[n++] = c;
+        }
+        if (q)
+            return DCQB_FAIL(err, DCQB_EINVAL, "--sbatch: unterminated %c quote", q);
+        if (n == sizeof word - 1)
+            return DCQB_FAIL(err, DCQB_EINVAL, "--sbatch: an option of over %zu characters",
+                             sizeof word - 2);
+        word[n] = '\0';
+        rc = arg(v, err, "%s", word);
+    }
+    return rc;
+}
+
 /* Submit one job: sbatch --parsable <ours> [--dependency=afterany:dep] <extra> script [stage].
  * Our options come first so that the user's --sbatch options win. */
 static int submit(struct slurm_result *res, const struct slurm_opts *o, const struct sweep *s,
@@ -182,14 +221,7 @@ static int submit(struct slurm_result *res, const struct slurm_opts *o, const st
                  ? DCQB_EINVAL : DCQB_OK;
     if (!rc && array) rc = arg(v, err, "--array=%s", array);
     if (!rc && dep) rc = arg(v, err, "--dependency=afterany:%s", dep);
-    if (!rc && o->extra) { /* split on blanks; quoting inside --sbatch is not interpreted */
-        const char *p = o->extra;
-        while (!rc && *(p += strspn(p, " \t\n"))) {
-            int len = (int)strcspn(p, " \t\n");
-            rc = arg(v, err, "%.*s", len, p);
-            p += len;
-        }
-    }
+    if (!rc && o->extra) rc = extra_args(v, o->extra, err);
     if (!rc) rc = arg(v, err, "%s", script);
     if (!rc && stage) rc = arg(v, err, "%s", stage);
     struct slurm_submit *sub = &res->sub[res->n_sub];
