@@ -269,20 +269,35 @@ static int in_group(const struct rep *R, int i, const char *profile, int by_ids,
            (!by_ids || same_ids(tsv_num(run_cfg(R, R->r[i].row, "ids")), ids));
 }
 
-/* Most common value of config key `key` over the runs of `profile` (NULL: all) and, when by_ids,
+/* Run i's value of config key `key`; NaN when not a number. */
+static double cfg_num(const struct rep *R, int i, const char *key)
+{
+    return tsv_num(run_cfg(R, R->r[i].row, key));
+}
+
+/* Run i's training steps: the config's `steps`, else (a run given `epochs`) the steps it
+ * resolved to, runs.tsv's steps column. */
+static double run_steps(const struct rep *R, int i, const char *key)
+{
+    (void)key;
+    double v = cfg_num(R, i, "steps");
+    return isnan(v) ? run_num(R, i, "steps") : v;
+}
+
+/* Most common value of get(run, key) over the runs of `profile` (NULL: all) and, when by_ids,
  * of identity count ids; ties: the smaller; NaN if none. */
-static double mode_in(const struct rep *R, const char *key, const char *profile, int by_ids,
-                      double ids)
+static double mode_in(const struct rep *R, double (*get)(const struct rep *, int, const char *),
+                      const char *key, const char *profile, int by_ids, double ids)
 {
     double best = NAN;
     int best_n = 0;
     for (int i = 0; i < R->n_runs; i++) {
         if (!in_group(R, i, profile, by_ids, ids)) continue;
-        double v = tsv_num(run_cfg(R, R->r[i].row, key));
+        double v = get(R, i, key);
         if (isnan(v)) continue;
         int c = 0;
         for (int j = 0; j < R->n_runs; j++)
-            c += in_group(R, j, profile, by_ids, ids) && tsv_num(run_cfg(R, R->r[j].row, key)) == v;
+            c += in_group(R, j, profile, by_ids, ids) && get(R, j, key) == v;
         if (c > best_n || (c == best_n && v < best)) {
             best_n = c;
             best = v;
@@ -293,15 +308,7 @@ static double mode_in(const struct rep *R, const char *key, const char *profile,
 
 static double mode_num(const struct rep *R, const char *key, const char *profile)
 {
-    return mode_in(R, key, profile, 0, NAN);
-}
-
-/* The most common steps among the runs of one data size (profile and ids): a scale ladder's
- * rungs train for different steps at fixed epochs, and a rung must not read as a shortened run
- * of another. */
-static double mode_steps(const struct rep *R, const char *profile, double ids)
-{
-    return mode_in(R, "steps", profile, 1, ids);
+    return mode_in(R, cfg_num, key, profile, 0, NAN);
 }
 
 double report_usual_ids(const struct rep *R, const char *profile)
@@ -309,18 +316,20 @@ double report_usual_ids(const struct rep *R, const char *profile)
     return mode_num(R, "ids", profile);
 }
 
-/* Control arms by configuration: head_stream set (A/A), fewer steps than the runs of the same
- * split and ids (positive control), other ids than the split's usual (claim 4 at the long-tail
- * scale, or a scale ladder's other rungs). */
+/* Control arms by configuration: head_stream set (A/A); at most half the steps of the runs of
+ * the same split and ids (the positive control's planted handicap, a quarter of the steps; a
+ * scale ladder's rungs train different steps at fixed epochs, and seeds at one rung differ by a
+ * few steps, so neither reads as shortened); other ids than the split's usual (claim 4 at the
+ * long-tail scale, or a scale ladder's other rungs). */
 static void find_variants(struct rep *R)
 {
     for (int i = 0; i < R->n_runs; i++) {
         struct rrun *u = &R->r[i];
-        double hs = tsv_num(run_cfg(R, u->row, "head_stream"));
-        double st = tsv_num(run_cfg(R, u->row, "steps"));
-        double ids = tsv_num(run_cfg(R, u->row, "ids"));
+        double hs = cfg_num(R, i, "head_stream"), st = run_steps(R, i, NULL);
+        double ids = cfg_num(R, i, "ids");
         if (!isnan(hs) && hs != 0) u->variant = RV_AA;
-        else if (!isnan(st) && st < mode_steps(R, u->profile, ids)) u->variant = RV_SHORT;
+        else if (!isnan(st) && st <= 0.5 * mode_in(R, run_steps, NULL, u->profile, 1, ids))
+            u->variant = RV_SHORT;
         else if (!isnan(ids) && ids != report_usual_ids(R, u->profile)) u->variant = RV_SCALE;
     }
 }
