@@ -1,8 +1,9 @@
 #!/bin/sh
 # test_plots.sh - plots/make_plots.sh, the path `make scale` and `make plots` take from runs.tsv
 # to REPORT.md and figures, on a toy scale ladder trained here (8 runs of 20 steps, seconds):
-#   - `make_plots.sh scale` renders the ladder figure (results/figures/scale_scale.{png,svg})
-#     and REPORT.md links it and has one gap row per rung, with both heads' seeds;
+#   - `make_plots.sh scale` renders the ladder figure (results/figures/scale_scale.{png,svg}),
+#     the report's summary line counts the rungs' verdicts, and REPORT.md links the figure and
+#     has one gap row per rung, with both heads' seeds;
 #   - a ladder without full-softmax runs has no gap to draw: the figure is skipped, not failed;
 #   - a sweep name with no runs.tsv is an error naming it.
 # Prints cmocka-style PASSED/FAILED lines for tests/run.sh.
@@ -52,7 +53,8 @@ ok toy_ladder_trains
 
 RESULTS="$T/r" sh plots/make_plots.sh scale >"$T/plots.log" 2>&1; rc=$?
 S="$T/r/scale"
-if [ $rc = 0 ] && [ -s "$T/r/figures/scale_scale.png" ] && [ -s "$T/r/figures/scale_scale.svg" ]
+if [ $rc = 0 ] && [ -s "$T/r/figures/scale_scale.png" ] && [ -s "$T/r/figures/scale_scale.svg" ] &&
+   grep -q "^report: scale ladder: 2 rungs: " "$T/plots.log"
 then ok scale_figure
 else cat "$T/plots.log"; ko scale_figure; fi
 # one row per rung, 2 dcq and 2 full seeds each, and the link to the figure

@@ -237,7 +237,7 @@ static int write_report(struct rep *R, const char *profile, struct report_summar
     header(&b, R, profile);
     sb_add(&b, o->top.p ? o->top.p : "", o->top.n);
     /* a scale ladder is the sweep's point: its section first */
-    report_scale(&b, R);
+    report_scale(&b, R, sum);
     report_tables(&b, R, conds);
     report_arms(&b, R, conds);
     free(conds);

@@ -122,6 +122,7 @@ struct report_summary {
     int smoke;               /* 1: smoke scale, REPORT.md shows no verdict as evidence */
     int aa_flag;             /* 1: the A/A control came out different (a warning on top) */
     int pos_missed;          /* 1: the positive control was not called worse */
+    int ladder[REPORT_INCONCLUSIVE + 1]; /* a scale ladder's rungs by verdict (none: all 0) */
     char out[512];           /* the REPORT.md written */
     char derived[512];       /* the derived/ folder, "" if not written */
 };

@@ -237,7 +237,7 @@ void report_arms(struct sbuf *b, const struct rep *R, struct sel *conds);
  * on the balanced split's rungs and claim 3's on the long-tail split's, when the runs have
  * several ids of a split (claim 4's balanced-at-scale arm aside), then a note on what the
  * sections after it take; returns 1 when it wrote the section, 0 (nothing written) otherwise. */
-int report_scale(struct sbuf *b, const struct rep *R);
+int report_scale(struct sbuf *b, const struct rep *R, struct report_summary *sum);
 /* A verdict as a token without spaces, for the derived TSVs (reproduced, not_reproduced,
  * inconclusive, few_seeds, not_run). */
 const char *report_verdict_token(enum report_verdict v);

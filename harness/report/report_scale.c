@@ -161,7 +161,7 @@ static int ladder(const struct rep *R, struct rung r[2][MAX_RUNGS], int n[2],
     return any;
 }
 
-int report_scale(struct sbuf *b, const struct rep *R)
+int report_scale(struct sbuf *b, const struct rep *R, struct report_summary *sum)
 {
     struct rung r[2][MAX_RUNGS];
     double adj[2][MAX_RUNGS];
@@ -187,7 +187,9 @@ int report_scale(struct sbuf *b, const struct rep *R)
             fmt_gap(b, &g->gap);
             char why[160];
             const double pa = adj[sp][k];
-            report_rule(&g->gap, split_kind[sp], R->delta, R->sesoi, pa, NULL, why, sizeof why);
+            enum report_verdict v = report_rule(&g->gap, split_kind[sp], R->delta, R->sesoi, pa,
+                                                NULL, why, sizeof why);
+            sum->ladder[v]++;
             sb_printf(b, " | %s | ", split_rule[sp]);
             if (isnan(pa)) sb_str(b, "–");
             else sb_printf(b, "%.3g", pa);
