@@ -64,7 +64,8 @@ struct rundir_summary {
     int batch;
     double final_loss, first_loss; /* NAN -> null */
     uint32_t digest;
-    double wall_s, samples_per_s;
+    double wall_s, samples_per_s; /* this invocation's steps: a resumed run counts from the
+                                   * resume (its checkpointed sums above do not) */
     double head_time_share, backbone_time_share, data_time_share;
     double head_per_class_bytes, head_fixed_bytes;
     double head_mem_bytes;         /* summary.json also gets head_mem_mb = this / 2^20 */
