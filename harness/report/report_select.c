@@ -321,16 +321,34 @@ double report_usual_ids(const struct rep *R, const char *profile)
  * scale ladder's rungs train different steps at fixed epochs, and seeds at one rung differ by a
  * few steps, so neither reads as shortened); other ids than the split's usual (claim 4 at the
  * long-tail scale, or a scale ladder's other rungs). */
+#define VARIANT_GROUPS 64
+struct vgroup {
+    const char *profile;
+    double ids, steps, usual; /* the group's most common steps, its split's usual ids */
+};
+
 static void find_variants(struct rep *R)
 {
+    struct vgroup g[VARIANT_GROUPS]; /* each (split, ids) group's modes once: O(runs^2) each */
+    int ng = 0;
     for (int i = 0; i < R->n_runs; i++) {
         struct rrun *u = &R->r[i];
         double hs = cfg_num(R, i, "head_stream"), st = run_steps(R, i, NULL);
         double ids = cfg_num(R, i, "ids");
+        int k = 0;
+        while (k < ng && (strcmp(g[k].profile, u->profile) || !same_ids(g[k].ids, ids))) k++;
+        double mode_st, usual;
+        if (k < ng) {
+            mode_st = g[k].steps;
+            usual = g[k].usual;
+        } else {
+            mode_st = mode_in(R, run_steps, NULL, u->profile, 1, ids);
+            usual = report_usual_ids(R, u->profile);
+            if (ng < VARIANT_GROUPS) g[ng++] = (struct vgroup){u->profile, ids, mode_st, usual};
+        }
         if (!isnan(hs) && hs != 0) u->variant = RV_AA;
-        else if (!isnan(st) && st <= 0.5 * mode_in(R, run_steps, NULL, u->profile, 1, ids))
-            u->variant = RV_SHORT;
-        else if (!isnan(ids) && ids != report_usual_ids(R, u->profile)) u->variant = RV_SCALE;
+        else if (!isnan(st) && st <= 0.5 * mode_st) u->variant = RV_SHORT;
+        else if (!isnan(ids) && ids != usual) u->variant = RV_SCALE;
     }
 }
 
