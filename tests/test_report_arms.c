@@ -430,7 +430,7 @@ static void test_scale_steps(void **state)
         ax_row(&sh, s, 0.5 - 0.01 * s, NAN, NAN, NAN, 120, NAN);
     }
     char *t = ax_report("steps");
-    /* claim 1 at the usual ids (1000, the smaller of a tie) has its three seeds */
+    /* claim 1 at the usual ids (1000, with the control the most common) has its three seeds */
     char *c = part(t, "### Claim 1");
     test_has(c, "| 3 | 60.30 | 60.00 | +0.30 |");
     test_lacks(c, "No paired seeds");
