@@ -230,6 +230,14 @@ static void test_train_progress(void **state)
     assert_true(t == 400 && T == 19634);
     write_text(d, "train.log", RUNDIR_PROGRESS_TAG "500/x\n"); /* not a count: not progress */
     assert_int_equal(rundir_train_progress(&t, &T, d), 0);
+    /* any log's last tagged line: the eval log's stage line, the tag and newline stripped */
+    char line[64];
+    assert_int_equal(rundir_log_last(line, sizeof line, d, RUNDIR_EVAL_LOG, RUNDIR_EVAL_TAG), 0);
+    assert_string_equal(line, "");
+    write_text(d, "eval.log", RUNDIR_EVAL_TAG "probes: 3520 done in 0.0s\n" RUNDIR_EVAL_TAG
+               "distractors: 400/1000 (40%)  elapsed 21s  ETA 31s\nmetrics written\n");
+    assert_int_equal(rundir_log_last(line, sizeof line, d, RUNDIR_EVAL_LOG, RUNDIR_EVAL_TAG), 1);
+    assert_string_equal(line, "distractors: 400/1000 (40%)  elapsed 21s  ETA 31s");
 }
 
 int main(void)

@@ -409,7 +409,8 @@ static void test_cli_flags_and_status(void **state)
     assert_non_null(strstr(out, "failed  "));
     assert_non_null(strstr(out, ": train crashed"));
     /* running runs show their stage: run 2 in training (its train.log's last progress line),
-     * run 3 evaluating (summary.json says training ended ok); every line the keys that tell
+     * run 3 evaluating (summary.json says training ended ok; its eval.log's last stage line,
+     * without the times); every line the keys that tell
      * the runs apart (seed for all, ratio for dcq) */
     char dir[700], f[800];
     snprintf(dir, sizeof dir, "%s/slurmt/%s", tpath("res"), s.runs[2].run_id);
@@ -421,12 +422,16 @@ static void test_cli_flags_and_status(void **state)
     mkdir(dir, 0755);
     snprintf(f, sizeof f, "%s/summary.json", dir);
     test_write_file(f, "{\"status\": \"ok\", \"steps\": 10}\n");
+    snprintf(f, sizeof f, "%s/eval.log", dir);
+    test_write_file(f, "[eval] probes: 3520 done in 0.0s\n"
+                       "[eval] distractors: 400/1000 (40%)  elapsed 21s  ETA 31s\n");
     int fd2 = hold_lock(&s, tpath("res"), 2), fd3 = hold_lock(&s, tpath("res"), 3);
     snprintf(args, sizeof args, "sweep %s --status --results %s", tpath("s.conf"), tpath("res"));
     assert_int_equal(test_run_cli(out, sizeof out, args), 1);
     close(fd2);
     close(fd3);
-    static const char *const stage[2] = {"step 300/1000 (30%)", "evaluating"};
+    static const char *const stage[2] = {"step 300/1000 (30%)",
+                                         "evaluating, distractors: 400/1000 (40%)  build/"};
     for (int k = 0; k < 2; k++) {
         const char *l = strstr(out, s.runs[2 + k].run_id);
         assert_non_null(l);

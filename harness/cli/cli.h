@@ -19,5 +19,8 @@ int cmd_bench(int argc, char **argv);
 int cli_error(const char *cmd, const struct dcqb_err *err);
 /* Non-zero if argv contains -h or --help. */
 int cli_wants_help(int argc, char **argv);
+/* A duration for progress lines and ETAs: "9.5s", "45s", "3m05s", "2h05m"; "?" when negative
+ * or not finite. */
+void cli_fmt_dur(char *buf, size_t n, double s);
 
 #endif

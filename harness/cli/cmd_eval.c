@@ -16,6 +16,7 @@
 #include "eval.h"
 #include "eval_rundir.h"
 #include "npy.h"
+#include "rundir.h"
 
 static void usage(void)
 {
@@ -186,13 +187,46 @@ static void print_summary(const struct eval_summary *s, const char *out, double 
 #undef V
 }
 
+/* Progress of one stage (probes, distractors, ...): on a terminal one refreshed line, else a
+ * line at every tenth of a stage that takes over EVAL_LOG_MIN_S, with the stage's ETA (a sweep's
+ * eval.log), and the stage's end. */
+#define EVAL_LOG_MIN_S 20.0
+struct eval_prog {
+    int tty;
+    char stage[48];
+    double t0, last;
+    int tenth; /* tenths of the stage already logged */
+    int open;  /* a terminal line is waiting for its newline */
+};
+
 static void on_eval_progress(void *ctx, const char *stage, int64_t done, int64_t total)
 {
-    int *tty = ctx;
-    if (*tty)
-        fprintf(stderr, "\r[eval] %-12s %lld/%lld   ", stage, (long long)done, (long long)total);
-    else if (done == total)
-        fprintf(stderr, "[eval] %s: %lld done\n", stage, (long long)total);
+    struct eval_prog *p = ctx;
+    const double now = dcqb_now_s();
+    if (strncmp(p->stage, stage, sizeof p->stage - 1)) { /* a new stage */
+        snprintf(p->stage, sizeof p->stage, "%s", stage);
+        p->t0 = now;
+        p->last = 0;
+        p->tenth = 0;
+    }
+    const double el = now - p->t0, frac = total > 0 ? (double)done / (double)total : 1.0;
+    char eta[32], els[32];
+    cli_fmt_dur(els, sizeof els, el);
+    cli_fmt_dur(eta, sizeof eta, frac > 0 ? el * (1.0 - frac) / frac : -1.0);
+    if (p->tty) {
+        if (done != total && now - p->last < 0.25) return;
+        p->last = now;
+        fprintf(stderr, "\r[eval] %-12s %lld/%lld (%3.0f%%)  ETA %s   ", stage, (long long)done,
+                (long long)total, 100.0 * frac, eta);
+        p->open = done != total;
+        if (!p->open) fprintf(stderr, "\n");
+    } else if (done == total) {
+        fprintf(stderr, RUNDIR_EVAL_TAG "%s: %lld done in %s\n", stage, (long long)total, els);
+    } else if ((int)(10 * frac) > p->tenth && el > EVAL_LOG_MIN_S) {
+        p->tenth = (int)(10 * frac);
+        fprintf(stderr, RUNDIR_EVAL_TAG "%s: %lld/%lld (%.0f%%)  elapsed %s  ETA %s\n", stage,
+                (long long)done, (long long)total, 100.0 * frac, els, eta);
+    }
 }
 
 /* `--run DIR [--out DIR2] [--net ema|online] [--flip-sum 0|1] [--distractors N] ...`: every
@@ -205,7 +239,8 @@ static int eval_run_mode(struct cfg *c, const char *run)
     const char *out;
     char outbuf[4096];
     long long thr;
-    int tty = isatty(2), rc;
+    struct eval_prog prog = {.tty = isatty(2)};
+    int rc;
     cfg_get_str(c, "out", NULL, &out, &err);
     if (!out) {
         snprintf(outbuf, sizeof outbuf, "%s/eval", run);
@@ -225,8 +260,8 @@ static int eval_run_mode(struct cfg *c, const char *run)
         e->used = 1;
     }
     double t0 = dcqb_now_s();
-    rc = eval_rundir(run, &ev, out, &sum, on_eval_progress, &tty, &err);
-    if (tty) fprintf(stderr, "\n");
+    rc = eval_rundir(run, &ev, out, &sum, on_eval_progress, &prog, &err);
+    if (prog.open) fprintf(stderr, "\n");
     if (rc) {
         cfg_free(&ev);
         cli_error("eval", &err);

@@ -134,8 +134,8 @@ static const char sweep_help_slurm[] =
     "                  run done (ok row), running (its lock is held), failed (only fail rows;\n"
     "                  the last message shown) or to run; one line per run not done (the\n"
     "                  keys that tell it apart; running: its train.log's last step t/T, or\n"
-    "                  evaluating), then the counts. Exit 0 when every run is done, 1\n"
-    "                  otherwise.\n";
+    "                  evaluating and its eval.log's last stage), then the counts. Exit 0\n"
+    "                  when every run is done, 1 otherwise.\n";
 
 /* Set by the handler, read by sweep_execute: 1 = stop launching + forward SIGINT, 2 = kill. */
 static volatile sig_atomic_t g_stop;
@@ -151,15 +151,6 @@ struct progress_ctx {
     int tty;
 };
 
-static void fmt_time(char *out, size_t n, double s)
-{
-    if (s < 0) snprintf(out, n, "?");
-    else if (s < 10) snprintf(out, n, "%.1fs", s);
-    else if (s < 120) snprintf(out, n, "%.0fs", s);
-    else if (s < 7200) snprintf(out, n, "%.0fm%02.0fs", floor(s / 60), fmod(s, 60));
-    else snprintf(out, n, "%.0fh%02.0fm", floor(s / 3600), floor(fmod(s, 3600) / 60));
-}
-
 static void on_progress(void *ctx, const struct sweep_progress *p)
 {
     const struct progress_ctx *c = ctx;
@@ -167,8 +158,8 @@ static void on_progress(void *ctx, const struct sweep_progress *p)
     for (int i = 0; i < p->run->n_kv; i++)
         if (strcmp(p->run->key[i], "head") == 0) head = p->run->val[i];
     char eta[32], wall[32];
-    fmt_time(eta, sizeof eta, p->eta_s);
-    fmt_time(wall, sizeof wall, p->wall_s);
+    cli_fmt_dur(eta, sizeof eta, p->eta_s);
+    cli_fmt_dur(wall, sizeof wall, p->wall_s);
     if (c->tty) {
         if (!p->ok)
             fprintf(stderr, "\r\033[Ksweep %s: run %s (%s) failed: %s\n", c->sweep, p->run->run_id,
@@ -294,8 +285,9 @@ static int varying_keys(const struct sweep *s, const char **out, int max)
     return n;
 }
 
-/* A running run's stage from its folder: "evaluating" once training has ended ok, else the
- * train log's last "step t/T (p%)", else "starting". */
+/* A running run's stage from its folder: once training has ended ok "evaluating" and the eval
+ * log's last stage line ("distractors: 400000/1000000 (40%)"), else the train log's last
+ * "step t/T (p%)", else "starting". */
 static void running_stage(char *buf, size_t n, const char *dir)
 {
     struct rundir_record rec;
@@ -304,8 +296,16 @@ static void running_stage(char *buf, size_t n, const char *dir)
     const char *st = NULL;
     if (rundir_record_read(&rec, dir, RUNDIR_SUMMARY, &err) == DCQB_OK)
         st = rundir_record_get(&rec, "status");
-    if (st && !strcmp(st, "ok")) snprintf(buf, n, "evaluating");
-    else if (rundir_train_progress(&t, &T, dir))
+    char line[64];
+    if (st && !strcmp(st, "ok")) {
+        if (rundir_log_last(line, sizeof line, dir, RUNDIR_EVAL_LOG, RUNDIR_EVAL_TAG)) {
+            char *el = strstr(line, "  elapsed"); /* the stage and its share, not the times */
+            if (el) *el = '\0';
+            snprintf(buf, n, "evaluating, %s", line);
+        } else {
+            snprintf(buf, n, "evaluating");
+        }
+    } else if (rundir_train_progress(&t, &T, dir))
         snprintf(buf, n, "step %lld/%lld (%.0f%%)", (long long)t, (long long)T,
                  T > 0 ? 100.0 * (double)t / (double)T : 0.0);
     else snprintf(buf, n, "starting");

@@ -73,14 +73,6 @@ struct prog {
     double last;   /* time of the last terminal refresh */
 };
 
-static void fmt_dur(char *buf, size_t n, double s)
-{
-    if (!isfinite(s) || s < 0) s = 0;
-    long x = (long)(s + 0.5);
-    if (x >= 3600) snprintf(buf, n, "%ldh%02ldm", x / 3600, (x / 60) % 60);
-    else snprintf(buf, n, "%ldm%02lds", x / 60, x % 60);
-}
-
 static void on_progress(void *ctx, int64_t t, int64_t T, double loss, double lr, double sps,
                         double el)
 {
@@ -93,8 +85,8 @@ static void on_progress(void *ctx, int64_t t, int64_t T, double loss, double lr,
     }
     char eta[32], els[32];
     double steps_per_s = el > 0 ? (double)(t - p->t0) / el : 0;
-    fmt_dur(eta, sizeof eta, steps_per_s > 0 ? (double)(T - t) / steps_per_s : 0);
-    fmt_dur(els, sizeof els, el);
+    cli_fmt_dur(eta, sizeof eta, steps_per_s > 0 ? (double)(T - t) / steps_per_s : 0);
+    cli_fmt_dur(els, sizeof els, el);
     fprintf(stderr, "%s" RUNDIR_PROGRESS_TAG "%lld/%lld (%3.0f%%)  loss %.4f  lr %.4g  %.0f "
             "samples/s  elapsed %s  ETA %s%s", p->tty ? "\r" : "", (long long)t, (long long)T,
             100.0 * (double)t / (double)T, loss, lr, sps, els, eta, p->tty ? "  " : "\n");
@@ -216,7 +208,7 @@ static int plan_run(const struct cfg *cfg, int only, struct dcqb_err *err)
                mp.head, mp.flops_per_step);
     if (!only && !memplan_wants_probe(&mp)) return DCQB_OK;
     if ((rc = memplan_probe(&mp, cfg, MEMPLAN_PROBE_STEPS, err))) return rc;
-    fmt_dur(eta, sizeof eta, mp.est_s);
+    cli_fmt_dur(eta, sizeof eta, mp.est_s);
     fprintf(stderr, "[plan] estimated wall time %s: %lld steps x %.3f s/step (%d timed steps)\n",
             eta, (long long)mp.steps, mp.s_per_step, MEMPLAN_PROBE_STEPS);
     if (only) printf("plan: s_per_step %.6f, est_s %.1f\n", mp.s_per_step, mp.est_s);

@@ -352,25 +352,35 @@ int rundir_curve_last_step(int64_t *last, const char *dir, int64_t below, struct
     return DCQB_OK;
 }
 
-int rundir_train_progress(int64_t *t, int64_t *T, const char *dir)
+int rundir_log_last(char *line, size_t n, const char *dir, enum rundir_file f, const char *tag)
 {
     char path[4096], buf[4097];
-    *t = *T = -1;
-    if (rundir_path(path, sizeof path, dir, RUNDIR_TRAIN_LOG)) return 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
+    if (n) line[0] = '\0';
+    if (rundir_path(path, sizeof path, dir, f)) return 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return 0;
     /* the tail holds the last line: a log only grows by lines of ~100 bytes */
-    long n = 0;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 4096) fseek(f, n - 4096, SEEK_SET);
-    else rewind(f);
-    size_t got = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
+    long len = 0;
+    if (fseek(fp, 0, SEEK_END) == 0 && (len = ftell(fp)) > 4096) fseek(fp, len - 4096, SEEK_SET);
+    else rewind(fp);
+    size_t got = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
     buf[got] = '\0';
     const char *p = buf, *last = NULL;
-    while ((p = strstr(p, RUNDIR_PROGRESS_TAG))) last = p++;
+    while ((p = strstr(p, tag))) last = p++;
+    if (!last) return 0;
+    last += strlen(tag);
+    snprintf(line, n, "%.*s", (int)strcspn(last, "\r\n"), last);
+    return 1;
+}
+
+int rundir_train_progress(int64_t *t, int64_t *T, const char *dir)
+{
+    char line[256];
     long long a, b;
-    if (!last || sscanf(last + strlen(RUNDIR_PROGRESS_TAG), "%lld/%lld", &a, &b) != 2 || a < 0 ||
-        b < a)
+    *t = *T = -1;
+    if (!rundir_log_last(line, sizeof line, dir, RUNDIR_TRAIN_LOG, RUNDIR_PROGRESS_TAG) ||
+        sscanf(line, "%lld/%lld", &a, &b) != 2 || a < 0 || b < a)
         return 0;
     *t = a;
     *T = b;

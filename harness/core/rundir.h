@@ -137,6 +137,11 @@ int rundir_curve_last_step(int64_t *last, const char *dir, int64_t below, struct
 /* The last progress line in DIR/train.log: *t steps of *T done. Returns 1 when found, 0 (with
  * *t = *T = -1) when there is no log or no such line yet. For `sweep --status`. */
 int rundir_train_progress(int64_t *t, int64_t *T, const char *dir);
+/* The progress line `dcqbench eval` logs per stage ("[eval] distractors: 400000/1000000 ..."). */
+#define RUNDIR_EVAL_TAG "[eval] "
+/* The rest of the last line of DIR/<f> (a log) after the last `tag` in its last 4 KiB, into
+ * line (at most n - 1 bytes). Returns 1 when found, 0 ("" in line) otherwise. */
+int rundir_log_last(char *line, size_t n, const char *dir, enum rundir_file f, const char *tag);
 
 /* Write DIR/provenance.json (provenance_write). DCQB_EIO when it cannot be written. */
 int rundir_provenance_write(const char *dir, int threads, unsigned long long seed,
