@@ -329,8 +329,9 @@ static int embed_pairs(struct rundir_eval *re, struct eval_inputs *in, struct dc
     return DCQB_OK;
 }
 
-/* re->hold, re->hlab: one held-out image of every class with >= 2; returns how many. */
-static int64_t embed_holdout(struct rundir_eval *re)
+/* re->hold, re->hlab: one held-out image of every class with >= 2 (H of them, for the
+ * progress); returns how many. */
+static int64_t embed_holdout(struct rundir_eval *re, int64_t H)
 {
     struct embedder *em = &re->em;
     const struct synth *syn = re->tr.ts.syn;
@@ -347,10 +348,12 @@ static int64_t embed_holdout(struct rundir_eval *re)
             embed_rows(em, re->hold + h * d, n);
             h += n;
             n = 0;
+            report(re->progress, re->pctx, "held-out", h, H);
         }
     }
     if (n) embed_rows(em, re->hold + h * d, n);
     h += n;
+    report(re->progress, re->pctx, "held-out", h, H);
     return h;
 }
 
@@ -364,8 +367,9 @@ static int embed_class_means(struct rundir_eval *re, struct dcqb_err *err)
     int32_t *lab_chunk = re->lab_chunk;
     int rc;
     if ((rc = eval_class_accum_init(&re->acc, C, d, err))) return rc;
-    int64_t n = 0;
-    int64_t done = 0, total = ts->N;
+    int64_t n = 0, done = 0, total = 0;
+    for (int64_t c = 0; c < C; c++) /* the images the means take: at most mean_cap a class */
+        total += mean_cap > 0 && ts->sizes[c] > mean_cap ? mean_cap : ts->sizes[c];
     for (int64_t c = 0; c < C; c++) {
         int32_t m = ts->sizes[c];
         if (mean_cap > 0 && m > mean_cap) m = (int32_t)mean_cap;
@@ -385,6 +389,7 @@ static int embed_class_means(struct rundir_eval *re, struct dcqb_err *err)
         embed_rows(em, em->e, n);
         if ((rc = eval_class_accum_add(&re->acc, em->e, lab_chunk, n, err))) return rc;
     }
+    report(re->progress, re->pctx, "class means", done + n, total);
     return eval_class_accum_finish(&re->acc, re->means, NULL, err);
 }
 
@@ -405,7 +410,7 @@ static int embed_tail(struct rundir_eval *re, struct eval_inputs *in, struct dcq
     re->means = malloc(sizeof(float) * (size_t)C * d);
     re->sizes = malloc(sizeof(int32_t) * (size_t)C);
     if (!re->hold || !re->hlab || !re->means || !re->sizes) return oom(re, err);
-    const int64_t h = embed_holdout(re);
+    const int64_t h = embed_holdout(re, H);
     if ((rc = embed_class_means(re, err))) return rc;
     for (int64_t c = 0; c < C; c++) re->sizes[c] = tr->ts.sizes[c];
     in->holdout = (struct eval_mat){re->hold, h, d};
