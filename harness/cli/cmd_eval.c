@@ -216,12 +216,14 @@ static void on_eval_progress(void *ctx, const char *stage, int64_t done, int64_t
     if (p->tty) {
         if (done != total && now - p->last < 0.25) return;
         p->last = now;
-        fprintf(stderr, "\r[eval] %-12s %lld/%lld (%3.0f%%)  ETA %s   ", stage, (long long)done,
-                (long long)total, 100.0 * frac, eta);
+        fprintf(stderr, "\r" RUNDIR_EVAL_TAG "%-12s %lld/%lld (%3.0f%%)  ETA %s   ", stage,
+                (long long)done, (long long)total, 100.0 * frac, eta);
         p->open = done != total;
         if (!p->open) fprintf(stderr, "\n");
     } else if (done == total) {
         fprintf(stderr, RUNDIR_EVAL_TAG "%s: %lld done in %s\n", stage, (long long)total, els);
+    } else if (done == 0) { /* a stage announced before its work (scoring) */
+        fprintf(stderr, RUNDIR_EVAL_TAG "%s: started\n", stage);
     } else if ((int)(10 * frac) > p->tenth && el > EVAL_LOG_MIN_S) {
         p->tenth = (int)(10 * frac);
         fprintf(stderr, RUNDIR_EVAL_TAG "%s: %lld/%lld (%.0f%%)  elapsed %s  ETA %s\n", stage,

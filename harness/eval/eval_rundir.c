@@ -444,6 +444,7 @@ int eval_rundir(const char *rundir, struct cfg *opts, const char *outdir,
     if ((rc = embed_tail(&re, &in, err))) goto out;
     report(progress, pctx, "scoring", 0, 1);
     rc = eval_run(&in, &re.eo.ecfg, outdir, sum, err);
+    if (!rc) report(progress, pctx, "scoring", 1, 1);
 out:
     eval_class_accum_free(&re.acc);
     free(re.em.x);
