@@ -108,7 +108,8 @@ static void missing_line(struct sbuf *b, const struct rep *R)
 
 static void header(struct sbuf *b, const struct rep *R, const char *profile)
 {
-    sb_printf(b, "# dcqbench reproduction report: profile %s\n\n", profile);
+    if (R->o->profile) sb_printf(b, "# dcqbench reproduction report: profile %s\n\n", profile);
+    else sb_printf(b, "# dcqbench report: sweep %s\n\n", R->sweep);
     if (R->smoke)
         sb_str(b, "> **Smoke profile: toy scale. These numbers exercise the pipeline; they are not "
                   "evidence for or against any claim (smoke scale: not evidence).**\n\n");
@@ -136,10 +137,20 @@ static void header(struct sbuf *b, const struct rep *R, const char *profile)
         {"- Scale: ms1m-like ids ", "ids", "ms1m"}, {"; mf2-like ids ", "ids", "mf2"},
         {"; steps ", "steps", NULL}, {"; batch ", "batch", NULL},
         {"; distractors ", NULL, NULL}, {"; seeds ", "seed", NULL}};
+    int by_epochs = 0; /* runs given epochs, not steps (a scale ladder): show the epochs */
+    for (int i = 0; i < R->n_runs; i++)
+        by_epochs |= !run_cfg(R, R->r[i].row, "steps") && run_cfg(R, R->r[i].row, "epochs");
     for (int i = 0; i < 6; i++) {
         sb_str(b, scale[i][0]);
-        if (scale[i][1]) distinct_cfg(b, R, scale[i][1], scale[i][2]);
-        else distractors_used(b, R);
+        if (by_epochs && !strcmp(scale[i][0], "; steps ")) {
+            distinct_cfg(b, R, "steps", NULL);
+            sb_str(b, "; epochs ");
+            distinct_cfg(b, R, "epochs", NULL);
+        } else if (scale[i][1]) {
+            distinct_cfg(b, R, scale[i][1], scale[i][2]);
+        } else {
+            distractors_used(b, R);
+        }
     }
     if (R->n_data > 1 || strcmp(R->datas[0], "default")) {
         sb_str(b, "\n- Data configurations (report.data; the first is the one the tables and the "
