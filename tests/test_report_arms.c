@@ -444,6 +444,15 @@ static void test_scale_steps(void **state)
     test_lacks(ctl, "Positive control: not run");
     free(ctl);
     free(t);
+    /* reported without a profile (make scale): titled by the sweep */
+    struct report_opts o = {.results_dir = AX_ROOT, .sweep = "steps",
+                            .out = AX_ROOT "/steps/REPORT_np.md", .bench_tsv = AX_ROOT "/none.tsv"};
+    struct report_summary sum;
+    assert_int_equal(report_write(&o, &sum, NULL), DCQB_OK);
+    t = test_slurp(o.out);
+    assert_non_null(t);
+    test_has(t, "# dcqbench report: sweep steps\n");
+    free(t);
 }
 
 int main(void)
