@@ -46,14 +46,15 @@ static const char *usual_shape(const struct rep *R, const char *split)
     return best;
 }
 
-/* A run of the ladder: the head's base arm on the split (any variant but the A/A control),
- * the split's usual class-size shape. */
+/* A run of the ladder: the head's base arm on the split (any variant but the A/A and the
+ * shortened positive control), the split's usual class-size shape. */
 static int on_ladder(const struct rep *R, const struct sel *s, const struct rrun *u,
                      const char *shape)
 {
     struct sel t = *s;
     t.variant = u->variant;
-    if (u->variant == RV_AA || u->ids < 0 || !sel_match(&t, u)) return 0;
+    if (u->variant == RV_AA || u->variant == RV_SHORT || u->ids < 0 || !sel_match(&t, u))
+        return 0;
     return same_shape(run_cfg(R, u->row, "lognorm_mean"), shape);
 }
 

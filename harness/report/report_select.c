@@ -316,15 +316,27 @@ double report_usual_ids(const struct rep *R, const char *profile)
     return mode_num(R, "ids", profile);
 }
 
-/* Control arms by configuration: head_stream set (A/A); at most half the steps of the runs of
- * the same split and ids (the positive control's planted handicap, a quarter of the steps; a
- * scale ladder's rungs train different steps at fixed epochs, and seeds at one rung differ by a
- * few steps, so neither reads as shortened); other ids than the split's usual (claim 4 at the
- * long-tail scale, or a scale ladder's other rungs). */
+/* The most steps among the runs of `profile` and ids: the full-length runs of that data size. */
+static double max_steps(const struct rep *R, const char *profile, double ids)
+{
+    double m = NAN;
+    for (int i = 0; i < R->n_runs; i++) {
+        double v = run_steps(R, i, NULL);
+        if (in_group(R, i, profile, 1, ids) && !isnan(v) && !(v <= m)) m = v;
+    }
+    return m;
+}
+
+/* Control arms by configuration: head_stream set (A/A); at most half the steps of the longest
+ * runs of the same split and ids (the positive control's planted handicap, a quarter of the
+ * steps: the longest, not the most common, since the controls' equal steps can outnumber the
+ * main runs' per-seed counts; a scale ladder's rungs train different steps at fixed epochs, and
+ * seeds at one rung differ by a few steps, so neither reads as shortened); other ids than the
+ * split's usual (claim 4 at the long-tail scale, or a scale ladder's other rungs). */
 #define VARIANT_GROUPS 64
 struct vgroup {
     const char *profile;
-    double ids, steps, usual; /* the group's most common steps, its split's usual ids */
+    double ids, steps, usual; /* the group's most steps, its split's usual ids */
 };
 
 static void find_variants(struct rep *R)
@@ -337,17 +349,17 @@ static void find_variants(struct rep *R)
         double ids = cfg_num(R, i, "ids");
         int k = 0;
         while (k < ng && (strcmp(g[k].profile, u->profile) || !same_ids(g[k].ids, ids))) k++;
-        double mode_st, usual;
+        double full_st, usual;
         if (k < ng) {
-            mode_st = g[k].steps;
+            full_st = g[k].steps;
             usual = g[k].usual;
         } else {
-            mode_st = mode_in(R, run_steps, NULL, u->profile, 1, ids);
+            full_st = max_steps(R, u->profile, ids);
             usual = report_usual_ids(R, u->profile);
-            if (ng < VARIANT_GROUPS) g[ng++] = (struct vgroup){u->profile, ids, mode_st, usual};
+            if (ng < VARIANT_GROUPS) g[ng++] = (struct vgroup){u->profile, ids, full_st, usual};
         }
         if (!isnan(hs) && hs != 0) u->variant = RV_AA;
-        else if (!isnan(st) && st <= 0.5 * mode_st) u->variant = RV_SHORT;
+        else if (!isnan(st) && st <= 0.5 * full_st) u->variant = RV_SHORT;
         else if (!isnan(ids) && ids != usual) u->variant = RV_SCALE;
     }
 }
