@@ -277,27 +277,26 @@ static double cfg_num(const struct rep *R, int i, const char *key)
 
 /* Run i's training steps: the config's `steps`, else (a run given `epochs`) the steps it
  * resolved to, runs.tsv's steps column. */
-static double run_steps(const struct rep *R, int i, const char *key)
+static double run_steps(const struct rep *R, int i)
 {
-    (void)key;
     double v = cfg_num(R, i, "steps");
     return isnan(v) ? run_num(R, i, "steps") : v;
 }
 
-/* Most common value of get(run, key) over the runs of `profile` (NULL: all) and, when by_ids,
- * of identity count ids; ties: the smaller; NaN if none. */
-static double mode_in(const struct rep *R, double (*get)(const struct rep *, int, const char *),
-                      const char *key, const char *profile, int by_ids, double ids)
+/* Most common value of config key `key` over the runs of `profile` (NULL: all) and, when
+ * by_ids, of identity count ids; ties: the smaller; NaN if none. */
+static double mode_in(const struct rep *R, const char *key, const char *profile, int by_ids,
+                      double ids)
 {
     double best = NAN;
     int best_n = 0;
     for (int i = 0; i < R->n_runs; i++) {
         if (!in_group(R, i, profile, by_ids, ids)) continue;
-        double v = get(R, i, key);
+        double v = cfg_num(R, i, key);
         if (isnan(v)) continue;
         int c = 0;
         for (int j = 0; j < R->n_runs; j++)
-            c += in_group(R, j, profile, by_ids, ids) && get(R, j, key) == v;
+            c += in_group(R, j, profile, by_ids, ids) && cfg_num(R, j, key) == v;
         if (c > best_n || (c == best_n && v < best)) {
             best_n = c;
             best = v;
@@ -308,7 +307,7 @@ static double mode_in(const struct rep *R, double (*get)(const struct rep *, int
 
 static double mode_num(const struct rep *R, const char *key, const char *profile)
 {
-    return mode_in(R, cfg_num, key, profile, 0, NAN);
+    return mode_in(R, key, profile, 0, NAN);
 }
 
 double report_usual_ids(const struct rep *R, const char *profile)
@@ -321,7 +320,7 @@ static double max_steps(const struct rep *R, const char *profile, double ids)
 {
     double m = NAN;
     for (int i = 0; i < R->n_runs; i++) {
-        double v = run_steps(R, i, NULL);
+        double v = run_steps(R, i);
         if (in_group(R, i, profile, 1, ids) && !isnan(v) && !(v <= m)) m = v;
     }
     return m;
@@ -345,7 +344,7 @@ static void find_variants(struct rep *R)
     int ng = 0;
     for (int i = 0; i < R->n_runs; i++) {
         struct rrun *u = &R->r[i];
-        double hs = cfg_num(R, i, "head_stream"), st = run_steps(R, i, NULL);
+        double hs = cfg_num(R, i, "head_stream"), st = run_steps(R, i);
         double ids = cfg_num(R, i, "ids");
         int k = 0;
         while (k < ng && (strcmp(g[k].profile, u->profile) || !same_ids(g[k].ids, ids))) k++;
