@@ -211,9 +211,9 @@ else
 	$(error ENGINE=$(ENGINE): use local or slurm)
 endif
 
-# Not part of any profile: the scale ladder (sweeps/scale.conf, ~10 h on 2 busy cores), its
+# Not part of any profile: the scale ladder (sweeps/scale.conf, measured ~5 h on 2 cores), its
 # report and figures (results/figures/scale_*), and the MF2-size runs (sweeps/mf2_672k.conf,
-# hours). Both resume when rerun.
+# ~1.3 h on one core). Both resume when rerun.
 scale: $(DCQBENCH)
 	@$(DCQBENCH) sweep sweeps/scale.conf; st=$$?; [ $$st -le 1 ] || exit $$st
 	$(DCQBENCH) report --sweep scale --out results/scale/REPORT.md
