@@ -665,6 +665,15 @@ void synth_free(struct synth *s)
 }
 
 const struct synth_cfg *synth_config(const struct synth *s) { return &s->cfg; }
+
+int synth_check_eval_distractors(const struct synth_cfg *cfg, int64_t asked, struct dcqb_err *err)
+{
+    if (asked > cfg->distractors)
+        return DCQB_FAIL(err, DCQB_EINVAL, "eval.distractors = %lld exceeds the distractor set "
+                         "(%lld identities; raise the data key 'distractors')", (long long)asked,
+                         (long long)cfg->distractors);
+    return DCQB_OK;
+}
 int64_t synth_num_classes(const struct synth *s) { return s->C; }
 int32_t synth_class_size(const struct synth *s, int64_t c) { return s->size[c]; }
 int32_t synth_train_size(const struct synth *s, int64_t c) { return train_size_of(s, s->size[c]); }

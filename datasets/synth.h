@@ -99,6 +99,11 @@ struct synth; /* opaque: renderer weights, class sizes and offsets */
 int synth_create(struct synth **s, const struct synth_cfg *cfg, struct dcqb_err *err);
 void synth_free(struct synth *s); /* NULL is a no-op */
 const struct synth_cfg *synth_config(const struct synth *s);
+/* An evaluation's distractor count `asked` (eval.distractors; 0: the whole set) against the set
+ * the config generates: the evaluation takes a prefix of it, so it can lower the count, never
+ * raise it (docs/METHOD.md §4.1). DCQB_EINVAL naming both numbers when asked is larger. Train
+ * checks it before it starts, eval before it scores. */
+int synth_check_eval_distractors(const struct synth_cfg *cfg, int64_t asked, struct dcqb_err *err);
 
 /* Training split. Class sizes are the full sizes; with holdout on, class c has
  * synth_train_size(c) = size - 1 training images (when size >= 2) and one held-out image. */

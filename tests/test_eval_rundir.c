@@ -2,8 +2,11 @@
  * network): the rank-1 of each network (eval.net's own is megaface_rank1; the other one equals
  * what `--net` of that network reports as megaface_rank1, bit for bit; raw computes both), the
  * validation split's rank-1 (its own identities, null without one), and eval.distractors above
- * the distractor set refused from the flag, from the run's config and from the library. */
+ * the distractor set refused from the flag, from the run's config, from the library, and by
+ * train before it starts. */
 #include "test_util.h"
+
+#include <unistd.h>
 
 #include "cfg.h"
 #include "eval_rundir.h"
@@ -177,6 +180,26 @@ static void test_distractors_above_the_set_refused(void **state)
     snprintf(want, sizeof want, REFUSAL, 100000);
     if (!strstr(out, want)) print_error("%s\n", out);
     assert_non_null(strstr(out, want));
+    /* train refuses such a run before it starts: nothing trained, the failure recorded for a
+     * sweep in summary.json */
+    snprintf(path, sizeof path, "%s/evr_dis_train", test_tmpdir());
+    snprintf(cmd, sizeof cmd, "rm -rf %s", path);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "train %s --eval.distractors 301 --out %s", tiny, path);
+    assert_int_equal(test_run_cli(out, sizeof out, cmd), 2);
+    snprintf(want, sizeof want, REFUSAL, 301);
+    if (!strstr(out, want)) print_error("%s\n", out);
+    assert_non_null(strstr(out, want));
+    assert_null(strstr(out, "[train]"));
+    char sub[800];
+    snprintf(sub, sizeof sub, "%s/checkpoint.bin", path);
+    assert_int_equal(access(sub, F_OK), -1);
+    snprintf(sub, sizeof sub, "%s/summary.json", path);
+    char *sum = test_slurp(sub);
+    assert_non_null(sum);
+    if (!strstr(sum, want)) print_error("%s\n", sum);
+    assert_non_null(strstr(sum, want));
+    free(sum);
     /* the library: DCQB_EINVAL with the message, nothing written */
     struct cfg opts = {0};
     struct dcqb_err err = {0};

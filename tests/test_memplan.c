@@ -6,6 +6,7 @@
  * - `train --plan` prints the plan and a timed estimate and writes nothing; a faked small
  *   MemAvailable refuses the run before it starts (exit 2, one line naming both numbers, no
  *   curve written); one just above the peak warns and runs;
+ * - eval.distractors above the run's distractor set is refused by the plan, naming both;
  * - the timed probe prints an estimate and leaves the run's digest unchanged. */
 #include "test_util.h"
 
@@ -235,6 +236,28 @@ static void test_refuse_and_warn(void **state)
     unsetenv("DCQB_MEM_AVAILABLE_MB");
 }
 
+/* A run whose evaluation would ask for more distractors than its set holds is refused by the
+ * plan, so train stops before it starts (docs/METHOD.md §4.1); at the set's size it plans. */
+static void test_eval_distractors_above_the_set(void **state)
+{
+    (void)state;
+    struct cfg c = {0};
+    struct dcqb_err err = {0};
+    struct memplan p;
+    char *argv[] = {"--head",        "dcq", "--profile",          "uniform", "--ids", "100",
+                    "--distractors", "500", "--eval.distractors", "501",     "--batch", "8"};
+    assert_int_equal(cfg_parse_args(&c, 12, argv, NULL, &err), 0);
+    assert_int_equal(memplan_make(&p, &c, &err), DCQB_EINVAL);
+    assert_string_equal(err.msg, "eval.distractors = 501 exceeds the distractor set (500 "
+                                 "identities; raise the data key 'distractors')");
+    cfg_free(&c);
+    argv[9] = "500";
+    assert_int_equal(cfg_parse_args(&c, 12, argv, NULL, &err), 0);
+    assert_int_equal(memplan_make(&p, &c, &err), 0);
+    assert_int_equal((int)p.n_distractors, 500);
+    cfg_free(&c);
+}
+
 /* The probe runs on a throw-away trainer: the run's numbers are those of an unprobed run. */
 static void test_probe_estimates_and_changes_nothing(void **state)
 {
@@ -268,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_head_at_matches_direct),
         cmocka_unit_test(test_plan_matches_measured_rss),
         cmocka_unit_test(test_refuse_and_warn),
+        cmocka_unit_test(test_eval_distractors_above_the_set),
         cmocka_unit_test(test_probe_estimates_and_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

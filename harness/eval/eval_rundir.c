@@ -169,13 +169,9 @@ static int rebuild_trainer(struct rundir_eval *re, struct dcqb_err *err)
     if (!tr->ts.syn)
         return DCQB_FAIL(err, DCQB_EINVAL, "%s was trained on .npy data: export embeddings and "
                          "use 'dcqbench eval --probe ...' instead", rundir);
-    /* eval.distractors takes a prefix of the generator's list: it can lower the count, not
-     * raise it (the set is the data config's, part of the run) */
-    const int64_t N = synth_config(tr->ts.syn)->distractors;
-    if (re->eo.distractors > N)
-        return DCQB_FAIL(err, DCQB_EINVAL, "eval.distractors = %lld exceeds the distractor set "
-                         "(%lld identities; raise the data key 'distractors')",
-                         (long long)re->eo.distractors, (long long)N);
+    /* eval.distractors takes a prefix of the generator's list (the set is part of the run) */
+    if ((rc = synth_check_eval_distractors(synth_config(tr->ts.syn), re->eo.distractors, err)))
+        return rc;
     return DCQB_OK;
 }
 

@@ -113,6 +113,8 @@ static int plan_synth(struct plan_data *d, struct cfg *c, struct dcqb_err *err)
     /* eval --run's keys (eval_rundir.c): eval.distractors (0: all), eval.tail (default 1) */
     const struct cfg_entry *e = cfg_find(c, "eval.distractors");
     long long nd = e ? strtoll(e->val, NULL, 10) : 0;
+    /* a run whose evaluation would be refused is refused before it trains */
+    if ((rc = synth_check_eval_distractors(&scfg, nd, err))) return rc;
     if (nd > 0 && nd < d->dist) d->dist = nd;
     e = cfg_find(c, "eval.tail");
     d->tail = !(e && (strcmp(e->val, "0") == 0 || strcmp(e->val, "false") == 0));
