@@ -674,6 +674,7 @@ int synth_check_eval_distractors(const struct synth_cfg *cfg, int64_t asked, str
                          (long long)cfg->distractors);
     return DCQB_OK;
 }
+
 int64_t synth_num_classes(const struct synth *s) { return s->C; }
 int32_t synth_class_size(const struct synth *s, int64_t c) { return s->size[c]; }
 int32_t synth_train_size(const struct synth *s, int64_t c) { return train_size_of(s, s->size[c]); }

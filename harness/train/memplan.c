@@ -90,7 +90,14 @@ static int plan_synth(struct plan_data *d, struct cfg *c, struct dcqb_err *err)
     struct synth_cfg scfg;
     struct synth *syn = NULL;
     int rc = synth_cfg_from_cfg(&scfg, c, err);
-    if (rc || (rc = synth_create(&syn, &scfg, err))) return rc;
+    if (rc) return rc;
+    /* eval --run's keys (eval_rundir.c): eval.distractors (0: all), eval.tail (default 1); a run
+     * whose evaluation would be refused is refused before it trains */
+    const struct cfg_entry *e = cfg_find(c, "eval.distractors");
+    long long nd = e ? strtoll(e->val, NULL, 10) : 0;
+    if ((rc = synth_check_eval_distractors(&scfg, nd, err)) ||
+        (rc = synth_create(&syn, &scfg, err)))
+        return rc;
     d->C = synth_num_classes(syn);
     d->N = synth_num_train(syn);
     d->Din = scfg.x_dim;
@@ -110,11 +117,6 @@ static int plan_synth(struct plan_data *d, struct cfg *c, struct dcqb_err *err)
     synth_free(syn);
     /* synth: size (4) and offset (8) per class; trainset: sizes (4). The renderer is in base. */
     d->bytes = 16.0 * (double)d->C;
-    /* eval --run's keys (eval_rundir.c): eval.distractors (0: all), eval.tail (default 1) */
-    const struct cfg_entry *e = cfg_find(c, "eval.distractors");
-    long long nd = e ? strtoll(e->val, NULL, 10) : 0;
-    /* a run whose evaluation would be refused is refused before it trains */
-    if ((rc = synth_check_eval_distractors(&scfg, nd, err))) return rc;
     if (nd > 0 && nd < d->dist) d->dist = nd;
     e = cfg_find(c, "eval.tail");
     d->tail = !(e && (strcmp(e->val, "0") == 0 || strcmp(e->val, "false") == 0));
