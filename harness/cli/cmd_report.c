@@ -78,9 +78,11 @@ int cmd_report(int argc, char **argv)
            s.out, s.runs, s.ok, s.failed, s.smoke ? " at smoke scale, not evidence" : "", rep,
            notrep, inc, notrun, s.derived[0] ? "; derived TSVs in " : "", s.derived);
     const int *l = s.ladder;
-    if (l[0] + l[1] + l[2] + l[3] + l[4])
+    int rungs = 0;
+    for (int v = 0; v <= REPORT_INCONCLUSIVE; v++) rungs += l[v];
+    if (rungs)
         printf("report: scale ladder: %d rungs: %d reproduced, %d not reproduced, %d inconclusive "
-               "(%d with fewer than 2 seeds, %d not run)%s\n", l[0] + l[1] + l[2] + l[3] + l[4],
+               "(%d with fewer than 2 seeds, %d not run)%s\n", rungs,
                l[REPORT_REPRODUCED], l[REPORT_NOT_REPRODUCED], l[REPORT_INCONCLUSIVE],
                l[REPORT_FEW_SEEDS], l[REPORT_NOT_RUN], s.smoke ? " (smoke scale, not evidence)" : "");
     if (s.aa_flag) printf("report: WARNING: the A/A control came out different (see REPORT.md)\n");
